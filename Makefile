@@ -1,0 +1,53 @@
+# Meridian: `make run` starts a three-region group on this machine; `make test` runs the suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CONFIG ?= deploy/local/group.yaml
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit integration e2e chaos chaos-smoke bench proto clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/meridian run $(CONFIG)
+
+proto: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration -q
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e -q
+
+chaos-smoke: $(STAMP)
+	$(BIN)/pytest chaos/test_smoke.py -q
+
+# The whole suite that fits a CI run: lint, types, unit, integration, end-to-end, a short chaos run.
+test: lint typecheck
+	$(BIN)/pytest -q tests
+	@if [ -f chaos/test_smoke.py ]; then $(BIN)/pytest -q chaos/test_smoke.py; fi
+
+chaos: $(STAMP)
+	$(BIN)/python -m chaos.run --all
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

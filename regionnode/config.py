@@ -1,0 +1,601 @@
+"""Strict loader for a replication group's YAML file.
+
+One YAML file describes a group: its tables, replication knobs and regions (see
+deploy/local/group.yaml for a commented example). Every mistake is refused with a
+``ConfigError`` whose message starts with the YAML path of the offending value, e.g.
+``regions[1].node.listen: expected HOST:PORT, got "eu-west"``.
+
+Parsing is split into small pure functions, one per decision; only ``load`` does I/O and
+only ``_data_dir`` looks at the current working directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import pathlib
+import re
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import yaml
+
+from regionnode.pb import node_pb2 as pb
+
+__all__ = [
+    "Address",
+    "ConfigError",
+    "GroupConfig",
+    "KeyAttr",
+    "RegionConfig",
+    "ReplicationConfig",
+    "TableConfig",
+    "check",
+    "load",
+    "parse",
+    "parse_address",
+    "parse_duration_ms",
+    "summary",
+]
+
+DURABILITY_MODES = ("fsync", "buffered")
+KEY_TYPES = {"S": pb.KEY_TYPE_S, "N": pb.KEY_TYPE_N, "B": pb.KEY_TYPE_B}
+VIEW_TYPES = {
+    "KEYS_ONLY": pb.KEYS_ONLY,
+    "NEW_IMAGE": pb.NEW_IMAGE,
+    "OLD_IMAGE": pb.OLD_IMAGE,
+    "NEW_AND_OLD_IMAGES": pb.NEW_AND_OLD_IMAGES,
+}
+REPLICATOR_METRICS_PORT_OFFSET = 100
+
+_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d)")
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME_RE = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
+_SHOW_MAX = 80  # longest string value quoted in full in an error message
+_DURATION_HINT = "a duration like 500ms, 5s, 10m, 24h, 7d or whole seconds"
+
+
+class ConfigError(Exception):
+    """A group file that cannot be used; the message starts with the YAML path (or file)."""
+
+
+# --------------------------------------------------------------------------- data model
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    host: str  # IPv6 addresses are kept without brackets
+    port: int
+
+    def __str__(self) -> str:
+        if ":" in self.host:
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAttr:
+    name: str
+    type: int  # pb.KeyType
+
+
+@dataclass(frozen=True, slots=True)
+class TableConfig:
+    name: str
+    partition_key: KeyAttr
+    sort_key: KeyAttr | None
+    view_type: int  # pb.StreamViewType
+    retention_seconds: int
+
+    def to_spec(self) -> pb.TableSpec:
+        spec = pb.TableSpec(
+            name=self.name,
+            partition_key=pb.KeyAttribute(
+                name=self.partition_key.name,
+                type=cast("pb.KeyType", self.partition_key.type),
+            ),
+            view_type=cast("pb.StreamViewType", self.view_type),
+            retention_seconds=self.retention_seconds,
+        )
+        if self.sort_key is not None:
+            spec.sort_key.name = self.sort_key.name
+            spec.sort_key.type = cast("pb.KeyType", self.sort_key.type)
+        return spec
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationConfig:
+    batch_size: int = 500
+    max_clock_offset_ms: int = 5000
+    tombstone_lifetime_s: int = 86400
+    heartbeat_interval_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RegionConfig:
+    name: str
+    node_listen: Address
+    data_dir: pathlib.Path
+    replicator_listen: Address
+    metrics_listen: Address
+    replicator_metrics_listen: Address
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    group: str
+    durability: str
+    tables: tuple[TableConfig, ...]
+    replication: ReplicationConfig
+    regions: tuple[RegionConfig, ...]
+    path: pathlib.Path
+
+    def region(self, name: str) -> RegionConfig:
+        for region in self.regions:
+            if region.name == name:
+                return region
+        known = ", ".join(r.name for r in self.regions)
+        raise ConfigError(f"unknown region {name!r}; the group has: {known}")
+
+    def table(self, name: str) -> TableConfig:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        known = ", ".join(t.name for t in self.tables)
+        raise ConfigError(f"unknown table {name!r}; the group has: {known}")
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def load(path: str | os.PathLike[str]) -> GroupConfig:
+    """Read and validate a group file; raises ConfigError."""
+    file = pathlib.Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not valid UTF-8: {exc}") from exc
+    return parse(text, file)
+
+
+def parse(text: str, path: pathlib.Path) -> GroupConfig:
+    """Validate the YAML text of a group file; ``path`` names it in messages."""
+    data = _load_yaml(text, path)
+    if data is None:
+        raise ConfigError(f"{path}: empty file, expected a mapping with group, tables and regions")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping with group, tables and regions, got {_show(data)}"
+        )
+    return _group(data, path)
+
+
+def check(path: str | os.PathLike[str]) -> str:
+    """Load a group file and describe it in one paragraph (for ``meridian check-config``)."""
+    return summary(load(path))
+
+
+def summary(config: GroupConfig) -> str:
+    tables = ", ".join(t.name for t in config.tables)
+    regions = "; ".join(
+        f"{r.name} (node {r.node_listen}, replicator {r.replicator_listen}, "
+        f"metrics {r.metrics_listen} (node) and {r.replicator_metrics_listen} (replicator), "
+        f"data {r.data_dir})"
+        for r in config.regions
+    )
+    return (
+        f"{config.path}: group {config.group!r} is valid: durability {config.durability}, "
+        f"{_plural(len(config.tables), 'table')} ({tables}), "
+        f"{_plural(len(config.regions), 'region')}: {regions}."
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# --------------------------------------------------------------------------- YAML reading
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping."""
+
+    file: str = "<config>"
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, Hashable) and key in seen:
+                raise ConfigError(
+                    f"{self.file}: line {line}: duplicate key {_show(key)} "
+                    f"(first given at line {seen[key]})"
+                )
+            if isinstance(key, Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text: str, path: pathlib.Path) -> Any:
+    loader = _StrictLoader(text)
+    loader.file = str(path)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "syntax error"
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+# --------------------------------------------------------------------------- generic checks
+
+
+def _show(value: Any) -> str:
+    """Render a YAML value in a message: strings quoted, null/true/false as YAML writes them."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        if len(value) > _SHOW_MAX:
+            return json.dumps(value[:_SHOW_MAX], ensure_ascii=False)[:-1] + '..." (truncated)'
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
+
+
+def _at(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _fields(
+    value: Any, path: str, required: Iterable[str], optional: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Check that ``value`` is a mapping with exactly the allowed keys; return it."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: expected a mapping, got {_show(value)}")
+    required = tuple(required)
+    _unknown_keys(value, path, {*required, *optional})
+    for key in required:
+        if key not in value:
+            raise ConfigError(f"{_at(path, key)}: required")
+    return value
+
+
+def _unknown_keys(value: dict[Any, Any], where: str, allowed: Iterable[str]) -> None:
+    expected = sorted(allowed)
+    for key in value:
+        if key not in expected:
+            raise ConfigError(
+                f"{where}: unknown key {_show(key)} (expected one of: {', '.join(expected)})"
+            )
+
+
+def _list(value: Any, path: str, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: expected a list of {what}s, got {_show(value)}")
+    if not value:
+        raise ConfigError(f"{path}: expected at least one {what}")
+    return value
+
+
+def _name(value: Any, path: str, low: int, high: int) -> str:
+    if isinstance(value, str) and low <= len(value) <= high and _NAME_RE.fullmatch(value):
+        return value
+    raise ConfigError(
+        f'{path}: expected {low} to {high} letters, digits, "_", "." or "-", got {_show(value)}'
+    )
+
+
+def _choice(value: Any, path: str, choices: Mapping[str, Any] | Iterable[str]) -> str:
+    options = list(choices)
+    if isinstance(value, str) and value in options:
+        return value
+    raise ConfigError(f"{path}: expected one of {', '.join(options)}, got {_show(value)}")
+
+
+def _int(value: Any, path: str, low: int, high: int) -> int:
+    # bool is a subclass of int in Python; YAML `true` must not pass as 1.
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+        return value
+    raise ConfigError(f"{path}: expected an integer from {low} to {high}, got {_show(value)}")
+
+
+# --------------------------------------------------------------------------- durations
+
+
+def parse_duration_ms(value: Any) -> int | None:
+    """``500ms``/``5s``/``10m``/``24h``/``7d`` or a bare integer of seconds -> milliseconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value * 1000 if value >= 0 else None
+    if isinstance(value, str):
+        match = _DURATION_RE.fullmatch(value)
+        if match:
+            return int(match.group(1)) * _MS[match.group(2)]
+    return None
+
+
+def _format_ms(ms: int) -> str:
+    for unit in ("d", "h", "m", "s"):
+        if ms % _MS[unit] == 0:
+            return f"{ms // _MS[unit]}{unit}"
+    return f"{ms}ms"
+
+
+def _duration_ms(value: Any, path: str, low_ms: int, high_ms: int) -> int:
+    ms = parse_duration_ms(value)
+    if ms is None:
+        raise ConfigError(f"{path}: expected {_DURATION_HINT}, got {_show(value)}")
+    if not low_ms <= ms <= high_ms:
+        raise ConfigError(
+            f"{path}: expected a duration from {_format_ms(low_ms)} to {_format_ms(high_ms)}, "
+            f"got {_show(value)}"
+        )
+    return ms
+
+
+def _duration_s(value: Any, path: str, low_s: int, high_s: int) -> int:
+    ms = _duration_ms(value, path, low_s * 1000, high_s * 1000)
+    if ms % 1000:
+        raise ConfigError(f"{path}: expected whole seconds, got {_show(value)}")
+    return ms // 1000
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def parse_address(value: Any, path: str) -> Address:
+    """``HOST:PORT`` where HOST is an IPv4 address, a host name or ``[IPv6]``."""
+    if not isinstance(value, str) or ":" not in value:
+        raise ConfigError(f"{path}: expected HOST:PORT, got {_show(value)}")
+    host, _, port_text = value.rpartition(":")
+    if not port_text.isascii() or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError(f"{path}: expected a port from 1 to 65535, got {_show(value)}")
+    parsed = _host(host)
+    if parsed is None:
+        raise ConfigError(
+            f"{path}: expected HOST:PORT with HOST an IPv4 address, a host name or [IPv6], "
+            f"got {_show(value)}"
+        )
+    return Address(parsed, int(port_text))
+
+
+def _host(text: str) -> str | None:
+    """Canonical host (IPv6 without brackets, names lower-cased) or None when malformed."""
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            return str(ipaddress.IPv6Address(text[1:-1]))
+        except ValueError:
+            return None
+    if re.fullmatch(r"[0-9.]+", text):
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            return None
+    if len(text) <= 253 and _HOSTNAME_RE.fullmatch(text):
+        return text.lower()
+    return None
+
+
+def _conflicts(addresses: Iterable[tuple[str, Address, str]]) -> None:
+    """Refuse two listen addresses with the same host and port.
+
+    Each address comes with its YAML path and a note explaining a defaulted value ("" if none).
+    """
+    first: dict[tuple[str, int], tuple[str, str]] = {}
+    for label, address, note in addresses:
+        key = (address.host, address.port)
+        if key in first:
+            other, other_note = first[key]
+            raise ConfigError(
+                f"{label}: port {address.port} already used by {other}{note or other_note}"
+            )
+        first[key] = (label, note)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _key_attr(value: Any, path: str) -> KeyAttr:
+    fields = _fields(value, path, required=("name", "type"))
+    name = fields["name"]
+    if not isinstance(name, str) or not 1 <= len(name) <= 255:
+        raise ConfigError(f"{path}.name: expected a name of 1 to 255 characters, got {_show(name)}")
+    key_type = _choice(fields["type"], f"{path}.type", KEY_TYPES)
+    return KeyAttr(name, KEY_TYPES[key_type])
+
+
+def _stream(value: Any, path: str) -> tuple[int, int]:
+    fields = _fields(value, path, required=(), optional=("view_type", "retention"))
+    view = _choice(fields.get("view_type", "NEW_AND_OLD_IMAGES"), f"{path}.view_type", VIEW_TYPES)
+    retention = _duration_s(fields.get("retention", "24h"), f"{path}.retention", 1, 365 * 86400)
+    return VIEW_TYPES[view], retention
+
+
+def _table(value: Any, path: str) -> TableConfig:
+    fields = _fields(
+        value, path, required=("name", "partition_key"), optional=("sort_key", "stream")
+    )
+    name = _name(fields["name"], f"{path}.name", 3, 255)
+    partition_key = _key_attr(fields["partition_key"], f"{path}.partition_key")
+    sort_key = None
+    if "sort_key" in fields:
+        sort_key = _key_attr(fields["sort_key"], f"{path}.sort_key")
+        if sort_key.name == partition_key.name:
+            raise ConfigError(
+                f"{path}.sort_key.name: must differ from the partition key name "
+                f"{_show(partition_key.name)}"
+            )
+    view_type, retention = _stream(fields.get("stream", {}), f"{path}.stream")
+    return TableConfig(name, partition_key, sort_key, view_type, retention)
+
+
+def _tables(value: Any) -> tuple[TableConfig, ...]:
+    tables: list[TableConfig] = []
+    for i, item in enumerate(_list(value, "tables", "table")):
+        table = _table(item, f"tables[{i}]")
+        for j, other in enumerate(tables):
+            if other.name == table.name:
+                raise ConfigError(
+                    f"tables[{i}].name: duplicate table {_show(table.name)} (also tables[{j}])"
+                )
+        tables.append(table)
+    return tuple(tables)
+
+
+# --------------------------------------------------------------------------- replication
+
+
+def _replication(value: Any) -> ReplicationConfig:
+    path = "replication"
+    fields = _fields(
+        value,
+        path,
+        required=(),
+        optional=("batch_size", "max_clock_offset", "tombstone_lifetime", "heartbeat_interval"),
+    )
+    defaults = ReplicationConfig()
+    batch_size = _int(fields.get("batch_size", defaults.batch_size), f"{path}.batch_size", 1, 10000)
+    offset_ms = _duration_ms(
+        fields.get("max_clock_offset", "5s"), f"{path}.max_clock_offset", 1, 3_600_000
+    )
+    tombstone_s = _duration_s(
+        fields.get("tombstone_lifetime", "24h"), f"{path}.tombstone_lifetime", 1, 365 * 86400
+    )
+    heartbeat_ms = _duration_ms(
+        fields.get("heartbeat_interval", "1s"), f"{path}.heartbeat_interval", 10, 600_000
+    )
+    return ReplicationConfig(batch_size, offset_ms, tombstone_s, heartbeat_ms / 1000)
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def _data_dir(value: Any, path: str) -> pathlib.Path:
+    """A directory path; a relative one is resolved against the current working directory."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: expected a directory path, got {_show(value)}")
+    return pathlib.Path(os.path.abspath(os.path.expanduser(value)))
+
+
+def _replicator_metrics(fields: dict[str, Any], path: str, metrics: Address) -> Address:
+    """The replicator's metrics address; by default the node's metrics port + 100."""
+    if "metrics" in fields:
+        return parse_address(fields["metrics"], path)
+    port = metrics.port + REPLICATOR_METRICS_PORT_OFFSET
+    if port > 65535:
+        raise ConfigError(
+            f"{path}: required because metrics.listen port + {REPLICATOR_METRICS_PORT_OFFSET} "
+            f"is above 65535"
+        )
+    return Address(metrics.host, port)
+
+
+def _region(value: Any, path: str) -> RegionConfig:
+    fields = _fields(value, path, required=("name", "node", "replicator", "metrics"))
+    name = _name(fields["name"], f"{path}.name", 1, 64)
+    node = _fields(fields["node"], f"{path}.node", required=("listen", "data_dir"))
+    replicator = _fields(
+        fields["replicator"], f"{path}.replicator", required=("listen",), optional=("metrics",)
+    )
+    metrics = _fields(fields["metrics"], f"{path}.metrics", required=("listen",))
+    metrics_listen = parse_address(metrics["listen"], f"{path}.metrics.listen")
+    return RegionConfig(
+        name=name,
+        node_listen=parse_address(node["listen"], f"{path}.node.listen"),
+        data_dir=_data_dir(node["data_dir"], f"{path}.node.data_dir"),
+        replicator_listen=parse_address(replicator["listen"], f"{path}.replicator.listen"),
+        metrics_listen=metrics_listen,
+        replicator_metrics_listen=_replicator_metrics(
+            replicator, f"{path}.replicator.metrics", metrics_listen
+        ),
+    )
+
+
+def _listen_addresses(regions: Iterable[RegionConfig]) -> Iterable[tuple[str, Address, str]]:
+    """Every listen address of the group with its YAML path, in file order."""
+    for i, region in enumerate(regions):
+        metrics = region.metrics_listen
+        default = Address(metrics.host, metrics.port + REPLICATOR_METRICS_PORT_OFFSET)
+        note = ""
+        if region.replicator_metrics_listen == default:
+            note = (
+                f" (the replicator's metrics address defaults to metrics.listen port + "
+                f"{REPLICATOR_METRICS_PORT_OFFSET}; set replicator.metrics to choose another)"
+            )
+        yield f"regions[{i}].node.listen", region.node_listen, ""
+        yield f"regions[{i}].replicator.listen", region.replicator_listen, ""
+        yield f"regions[{i}].metrics.listen", metrics, ""
+        yield f"regions[{i}].replicator.metrics", region.replicator_metrics_listen, note
+
+
+def _shared_data_dirs(regions: tuple[RegionConfig, ...]) -> None:
+    """Two regions whose nodes listen on the same host must not share a data directory."""
+    for i, region in enumerate(regions):
+        for j, other in enumerate(regions[:i]):
+            if other.node_listen.host == region.node_listen.host and (
+                other.data_dir == region.data_dir
+            ):
+                raise ConfigError(
+                    f"regions[{i}].node.data_dir: directory {region.data_dir} already used by "
+                    f"regions[{j}].node.data_dir on the same host"
+                )
+
+
+def _regions(value: Any) -> tuple[RegionConfig, ...]:
+    regions: list[RegionConfig] = []
+    for i, item in enumerate(_list(value, "regions", "region")):
+        region = _region(item, f"regions[{i}]")
+        for j, other in enumerate(regions):
+            if other.name == region.name:
+                raise ConfigError(
+                    f"regions[{i}].name: duplicate region {_show(region.name)} (also regions[{j}])"
+                )
+        regions.append(region)
+    result = tuple(regions)
+    _conflicts(_listen_addresses(result))
+    _shared_data_dirs(result)
+    return result
+
+
+# --------------------------------------------------------------------------- group
+
+
+def _group(data: dict[Any, Any], path: pathlib.Path) -> GroupConfig:
+    # Unknown top-level keys are reported against the file, the root of every YAML path.
+    _unknown_keys(data, str(path), ("durability", "group", "regions", "replication", "tables"))
+    for key in ("group", "tables", "regions"):
+        if key not in data:
+            raise ConfigError(f"{key}: required")
+    return GroupConfig(
+        group=_name(data["group"], "group", 1, 64),
+        durability=_choice(data.get("durability", "fsync"), "durability", DURABILITY_MODES),
+        tables=_tables(data["tables"]),
+        replication=_replication(data.get("replication", {})),
+        regions=_regions(data["regions"]),
+        path=path,
+    )

@@ -1,0 +1,61 @@
+"""Prometheus metrics of a region node. One registry per node, so tests can run several."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from regionnode.store import Store
+
+LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+
+
+class StoreCollector(Collector):
+    """Stream positions and store size, read when scraped."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        head = GaugeMetricFamily(
+            "meridian_node_stream_head_sequence", "Newest stream sequence number", labels=["table"]
+        )
+        trim = GaugeMetricFamily(
+            "meridian_node_stream_trim_sequence", "Oldest readable stream sequence number",
+            labels=["table"],
+        )
+        for name, table in self.store.tables.items():
+            head.add_metric([name], table.head)
+            trim.add_metric([name], table.trim)
+        size = GaugeMetricFamily("meridian_node_store_bytes", "Estimated store size in bytes")
+        size.add_metric([], self.store.size_bytes())
+        yield head
+        yield trim
+        yield size
+
+
+class NodeMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "meridian_node_requests", "Requests by operation and status code",
+            ["operation", "code"], registry=registry,
+        )
+        self.latency = Histogram(
+            "meridian_node_request_seconds", "Request latency by operation", ["operation"],
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )
+        self.replicated = Counter(
+            "meridian_node_replicated_records", "Replicated records by origin and outcome",
+            ["origin", "outcome"], registry=registry,
+        )
+        self.commit_operations = Histogram(
+            "meridian_node_commit_operations", "Operations per group-committed write batch",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=registry,
+        )
+
+    def watch_store(self, store: Store) -> None:
+        self.registry.register(StoreCollector(store))

@@ -1,0 +1,171 @@
+"""A region node: its store, clock, writer, stream readers and gRPC server, as one component.
+
+Start order: open the store, create or check the configured tables, restore the clock from
+the persisted high-water mark, start the writer, then serve. Stop order (reverse, each step
+bounded): mark health NOT_SERVING, stop accepting and let in-flight requests finish within
+the grace period (the writer keeps committing for them), stop background tasks, close the
+store. stop() is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import pathlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from prometheus_client import CollectorRegistry, start_http_server
+
+from regionnode import errors, hlc
+from regionnode.config import GroupConfig
+from regionnode.metrics import NodeMetrics
+from regionnode.pb import node_pb2 as pb
+from regionnode.pb import node_pb2_grpc as pb_grpc
+from regionnode.server import NodeService, ensure_table
+from regionnode.store import Store
+from regionnode.stream import Streams
+from regionnode.tasks import TaskGroup
+from regionnode.writer import Writer
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "meridian.node.v1.Node"
+GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
+class StartupError(Exception):
+    """The node cannot start; the message says what to fix."""
+
+
+@dataclass
+class NodeSettings:
+    group: str
+    region: str
+    data_dir: pathlib.Path
+    listen: str
+    metrics_listen: str | None = None
+    sync: bool = True
+    tables: list[pb.TableSpec] = field(default_factory=list)
+    trim_interval_s: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
+        reg = config.region(region)
+        return cls(
+            group=config.group,
+            region=reg.name,
+            data_dir=reg.data_dir,
+            listen=str(reg.node_listen),
+            metrics_listen=str(reg.metrics_listen),
+            sync=config.durability == "fsync",
+            tables=[t.to_spec() for t in config.tables],
+        )
+
+
+class Node:
+    def __init__(self, settings: NodeSettings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = NodeMetrics(self.registry)
+        self.failed = asyncio.Event()
+        self.port = 0
+        self._tasks = TaskGroup(f"node {settings.region}", self._crashed)
+        self._server: grpc.aio.Server | None = None
+        self._health: health.aio.HealthServicer | None = None
+        self._metrics_server: Any = None
+        self._store: Store | None = None
+        self._stopped = False
+
+    def _crashed(self, name: str, exc: BaseException) -> None:
+        log.critical("%s crashed; the node stops: %s", name, exc)
+        self.failed.set()
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "node not started"
+        return self._store
+
+    async def start(self) -> None:
+        s = self.settings
+        try:
+            self._store = Store(s.data_dir, sync=s.sync)
+        except Exception as exc:
+            raise StartupError(f"cannot open the store in {s.data_dir}: {exc}") from exc
+        for spec in s.tables:
+            try:
+                ensure_table(self.store, spec)
+            except errors.AlreadyExists as exc:
+                self.store.close()
+                raise StartupError(
+                    f"data directory {s.data_dir} does not match the config: {exc}"
+                ) from exc
+        clock = hlc.HybridClock(self.store.clock_high_water())
+        streams = Streams(self.store)
+        conflicts: collections.deque[pb.Conflict] = collections.deque(maxlen=1000)
+        writer = Writer(self.store, clock, s.region, streams.notify, conflicts.extend)
+        service = NodeService(
+            group=s.group, region=s.region, store=self.store, writer=writer, streams=streams,
+            metrics=self.metrics, conflicts=conflicts,
+        )
+        self.metrics.watch_store(self.store)
+        await self._serve(service)
+        self._tasks.spawn("writer", writer.run())
+        self._tasks.spawn("trim", self._trim_loop(streams))
+        if s.metrics_listen:
+            self._start_metrics(s.metrics_listen)
+        log.info(
+            "node %s of group %s serving on %s:%d (data %s, node id %s, durability %s)",
+            s.region, s.group, s.listen.rsplit(":", 1)[0], self.port, s.data_dir,
+            self.store.node_id, "fsync" if s.sync else "buffered",
+        )
+
+    async def _serve(self, service: NodeService) -> None:
+        server = grpc.aio.server(options=GRPC_OPTIONS)
+        pb_grpc.add_NodeServicer_to_server(service, server)
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        try:
+            self.port = server.add_insecure_port(self.settings.listen)
+        except RuntimeError as exc:
+            self.store.close()
+            raise StartupError(f"cannot listen on {self.settings.listen}: {exc}") from exc
+        await server.start()
+        self._server = server
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def _start_metrics(self, listen: str) -> None:
+        host, port = listen.rsplit(":", 1)
+        try:
+            server, _thread = start_http_server(int(port), addr=host, registry=self.registry)
+        except OSError as exc:
+            raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
+        self._metrics_server = server
+
+    async def _trim_loop(self, streams: Streams) -> None:
+        while True:
+            await asyncio.sleep(self.settings.trim_interval_s)
+            streams.trim(hlc.wall_ms())
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(grace)
+        await self._tasks.cancel_all()
+        if self._metrics_server is not None:
+            threading.Thread(target=self._metrics_server.shutdown, daemon=True).start()
+        if self._store is not None:
+            self._store.close()
+        log.info("node %s stopped", self.settings.region)

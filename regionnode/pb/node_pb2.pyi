@@ -1,0 +1,709 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class KeyType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    KEY_TYPE_UNSPECIFIED: _ClassVar[KeyType]
+    KEY_TYPE_S: _ClassVar[KeyType]
+    KEY_TYPE_N: _ClassVar[KeyType]
+    KEY_TYPE_B: _ClassVar[KeyType]
+
+class StreamViewType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STREAM_VIEW_TYPE_UNSPECIFIED: _ClassVar[StreamViewType]
+    KEYS_ONLY: _ClassVar[StreamViewType]
+    NEW_IMAGE: _ClassVar[StreamViewType]
+    OLD_IMAGE: _ClassVar[StreamViewType]
+    NEW_AND_OLD_IMAGES: _ClassVar[StreamViewType]
+
+class ReturnValues(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RETURN_VALUES_NONE: _ClassVar[ReturnValues]
+    ALL_OLD: _ClassVar[ReturnValues]
+    ALL_NEW: _ClassVar[ReturnValues]
+
+class EventName(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_NAME_UNSPECIFIED: _ClassVar[EventName]
+    INSERT: _ClassVar[EventName]
+    MODIFY: _ClassVar[EventName]
+    REMOVE: _ClassVar[EventName]
+
+class IteratorType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ITERATOR_TYPE_UNSPECIFIED: _ClassVar[IteratorType]
+    TRIM_HORIZON: _ClassVar[IteratorType]
+    LATEST: _ClassVar[IteratorType]
+    AT_SEQUENCE_NUMBER: _ClassVar[IteratorType]
+    AFTER_SEQUENCE_NUMBER: _ClassVar[IteratorType]
+KEY_TYPE_UNSPECIFIED: KeyType
+KEY_TYPE_S: KeyType
+KEY_TYPE_N: KeyType
+KEY_TYPE_B: KeyType
+STREAM_VIEW_TYPE_UNSPECIFIED: StreamViewType
+KEYS_ONLY: StreamViewType
+NEW_IMAGE: StreamViewType
+OLD_IMAGE: StreamViewType
+NEW_AND_OLD_IMAGES: StreamViewType
+RETURN_VALUES_NONE: ReturnValues
+ALL_OLD: ReturnValues
+ALL_NEW: ReturnValues
+EVENT_NAME_UNSPECIFIED: EventName
+INSERT: EventName
+MODIFY: EventName
+REMOVE: EventName
+ITERATOR_TYPE_UNSPECIFIED: IteratorType
+TRIM_HORIZON: IteratorType
+LATEST: IteratorType
+AT_SEQUENCE_NUMBER: IteratorType
+AFTER_SEQUENCE_NUMBER: IteratorType
+
+class AttributeValue(_message.Message):
+    __slots__ = ("s", "n", "b", "bool", "null", "l", "m", "ss", "ns", "bs")
+    S_FIELD_NUMBER: _ClassVar[int]
+    N_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    BOOL_FIELD_NUMBER: _ClassVar[int]
+    NULL_FIELD_NUMBER: _ClassVar[int]
+    L_FIELD_NUMBER: _ClassVar[int]
+    M_FIELD_NUMBER: _ClassVar[int]
+    SS_FIELD_NUMBER: _ClassVar[int]
+    NS_FIELD_NUMBER: _ClassVar[int]
+    BS_FIELD_NUMBER: _ClassVar[int]
+    s: str
+    n: str
+    b: bytes
+    bool: bool
+    null: bool
+    l: ListValue
+    m: MapValue
+    ss: StringSet
+    ns: StringSet
+    bs: BinarySet
+    def __init__(self, s: _Optional[str] = ..., n: _Optional[str] = ..., b: _Optional[bytes] = ..., bool: _Optional[bool] = ..., null: _Optional[bool] = ..., l: _Optional[_Union[ListValue, _Mapping]] = ..., m: _Optional[_Union[MapValue, _Mapping]] = ..., ss: _Optional[_Union[StringSet, _Mapping]] = ..., ns: _Optional[_Union[StringSet, _Mapping]] = ..., bs: _Optional[_Union[BinarySet, _Mapping]] = ...) -> None: ...
+
+class ListValue(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[AttributeValue]
+    def __init__(self, values: _Optional[_Iterable[_Union[AttributeValue, _Mapping]]] = ...) -> None: ...
+
+class MapValue(_message.Message):
+    __slots__ = ("fields",)
+    class FieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    fields: _containers.MessageMap[str, AttributeValue]
+    def __init__(self, fields: _Optional[_Mapping[str, AttributeValue]] = ...) -> None: ...
+
+class StringSet(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BinarySet(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, values: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class Item(_message.Message):
+    __slots__ = ("attributes",)
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    attributes: _containers.MessageMap[str, AttributeValue]
+    def __init__(self, attributes: _Optional[_Mapping[str, AttributeValue]] = ...) -> None: ...
+
+class Version(_message.Message):
+    __slots__ = ("hlc", "region")
+    HLC_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    hlc: int
+    region: str
+    def __init__(self, hlc: _Optional[int] = ..., region: _Optional[str] = ...) -> None: ...
+
+class StoredItem(_message.Message):
+    __slots__ = ("version", "tombstone", "item", "written_ms")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_MS_FIELD_NUMBER: _ClassVar[int]
+    version: Version
+    tombstone: bool
+    item: Item
+    written_ms: int
+    def __init__(self, version: _Optional[_Union[Version, _Mapping]] = ..., tombstone: _Optional[bool] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., written_ms: _Optional[int] = ...) -> None: ...
+
+class KeyAttribute(_message.Message):
+    __slots__ = ("name", "type")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: KeyType
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[KeyType, str]] = ...) -> None: ...
+
+class TableSpec(_message.Message):
+    __slots__ = ("name", "partition_key", "sort_key", "view_type", "retention_seconds")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    SORT_KEY_FIELD_NUMBER: _ClassVar[int]
+    VIEW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+    view_type: StreamViewType
+    retention_seconds: int
+    def __init__(self, name: _Optional[str] = ..., partition_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., sort_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., retention_seconds: _Optional[int] = ...) -> None: ...
+
+class TableDescription(_message.Message):
+    __slots__ = ("spec", "approximate_item_count", "stream_id", "created_ms", "schema_fingerprint")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    APPROXIMATE_ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    spec: TableSpec
+    approximate_item_count: int
+    stream_id: str
+    created_ms: int
+    schema_fingerprint: str
+    def __init__(self, spec: _Optional[_Union[TableSpec, _Mapping]] = ..., approximate_item_count: _Optional[int] = ..., stream_id: _Optional[str] = ..., created_ms: _Optional[int] = ..., schema_fingerprint: _Optional[str] = ...) -> None: ...
+
+class CreateTableRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: TableSpec
+    def __init__(self, spec: _Optional[_Union[TableSpec, _Mapping]] = ...) -> None: ...
+
+class CreateTableResponse(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: TableDescription
+    def __init__(self, table: _Optional[_Union[TableDescription, _Mapping]] = ...) -> None: ...
+
+class DescribeTableRequest(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    def __init__(self, table: _Optional[str] = ...) -> None: ...
+
+class DescribeTableResponse(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: TableDescription
+    def __init__(self, table: _Optional[_Union[TableDescription, _Mapping]] = ...) -> None: ...
+
+class ListTablesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListTablesResponse(_message.Message):
+    __slots__ = ("tables",)
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    tables: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tables: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteTableRequest(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    def __init__(self, table: _Optional[str] = ...) -> None: ...
+
+class DeleteTableResponse(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: TableDescription
+    def __init__(self, table: _Optional[_Union[TableDescription, _Mapping]] = ...) -> None: ...
+
+class Condition(_message.Message):
+    __slots__ = ("item_exists", "item_not_exists", "attribute_exists", "attribute_not_exists", "attribute_equals", "version_equals")
+    ITEM_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTE_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTE_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTE_EQUALS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_EQUALS_FIELD_NUMBER: _ClassVar[int]
+    item_exists: bool
+    item_not_exists: bool
+    attribute_exists: str
+    attribute_not_exists: str
+    attribute_equals: AttributeEquals
+    version_equals: Version
+    def __init__(self, item_exists: _Optional[bool] = ..., item_not_exists: _Optional[bool] = ..., attribute_exists: _Optional[str] = ..., attribute_not_exists: _Optional[str] = ..., attribute_equals: _Optional[_Union[AttributeEquals, _Mapping]] = ..., version_equals: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
+
+class AttributeEquals(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: AttributeValue
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
+
+class WriteResult(_message.Message):
+    __slots__ = ("version", "attributes", "changed")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    version: Version
+    attributes: Item
+    changed: bool
+    def __init__(self, version: _Optional[_Union[Version, _Mapping]] = ..., attributes: _Optional[_Union[Item, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
+
+class PutItemRequest(_message.Message):
+    __slots__ = ("table", "item", "conditions", "return_values")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    RETURN_VALUES_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    item: Item
+    conditions: _containers.RepeatedCompositeFieldContainer[Condition]
+    return_values: ReturnValues
+    def __init__(self, table: _Optional[str] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ...) -> None: ...
+
+class DeleteItemRequest(_message.Message):
+    __slots__ = ("table", "key", "conditions", "return_values")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    RETURN_VALUES_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    key: Item
+    conditions: _containers.RepeatedCompositeFieldContainer[Condition]
+    return_values: ReturnValues
+    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ...) -> None: ...
+
+class UpdateAction(_message.Message):
+    __slots__ = ("set", "remove", "add", "delete")
+    SET_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    ADD_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    set: AttributeEquals
+    remove: str
+    add: AttributeEquals
+    delete: AttributeEquals
+    def __init__(self, set: _Optional[_Union[AttributeEquals, _Mapping]] = ..., remove: _Optional[str] = ..., add: _Optional[_Union[AttributeEquals, _Mapping]] = ..., delete: _Optional[_Union[AttributeEquals, _Mapping]] = ...) -> None: ...
+
+class UpdateItemRequest(_message.Message):
+    __slots__ = ("table", "key", "actions", "conditions", "return_values")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    RETURN_VALUES_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    key: Item
+    actions: _containers.RepeatedCompositeFieldContainer[UpdateAction]
+    conditions: _containers.RepeatedCompositeFieldContainer[Condition]
+    return_values: ReturnValues
+    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[UpdateAction, _Mapping]]] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ...) -> None: ...
+
+class GetItemRequest(_message.Message):
+    __slots__ = ("table", "key")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    key: Item
+    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+
+class GetItemResponse(_message.Message):
+    __slots__ = ("found", "item", "version")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    item: Item
+    version: Version
+    def __init__(self, found: _Optional[bool] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
+
+class WriteRequest(_message.Message):
+    __slots__ = ("put", "delete_key")
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    DELETE_KEY_FIELD_NUMBER: _ClassVar[int]
+    put: Item
+    delete_key: Item
+    def __init__(self, put: _Optional[_Union[Item, _Mapping]] = ..., delete_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+
+class BatchWriteItemRequest(_message.Message):
+    __slots__ = ("table", "writes")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    WRITES_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    writes: _containers.RepeatedCompositeFieldContainer[WriteRequest]
+    def __init__(self, table: _Optional[str] = ..., writes: _Optional[_Iterable[_Union[WriteRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchWriteItemResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[Version]
+    def __init__(self, versions: _Optional[_Iterable[_Union[Version, _Mapping]]] = ...) -> None: ...
+
+class BatchGetItemRequest(_message.Message):
+    __slots__ = ("table", "keys")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    keys: _containers.RepeatedCompositeFieldContainer[Item]
+    def __init__(self, table: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+
+class BatchGetItemResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+
+class SortKeyCondition(_message.Message):
+    __slots__ = ("op", "value", "value2")
+    class Op(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        OP_UNSPECIFIED: _ClassVar[SortKeyCondition.Op]
+        EQ: _ClassVar[SortKeyCondition.Op]
+        LT: _ClassVar[SortKeyCondition.Op]
+        LE: _ClassVar[SortKeyCondition.Op]
+        GT: _ClassVar[SortKeyCondition.Op]
+        GE: _ClassVar[SortKeyCondition.Op]
+        BETWEEN: _ClassVar[SortKeyCondition.Op]
+        BEGINS_WITH: _ClassVar[SortKeyCondition.Op]
+    OP_UNSPECIFIED: SortKeyCondition.Op
+    EQ: SortKeyCondition.Op
+    LT: SortKeyCondition.Op
+    LE: SortKeyCondition.Op
+    GT: SortKeyCondition.Op
+    GE: SortKeyCondition.Op
+    BETWEEN: SortKeyCondition.Op
+    BEGINS_WITH: SortKeyCondition.Op
+    OP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VALUE2_FIELD_NUMBER: _ClassVar[int]
+    op: SortKeyCondition.Op
+    value: AttributeValue
+    value2: AttributeValue
+    def __init__(self, op: _Optional[_Union[SortKeyCondition.Op, str]] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ..., value2: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
+
+class QueryRequest(_message.Message):
+    __slots__ = ("table", "partition_key", "sort_key", "backward", "limit", "exclusive_start_key")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
+    SORT_KEY_FIELD_NUMBER: _ClassVar[int]
+    BACKWARD_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_START_KEY_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    partition_key: AttributeValue
+    sort_key: SortKeyCondition
+    backward: bool
+    limit: int
+    exclusive_start_key: Item
+    def __init__(self, table: _Optional[str] = ..., partition_key: _Optional[_Union[AttributeValue, _Mapping]] = ..., sort_key: _Optional[_Union[SortKeyCondition, _Mapping]] = ..., backward: _Optional[bool] = ..., limit: _Optional[int] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+
+class QueryResponse(_message.Message):
+    __slots__ = ("items", "last_evaluated_key")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVALUATED_KEY_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    last_evaluated_key: Item
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., last_evaluated_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+
+class ScanRequest(_message.Message):
+    __slots__ = ("table", "limit", "exclusive_start_key", "segment", "total_segments")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_START_KEY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    limit: int
+    exclusive_start_key: Item
+    segment: int
+    total_segments: int
+    def __init__(self, table: _Optional[str] = ..., limit: _Optional[int] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., segment: _Optional[int] = ..., total_segments: _Optional[int] = ...) -> None: ...
+
+class ScanResponse(_message.Message):
+    __slots__ = ("items", "last_evaluated_key")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVALUATED_KEY_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    last_evaluated_key: Item
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., last_evaluated_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+
+class StreamRecord(_message.Message):
+    __slots__ = ("event_id", "event_name", "sequence_number", "creation_time_ms", "keys", "new_image", "old_image", "size_bytes", "version", "table", "view_type")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CREATION_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    NEW_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    OLD_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    VIEW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    event_name: EventName
+    sequence_number: int
+    creation_time_ms: int
+    keys: Item
+    new_image: Item
+    old_image: Item
+    size_bytes: int
+    version: Version
+    table: str
+    view_type: StreamViewType
+    def __init__(self, event_id: _Optional[str] = ..., event_name: _Optional[_Union[EventName, str]] = ..., sequence_number: _Optional[int] = ..., creation_time_ms: _Optional[int] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., new_image: _Optional[_Union[Item, _Mapping]] = ..., old_image: _Optional[_Union[Item, _Mapping]] = ..., size_bytes: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., table: _Optional[str] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ...) -> None: ...
+
+class Shard(_message.Message):
+    __slots__ = ("shard_id", "starting_sequence_number", "ending_sequence_number")
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTING_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ENDING_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    shard_id: str
+    starting_sequence_number: int
+    ending_sequence_number: int
+    def __init__(self, shard_id: _Optional[str] = ..., starting_sequence_number: _Optional[int] = ..., ending_sequence_number: _Optional[int] = ...) -> None: ...
+
+class DescribeStreamRequest(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    def __init__(self, table: _Optional[str] = ...) -> None: ...
+
+class DescribeStreamResponse(_message.Message):
+    __slots__ = ("stream_id", "view_type", "shards", "head_sequence_number", "trim_sequence_number")
+    STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TRIM_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    stream_id: str
+    view_type: StreamViewType
+    shards: _containers.RepeatedCompositeFieldContainer[Shard]
+    head_sequence_number: int
+    trim_sequence_number: int
+    def __init__(self, stream_id: _Optional[str] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., shards: _Optional[_Iterable[_Union[Shard, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., trim_sequence_number: _Optional[int] = ...) -> None: ...
+
+class GetShardIteratorRequest(_message.Message):
+    __slots__ = ("table", "shard_id", "type", "sequence_number")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    SHARD_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    shard_id: str
+    type: IteratorType
+    sequence_number: int
+    def __init__(self, table: _Optional[str] = ..., shard_id: _Optional[str] = ..., type: _Optional[_Union[IteratorType, str]] = ..., sequence_number: _Optional[int] = ...) -> None: ...
+
+class GetShardIteratorResponse(_message.Message):
+    __slots__ = ("shard_iterator",)
+    SHARD_ITERATOR_FIELD_NUMBER: _ClassVar[int]
+    shard_iterator: str
+    def __init__(self, shard_iterator: _Optional[str] = ...) -> None: ...
+
+class GetRecordsRequest(_message.Message):
+    __slots__ = ("shard_iterator", "limit")
+    SHARD_ITERATOR_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    shard_iterator: str
+    limit: int
+    def __init__(self, shard_iterator: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class GetRecordsResponse(_message.Message):
+    __slots__ = ("records", "next_shard_iterator")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SHARD_ITERATOR_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
+    next_shard_iterator: str
+    def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., next_shard_iterator: _Optional[str] = ...) -> None: ...
+
+class SubscribeRequest(_message.Message):
+    __slots__ = ("table", "after_sequence_number", "origin", "max_batch", "full_images")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
+    FULL_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    after_sequence_number: int
+    origin: str
+    max_batch: int
+    full_images: bool
+    def __init__(self, table: _Optional[str] = ..., after_sequence_number: _Optional[int] = ..., origin: _Optional[str] = ..., max_batch: _Optional[int] = ..., full_images: _Optional[bool] = ...) -> None: ...
+
+class SubscribeBatch(_message.Message):
+    __slots__ = ("records", "head_sequence_number", "scanned_through")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
+    head_sequence_number: int
+    scanned_through: int
+    def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ...) -> None: ...
+
+class ApplyReplicatedRequest(_message.Message):
+    __slots__ = ("origin", "table", "records", "max_clock_offset_ms", "source_sequence")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CLOCK_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    table: str
+    records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
+    max_clock_offset_ms: int
+    source_sequence: int
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., max_clock_offset_ms: _Optional[int] = ..., source_sequence: _Optional[int] = ...) -> None: ...
+
+class ApplyReplicatedResponse(_message.Message):
+    __slots__ = ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected", "checkpoint", "max_latency_ms")
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    LOST_TO_NEWER_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    STALE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    MAX_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    applied: int
+    lost_to_newer: int
+    duplicate: int
+    stale_sequence: int
+    clock_rejected: int
+    checkpoint: int
+    max_latency_ms: int
+    def __init__(self, applied: _Optional[int] = ..., lost_to_newer: _Optional[int] = ..., duplicate: _Optional[int] = ..., stale_sequence: _Optional[int] = ..., clock_rejected: _Optional[int] = ..., checkpoint: _Optional[int] = ..., max_latency_ms: _Optional[int] = ...) -> None: ...
+
+class Checkpoint(_message.Message):
+    __slots__ = ("origin", "table", "sequence_number", "updated_ms")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    table: str
+    sequence_number: int
+    updated_ms: int
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., sequence_number: _Optional[int] = ..., updated_ms: _Optional[int] = ...) -> None: ...
+
+class GetCheckpointsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetCheckpointsResponse(_message.Message):
+    __slots__ = ("checkpoints",)
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    checkpoints: _containers.RepeatedCompositeFieldContainer[Checkpoint]
+    def __init__(self, checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ...) -> None: ...
+
+class NodeInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class NodeInfoResponse(_message.Message):
+    __slots__ = ("group", "region", "node_id", "tables", "hlc")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    HLC_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    region: str
+    node_id: str
+    tables: _containers.RepeatedCompositeFieldContainer[TableDescription]
+    hlc: int
+    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ..., hlc: _Optional[int] = ...) -> None: ...
+
+class Conflict(_message.Message):
+    __slots__ = ("table", "keys", "winner", "loser", "rule", "at_ms")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    WINNER_FIELD_NUMBER: _ClassVar[int]
+    LOSER_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    AT_MS_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    keys: Item
+    winner: Version
+    loser: Version
+    rule: str
+    at_ms: int
+    def __init__(self, table: _Optional[str] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., winner: _Optional[_Union[Version, _Mapping]] = ..., loser: _Optional[_Union[Version, _Mapping]] = ..., rule: _Optional[str] = ..., at_ms: _Optional[int] = ...) -> None: ...
+
+class ListConflictsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListConflictsResponse(_message.Message):
+    __slots__ = ("conflicts",)
+    CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    conflicts: _containers.RepeatedCompositeFieldContainer[Conflict]
+    def __init__(self, conflicts: _Optional[_Iterable[_Union[Conflict, _Mapping]]] = ...) -> None: ...
+
+class DigestRequest(_message.Message):
+    __slots__ = ("table", "buckets")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    buckets: int
+    def __init__(self, table: _Optional[str] = ..., buckets: _Optional[int] = ...) -> None: ...
+
+class DigestResponse(_message.Message):
+    __slots__ = ("digest", "items", "tombstones")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    items: int
+    tombstones: int
+    def __init__(self, digest: _Optional[str] = ..., items: _Optional[int] = ..., tombstones: _Optional[int] = ...) -> None: ...
+
+class DiffKeysRequest(_message.Message):
+    __slots__ = ("table", "limit", "exclusive_start_key")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_START_KEY_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    limit: int
+    exclusive_start_key: Item
+    def __init__(self, table: _Optional[str] = ..., limit: _Optional[int] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+
+class KeyVersion(_message.Message):
+    __slots__ = ("keys", "version", "tombstone", "value_hash")
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_HASH_FIELD_NUMBER: _ClassVar[int]
+    keys: Item
+    version: Version
+    tombstone: bool
+    value_hash: str
+    def __init__(self, keys: _Optional[_Union[Item, _Mapping]] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., tombstone: _Optional[bool] = ..., value_hash: _Optional[str] = ...) -> None: ...
+
+class DiffKeysResponse(_message.Message):
+    __slots__ = ("entries", "last_evaluated_key")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVALUATED_KEY_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[KeyVersion]
+    last_evaluated_key: Item
+    def __init__(self, entries: _Optional[_Iterable[_Union[KeyVersion, _Mapping]]] = ..., last_evaluated_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,399 @@
+"""The node's gRPC service (meridian.node.v1.Node): requests in, store operations out.
+
+Handlers validate and translate; every change goes through the Writer, every read straight
+to the store. Errors are mapped to status codes in one place (errors.py) by `_rpc`.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from regionnode import errors, query, schema
+from regionnode.items import ItemError, normalize_item, validate_item
+from regionnode.metrics import NodeMetrics
+from regionnode.pb import node_pb2 as pb
+from regionnode.pb import node_pb2_grpc as pb_grpc
+from regionnode.store import Store, Table
+from regionnode.stream import Streams
+from regionnode.writer import ApplyOp, BatchOp, DeleteOp, PutOp, UpdateOp, Writer
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_WRITES = 1000
+MAX_BATCH_GETS = 1000
+MAX_PAGE_BYTES = 1024 * 1024
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+def _rpc(
+    method: Callable[[NodeService, Req], Awaitable[Resp]],
+) -> Callable[[NodeService, Req, grpc.aio.ServicerContext], Awaitable[Resp]]:
+    """Time and count a unary handler, and map its errors to gRPC status codes."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    async def handler(self: NodeService, request: Req, context: grpc.aio.ServicerContext) -> Resp:
+        start = time.perf_counter()
+        code = "OK"
+        try:
+            return await method(self, request)
+        except Exception as exc:
+            status = errors.status_of(exc)
+            if status is None:
+                log.exception("%s failed", name)
+                status = grpc.StatusCode.INTERNAL
+            code = status.name
+            await context.abort(status, errors.message_of(exc))
+            raise  # abort raises; this keeps type checkers informed
+        finally:
+            self.metrics.requests.labels(name, code).inc()
+            self.metrics.latency.labels(name).observe(time.perf_counter() - start)
+
+    return handler
+
+
+class NodeService(pb_grpc.NodeServicer):
+    def __init__(
+        self, *, group: str, region: str, store: Store, writer: Writer, streams: Streams,
+        metrics: NodeMetrics, conflicts: collections.deque[pb.Conflict],
+    ) -> None:
+        self.group = group
+        self.region = region
+        self.store = store
+        self.writer = writer
+        self.streams = streams
+        self.metrics = metrics
+        self.conflicts = conflicts  # recent last-writer-wins losses, newest last
+
+    def _table(self, name: str) -> Table:
+        return self.streams.table(name)
+
+    # ------------------------------------------------------------ tables
+
+    @_rpc
+    async def CreateTable(self, req: pb.CreateTableRequest) -> pb.CreateTableResponse:
+        spec = pb.TableSpec()
+        spec.CopyFrom(req.spec)
+        if not spec.view_type:
+            spec.view_type = pb.NEW_AND_OLD_IMAGES
+        if not spec.retention_seconds:
+            spec.retention_seconds = schema.DEFAULT_RETENTION_S
+        return pb.CreateTableResponse(table=ensure_table(self.store, spec))
+
+    @_rpc
+    async def DescribeTable(self, req: pb.DescribeTableRequest) -> pb.DescribeTableResponse:
+        table = self._table(req.table)
+        desc = pb.TableDescription()
+        desc.CopyFrom(table.description)
+        desc.approximate_item_count = sum(
+            1 for _, v in self.store.scan_prefix(table.schema.prefix)
+            if not pb.StoredItem.FromString(v).tombstone
+        )
+        return pb.DescribeTableResponse(table=desc)
+
+    @_rpc
+    async def ListTables(self, req: pb.ListTablesRequest) -> pb.ListTablesResponse:
+        return pb.ListTablesResponse(tables=sorted(self.store.tables))
+
+    @_rpc
+    async def DeleteTable(self, req: pb.DeleteTableRequest) -> pb.DeleteTableResponse:
+        table = self._table(req.table)
+        self.store.drop_table(req.table)
+        return pb.DeleteTableResponse(table=table.description)
+
+    # ------------------------------------------------------------ item writes
+
+    def _item(self, table: Table, item: pb.Item) -> tuple[bytes, pb.Item]:
+        validate_item(item)
+        normalize_item(item)
+        keys = table.schema.key_of(item)
+        return table.schema.encode(keys), keys
+
+    def _key(self, table: Table, key: pb.Item) -> tuple[bytes, pb.Item]:
+        normalize_item(key)
+        keys = table.schema.check_key(key)
+        return table.schema.encode(keys), keys
+
+    @_rpc
+    async def PutItem(self, req: pb.PutItemRequest) -> pb.WriteResult:
+        table = self._table(req.table)
+        key, _ = self._item(table, req.item)
+        op = PutOp(table, key, req.item, list(req.conditions), req.return_values)
+        return await self.writer.submit(op)  # type: ignore[return-value]
+
+    @_rpc
+    async def DeleteItem(self, req: pb.DeleteItemRequest) -> pb.WriteResult:
+        table = self._table(req.table)
+        key, keys = self._key(table, req.key)
+        op = DeleteOp(table, key, keys, list(req.conditions), req.return_values)
+        return await self.writer.submit(op)  # type: ignore[return-value]
+
+    @_rpc
+    async def UpdateItem(self, req: pb.UpdateItemRequest) -> pb.WriteResult:
+        table = self._table(req.table)
+        key, keys = self._key(table, req.key)
+        if not req.actions:
+            raise ItemError("actions: at least one update action is required")
+        op = UpdateOp(table, key, keys, list(req.actions), list(req.conditions), req.return_values)
+        return await self.writer.submit(op)  # type: ignore[return-value]
+
+    @_rpc
+    async def BatchWriteItem(self, req: pb.BatchWriteItemRequest) -> pb.BatchWriteItemResponse:
+        table = self._table(req.table)
+        if not 1 <= len(req.writes) <= MAX_BATCH_WRITES:
+            raise ItemError(f"writes: expected 1 to {MAX_BATCH_WRITES} requests, got {len(req.writes)}")
+        writes: list[tuple[bytes, pb.Item, pb.Item | None]] = []
+        seen: set[bytes] = set()
+        for index, write in enumerate(req.writes):
+            try:
+                if write.HasField("put"):
+                    key, keys = self._item(table, write.put)
+                    writes.append((key, keys, write.put))
+                elif write.HasField("delete_key"):
+                    key, keys = self._key(table, write.delete_key)
+                    writes.append((key, keys, None))
+                else:
+                    raise ItemError("neither put nor delete_key is set")
+            except ItemError as exc:
+                raise ItemError(f"writes[{index}]: {exc}") from None
+            if key in seen:
+                raise ItemError(f"writes[{index}]: the batch already writes this key")
+            seen.add(key)
+        return await self.writer.submit(BatchOp(table, writes))  # type: ignore[return-value]
+
+    # ------------------------------------------------------------ item reads
+
+    @_rpc
+    async def GetItem(self, req: pb.GetItemRequest) -> pb.GetItemResponse:
+        table = self._table(req.table)
+        key, _ = self._key(table, req.key)
+        stored = self.store.get_item(key)
+        if stored is None or stored.tombstone:
+            return pb.GetItemResponse(found=False)
+        return pb.GetItemResponse(found=True, item=stored.item, version=stored.version)
+
+    @_rpc
+    async def BatchGetItem(self, req: pb.BatchGetItemRequest) -> pb.BatchGetItemResponse:
+        table = self._table(req.table)
+        if len(req.keys) > MAX_BATCH_GETS:
+            raise ItemError(f"keys: at most {MAX_BATCH_GETS}, got {len(req.keys)}")
+        encoded = [self._key(table, key)[0] for key in req.keys]
+        response = pb.BatchGetItemResponse()
+        for raw in self.store.db.get(encoded):
+            if raw is not None:
+                stored = pb.StoredItem.FromString(raw)
+                if not stored.tombstone:
+                    response.items.append(stored.item)
+        return response
+
+    @_rpc
+    async def Query(self, req: pb.QueryRequest) -> pb.QueryResponse:
+        table = self._table(req.table)
+        sch = table.schema
+        if not req.HasField("partition_key"):
+            raise ItemError(f"partition_key: required (the value of {sch.pk_name!r})")
+        prefix = sch.partition_prefix(req.partition_key)
+        low, high = query.sort_range(sch, prefix, req.sort_key)
+        start = self._key(table, req.exclusive_start_key)[0] if req.HasField("exclusive_start_key") else None
+        low, high = query.resume(low, high, start, req.backward)
+        rows = self.store.scan_range(low, high, reverse=req.backward)
+        items, last = _page(rows, req.limit, sch)
+        return pb.QueryResponse(items=items, last_evaluated_key=last)
+
+    @_rpc
+    async def Scan(self, req: pb.ScanRequest) -> pb.ScanResponse:
+        table = self._table(req.table)
+        sch = table.schema
+        total = req.total_segments or 1
+        if req.segment >= total:
+            raise ItemError(f"segment: must be below total_segments ({total})")
+        start = self._key(table, req.exclusive_start_key)[0] if req.HasField("exclusive_start_key") else None
+        low, high = query.resume(sch.prefix, query.successor(sch.prefix), start, False)
+        rows = (
+            (k, v) for k, v in self.store.scan_range(low, high)
+            if total == 1 or query.in_segment(_partition_of(sch, v), req.segment, total)
+        )
+        items, last = _page(rows, req.limit, sch)
+        return pb.ScanResponse(items=items, last_evaluated_key=last)
+
+    # ------------------------------------------------------------ stream
+
+    @_rpc
+    async def DescribeStream(self, req: pb.DescribeStreamRequest) -> pb.DescribeStreamResponse:
+        return self.streams.describe(self._table(req.table))
+
+    @_rpc
+    async def GetShardIterator(self, req: pb.GetShardIteratorRequest) -> pb.GetShardIteratorResponse:
+        return pb.GetShardIteratorResponse(shard_iterator=self.streams.iterator(req))
+
+    @_rpc
+    async def GetRecords(self, req: pb.GetRecordsRequest) -> pb.GetRecordsResponse:
+        return self.streams.get_records(req)
+
+    async def Subscribe(
+        self, req: pb.SubscribeRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.SubscribeBatch]:
+        self.metrics.requests.labels("Subscribe", "OK").inc()
+        try:
+            async for batch in self.streams.subscribe(req):
+                yield batch
+        except Exception as exc:
+            status = errors.status_of(exc) or grpc.StatusCode.INTERNAL
+            if status is grpc.StatusCode.INTERNAL:
+                log.exception("Subscribe failed")
+            await context.abort(status, errors.message_of(exc))
+
+    # ------------------------------------------------------------ replication support
+
+    @_rpc
+    async def NodeInfo(self, req: pb.NodeInfoRequest) -> pb.NodeInfoResponse:
+        response = pb.NodeInfoResponse(
+            group=self.group, region=self.region, node_id=self.store.node_id, hlc=self.writer.clock.last
+        )
+        for name in sorted(self.store.tables):
+            response.tables.append(self.store.tables[name].description)
+        return response
+
+    @_rpc
+    async def ApplyReplicated(self, req: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:
+        table = self._table(req.table)
+        _check_replicated(self.region, table, req)
+        op = ApplyOp(table, req.origin, list(req.records), req.max_clock_offset_ms, req.source_sequence)
+        response: pb.ApplyReplicatedResponse = await self.writer.submit(op)  # type: ignore[assignment]
+        counter = self.metrics.replicated
+        for outcome in ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected"):
+            value = getattr(response, outcome)
+            if value:
+                counter.labels(req.origin, outcome).inc(value)
+        return response
+
+    @_rpc
+    async def GetCheckpoints(self, req: pb.GetCheckpointsRequest) -> pb.GetCheckpointsResponse:
+        return pb.GetCheckpointsResponse(checkpoints=self.store.checkpoints())
+
+    @_rpc
+    async def ListConflicts(self, req: pb.ListConflictsRequest) -> pb.ListConflictsResponse:
+        recent = list(self.conflicts)[-(req.limit or 100):]
+        return pb.ListConflictsResponse(conflicts=recent)
+
+    @_rpc
+    async def Digest(self, req: pb.DigestRequest) -> pb.DigestResponse:
+        table = self._table(req.table)
+        digest = hashlib.sha256()
+        response = pb.DigestResponse()
+        for key, value in self.store.scan_prefix(table.schema.prefix):
+            stored = pb.StoredItem.FromString(value)
+            digest.update(key)
+            digest.update(_entry_bytes(stored))
+            if stored.tombstone:
+                response.tombstones += 1
+            else:
+                response.items += 1
+        response.digest = digest.hexdigest()
+        return response
+
+    @_rpc
+    async def DiffKeys(self, req: pb.DiffKeysRequest) -> pb.DiffKeysResponse:
+        table = self._table(req.table)
+        start = self._key(table, req.exclusive_start_key)[0] if req.HasField("exclusive_start_key") else None
+        low, high = query.resume(table.schema.prefix, query.successor(table.schema.prefix), start, False)
+        response = pb.DiffKeysResponse()
+        limit = req.limit or 1000
+        for _, value in self.store.scan_range(low, high):
+            stored = pb.StoredItem.FromString(value)
+            keys = table.schema.key_of(stored.item)
+            response.entries.append(pb.KeyVersion(
+                keys=keys, version=stored.version, tombstone=stored.tombstone,
+                value_hash=hashlib.sha256(_entry_bytes(stored)).hexdigest()[:16],
+            ))
+            if len(response.entries) >= limit:
+                response.last_evaluated_key.CopyFrom(keys)
+                break
+        return response
+
+
+def _entry_bytes(stored: pb.StoredItem) -> bytes:
+    """What two regions must agree on for a key: version, tombstone flag and value."""
+    head = f"{stored.version.hlc}|{stored.version.region}|{int(stored.tombstone)}|".encode()
+    return head + stored.item.SerializeToString(deterministic=True)
+
+
+def _partition_of(sch: schema.Schema, raw: bytes) -> bytes:
+    item = pb.StoredItem.FromString(raw).item
+    return sch.partition_prefix(item.attributes[sch.pk_name])
+
+
+def _page(
+    rows: Any, limit: int, sch: schema.Schema
+) -> tuple[list[pb.Item], pb.Item | None]:
+    """Live items from storage rows, up to `limit` items or about 1 MB."""
+    items: list[pb.Item] = []
+    size = 0
+    for _, value in rows:
+        stored = pb.StoredItem.FromString(value)
+        if stored.tombstone:
+            continue
+        items.append(stored.item)
+        size += len(value)
+        if (limit and len(items) >= limit) or size >= MAX_PAGE_BYTES:
+            return items, sch.key_of(stored.item)
+    return items, None
+
+
+def _check_replicated(region: str, table: Table, req: pb.ApplyReplicatedRequest) -> None:
+    """Refuse malformed replicated batches before anything is applied."""
+    if not req.origin or req.origin == region:
+        raise ItemError(f"origin: must name another region, got {req.origin!r}")
+    previous = 0
+    for index, record in enumerate(req.records):
+        where = f"records[{index}]"
+        if record.version.region != req.origin:
+            raise ItemError(f"{where}: origin {record.version.region!r} is not {req.origin!r}")
+        if record.sequence_number <= previous:
+            raise ItemError(f"{where}: sequence numbers must ascend")
+        previous = record.sequence_number
+        if record.event_name not in (pb.INSERT, pb.MODIFY, pb.REMOVE):
+            raise ItemError(f"{where}: unknown event name")
+        try:
+            table.schema.key_of(record.keys)
+            if record.event_name != pb.REMOVE:
+                validate_item(record.new_image)
+                normalize_item(record.new_image)
+                if table.schema.key_of(record.new_image) != record.keys:
+                    raise ItemError("new image does not match the record's keys")
+        except ItemError as exc:
+            raise ItemError(f"{where}: {exc}") from None
+
+
+def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:
+    """Create a table, or accept an existing one with the same key schema."""
+    schema.validate_spec(spec)
+    existing = store.tables.get(spec.name)
+    if existing is not None:
+        if schema.fingerprint(existing.description.spec) != schema.fingerprint(spec):
+            raise errors.AlreadyExists(
+                f"table {spec.name!r} exists with {schema.describe(existing.description.spec)}, "
+                f"not {schema.describe(spec)}"
+            )
+        if existing.description.spec.retention_seconds != spec.retention_seconds or (
+            existing.description.spec.view_type != spec.view_type
+        ):
+            existing.description.spec.CopyFrom(spec)
+            store.put_table(existing)
+        return existing.description
+    desc = pb.TableDescription(
+        spec=spec, stream_id=uuid.uuid4().hex, created_ms=int(time.time() * 1000),
+        schema_fingerprint=schema.fingerprint(spec),
+    )
+    store.put_table(Table(schema.Schema(spec), desc))
+    return desc

@@ -1,0 +1,183 @@
+"""Reading the change stream: shards, iterators, live subscriptions and retention.
+
+One shard per table for now; the API has DynamoDB's shape (DescribeStream lists shards,
+iterators name a shard) so more shards can come without changing clients. Records are kept
+with both images; readers get the images their table's view type allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import AsyncIterator
+
+from regionnode import hlc
+from regionnode.errors import NotFound, TrimmedData
+from regionnode.items import ItemError
+from regionnode.pb import node_pb2 as pb
+from regionnode.store import Store, Table, stream_prefix
+
+log = logging.getLogger(__name__)
+
+MAX_RECORDS = 1000
+MAX_BYTES = 1024 * 1024
+ITERATOR_TTL_MS = 15 * 60 * 1000
+
+
+def shard_id(table: Table) -> str:
+    desc = table.description
+    return f"shardId-{desc.created_ms:020d}-{desc.stream_id[:8]}"
+
+
+def apply_view(record: pb.StreamRecord, view_type: int) -> pb.StreamRecord:
+    """Strip the images that the view type does not show (in place)."""
+    if view_type in (pb.KEYS_ONLY, pb.NEW_IMAGE):
+        record.ClearField("old_image")
+    if view_type in (pb.KEYS_ONLY, pb.OLD_IMAGE):
+        record.ClearField("new_image")
+    return record
+
+
+def encode_iterator(table: str, shard: str, next_seq: int, issued_ms: int) -> str:
+    text = f"{table}|{shard}|{next_seq}|{issued_ms}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def decode_iterator(iterator: str, now_ms: int) -> tuple[str, str, int]:
+    """(table, shard, next sequence number); ItemError when malformed or expired."""
+    try:
+        table, shard, seq, issued = base64.urlsafe_b64decode(iterator.encode()).decode().split("|")
+        next_seq, issued_ms = int(seq), int(issued)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ItemError("shard_iterator: malformed") from exc
+    if now_ms - issued_ms > ITERATOR_TTL_MS:
+        raise ItemError("shard_iterator: expired (iterators are valid for 15 minutes)")
+    return table, shard, next_seq
+
+
+class Streams:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._changed: dict[str, asyncio.Event] = {}
+
+    def table(self, name: str) -> Table:
+        table = self.store.tables.get(name)
+        if table is None:
+            raise NotFound(f"table {name!r} does not exist")
+        return table
+
+    def notify(self, tables: set[str]) -> None:
+        """Wake the readers of these tables (called after each committed batch)."""
+        for name in tables:
+            event = self._changed.pop(name, None)
+            if event is not None:
+                event.set()
+
+    async def wait(self, name: str, timeout: float | None = None) -> None:
+        event = self._changed.setdefault(name, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def check_position(self, table: Table, after: int) -> None:
+        """Records after `after` must still exist; otherwise the reader missed some."""
+        if after + 1 < table.trim:
+            raise TrimmedData(
+                f"table {table.description.spec.name!r}: sequence number {after + 1} was "
+                f"trimmed; the oldest record is {table.trim}"
+            )
+
+    def read(self, table: Table, after: int, limit: int = MAX_RECORDS) -> list[bytes]:
+        """Raw records after `after`, up to `limit` records or about MAX_BYTES."""
+        self.check_position(table, after)
+        raw = self.store.read_stream(table.description.spec.name, after, limit)
+        size = 0
+        for index, value in enumerate(raw):
+            size += len(value)
+            if size > MAX_BYTES and index > 0:
+                return raw[:index]
+        return raw
+
+    def describe(self, table: Table) -> pb.DescribeStreamResponse:
+        desc = table.description
+        return pb.DescribeStreamResponse(
+            stream_id=desc.stream_id,
+            view_type=desc.spec.view_type,
+            shards=[pb.Shard(shard_id=shard_id(table), starting_sequence_number=table.trim)],
+            head_sequence_number=table.head,
+            trim_sequence_number=table.trim,
+        )
+
+    def iterator(self, req: pb.GetShardIteratorRequest) -> str:
+        table = self.table(req.table)
+        if req.shard_id and req.shard_id != shard_id(table):
+            raise NotFound(f"shard {req.shard_id!r} does not exist in table {req.table!r}")
+        if req.type == pb.TRIM_HORIZON:
+            next_seq = table.trim
+        elif req.type == pb.LATEST:
+            next_seq = table.head + 1
+        elif req.type in (pb.AT_SEQUENCE_NUMBER, pb.AFTER_SEQUENCE_NUMBER):
+            next_seq = req.sequence_number + (req.type == pb.AFTER_SEQUENCE_NUMBER)
+            if next_seq > table.head + 1:
+                raise ItemError(f"sequence_number {req.sequence_number}: beyond the stream head")
+            self.check_position(table, next_seq - 1)
+        else:
+            raise ItemError("type: expected TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER")
+        return encode_iterator(req.table, shard_id(table), next_seq, hlc.wall_ms())
+
+    def get_records(self, req: pb.GetRecordsRequest) -> pb.GetRecordsResponse:
+        if req.limit > MAX_RECORDS:
+            raise ItemError(f"limit: at most {MAX_RECORDS}, got {req.limit}")
+        name, shard, next_seq = decode_iterator(req.shard_iterator, hlc.wall_ms())
+        table = self.table(name)
+        raw = self.read(table, next_seq - 1, req.limit or MAX_RECORDS)
+        response = pb.GetRecordsResponse()
+        view = table.description.spec.view_type
+        for value in raw:
+            record = response.records.add()
+            record.MergeFromString(value)
+            apply_view(record, view)
+        if response.records:
+            next_seq = response.records[-1].sequence_number + 1
+        response.next_shard_iterator = encode_iterator(name, shard, next_seq, hlc.wall_ms())
+        return response
+
+    async def subscribe(self, req: pb.SubscribeRequest) -> AsyncIterator[pb.SubscribeBatch]:
+        """Push records after a position as they are written; filtered by origin if asked."""
+        table = self.table(req.table)
+        name, view = req.table, table.description.spec.view_type
+        after, limit = req.after_sequence_number, min(req.max_batch or 500, MAX_RECORDS)
+        while True:
+            raw = self.read(table, after, limit)
+            if not raw:
+                await self.wait(name)
+                table = self.table(name)
+                continue
+            batch = pb.SubscribeBatch()
+            for value in raw:
+                record = pb.StreamRecord.FromString(value)
+                after = record.sequence_number
+                if req.origin and record.version.region != req.origin:
+                    continue
+                batch.records.append(record if req.full_images else apply_view(record, view))
+            batch.head_sequence_number = table.head
+            batch.scanned_through = after
+            yield batch
+
+    def trim(self, now_ms: int) -> None:
+        """Drop records older than each table's retention, always keeping the newest one
+        so the head sequence number survives a restart."""
+        for name, table in list(self.store.tables.items()):
+            cutoff = now_ms - table.description.spec.retention_seconds * 1000
+            below = table.trim
+            for _, value in self.store.scan_prefix(stream_prefix(name)):
+                record = pb.StreamRecord.FromString(value)
+                if record.creation_time_ms >= cutoff or record.sequence_number >= table.head:
+                    below = record.sequence_number
+                    break
+            if below > table.trim:
+                self.store.trim_stream(name, below)
+                table.trim = below
+                log.info("table %s: trimmed stream records below %d", name, below)

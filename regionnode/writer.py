@@ -1,0 +1,382 @@
+"""The node's single writer: every change to the store goes through here.
+
+Client writes and replicated batches are queued, and one task turns whatever is queued into
+one RocksDB WriteBatch (group commit): each operation reads the current item (seeing earlier
+operations of the same batch), checks its conditions or the last-writer-wins rule, stamps a
+version from the hybrid logical clock and stages the item, its stream record and, for
+replicated batches, the per-origin checkpoint. The clock high-water mark rides in every batch.
+A failed operation is refused alone; the others of its batch still commit. Callers are
+answered only after the batch is durable, so an acknowledged write survives a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from regionnode import hlc, lww
+from regionnode.items import ItemError, items_equal, normalize_item, validate_item
+from regionnode.pb import node_pb2 as pb
+from regionnode.store import Store, Table, checkpoint_key, stream_key
+from regionnode.updates import ConditionFailed, apply_updates, check_conditions
+
+log = logging.getLogger(__name__)
+
+NO_CHANGE = pb.WriteResult(changed=False)
+
+
+@dataclass
+class PutOp:
+    table: Table
+    key: bytes
+    item: pb.Item
+    conditions: list[pb.Condition] = field(default_factory=list)
+    return_values: int = pb.RETURN_VALUES_NONE
+
+
+@dataclass
+class DeleteOp:
+    table: Table
+    key: bytes
+    keys: pb.Item
+    conditions: list[pb.Condition] = field(default_factory=list)
+    return_values: int = pb.RETURN_VALUES_NONE
+
+
+@dataclass
+class UpdateOp:
+    table: Table
+    key: bytes
+    keys: pb.Item
+    actions: list[pb.UpdateAction]
+    conditions: list[pb.Condition] = field(default_factory=list)
+    return_values: int = pb.RETURN_VALUES_NONE
+
+
+@dataclass
+class BatchOp:
+    """Unconditional puts (item) and deletes (item None, keys given) on one table."""
+
+    table: Table
+    writes: list[tuple[bytes, pb.Item, pb.Item | None]]
+
+
+@dataclass
+class ApplyOp:
+    """Records from one origin region's stream, to apply with last-writer-wins."""
+
+    table: Table
+    origin: str
+    records: list[pb.StreamRecord]
+    max_clock_offset_ms: int
+    source_sequence: int
+
+
+Op = PutOp | DeleteOp | UpdateOp | BatchOp | ApplyOp
+Result = pb.WriteResult | pb.BatchWriteItemResponse | pb.ApplyReplicatedResponse
+
+
+class Stage:
+    """What one group-commit batch will write, readable before it is committed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.batch = store.new_batch()
+        self.overlay: dict[bytes, pb.StoredItem | None] = {}
+        self.heads: dict[str, tuple[Table, int]] = {}
+        self.checkpoints: dict[tuple[str, str], pb.Checkpoint] = {}
+        self.empty = True
+
+    def current(self, key: bytes) -> pb.StoredItem | None:
+        if key in self.overlay:
+            return self.overlay[key]
+        stored = self.store.get_item(key)
+        self.overlay[key] = stored
+        return stored
+
+    def put_item(self, key: bytes, stored: pb.StoredItem) -> None:
+        self.overlay[key] = stored
+        self.batch.put(key, stored.SerializeToString())
+        self.empty = False
+
+    def emit(self, table: Table, record: pb.StreamRecord, event_prefix: str) -> None:
+        """Give the record the table's next sequence number and stage it."""
+        name = table.description.spec.name
+        self.heads.setdefault(name, (table, table.head))
+        table.head += 1
+        record.sequence_number = table.head
+        record.event_id = f"{event_prefix}.{name}.{table.head}"
+        record.size_bytes = record.ByteSize()
+        self.batch.put(stream_key(name, table.head), record.SerializeToString())
+
+    def rollback(self) -> None:
+        """Undo in-memory sequence counters after a failed commit."""
+        for table, head in self.heads.values():
+            table.head = head
+
+
+def live(stored: pb.StoredItem | None) -> pb.Item | None:
+    return stored.item if stored is not None and not stored.tombstone else None
+
+
+def returned(return_values: int, old: pb.Item | None, new: pb.Item | None) -> pb.Item | None:
+    if return_values == pb.ALL_OLD:
+        return old
+    if return_values == pb.ALL_NEW:
+        return new
+    return None
+
+
+class Writer:
+    def __init__(
+        self,
+        store: Store,
+        clock: hlc.HybridClock,
+        region: str,
+        on_commit: Callable[[set[str]], None],
+        on_conflicts: Callable[[list[pb.Conflict]], None],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.region = region
+        self._on_commit = on_commit
+        self._on_conflicts = on_conflicts
+        self._pending: list[tuple[Op, asyncio.Future[Result]]] = []
+        self._wake = asyncio.Event()
+        self._event_prefix = store.node_id[:12]
+        self.batch_sizes: collections.Counter[int] = collections.Counter()
+
+    async def submit(self, op: Op) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._pending.append((op, future))
+        self._wake.set()
+        return await future
+
+    async def run(self) -> None:
+        """Commit queued operations until cancelled; queued callers are failed on exit."""
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._pending:
+                    work, self._pending = self._pending, []
+                    await self._commit(work)
+        finally:
+            for _, future in self._pending:
+                if not future.done():
+                    future.set_exception(ConnectionAbortedError("node is shutting down"))
+
+    async def _commit(self, work: list[tuple[Op, asyncio.Future[Result]]]) -> None:
+        stage = Stage(self.store)
+        results: list[Result | BaseException] = []
+        conflicts: list[pb.Conflict] = []
+        for op, _ in work:
+            try:
+                results.append(self._apply(stage, op, conflicts))
+            except (ConditionFailed, ItemError) as exc:
+                results.append(exc)
+        try:
+            if not stage.empty or stage.checkpoints:
+                stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
+                if self.store.sync:
+                    await asyncio.to_thread(self.store.write, stage.batch)
+                else:
+                    self.store.write(stage.batch)
+        except Exception as exc:
+            stage.rollback()
+            log.exception("write batch of %d operations failed", len(work))
+            results = [exc] * len(work)
+        self.batch_sizes[min(len(work), 1024).bit_length()] += 1
+        for (_, future), result in zip(work, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        if stage.heads:
+            self._on_commit(set(stage.heads))
+        if conflicts:
+            self._on_conflicts(conflicts)
+
+    def _apply(self, stage: Stage, op: Op, conflicts: list[pb.Conflict]) -> Result:
+        if isinstance(op, PutOp):
+            return self._put(stage, op)
+        if isinstance(op, DeleteOp):
+            return self._delete(stage, op)
+        if isinstance(op, UpdateOp):
+            return self._update(stage, op)
+        if isinstance(op, BatchOp):
+            return self._batch(stage, op)
+        return self._apply_replicated(stage, op, conflicts)
+
+    # ------------------------------------------------------------ local writes
+
+    def _record(
+        self, table: Table, keys: pb.Item, new: pb.Item | None, old: pb.Item | None
+    ) -> pb.StreamRecord:
+        spec = table.description.spec
+        if new is None:
+            event = pb.REMOVE
+        else:
+            event = pb.MODIFY if old is not None else pb.INSERT
+        record = pb.StreamRecord(
+            event_name=event,
+            creation_time_ms=self.clock.wall(),
+            table=spec.name,
+            view_type=spec.view_type,
+        )
+        record.keys.CopyFrom(keys)
+        if new is not None:
+            record.new_image.CopyFrom(new)
+        if old is not None:
+            record.old_image.CopyFrom(old)
+        return record
+
+    def _write_local(
+        self, stage: Stage, table: Table, key: bytes, keys: pb.Item, new: pb.Item | None,
+        old: pb.Item | None,
+    ) -> pb.Version:
+        """Stamp a new version and stage the item (or tombstone) with its stream record."""
+        version = pb.Version(hlc=self.clock.now(), region=self.region)
+        record = self._record(table, keys, new, old)
+        record.version.CopyFrom(version)
+        stored = pb.StoredItem(version=version, tombstone=new is None, written_ms=record.creation_time_ms)
+        stored.item.CopyFrom(new if new is not None else keys)
+        stage.put_item(key, stored)
+        stage.emit(table, record, self._event_prefix)
+        return version
+
+    def _put(self, stage: Stage, op: PutOp) -> pb.WriteResult:
+        stored = stage.current(op.key)
+        old = live(stored)
+        check_conditions(op.conditions, old, stored.version if old is not None and stored else None)
+        if old is not None and items_equal(old, op.item):
+            return self._unchanged(stored, op.return_values, old)
+        keys = op.table.schema.key_of(op.item)
+        version = self._write_local(stage, op.table, op.key, keys, op.item, old)
+        return self._written(version, op.return_values, old, op.item)
+
+    def _delete(self, stage: Stage, op: DeleteOp) -> pb.WriteResult:
+        stored = stage.current(op.key)
+        old = live(stored)
+        check_conditions(op.conditions, old, stored.version if old is not None and stored else None)
+        if old is None:
+            return pb.WriteResult(changed=False)
+        version = self._write_local(stage, op.table, op.key, op.keys, None, old)
+        return self._written(version, op.return_values, old, None)
+
+    def _update(self, stage: Stage, op: UpdateOp) -> pb.WriteResult:
+        stored = stage.current(op.key)
+        old = live(stored)
+        check_conditions(op.conditions, old, stored.version if old is not None and stored else None)
+        new = apply_updates(old, op.keys, op.actions, op.table.schema.key_names)
+        validate_item(new)
+        normalize_item(new)
+        if old is not None and items_equal(old, new):
+            return self._unchanged(stored, op.return_values, old)
+        version = self._write_local(stage, op.table, op.key, op.keys, new, old)
+        return self._written(version, op.return_values, old, new)
+
+    def _batch(self, stage: Stage, op: BatchOp) -> pb.BatchWriteItemResponse:
+        response = pb.BatchWriteItemResponse()
+        for key, keys, item in op.writes:
+            old = live(stage.current(key))
+            if (item is None and old is None) or (
+                item is not None and old is not None and items_equal(old, item)
+            ):
+                response.versions.add()
+                continue
+            version = self._write_local(stage, op.table, key, keys, item, old)
+            response.versions.append(version)
+        return response
+
+    @staticmethod
+    def _unchanged(stored: pb.StoredItem | None, return_values: int, old: pb.Item) -> pb.WriteResult:
+        result = pb.WriteResult(changed=False)
+        if stored is not None:
+            result.version.CopyFrom(stored.version)
+        attributes = returned(return_values, old, old)
+        if attributes is not None:
+            result.attributes.CopyFrom(attributes)
+        return result
+
+    @staticmethod
+    def _written(
+        version: pb.Version, return_values: int, old: pb.Item | None, new: pb.Item | None
+    ) -> pb.WriteResult:
+        result = pb.WriteResult(changed=True, version=version)
+        attributes = returned(return_values, old, new)
+        if attributes is not None:
+            result.attributes.CopyFrom(attributes)
+        return result
+
+    # ------------------------------------------------------------ replicated writes
+
+    def _apply_replicated(
+        self, stage: Stage, op: ApplyOp, conflicts: list[pb.Conflict]
+    ) -> pb.ApplyReplicatedResponse:
+        name = op.table.description.spec.name
+        ckpt_id = (op.origin, name)
+        ckpt = stage.checkpoints.get(ckpt_id) or self.store.checkpoint(op.origin, name)
+        position = ckpt.sequence_number if ckpt else 0
+        response = pb.ApplyReplicatedResponse()
+        now = self.clock.wall()
+        rejected = False
+        for record in op.records:
+            admitted = lww.admit(
+                record.sequence_number, position, record.version.hlc, now, op.max_clock_offset_ms
+            )
+            if admitted is lww.Outcome.STALE_SEQUENCE:
+                response.stale_sequence += 1
+                continue
+            if admitted is lww.Outcome.CLOCK_REJECTED:
+                response.clock_rejected += 1
+                rejected = True
+                break
+            self.clock.observe(record.version.hlc)
+            self._apply_record(stage, op.table, record, response, conflicts, now)
+            position = record.sequence_number
+        if not rejected:
+            position = max(position, op.source_sequence)
+        response.checkpoint = position
+        if ckpt is None or position > ckpt.sequence_number:
+            new_ckpt = pb.Checkpoint(origin=op.origin, table=name, sequence_number=position, updated_ms=now)
+            stage.checkpoints[ckpt_id] = new_ckpt
+            stage.batch.put(checkpoint_key(op.origin, name), new_ckpt.SerializeToString())
+        return response
+
+    def _apply_record(
+        self, stage: Stage, table: Table, record: pb.StreamRecord,
+        response: pb.ApplyReplicatedResponse, conflicts: list[pb.Conflict], now: int,
+    ) -> None:
+        key = table.schema.encode(record.keys)
+        stored = stage.current(key)
+        incoming = (record.version.hlc, record.version.region)
+        current = (stored.version.hlc, stored.version.region) if stored is not None else None
+        outcome = lww.decide(incoming, current)
+        if outcome is lww.Outcome.DUPLICATE:
+            response.duplicate += 1
+            return
+        if outcome is lww.Outcome.LOST_TO_NEWER:
+            response.lost_to_newer += 1
+            assert stored is not None and current is not None
+            conflicts.append(pb.Conflict(
+                table=table.description.spec.name, keys=record.keys, winner=stored.version,
+                loser=record.version, rule=lww.rule(incoming, current), at_ms=now,
+            ))
+            return
+        removed = record.event_name == pb.REMOVE
+        new = None if removed else record.new_image
+        old = live(stored)
+        local = self._record(table, record.keys, new, old)
+        local.version.CopyFrom(record.version)
+        stored_new = pb.StoredItem(version=record.version, tombstone=removed, written_ms=now)
+        stored_new.item.CopyFrom(record.keys if removed else record.new_image)
+        stage.put_item(key, stored_new)
+        stage.emit(table, local, self._event_prefix)
+        response.applied += 1
+        response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))

@@ -1,0 +1,112 @@
+from regionnode.pb import node_pb2 as _node_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class TableFingerprint(_message.Message):
+    __slots__ = ("name", "fingerprint")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    fingerprint: str
+    def __init__(self, name: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
+
+class HandshakeRequest(_message.Message):
+    __slots__ = ("group", "region", "node_id", "tables", "target_region")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    TARGET_REGION_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    region: str
+    node_id: str
+    tables: _containers.RepeatedCompositeFieldContainer[TableFingerprint]
+    target_region: str
+    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableFingerprint, _Mapping]]] = ..., target_region: _Optional[str] = ...) -> None: ...
+
+class HandshakeResponse(_message.Message):
+    __slots__ = ("group", "region", "node_id", "tables")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    region: str
+    node_id: str
+    tables: _containers.RepeatedCompositeFieldContainer[TableFingerprint]
+    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableFingerprint, _Mapping]]] = ...) -> None: ...
+
+class TablePosition(_message.Message):
+    __slots__ = ("table", "after_sequence_number")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    after_sequence_number: int
+    def __init__(self, table: _Optional[str] = ..., after_sequence_number: _Optional[int] = ...) -> None: ...
+
+class PullRequest(_message.Message):
+    __slots__ = ("region", "node_id", "positions", "max_batch")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    node_id: str
+    positions: _containers.RepeatedCompositeFieldContainer[TablePosition]
+    max_batch: int
+    def __init__(self, region: _Optional[str] = ..., node_id: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[TablePosition, _Mapping]]] = ..., max_batch: _Optional[int] = ...) -> None: ...
+
+class PullBatch(_message.Message):
+    __slots__ = ("table", "records", "head_sequence_number", "scanned_through", "sent_ms")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    SENT_MS_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    records: _containers.RepeatedCompositeFieldContainer[_node_pb2.StreamRecord]
+    head_sequence_number: int
+    scanned_through: int
+    sent_ms: int
+    def __init__(self, table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_node_pb2.StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., sent_ms: _Optional[int] = ...) -> None: ...
+
+class LinkStatus(_message.Message):
+    __slots__ = ("source", "target", "state", "lag_seconds", "lag_records", "applied", "conflicts", "clock_rejected", "error", "reconnects")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LAG_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_REJECTED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    RECONNECTS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    target: str
+    state: str
+    lag_seconds: float
+    lag_records: int
+    applied: int
+    conflicts: int
+    clock_rejected: int
+    error: str
+    reconnects: int
+    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., lag_records: _Optional[int] = ..., applied: _Optional[int] = ..., conflicts: _Optional[int] = ..., clock_rejected: _Optional[int] = ..., error: _Optional[str] = ..., reconnects: _Optional[int] = ...) -> None: ...
+
+class StatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StatusResponse(_message.Message):
+    __slots__ = ("region", "links")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    links: _containers.RepeatedCompositeFieldContainer[LinkStatus]
+    def __init__(self, region: _Optional[str] = ..., links: _Optional[_Iterable[_Union[LinkStatus, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,32 @@
+"""Generate Python code for the protos: `python scripts/gen_proto.py [OUTDIR]`.
+
+The virtual include paths make the generated modules import each other as
+`regionnode.pb.node_pb2` and `replicator.pb.replicator_pb2`, so no sys.path tricks are needed.
+"""
+
+import pathlib
+import sys
+
+from grpc_tools import protoc
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def generate(out: pathlib.Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    args = [
+        "protoc",
+        f"-Iregionnode/pb={ROOT / 'proto/meridian/node/v1'}",
+        f"-Ireplicator/pb={ROOT / 'proto/meridian/replicator/v1'}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        "regionnode/pb/node.proto",
+        "replicator/pb/replicator.proto",
+    ]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+
+
+if __name__ == "__main__":
+    generate(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT)

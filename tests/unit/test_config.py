@@ -1,0 +1,835 @@
+"""Group config loader: every rule is a row in a table of (mutation, expected message)."""
+
+from __future__ import annotations
+
+import copy
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+
+from regionnode import config
+from regionnode.config import (
+    Address,
+    ConfigError,
+    GroupConfig,
+    KeyAttr,
+    ReplicationConfig,
+    parse,
+    parse_address,
+    parse_duration_ms,
+)
+from regionnode.pb import node_pb2 as pb
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "deploy" / "local" / "group.yaml"
+FILE = pathlib.Path("group.yaml")
+
+
+def _region(name: str, n: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "node": {"listen": f"127.0.0.1:710{n}", "data_dir": f"var/{name}"},
+        "replicator": {"listen": f"127.0.0.1:720{n}"},
+        "metrics": {"listen": f"127.0.0.1:910{n}"},
+    }
+
+
+BASE: dict[str, Any] = {
+    "group": "demo",
+    "tables": [
+        {
+            "name": "orders",
+            "partition_key": {"name": "pk", "type": "S"},
+            "sort_key": {"name": "sk", "type": "S"},
+        }
+    ],
+    "regions": [_region("us-east", 1), _region("eu-west", 2), _region("ap-south", 3)],
+}
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def text_of(doc: Any) -> str:
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def parse_doc(doc: Any) -> GroupConfig:
+    return parse(text_of(doc), FILE)
+
+
+def mutated(mutation: Mutation) -> dict[str, Any]:
+    doc = copy.deepcopy(BASE)
+    mutation(doc)
+    return doc
+
+
+def _walk(doc: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        doc = doc[part]
+    return doc
+
+
+def put(*path_and_value: Any) -> Mutation:
+    *path, value = path_and_value
+
+    def apply(doc: dict[str, Any]) -> None:
+        _walk(doc, tuple(path[:-1]))[path[-1]] = value
+
+    return apply
+
+
+def drop(*path: Any) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        del _walk(doc, path[:-1])[path[-1]]
+
+    return apply
+
+
+def rename(*path_and_new: Any) -> Mutation:
+    *path, new = path_and_new
+
+    def apply(doc: dict[str, Any]) -> None:
+        parent = _walk(doc, tuple(path[:-1]))
+        parent[new] = parent.pop(path[-1])
+
+    return apply
+
+
+def append(*path_and_item: Any) -> Mutation:
+    *path, item = path_and_item
+
+    def apply(doc: dict[str, Any]) -> None:
+        _walk(doc, tuple(path)).append(copy.deepcopy(item))
+
+    return apply
+
+
+def both(*mutations: Mutation) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        for mutation in mutations:
+            mutation(doc)
+
+    return apply
+
+
+NAME_RULE = 'expected 1 to 64 letters, digits, "_", "." or "-"'
+TABLE_RULE = 'expected 3 to 255 letters, digits, "_", "." or "-"'
+DURATION = "expected a duration like 500ms, 5s, 10m, 24h, 7d or whole seconds"
+VIEWS = "KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES"
+HOST_RULE = "expected HOST:PORT with HOST an IPv4 address, a host name or [IPv6]"
+T0 = ("tables", 0)
+R0 = ("regions", 0)
+R1 = ("regions", 1)
+
+# (id, mutation of BASE, expected start of the error message)
+INVALID: list[tuple[str, Mutation, str]] = [
+    # top level
+    ("group-missing", drop("group"), "group: required"),
+    ("tables-missing", drop("tables"), "tables: required"),
+    ("regions-missing", drop("regions"), "regions: required"),
+    (
+        "triggers-not-yet",
+        put("triggers", []),
+        'group.yaml: unknown key "triggers" '
+        "(expected one of: durability, group, regions, replication, tables)",
+    ),
+    ("top-level-typo", put("regoins", []), 'group.yaml: unknown key "regoins"'),
+    ("group-space", put("group", "my group"), f'group: {NAME_RULE}, got "my group"'),
+    ("group-empty", put("group", ""), f'group: {NAME_RULE}, got ""'),
+    ("group-too-long", put("group", "g" * 65), f"group: {NAME_RULE}, got"),
+    ("group-int", put("group", 5), f"group: {NAME_RULE}, got 5"),
+    ("group-null", put("group", None), f"group: {NAME_RULE}, got null"),
+    (
+        "durability-unknown",
+        put("durability", "sometimes"),
+        'durability: expected one of fsync, buffered, got "sometimes"',
+    ),
+    ("durability-bool", put("durability", True), "durability: expected one of fsync, buffered"),
+    # tables
+    ("tables-empty", put("tables", []), "tables: expected at least one table"),
+    ("tables-mapping", put("tables", {"a": 1}), "tables: expected a list of tables, got a mapping"),
+    ("table-not-mapping", put("tables", ["orders"]), 'tables[0]: expected a mapping, got "orders"'),
+    ("table-name-short", put(*T0, "name", "ab"), f'tables[0].name: {TABLE_RULE}, got "ab"'),
+    (
+        "table-name-long",
+        put(*T0, "name", "t" * 256),
+        f'tables[0].name: {TABLE_RULE}, got "{"t" * 80}..." (truncated)',
+    ),
+    ("table-name-slash", put(*T0, "name", "a/b/c"), f'tables[0].name: {TABLE_RULE}, got "a/b/c"'),
+    ("table-name-missing", drop(*T0, "name"), "tables[0].name: required"),
+    (
+        "table-unknown-key",
+        put(*T0, "ttl", "1d"),
+        'tables[0]: unknown key "ttl" (expected one of: name, partition_key, sort_key, stream)',
+    ),
+    (
+        "table-duplicate",
+        append("tables", BASE["tables"][0]),
+        'tables[1].name: duplicate table "orders" (also tables[0])',
+    ),
+    ("pk-missing", drop(*T0, "partition_key"), "tables[0].partition_key: required"),
+    (
+        "pk-not-mapping",
+        put(*T0, "partition_key", "pk"),
+        'tables[0].partition_key: expected a mapping, got "pk"',
+    ),
+    (
+        "pk-type-unknown",
+        put(*T0, "partition_key", "type", "X"),
+        'tables[0].partition_key.type: expected one of S, N, B, got "X"',
+    ),
+    (
+        "pk-type-lowercase",
+        put(*T0, "partition_key", "type", "s"),
+        'tables[0].partition_key.type: expected one of S, N, B, got "s"',
+    ),
+    (
+        "pk-type-missing",
+        drop(*T0, "partition_key", "type"),
+        "tables[0].partition_key.type: required",
+    ),
+    (
+        "pk-name-empty",
+        put(*T0, "partition_key", "name", ""),
+        'tables[0].partition_key.name: expected a name of 1 to 255 characters, got ""',
+    ),
+    (
+        "pk-name-int",
+        put(*T0, "partition_key", "name", 7),
+        "tables[0].partition_key.name: expected a name of 1 to 255 characters, got 7",
+    ),
+    (
+        "pk-unknown-key",
+        put(*T0, "partition_key", "kind", "HASH"),
+        'tables[0].partition_key: unknown key "kind" (expected one of: name, type)',
+    ),
+    (
+        "sk-type-bool",
+        put(*T0, "sort_key", "type", "BOOL"),
+        'tables[0].sort_key.type: expected one of S, N, B, got "BOOL"',
+    ),
+    (
+        "sk-same-name",
+        put(*T0, "sort_key", "name", "pk"),
+        'tables[0].sort_key.name: must differ from the partition key name "pk"',
+    ),
+    ("sk-null", put(*T0, "sort_key", None), "tables[0].sort_key: expected a mapping, got null"),
+    (
+        "stream-unknown-key",
+        put(*T0, "stream", {"enabled": True}),
+        'tables[0].stream: unknown key "enabled" (expected one of: retention, view_type)',
+    ),
+    (
+        "view-type-unknown",
+        put(*T0, "stream", {"view_type": "ALL"}),
+        f'tables[0].stream.view_type: expected one of {VIEWS}, got "ALL"',
+    ),
+    (
+        "retention-zero",
+        put(*T0, "stream", {"retention": "0s"}),
+        'tables[0].stream.retention: expected a duration from 1s to 365d, got "0s"',
+    ),
+    (
+        "retention-too-long",
+        put(*T0, "stream", {"retention": "366d"}),
+        'tables[0].stream.retention: expected a duration from 1s to 365d, got "366d"',
+    ),
+    (
+        "retention-fraction",
+        put(*T0, "stream", {"retention": "1500ms"}),
+        'tables[0].stream.retention: expected whole seconds, got "1500ms"',
+    ),
+    (
+        "retention-words",
+        put(*T0, "stream", {"retention": "24 hours"}),
+        f'tables[0].stream.retention: {DURATION}, got "24 hours"',
+    ),
+    (
+        "retention-bool",
+        put(*T0, "stream", {"retention": True}),
+        f"tables[0].stream.retention: {DURATION}, got true",
+    ),
+    (
+        "retention-float",
+        put(*T0, "stream", {"retention": 1.5}),
+        f"tables[0].stream.retention: {DURATION}, got 1.5",
+    ),
+    (
+        "retention-negative",
+        put(*T0, "stream", {"retention": -5}),
+        f"tables[0].stream.retention: {DURATION}, got -5",
+    ),
+    # replication
+    (
+        "replication-list",
+        put("replication", [1]),
+        "replication: expected a mapping, got a list",
+    ),
+    (
+        "replication-unknown-key",
+        put("replication", {"batch": 10}),
+        'replication: unknown key "batch" (expected one of: batch_size, heartbeat_interval, '
+        "max_clock_offset, tombstone_lifetime)",
+    ),
+    (
+        "batch-zero",
+        put("replication", {"batch_size": 0}),
+        "replication.batch_size: expected an integer from 1 to 10000, got 0",
+    ),
+    (
+        "batch-too-big",
+        put("replication", {"batch_size": 10001}),
+        "replication.batch_size: expected an integer from 1 to 10000, got 10001",
+    ),
+    (
+        "batch-bool",
+        put("replication", {"batch_size": True}),
+        "replication.batch_size: expected an integer from 1 to 10000, got true",
+    ),
+    (
+        "batch-string",
+        put("replication", {"batch_size": "500"}),
+        'replication.batch_size: expected an integer from 1 to 10000, got "500"',
+    ),
+    (
+        "batch-float",
+        put("replication", {"batch_size": 500.0}),
+        "replication.batch_size: expected an integer from 1 to 10000, got 500.0",
+    ),
+    (
+        "clock-offset-zero",
+        put("replication", {"max_clock_offset": "0ms"}),
+        'replication.max_clock_offset: expected a duration from 1ms to 1h, got "0ms"',
+    ),
+    (
+        "clock-offset-too-big",
+        put("replication", {"max_clock_offset": "2h"}),
+        'replication.max_clock_offset: expected a duration from 1ms to 1h, got "2h"',
+    ),
+    (
+        "clock-offset-space",
+        put("replication", {"max_clock_offset": "5 s"}),
+        f'replication.max_clock_offset: {DURATION}, got "5 s"',
+    ),
+    (
+        "tombstone-zero",
+        put("replication", {"tombstone_lifetime": 0}),
+        "replication.tombstone_lifetime: expected a duration from 1s to 365d, got 0",
+    ),
+    (
+        "heartbeat-too-fast",
+        put("replication", {"heartbeat_interval": "5ms"}),
+        'replication.heartbeat_interval: expected a duration from 10ms to 10m, got "5ms"',
+    ),
+    # regions
+    ("regions-empty", put("regions", []), "regions: expected at least one region"),
+    ("regions-null", put("regions", None), "regions: expected a list of regions, got null"),
+    ("region-not-mapping", put("regions", ["us-east"]), "regions[0]: expected a mapping"),
+    (
+        "region-unknown-key",
+        put(*R0, "zone", "a"),
+        'regions[0]: unknown key "zone" (expected one of: metrics, name, node, replicator)',
+    ),
+    ("region-name-missing", drop(*R0, "name"), "regions[0].name: required"),
+    (
+        "region-name-bad",
+        put(*R0, "name", "us east"),
+        f'regions[0].name: {NAME_RULE}, got "us east"',
+    ),
+    ("region-name-long", put(*R0, "name", "r" * 65), f"regions[0].name: {NAME_RULE}"),
+    ("region-name-yaml-bool", put(*R0, "name", True), f"regions[0].name: {NAME_RULE}, got true"),
+    (
+        "region-duplicate",
+        put("regions", 2, "name", "us-east"),
+        'regions[2].name: duplicate region "us-east" (also regions[0])',
+    ),
+    ("node-missing", drop(*R0, "node"), "regions[0].node: required"),
+    ("replicator-missing", drop(*R0, "replicator"), "regions[0].replicator: required"),
+    ("metrics-missing", drop(*R0, "metrics"), "regions[0].metrics: required"),
+    (
+        "node-typo",
+        rename(*R0, "node", "listen", "listn"),
+        'regions[0].node: unknown key "listn" (expected one of: data_dir, listen)',
+    ),
+    ("node-listen-missing", drop(*R0, "node", "listen"), "regions[0].node.listen: required"),
+    ("data-dir-missing", drop(*R0, "node", "data_dir"), "regions[0].node.data_dir: required"),
+    (
+        "data-dir-empty",
+        put(*R0, "node", "data_dir", ""),
+        'regions[0].node.data_dir: expected a directory path, got ""',
+    ),
+    (
+        "data-dir-int",
+        put(*R0, "node", "data_dir", 5),
+        "regions[0].node.data_dir: expected a directory path, got 5",
+    ),
+    (
+        "data-dir-shared",
+        put(*R1, "node", "data_dir", "var/us-east"),
+        "regions[1].node.data_dir: directory ",
+    ),
+    (
+        "listen-no-port",
+        put(*R1, "node", "listen", "eu-west"),
+        'regions[1].node.listen: expected HOST:PORT, got "eu-west"',
+    ),
+    (
+        "listen-int",
+        put(*R1, "node", "listen", 7102),
+        "regions[1].node.listen: expected HOST:PORT, got 7102",
+    ),
+    (
+        "listen-port-zero",
+        put(*R1, "node", "listen", "127.0.0.1:0"),
+        'regions[1].node.listen: expected a port from 1 to 65535, got "127.0.0.1:0"',
+    ),
+    (
+        "listen-port-too-big",
+        put(*R1, "node", "listen", "127.0.0.1:65536"),
+        "regions[1].node.listen: expected a port from 1 to 65535",
+    ),
+    (
+        "listen-port-word",
+        put(*R1, "node", "listen", "127.0.0.1:http"),
+        "regions[1].node.listen: expected a port from 1 to 65535",
+    ),
+    (
+        "listen-empty-host",
+        put(*R1, "node", "listen", ":7102"),
+        f'regions[1].node.listen: {HOST_RULE}, got ":7102"',
+    ),
+    (
+        "listen-bad-ipv4",
+        put(*R1, "node", "listen", "999.0.0.1:7102"),
+        f"regions[1].node.listen: {HOST_RULE}",
+    ),
+    (
+        "listen-ipv6-no-brackets",
+        put(*R1, "node", "listen", "::1:7102"),
+        f"regions[1].node.listen: {HOST_RULE}",
+    ),
+    (
+        "listen-bad-ipv6",
+        put(*R1, "node", "listen", "[fe80::zz]:7102"),
+        f"regions[1].node.listen: {HOST_RULE}",
+    ),
+    (
+        "listen-underscore-host",
+        put(*R1, "node", "listen", "my_host:7102"),
+        f"regions[1].node.listen: {HOST_RULE}",
+    ),
+    (
+        "replicator-unknown-key",
+        put(*R0, "replicator", "metric", "127.0.0.1:9999"),
+        'regions[0].replicator: unknown key "metric" (expected one of: listen, metrics)',
+    ),
+    (
+        "replicator-listen-bad",
+        put(*R0, "replicator", "listen", "localhost"),
+        'regions[0].replicator.listen: expected HOST:PORT, got "localhost"',
+    ),
+    (
+        "replicator-metrics-null",
+        put(*R0, "replicator", "metrics", None),
+        "regions[0].replicator.metrics: expected HOST:PORT, got null",
+    ),
+    (
+        "metrics-unknown-key",
+        put(*R0, "metrics", "path", "/metrics"),
+        'regions[0].metrics: unknown key "path" (expected one of: listen)',
+    ),
+    (
+        "metrics-listen-bad",
+        put(*R0, "metrics", "listen", "127.0.0.1"),
+        'regions[0].metrics.listen: expected HOST:PORT, got "127.0.0.1"',
+    ),
+    (
+        "replicator-metrics-default-overflows",
+        put(*R0, "metrics", "listen", "127.0.0.1:65500"),
+        "regions[0].replicator.metrics: required because metrics.listen port + 100 is above 65535",
+    ),
+    # listen addresses must not repeat across the group
+    (
+        "port-reused-across-regions",
+        put(*R1, "node", "listen", "127.0.0.1:7101"),
+        "regions[1].node.listen: port 7101 already used by regions[0].node.listen",
+    ),
+    (
+        "port-reused-within-region",
+        put(*R0, "replicator", "listen", "127.0.0.1:7101"),
+        "regions[0].replicator.listen: port 7101 already used by regions[0].node.listen",
+    ),
+    (
+        "default-replicator-metrics-clash",
+        put(*R1, "metrics", "listen", "127.0.0.1:9001"),
+        "regions[1].replicator.metrics: port 9101 already used by regions[0].metrics.listen "
+        "(the replicator's metrics address defaults to metrics.listen port + 100; "
+        "set replicator.metrics to choose another)",
+    ),
+    (
+        "clash-with-default-replicator-metrics",
+        put(*R1, "node", "listen", "127.0.0.1:9201"),
+        "regions[1].node.listen: port 9201 already used by regions[0].replicator.metrics "
+        "(the replicator's metrics address defaults to",
+    ),
+    (
+        "explicit-replicator-metrics-clash",
+        put(*R0, "replicator", "metrics", "127.0.0.1:7202"),
+        "regions[1].replicator.listen: port 7202 already used by regions[0].replicator.metrics",
+    ),
+    (
+        "host-names-case-insensitive",
+        both(
+            put(*R0, "node", "listen", "localhost:7101"),
+            put(*R1, "node", "listen", "LocalHost:7101"),
+        ),
+        "regions[1].node.listen: port 7101 already used by regions[0].node.listen",
+    ),
+    (
+        "ipv6-canonical-form",
+        both(
+            put(*R0, "node", "listen", "[::1]:7101"),
+            put(*R1, "node", "listen", "[0:0::1]:7101"),
+        ),
+        "regions[1].node.listen: port 7101 already used by regions[0].node.listen",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [pytest.param(m, e, id=i) for i, m, e in INVALID],
+)
+def test_invalid_config_is_refused_with_yaml_path(mutation: Mutation, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_doc(mutated(mutation))
+    assert str(err.value).startswith(expected), str(err.value)
+
+
+def test_invalid_cases_have_unique_ids() -> None:
+    ids = [i for i, _, _ in INVALID]
+    assert len(ids) == len(set(ids))
+
+
+def test_base_is_valid_and_defaults_are_applied() -> None:
+    cfg = parse_doc(BASE)
+    assert cfg.group == "demo"
+    assert cfg.durability == "fsync"
+    assert cfg.path == FILE
+    assert cfg.replication == ReplicationConfig(
+        batch_size=500, max_clock_offset_ms=5000, tombstone_lifetime_s=86400, heartbeat_interval_s=1
+    )
+    (table,) = cfg.tables
+    assert table.name == "orders"
+    assert table.partition_key == KeyAttr("pk", pb.KEY_TYPE_S)
+    assert table.sort_key == KeyAttr("sk", pb.KEY_TYPE_S)
+    assert table.view_type == pb.NEW_AND_OLD_IMAGES
+    assert table.retention_seconds == 86400
+    us = cfg.region("us-east")
+    assert us.node_listen == Address("127.0.0.1", 7101)
+    assert us.replicator_listen == Address("127.0.0.1", 7201)
+    assert us.metrics_listen == Address("127.0.0.1", 9101)
+    assert us.replicator_metrics_listen == Address("127.0.0.1", 9201)
+
+
+def test_explicit_values_are_used() -> None:
+    doc = mutated(
+        both(
+            put("durability", "buffered"),
+            put(
+                "replication",
+                {
+                    "batch_size": 10000,
+                    "max_clock_offset": "250ms",
+                    "tombstone_lifetime": "7d",
+                    "heartbeat_interval": "500ms",
+                },
+            ),
+            put(*T0, "partition_key", {"name": "id", "type": "N"}),
+            drop(*T0, "sort_key"),
+            put(*T0, "stream", {"view_type": "KEYS_ONLY", "retention": 3600}),
+            put(*R0, "replicator", "metrics", "127.0.0.1:9301"),
+        )
+    )
+    cfg = parse_doc(doc)
+    assert cfg.durability == "buffered"
+    assert cfg.replication == ReplicationConfig(10000, 250, 7 * 86400, 0.5)
+    table = cfg.table("orders")
+    assert table.partition_key == KeyAttr("id", pb.KEY_TYPE_N)
+    assert table.sort_key is None
+    assert table.view_type == pb.KEYS_ONLY
+    assert table.retention_seconds == 3600
+    assert cfg.regions[0].replicator_metrics_listen == Address("127.0.0.1", 9301)
+
+
+def test_bare_integer_heartbeat_is_seconds() -> None:
+    cfg = parse_doc(mutated(put("replication", {"heartbeat_interval": 2})))
+    assert cfg.replication.heartbeat_interval_s == 2.0
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("500ms", 500),
+        ("5s", 5000),
+        ("10m", 600_000),
+        ("24h", 86_400_000),
+        ("7d", 604_800_000),
+        (30, 30_000),
+        (0, 0),
+    ],
+)
+def test_durations_are_parsed(text: Any, ms: int) -> None:
+    assert parse_duration_ms(text) == ms
+
+
+@pytest.mark.parametrize("text", ["5", "5sec", "1.5s", "-1s", " 5s", "", "5S", True, None, 1.5, -1])
+def test_malformed_durations_are_refused(text: Any) -> None:
+    assert parse_duration_ms(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "address", "shown"),
+    [
+        ("127.0.0.1:7101", Address("127.0.0.1", 7101), "127.0.0.1:7101"),
+        ("0.0.0.0:1", Address("0.0.0.0", 1), "0.0.0.0:1"),
+        (
+            "Node-1.Example.com:65535",
+            Address("node-1.example.com", 65535),
+            "node-1.example.com:65535",
+        ),
+        ("localhost:7101", Address("localhost", 7101), "localhost:7101"),
+        ("[::1]:7101", Address("::1", 7101), "[::1]:7101"),
+        ("[2001:DB8::1]:80", Address("2001:db8::1", 80), "[2001:db8::1]:80"),
+    ],
+)
+def test_addresses_are_parsed(text: str, address: Address, shown: str) -> None:
+    parsed = parse_address(text, "x")
+    assert parsed == address
+    assert str(parsed) == shown
+
+
+def test_relative_data_dir_resolves_against_the_working_directory(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    doc = mutated(put(*R1, "node", "data_dir", str(tmp_path / "abs" / "eu")))
+    cfg = parse_doc(doc)
+    assert cfg.regions[0].data_dir == tmp_path / "var" / "us-east"
+    assert cfg.regions[1].data_dir == tmp_path / "abs" / "eu"
+
+
+def test_data_dir_may_repeat_for_regions_on_different_hosts() -> None:
+    doc = copy.deepcopy(BASE)
+    for i, region in enumerate(doc["regions"]):
+        host = f"10.0.0.{i + 1}"
+        region["node"] = {"listen": f"{host}:7100", "data_dir": "/var/lib/meridian"}
+        region["replicator"] = {"listen": f"{host}:7200"}
+        region["metrics"] = {"listen": f"{host}:9100"}
+    cfg = parse_doc(doc)
+    assert {r.data_dir for r in cfg.regions} == {pathlib.Path("/var/lib/meridian")}
+    assert {r.node_listen.port for r in cfg.regions} == {7100}
+
+
+def test_lookup_by_name() -> None:
+    cfg = parse_doc(BASE)
+    assert cfg.region("eu-west").node_listen.port == 7102
+    assert cfg.table("orders").name == "orders"
+    with pytest.raises(ConfigError) as err:
+        cfg.region("x")
+    assert str(err.value) == "unknown region 'x'; the group has: us-east, eu-west, ap-south"
+    with pytest.raises(ConfigError) as err:
+        cfg.table("users")
+    assert str(err.value) == "unknown table 'users'; the group has: orders"
+
+
+def test_to_spec() -> None:
+    cfg = parse_doc(BASE)
+    spec = cfg.tables[0].to_spec()
+    assert spec == pb.TableSpec(
+        name="orders",
+        partition_key=pb.KeyAttribute(name="pk", type=pb.KEY_TYPE_S),
+        sort_key=pb.KeyAttribute(name="sk", type=pb.KEY_TYPE_S),
+        view_type=pb.NEW_AND_OLD_IMAGES,
+        retention_seconds=86400,
+    )
+    no_sort = parse_doc(mutated(drop(*T0, "sort_key"))).tables[0].to_spec()
+    assert not no_sort.HasField("sort_key")
+
+
+def test_config_objects_are_frozen() -> None:
+    cfg = parse_doc(BASE)
+    with pytest.raises(AttributeError):
+        cfg.group = "other"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- YAML level
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "first"),
+    [
+        ("group: a\ngroup: b\n", 2, 1),
+        (
+            text_of(BASE).replace("  node:\n", "  name: again\n  node:\n", 1),
+            text_of(BASE)
+            .replace("  node:\n", "  name: again\n  node:\n", 1)
+            .splitlines()
+            .index("  name: again")
+            + 1,
+            None,
+        ),
+        ("group: demo\nregions:\n- {name: a, name: b}\n", 3, 3),
+    ],
+    ids=["top-level", "region", "flow-mapping"],
+)
+def test_duplicate_yaml_keys_are_refused(text: str, line: int, first: int | None) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(text, FILE)
+    message = str(err.value)
+    assert message.startswith(f"group.yaml: line {line}: duplicate key "), message
+    if first is not None:
+        assert message.endswith(f"(first given at line {first})")
+
+
+def test_merge_keys_are_not_duplicates() -> None:
+    text = text_of(BASE) + "x-defaults: &d {a: 1}\n"
+    # Anchors and merges are plain YAML; an unknown top-level key is still refused.
+    with pytest.raises(ConfigError, match='unknown key "x-defaults"'):
+        parse(text, FILE)
+    merged = text_of(BASE).replace(
+        "  partition_key:\n", "  <<: {stream: {retention: 1h}}\n  partition_key:\n", 1
+    )
+    assert parse(merged, FILE).tables[0].retention_seconds == 3600
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("group: [demo\n", "line 2, column 1"),
+        ("group: demo\n\ttables: []\n", "line 2, column 1"),
+        ("group: demo\nregions: {a: 1\n", "line 3, column 1"),
+        ("group: demo\n---\ngroup: other\n", "line 2, column 1"),
+    ],
+    ids=["unclosed-list", "tab", "unclosed-mapping", "two-documents"],
+)
+def test_malformed_yaml_is_refused_with_position(text: str, where: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(text, FILE)
+    assert str(err.value).startswith(f"group.yaml: not valid YAML: {where}: "), str(err.value)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
+def test_empty_file_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(text, FILE)
+    assert str(err.value) == (
+        "group.yaml: empty file, expected a mapping with group, tables and regions"
+    )
+
+
+@pytest.mark.parametrize(("text", "shown"), [("- a\n", "a list"), ("demo\n", '"demo"')])
+def test_root_must_be_a_mapping(text: str, shown: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(text, FILE)
+    assert str(err.value) == (
+        f"group.yaml: expected a mapping with group, tables and regions, got {shown}"
+    )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_load_reads_a_file(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(text_of(BASE))
+    cfg = config.load(path)
+    assert cfg.path == path
+    assert config.load(str(path)) == cfg
+
+
+def test_load_reports_unreadable_file(tmp_path: pathlib.Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as err:
+        config.load(missing)
+    assert str(err.value).startswith(f"{missing}: cannot read: ")
+
+
+def test_load_reports_binary_file(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_bytes(b"group: \xff\xfe\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert str(err.value).startswith(f"{path}: not valid UTF-8: ")
+
+
+def test_errors_in_a_file_name_the_file(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text("group: demo\ngroup: again\n")
+    with pytest.raises(ConfigError, match=r"g\.yaml: line 2: duplicate key \"group\""):
+        config.load(path)
+
+
+def test_example_file_loads() -> None:
+    cfg = config.load(EXAMPLE)
+    assert cfg.group == "demo"
+    assert [r.name for r in cfg.regions] == ["us-east", "eu-west", "ap-south"]
+    assert [t.name for t in cfg.tables] == ["orders"]
+    addresses = [
+        (a.host, a.port)
+        for r in cfg.regions
+        for a in (r.node_listen, r.replicator_listen, r.metrics_listen, r.replicator_metrics_listen)
+    ]
+    assert len(addresses) == len(set(addresses)) == 12
+    assert all(host == "127.0.0.1" for host, _ in addresses)
+    assert len({r.data_dir for r in cfg.regions}) == 3
+    assert cfg.region("eu-west").data_dir == pathlib.Path.cwd() / "var" / "eu-west"
+    assert cfg.region("ap-south").replicator_metrics_listen == Address("127.0.0.1", 9203)
+
+
+def test_example_file_mentions_every_key() -> None:
+    text = EXAMPLE.read_text()
+    keys = [
+        "group:",
+        "durability:",
+        "tables:",
+        "name:",
+        "partition_key:",
+        "sort_key:",
+        "stream:",
+        "view_type:",
+        "retention:",
+        "replication:",
+        "batch_size:",
+        "max_clock_offset:",
+        "tombstone_lifetime:",
+        "heartbeat_interval:",
+        "regions:",
+        "node:",
+        "listen:",
+        "data_dir:",
+        "replicator:",
+        "metrics:",
+    ]
+    assert [k for k in keys if k not in text] == []
+
+
+def test_check_summarises_the_group() -> None:
+    summary = config.check(EXAMPLE)
+    assert "group 'demo' is valid" in summary
+    assert "durability fsync" in summary
+    assert "1 table (orders)" in summary
+    assert "3 regions" in summary
+    for port in (7101, 7202, 9103, 9201):
+        assert f"127.0.0.1:{port}" in summary
+    assert "\n" not in summary
+
+
+def test_check_raises_on_invalid_file(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(text_of(mutated(put("triggers", []))))
+    with pytest.raises(ConfigError, match="unknown key"):
+        config.check(path)
