@@ -184,6 +184,7 @@ def check(path: str | os.PathLike[str]) -> str:
 
 
 def summary(config: GroupConfig) -> str:
+    """One paragraph naming the group, its tables and each region's addresses."""
     tables = ", ".join(t.name for t in config.tables)
     regions = "; ".join(
         f"{r.name} (node {r.node_listen}, replicator {r.replicator_listen}, "

@@ -20,6 +20,10 @@ class TrimmedData(Exception):
     """A stream position older than the retention window: the reader must resync."""
 
 
+class ResyncNeeded(Exception):
+    """Stream positions no longer line up (the origin's node changed): resync from a snapshot."""
+
+
 class Unavailable(Exception):
     """Retry later: shutting down, or a dependency is not reachable."""
 
@@ -28,6 +32,7 @@ STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ItemError, grpc.StatusCode.INVALID_ARGUMENT),
     (ConditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (TrimmedData, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResyncNeeded, grpc.StatusCode.FAILED_PRECONDITION),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
@@ -46,4 +51,6 @@ def status_of(exc: BaseException) -> grpc.StatusCode | None:
 def message_of(exc: BaseException) -> str:
     if isinstance(exc, TrimmedData):
         return f"trimmed data: {exc}"
+    if isinstance(exc, ResyncNeeded):
+        return f"resync needed: {exc}"
     return str(exc)

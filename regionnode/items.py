@@ -104,7 +104,7 @@ def normalize_number(path: str, text: str) -> str:
         raise _error(
             path, f"number {text!r} exceeds the largest magnitude 9.{'9' * 37}E+{MAX_EXPONENT}"
         )
-    if d.adjusted() < MIN_EXPONENT:
+    if d.adjusted() < MIN_EXPONENT - 1:
         raise _error(path, f"number {text!r} is below the smallest magnitude 1E{MIN_EXPONENT}")
     return _format(d)
 

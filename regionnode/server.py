@@ -268,7 +268,10 @@ class NodeService(pb_grpc.NodeServicer):
     async def ApplyReplicated(self, req: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:
         table = self._table(req.table)
         _check_replicated(self.region, table, req)
-        op = ApplyOp(table, req.origin, list(req.records), req.max_clock_offset_ms, req.source_sequence)
+        op = ApplyOp(
+            table, req.origin, list(req.records), req.max_clock_offset_ms, req.source_sequence,
+            req.origin_node_id,
+        )
         response: pb.ApplyReplicatedResponse = await self.writer.submit(op)  # type: ignore[assignment]
         counter = self.metrics.replicated
         for outcome in ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected"):

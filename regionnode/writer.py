@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from regionnode import hlc, lww
+from regionnode.errors import ResyncNeeded
 from regionnode.items import ItemError, items_equal, normalize_item, validate_item
 from regionnode.pb import node_pb2 as pb
 from regionnode.store import Store, Table, checkpoint_key, stream_key
@@ -73,6 +74,7 @@ class ApplyOp:
     records: list[pb.StreamRecord]
     max_clock_offset_ms: int
     source_sequence: int
+    origin_node_id: str = ""
 
 
 Op = PutOp | DeleteOp | UpdateOp | BatchOp | ApplyOp
@@ -176,7 +178,7 @@ class Writer:
         for op, _ in work:
             try:
                 results.append(self._apply(stage, op, conflicts))
-            except (ConditionFailed, ItemError) as exc:
+            except (ConditionFailed, ItemError, ResyncNeeded) as exc:
                 results.append(exc)
         try:
             if not stage.empty or stage.checkpoints:
@@ -322,6 +324,11 @@ class Writer:
         name = op.table.description.spec.name
         ckpt_id = (op.origin, name)
         ckpt = stage.checkpoints.get(ckpt_id) or self.store.checkpoint(op.origin, name)
+        if ckpt is not None and op.origin_node_id and ckpt.origin_node_id not in ("", op.origin_node_id):
+            raise ResyncNeeded(
+                f"{op.origin} is now served by node {op.origin_node_id}; table {name!r} was "
+                f"replicated from node {ckpt.origin_node_id}"
+            )
         position = ckpt.sequence_number if ckpt else 0
         response = pb.ApplyReplicatedResponse()
         now = self.clock.wall()
@@ -344,7 +351,10 @@ class Writer:
             position = max(position, op.source_sequence)
         response.checkpoint = position
         if ckpt is None or position > ckpt.sequence_number:
-            new_ckpt = pb.Checkpoint(origin=op.origin, table=name, sequence_number=position, updated_ms=now)
+            new_ckpt = pb.Checkpoint(
+                origin=op.origin, table=name, sequence_number=position, updated_ms=now,
+                origin_node_id=op.origin_node_id or (ckpt.origin_node_id if ckpt else ""),
+            )
             stage.checkpoints[ckpt_id] = new_ckpt
             stage.batch.put(checkpoint_key(op.origin, name), new_ckpt.SerializeToString())
         return response

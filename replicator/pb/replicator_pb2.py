@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from regionnode.pb import node_pb2 as regionnode_dot_pb_dot_node__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ereplicator/pb/replicator.proto\x12\x16meridian.replicator.v1\x1a\x18regionnode/pb/node.proto\"5\n\x10TableFingerprint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\"\x93\x01\n\x10HandshakeRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x38\n\x06tables\x18\x04 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\x12\x15\n\rtarget_region\x18\x05 \x01(\t\"}\n\x11HandshakeResponse\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x38\n\x06tables\x18\x04 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\"=\n\rTablePosition\x12\r\n\x05table\x18\x01 \x01(\t\x12\x1d\n\x15\x61\x66ter_sequence_number\x18\x02 \x01(\x04\"{\n\x0bPullRequest\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x38\n\tpositions\x18\x03 \x03(\x0b\x32%.meridian.replicator.v1.TablePosition\x12\x11\n\tmax_batch\x18\x04 \x01(\r\"\x93\x01\n\tPullBatch\x12\r\n\x05table\x18\x01 \x01(\t\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.meridian.node.v1.StreamRecord\x12\x1c\n\x14head_sequence_number\x18\x03 \x01(\x04\x12\x17\n\x0fscanned_through\x18\x04 \x01(\x04\x12\x0f\n\x07sent_ms\x18\x05 \x01(\x04\"\xc4\x01\n\nLinkStatus\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x13\n\x0blag_seconds\x18\x04 \x01(\x01\x12\x13\n\x0blag_records\x18\x05 \x01(\x04\x12\x0f\n\x07\x61pplied\x18\x06 \x01(\x04\x12\x11\n\tconflicts\x18\x07 \x01(\x04\x12\x16\n\x0e\x63lock_rejected\x18\x08 \x01(\x04\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x12\n\nreconnects\x18\n \x01(\x04\"\x0f\n\rStatusRequest\"S\n\x0eStatusResponse\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x31\n\x05links\x18\x02 \x03(\x0b\x32\".meridian.replicator.v1.LinkStatus2\x99\x02\n\nReplicator\x12`\n\tHandshake\x12(.meridian.replicator.v1.HandshakeRequest\x1a).meridian.replicator.v1.HandshakeResponse\x12P\n\x04Pull\x12#.meridian.replicator.v1.PullRequest\x1a!.meridian.replicator.v1.PullBatch0\x01\x12W\n\x06Status\x12%.meridian.replicator.v1.StatusRequest\x1a&.meridian.replicator.v1.StatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ereplicator/pb/replicator.proto\x12\x16meridian.replicator.v1\x1a\x18regionnode/pb/node.proto\"5\n\x10TableFingerprint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\"\x93\x01\n\x10HandshakeRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x38\n\x06tables\x18\x04 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\x12\x15\n\rtarget_region\x18\x05 \x01(\t\"}\n\x11HandshakeResponse\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x38\n\x06tables\x18\x04 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\"=\n\rTablePosition\x12\r\n\x05table\x18\x01 \x01(\t\x12\x1d\n\x15\x61\x66ter_sequence_number\x18\x02 \x01(\x04\"\xae\x01\n\x0bPullRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\x12\x38\n\tpositions\x18\x02 \x03(\x0b\x32%.meridian.replicator.v1.TablePosition\x12\x11\n\tmax_batch\x18\x03 \x01(\r\x12\x19\n\x11heartbeat_seconds\x18\x04 \x01(\x01\"\xab\x01\n\tPullBatch\x12\r\n\x05table\x18\x01 \x01(\t\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.meridian.node.v1.StreamRecord\x12\x1c\n\x14head_sequence_number\x18\x03 \x01(\x04\x12\x17\n\x0fscanned_through\x18\x04 \x01(\x04\x12\x0f\n\x07sent_ms\x18\x05 \x01(\x04\x12\x16\n\x0esource_node_id\x18\x06 \x01(\t\"\xc4\x01\n\nLinkStatus\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x13\n\x0blag_seconds\x18\x04 \x01(\x01\x12\x13\n\x0blag_records\x18\x05 \x01(\x04\x12\x0f\n\x07\x61pplied\x18\x06 \x01(\x04\x12\x11\n\tconflicts\x18\x07 \x01(\x04\x12\x16\n\x0e\x63lock_rejected\x18\x08 \x01(\x04\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x12\n\nreconnects\x18\n \x01(\x04\"\x0f\n\rStatusRequest\"S\n\x0eStatusResponse\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x31\n\x05links\x18\x02 \x03(\x0b\x32\".meridian.replicator.v1.LinkStatus2\x99\x02\n\nReplicator\x12`\n\tHandshake\x12(.meridian.replicator.v1.HandshakeRequest\x1a).meridian.replicator.v1.HandshakeResponse\x12P\n\x04Pull\x12#.meridian.replicator.v1.PullRequest\x1a!.meridian.replicator.v1.PullBatch0\x01\x12W\n\x06Status\x12%.meridian.replicator.v1.StatusRequest\x1a&.meridian.replicator.v1.StatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,16 +40,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HANDSHAKERESPONSE']._serialized_end=414
   _globals['_TABLEPOSITION']._serialized_start=416
   _globals['_TABLEPOSITION']._serialized_end=477
-  _globals['_PULLREQUEST']._serialized_start=479
-  _globals['_PULLREQUEST']._serialized_end=602
-  _globals['_PULLBATCH']._serialized_start=605
-  _globals['_PULLBATCH']._serialized_end=752
-  _globals['_LINKSTATUS']._serialized_start=755
-  _globals['_LINKSTATUS']._serialized_end=951
-  _globals['_STATUSREQUEST']._serialized_start=953
-  _globals['_STATUSREQUEST']._serialized_end=968
-  _globals['_STATUSRESPONSE']._serialized_start=970
-  _globals['_STATUSRESPONSE']._serialized_end=1053
-  _globals['_REPLICATOR']._serialized_start=1056
-  _globals['_REPLICATOR']._serialized_end=1337
+  _globals['_PULLREQUEST']._serialized_start=480
+  _globals['_PULLREQUEST']._serialized_end=654
+  _globals['_PULLBATCH']._serialized_start=657
+  _globals['_PULLBATCH']._serialized_end=828
+  _globals['_LINKSTATUS']._serialized_start=831
+  _globals['_LINKSTATUS']._serialized_end=1027
+  _globals['_STATUSREQUEST']._serialized_start=1029
+  _globals['_STATUSREQUEST']._serialized_end=1044
+  _globals['_STATUSRESPONSE']._serialized_start=1046
+  _globals['_STATUSRESPONSE']._serialized_end=1129
+  _globals['_REPLICATOR']._serialized_start=1132
+  _globals['_REPLICATOR']._serialized_end=1413
 # @@protoc_insertion_point(module_scope)

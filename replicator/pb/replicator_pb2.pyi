@@ -50,30 +50,32 @@ class TablePosition(_message.Message):
     def __init__(self, table: _Optional[str] = ..., after_sequence_number: _Optional[int] = ...) -> None: ...
 
 class PullRequest(_message.Message):
-    __slots__ = ("region", "node_id", "positions", "max_batch")
-    REGION_FIELD_NUMBER: _ClassVar[int]
-    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("hello", "positions", "max_batch", "heartbeat_seconds")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
-    region: str
-    node_id: str
+    HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    hello: HandshakeRequest
     positions: _containers.RepeatedCompositeFieldContainer[TablePosition]
     max_batch: int
-    def __init__(self, region: _Optional[str] = ..., node_id: _Optional[str] = ..., positions: _Optional[_Iterable[_Union[TablePosition, _Mapping]]] = ..., max_batch: _Optional[int] = ...) -> None: ...
+    heartbeat_seconds: float
+    def __init__(self, hello: _Optional[_Union[HandshakeRequest, _Mapping]] = ..., positions: _Optional[_Iterable[_Union[TablePosition, _Mapping]]] = ..., max_batch: _Optional[int] = ..., heartbeat_seconds: _Optional[float] = ...) -> None: ...
 
 class PullBatch(_message.Message):
-    __slots__ = ("table", "records", "head_sequence_number", "scanned_through", "sent_ms")
+    __slots__ = ("table", "records", "head_sequence_number", "scanned_through", "sent_ms", "source_node_id")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     SCANNED_THROUGH_FIELD_NUMBER: _ClassVar[int]
     SENT_MS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     table: str
     records: _containers.RepeatedCompositeFieldContainer[_node_pb2.StreamRecord]
     head_sequence_number: int
     scanned_through: int
     sent_ms: int
-    def __init__(self, table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_node_pb2.StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., sent_ms: _Optional[int] = ...) -> None: ...
+    source_node_id: str
+    def __init__(self, table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_node_pb2.StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., sent_ms: _Optional[int] = ..., source_node_id: _Optional[str] = ...) -> None: ...
 
 class LinkStatus(_message.Message):
     __slots__ = ("source", "target", "state", "lag_seconds", "lag_records", "applied", "conflicts", "clock_rejected", "error", "reconnects")

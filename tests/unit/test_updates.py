@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -286,6 +288,8 @@ MALFORMED_CONDITIONS = [
     ("attribute_not_exists no name", [attr_not_exists("")], "condition[0]"),
     ("attribute_equals no name", [attr_equals("", S("x"))], "condition[0]"),
     ("attribute_equals no value", [attr_equals("status", EMPTY)], "condition[0]"),
+    ("attribute_equals invalid number", [attr_equals("count", N("five"))], "attribute 'count'"),
+    ("attribute_equals empty set", [attr_equals("tags", SS())], "attribute 'tags'"),
     # malformed wins over a failing condition that comes first
     ("malformed after failing", [item_not_exists(), pb.Condition()], "condition[1]: no kind set"),
 ]
@@ -296,7 +300,7 @@ MALFORMED_CONDITIONS = [
     [pytest.param(c, m, id=i) for i, c, m in MALFORMED_CONDITIONS],
 )
 def test_check_conditions_refuses_malformed(conditions: list[pb.Condition], message: str) -> None:
-    with pytest.raises(ItemError, match=r"^" + message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ItemError, match="^" + re.escape(message)):
         check_conditions(conditions, OPEN, V1)
 
 
@@ -346,9 +350,21 @@ UPDATE_CASES = [
     UpdCase("add to zero", stored(n=N("2.5")), [add("n", N("-2.5"))], stored(n=N("0"))),
     UpdCase(
         "add keeps 38 digits",
-        stored(n=N("9" * 37)),
+        stored(n=N("12345678901234567890.123456789012345678")),
+        [add("n", N("0.000000000000000001"))],
+        stored(n=N("12345678901234567890.123456789012345679")),
+    ),
+    UpdCase(
+        "add carries into one digit",
+        stored(n=N("9" * 38)),
         [add("n", N("1"))],
-        stored(n=N("1" + "0" * 37)),
+        stored(n=N("1E+38")),
+    ),
+    UpdCase(
+        "add spells large sums canonically",
+        stored(n=N("1E+30")),
+        [add("n", N("1e30"))],
+        stored(n=N("2E+30")),
     ),
     # add: sets
     UpdCase("add SS to absent", stored(), [add("t", SS("b", "a"))], stored(t=SS("a", "b"))),
@@ -432,6 +448,8 @@ class BadCase:
     message: str  # the exact ItemError message
 
 
+ADD_TYPE = "attribute 'x': ADD needs a number or a set of the same type, got "
+
 BAD_UPDATE_CASES = [
     # structure
     BadCase("no kind", stored(), [set_("a", S("x")), pb.UpdateAction()], "action[1]: no kind set"),
@@ -495,31 +513,31 @@ BAD_UPDATE_CASES = [
         "add S operand",
         stored(),
         [add("x", S("1"))],
-        "attribute 'x': ADD needs a number or a set of the same type, got S",
+        ADD_TYPE + "S",
     ),
     BadCase(
         "add L operand",
         stored(),
         [add("x", L(N("1")))],
-        "attribute 'x': ADD needs a number or a set of the same type, got L",
+        ADD_TYPE + "L",
     ),
     BadCase(
         "add N to S",
         stored(x=S("1")),
         [add("x", N("1"))],
-        "attribute 'x': ADD needs a number or a set of the same type, got N for an attribute of type S",
+        ADD_TYPE + "N for an attribute of type S",
     ),
     BadCase(
         "add NS to SS",
         stored(x=SS("1")),
         [add("x", NS("1"))],
-        "attribute 'x': ADD needs a number or a set of the same type, got NS for an attribute of type SS",
+        ADD_TYPE + "NS for an attribute of type SS",
     ),
     BadCase(
         "add SS to N",
         stored(x=N("1")),
         [add("x", SS("1"))],
-        "attribute 'x': ADD needs a number or a set of the same type, got SS for an attribute of type N",
+        ADD_TYPE + "SS for an attribute of type N",
     ),
     BadCase(
         "add empty set", stored(), [add("x", SS())], "attribute 'x': string set must not be empty"
@@ -528,7 +546,7 @@ BAD_UPDATE_CASES = [
     BadCase(
         "add past 38 digits",
         stored(n=N("9" * 38)),
-        [add("n", N("1"))],
+        [add("n", N("0.1"))],
         "attribute 'n': ADD result needs more than 38 digits",
     ),
     BadCase(
@@ -588,6 +606,12 @@ def test_apply_updates_refuses(case: BadCase) -> None:
         assert case.current.SerializeToString() == before
 
 
+def test_add_rejects_a_sum_beyond_the_largest_magnitude() -> None:
+    largest = "9E+125"
+    with pytest.raises(ItemError, match=r"^attribute 'n': .*largest magnitude"):
+        apply_updates(stored(n=N(largest)), KEY, [add("n", N(largest))], KEY_NAMES)
+
+
 def test_add_rejects_an_invalid_number() -> None:
     with pytest.raises(ItemError, match="'n'"):
         apply_updates(stored(n=N("1")), KEY, [add("n", N("one"))], KEY_NAMES)
@@ -596,6 +620,19 @@ def test_add_rejects_an_invalid_number() -> None:
 def test_add_rejects_an_invalid_set_number() -> None:
     with pytest.raises(ItemError, match="'t'"):
         apply_updates(stored(t=NS("1")), KEY, [add("t", NS("2", "x"))], KEY_NAMES)
+
+
+@pytest.mark.parametrize(
+    "operand",
+    [SS("a", "a"), NS("1", "1.0"), BS(b"x", b"x")],
+    ids=["SS", "NS", "BS"],
+)
+@pytest.mark.parametrize("action", [add, delete], ids=["add", "delete"])
+def test_set_operands_must_not_repeat_members(
+    action: Callable[[str, pb.AttributeValue], pb.UpdateAction], operand: pb.AttributeValue
+) -> None:
+    with pytest.raises(ItemError, match=r"^attribute 't': .*duplicates"):
+        apply_updates(stored(), KEY, [action("t", operand)], KEY_NAMES)
 
 
 def test_result_is_independent_of_inputs() -> None:

@@ -1,0 +1,12 @@
+"""`python -m regionnode --config FILE --region NAME`: one process (the `meridian` CLI wraps this)."""
+
+import argparse
+import sys
+
+from regionnode.main import run_node
+
+parser = argparse.ArgumentParser(prog="python -m regionnode")
+parser.add_argument("--config", required=True)
+parser.add_argument("--region", required=True)
+args = parser.parse_args()
+sys.exit(run_node(args.config, args.region))

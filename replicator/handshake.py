@@ -1,0 +1,81 @@
+"""Membership and schema guards, checked before any data moves. Pure functions.
+
+Each side describes itself (group, region, node identity, tables with key-schema
+fingerprints); the other side refuses with an explicit reason when they cannot replicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Identity:
+    group: str
+    region: str
+    node_id: str
+    tables: Mapping[str, str]  # table name -> key-schema fingerprint
+
+
+class Refused(Exception):
+    """The peer cannot join this replication link; the message says why."""
+
+
+def check_peer(
+    me: Identity, peer: Identity, members: Iterable[str], expected_region: str | None = None
+) -> None:
+    """Refuse a peer of another group, an unknown or duplicate region, or other tables."""
+    if peer.group != me.group:
+        raise Refused(f"peer belongs to group {peer.group!r}, this is group {me.group!r}")
+    if expected_region is not None and peer.region != expected_region:
+        raise Refused(
+            f"expected region {expected_region!r} at this address, found region {peer.region!r}"
+        )
+    if peer.region == me.region:
+        raise Refused(
+            f"region {me.region!r} already has a node ({me.node_id}); a second node "
+            f"({peer.node_id}) cannot claim it"
+        )
+    if peer.region not in set(members):
+        raise Refused(f"region {peer.region!r} is not a member of group {me.group!r}")
+    check_tables(me.tables, peer.tables, peer.region)
+
+
+def check_tables(mine: Mapping[str, str], theirs: Mapping[str, str], peer_region: str) -> None:
+    missing = sorted(set(mine) ^ set(theirs))
+    if missing:
+        where = "here" if missing[0] not in mine else f"in {peer_region}"
+        raise Refused(f"table {missing[0]!r} is missing {where}; replicated tables must match")
+    for name in sorted(mine):
+        if mine[name] != theirs[name]:
+            raise Refused(
+                f"table {name!r} has a different key schema in {peer_region} "
+                f"(fingerprint {theirs[name]} vs {mine[name]})"
+            )
+
+
+class Claims:
+    """Which node currently pulls on behalf of each region (live pulls only)."""
+
+    def __init__(self) -> None:
+        self._owners: dict[str, tuple[str, int]] = {}
+
+    def acquire(self, region: str, node_id: str) -> None:
+        owner = self._owners.get(region)
+        if owner is not None and owner[0] != node_id:
+            raise Refused(
+                f"region {region!r} is already linked from node {owner[0]}; a second node "
+                f"({node_id}) cannot claim it"
+            )
+        count = owner[1] if owner else 0
+        self._owners[region] = (node_id, count + 1)
+
+    def release(self, region: str, node_id: str) -> None:
+        owner = self._owners.get(region)
+        if owner is None or owner[0] != node_id:
+            return
+        if owner[1] <= 1:
+            del self._owners[region]
+        else:
+            self._owners[region] = (node_id, owner[1] - 1)

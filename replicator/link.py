@@ -1,0 +1,203 @@
+"""The pulling side of a link: bring one peer region's writes into the local node.
+
+A session: handshake (refuse a peer of another group, a wrong region or other tables), read
+the per-origin checkpoints from the local node, then pull the peer's own-origin records from
+just after them and apply each batch through the node's ApplyReplicated, which decides
+last-writer-wins and advances the checkpoint in the same WriteBatch. Sessions are retried
+forever with capped, jittered backoff; the checkpoint only moves for durably applied records,
+so a broken session leaves no gap and at most re-sends records that are then dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import grpc
+
+from regionnode import hlc
+from regionnode.node import GRPC_OPTIONS
+from regionnode.pb import node_pb2 as pb
+from regionnode.pb import node_pb2_grpc as pb_grpc
+from replicator import backoff
+from replicator.handshake import Identity, Refused, check_peer
+from replicator.identity import from_hello, hello, local_identity
+from replicator.metrics import ReplicatorMetrics
+from replicator.pb import replicator_pb2 as rpb
+from replicator.pb import replicator_pb2_grpc as rpb_grpc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LinkSettings:
+    batch_size: int = 500
+    max_clock_offset_ms: int = 5000
+    heartbeat_s: float = 1.0
+
+
+class ClockRejected(Exception):
+    """The peer sent records stamped too far in the future for this region's clock."""
+
+
+@dataclass
+class LinkState:
+    state: str = "CONNECTING"
+    error: str = ""
+    applied: int = 0
+    conflicts: int = 0
+    clock_rejected: int = 0
+    reconnects: int = 0
+    complete_ms: int = 0  # the target holds every peer write made up to this time
+    pending: dict[str, int] = field(default_factory=dict)
+
+
+class Link:
+    def __init__(
+        self, *, peer: str, address: str, node: pb_grpc.NodeStub, region: str,
+        members: list[str], settings: LinkSettings, metrics: ReplicatorMetrics,
+    ) -> None:
+        self.peer = peer
+        self.address = address
+        self.node = node
+        self.region = region
+        self.members = members
+        self.settings = settings
+        self.metrics = metrics
+        self.status = LinkState(complete_ms=hlc.wall_ms())
+        self._positions: dict[str, int] = {}
+        self._unsaved: dict[str, int] = {}
+        self._logged = ("", "")
+
+    def _set_state(self, state: str, error: str = "") -> None:
+        """Record the link state; log changes once (transient states only at debug level)."""
+        self.status.state, self.status.error = state, error
+        self.metrics.set_state(self.peer, self.region, state)
+        if state in ("CONNECTING", "HANDSHAKING") or (state, error) == self._logged:
+            log.debug("link %s -> %s: %s %s", self.peer, self.region, state, error)
+            return
+        self._logged = (state, error)
+        if error:
+            log.warning("link %s -> %s: %s: %s", self.peer, self.region, state, error)
+        else:
+            log.info("link %s -> %s: %s", self.peer, self.region, state)
+
+    def lag_seconds(self, now_ms: int) -> float:
+        return max(0, now_ms - self.status.complete_ms) / 1000
+
+    async def run(self) -> None:
+        """Keep the link up until cancelled."""
+        attempt = 0
+        while True:
+            try:
+                await self._session()
+            except Refused as exc:
+                self.metrics.refusals.labels(self.peer, self.region, "target").inc()
+                self._set_state("REFUSED", str(exc))
+            except ClockRejected as exc:
+                self._set_state("CLOCK_REJECTED", str(exc))
+            except grpc.aio.AioRpcError as exc:
+                self._on_rpc_error(exc)
+            else:
+                self._set_state("DOWN", "stream ended")
+            if self.status.state == "STREAMING":
+                attempt = 0
+            self.status.reconnects += 1
+            self.metrics.reconnects.labels(self.peer, self.region).inc()
+            await asyncio.sleep(backoff.delay(attempt))
+            attempt += 1
+
+    def _on_rpc_error(self, exc: grpc.aio.AioRpcError) -> None:
+        details = exc.details() or exc.code().name
+        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "handshake refused" in details:
+            self._set_state("REFUSED", details)
+        elif exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+            self._set_state("RESYNC_NEEDED", details)
+        else:
+            self._set_state("DOWN", details)
+
+    async def _session(self) -> None:
+        self._set_state("CONNECTING", self.status.error)  # keep the last error visible
+        async with grpc.aio.insecure_channel(self.address, options=GRPC_OPTIONS) as channel:
+            peer = rpb_grpc.ReplicatorStub(channel)
+            me = await local_identity(self.node)
+            self._set_state("HANDSHAKING", self.status.error)
+            response = await peer.Handshake(hello(me, self.peer), timeout=5)
+            peer_identity = from_hello(response)
+            check_peer(me, peer_identity, self.members, expected_region=self.peer)
+            await self._load_positions(me)
+            request = rpb.PullRequest(
+                hello=hello(me, self.peer), max_batch=self.settings.batch_size,
+                heartbeat_seconds=self.settings.heartbeat_s,
+                positions=[
+                    rpb.TablePosition(table=t, after_sequence_number=p)
+                    for t, p in sorted(self._positions.items())
+                ],
+            )
+            self._set_state("STREAMING")
+            async for batch in peer.Pull(request):
+                await self._on_batch(batch)
+
+    async def _load_positions(self, me: Identity) -> None:
+        response = await self.node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)
+        self._positions = {name: 0 for name in me.tables}
+        for ckpt in response.checkpoints:
+            if ckpt.origin == self.peer and ckpt.table in self._positions:
+                self._positions[ckpt.table] = ckpt.sequence_number
+        self._unsaved.clear()
+
+    async def _on_batch(self, batch: rpb.PullBatch) -> None:
+        table = batch.table
+        position = self._positions.get(table, 0)
+        if batch.records:
+            await self._apply(batch)
+        elif batch.scanned_through > position:
+            self._unsaved[table] = batch.scanned_through
+            if batch.scanned_through >= batch.head_sequence_number:
+                await self._apply(batch)  # idle: persist how far the filtered stream was read
+        position = max(self._positions.get(table, 0), self._unsaved.get(table, 0))
+        pending = max(0, batch.head_sequence_number - position)
+        self.status.pending[table] = pending
+        self.metrics.pending.labels(self.peer, self.region, table).set(pending)
+        if all(v == 0 for v in self.status.pending.values()):
+            self.status.complete_ms = max(self.status.complete_ms, batch.sent_ms)
+
+    async def _apply(self, batch: rpb.PullBatch) -> None:
+        request = pb.ApplyReplicatedRequest(
+            origin=self.peer, table=batch.table, records=batch.records,
+            max_clock_offset_ms=self.settings.max_clock_offset_ms,
+            source_sequence=batch.scanned_through, origin_node_id=batch.source_node_id,
+        )
+        result: pb.ApplyReplicatedResponse = await self.node.ApplyReplicated(request, timeout=30)
+        self._positions[batch.table] = result.checkpoint
+        self._unsaved.pop(batch.table, None)
+        self._account(batch, result)
+        if result.clock_rejected:
+            first = next(r for r in batch.records if r.sequence_number > result.checkpoint)
+            ahead = hlc.ahead_ms(first.version.hlc, hlc.wall_ms())
+            raise ClockRejected(
+                f"{result.clock_rejected} record(s) stamped {ahead} ms ahead of this region's "
+                f"clock (max_clock_offset {self.settings.max_clock_offset_ms} ms); retrying"
+            )
+
+    def _account(self, batch: rpb.PullBatch, result: pb.ApplyReplicatedResponse) -> None:
+        m, src, dst = self.metrics, self.peer, self.region
+        now = hlc.wall_ms()
+        processed = batch.records[: len(batch.records) - result.clock_rejected]
+        histogram = m.latency.labels(src, dst)
+        for record in processed:
+            histogram.observe(max(0, now - record.creation_time_ms) / 1000)
+        if processed:
+            self.status.complete_ms = max(self.status.complete_ms, processed[-1].creation_time_ms)
+        m.applied.labels(src, dst).inc(result.applied)
+        self.status.applied += result.applied
+        for outcome in ("lost_to_newer", "duplicate", "stale_sequence", "clock_rejected"):
+            value = getattr(result, outcome)
+            if value:
+                m.conflicts.labels(src, dst, outcome).inc(value)
+        losses = result.lost_to_newer
+        self.status.conflicts += losses
+        if result.clock_rejected:
+            self.status.clock_rejected += result.clock_rejected
+            m.clock_rejections.labels(src, dst).inc(result.clock_rejected)

@@ -1,0 +1,152 @@
+"""A region's replicator: serves its own-origin records and pulls every peer's.
+
+Start order: wait for the local node (it may still be starting), check that it is the node
+of this group and region, serve the Replicator service, then start one link per peer and
+the lag updater. Stop order: health NOT_SERVING, stop serving (short grace), cancel links
+and updater, close the node channel. stop() is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from prometheus_client import CollectorRegistry, start_http_server
+
+from regionnode import hlc
+from regionnode.client import connect_async
+from regionnode.config import GroupConfig
+from regionnode.node import GRPC_OPTIONS, StartupError
+from regionnode.tasks import TaskGroup
+from replicator.handshake import Identity
+from replicator.identity import local_identity
+from replicator.link import Link, LinkSettings
+from replicator.metrics import ReplicatorMetrics
+from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from replicator.service import ReplicatorService
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "meridian.replicator.v1.Replicator"
+
+
+class Replicator:
+    def __init__(
+        self, config: GroupConfig, region: str, registry: CollectorRegistry | None = None,
+        *, serve_metrics: bool = True, node_wait_s: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.region = config.region(region)
+        self.registry = registry or CollectorRegistry()
+        self.metrics = ReplicatorMetrics(self.registry)
+        self.failed = asyncio.Event()
+        self.links: list[Link] = []
+        self.port = 0
+        self._serve_metrics = serve_metrics
+        self._node_wait_s = node_wait_s
+        self._tasks = TaskGroup(f"replicator {region}", self._crashed)
+        self._channel: grpc.aio.Channel | None = None
+        self._server: grpc.aio.Server | None = None
+        self._health: health.aio.HealthServicer | None = None
+        self._metrics_server: Any = None
+        self._stopped = False
+
+    def _crashed(self, name: str, exc: BaseException) -> None:
+        log.critical("%s crashed; the replicator stops: %s", name, exc)
+        self.failed.set()
+
+    async def start(self) -> None:
+        name = self.region.name
+        self._channel, node = connect_async(str(self.region.node_listen))
+        me = await self._wait_for_node(node)
+        members = [r.name for r in self.config.regions]
+        service = ReplicatorService(
+            region=name, members=members, node=node, links=lambda: self.links, metrics=self.metrics
+        )
+        await self._serve(service)
+        rep = self.config.replication
+        settings = LinkSettings(rep.batch_size, rep.max_clock_offset_ms, rep.heartbeat_interval_s)
+        for peer in self.config.regions:
+            if peer.name == name:
+                continue
+            link = Link(
+                peer=peer.name, address=str(peer.replicator_listen), node=node, region=name,
+                members=members, settings=settings, metrics=self.metrics,
+            )
+            self.links.append(link)
+            self._tasks.spawn(f"link from {peer.name}", link.run())
+        self._tasks.spawn("lag", self._lag_loop())
+        if self._serve_metrics:
+            self._start_metrics(str(self.region.replicator_metrics_listen))
+        log.info(
+            "replicator %s (node %s) serving on %s, pulling from %s",
+            name, me.node_id, self.region.replicator_listen, ", ".join(l.peer for l in self.links),
+        )
+
+    async def _wait_for_node(self, node: Any) -> Identity:
+        deadline = asyncio.get_running_loop().time() + self._node_wait_s
+        while True:
+            try:
+                me = await local_identity(node, timeout=2)
+                break
+            except grpc.aio.AioRpcError as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise StartupError(
+                        f"node {self.region.name} at {self.region.node_listen} is not reachable: "
+                        f"{exc.details()}"
+                    ) from exc
+                await asyncio.sleep(0.1)
+        if me.group != self.config.group or me.region != self.region.name:
+            raise StartupError(
+                f"the node at {self.region.node_listen} is region {me.region!r} of group "
+                f"{me.group!r}, not region {self.region.name!r} of group {self.config.group!r}"
+            )
+        return me
+
+    async def _serve(self, service: ReplicatorService) -> None:
+        server = grpc.aio.server(options=GRPC_OPTIONS)
+        rpb_grpc.add_ReplicatorServicer_to_server(service, server)
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        try:
+            self.port = server.add_insecure_port(str(self.region.replicator_listen))
+        except RuntimeError as exc:
+            raise StartupError(f"cannot listen on {self.region.replicator_listen}: {exc}") from exc
+        await server.start()
+        self._server = server
+        for svc in ("", SERVICE_NAME):
+            await self._health.set(svc, health_pb2.HealthCheckResponse.SERVING)
+
+    def _start_metrics(self, listen: str) -> None:
+        host, port = listen.rsplit(":", 1)
+        try:
+            self._metrics_server, _ = start_http_server(int(port), addr=host, registry=self.registry)
+        except OSError as exc:
+            raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
+
+    async def _lag_loop(self) -> None:
+        """Keep lag gauges moving while a link is down or idle."""
+        while True:
+            now = hlc.wall_ms()
+            for link in self.links:
+                self.metrics.lag.labels(link.peer, self.region.name).set(link.lag_seconds(now))
+            await asyncio.sleep(0.5)
+
+    async def stop(self, grace: float = 1.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(grace)
+        await self._tasks.cancel_all()
+        if self._channel is not None:
+            await self._channel.close()
+        if self._metrics_server is not None:
+            threading.Thread(target=self._metrics_server.shutdown, daemon=True).start()
+        log.info("replicator %s stopped", self.region.name)

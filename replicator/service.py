@@ -1,0 +1,86 @@
+"""The replicator's gRPC service (meridian.replicator.v1.Replicator)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+
+from regionnode import hlc
+from regionnode.pb import node_pb2_grpc as pb_grpc
+from replicator.handshake import Claims, Refused, check_peer
+from replicator.identity import from_hello, hello, local_identity
+from replicator.link import Link
+from replicator.metrics import ReplicatorMetrics
+from replicator.pb import replicator_pb2 as rpb
+from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from replicator.source import serve_pull
+
+log = logging.getLogger(__name__)
+
+
+class ReplicatorService(rpb_grpc.ReplicatorServicer):
+    def __init__(
+        self, *, region: str, members: list[str], node: pb_grpc.NodeStub,
+        links: Callable[[], list[Link]], metrics: ReplicatorMetrics,
+    ) -> None:
+        self.region = region
+        self.members = members
+        self.node = node
+        self.links = links
+        self.metrics = metrics
+        self.claims = Claims()
+
+    async def _admit(self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext) -> None:
+        me = await local_identity(self.node)
+        try:
+            check_peer(me, from_hello(req), self.members)
+        except Refused as exc:
+            self.metrics.refusals.labels(self.region, req.region or "?", "source").inc()
+            log.warning("handshake from %s (node %s) refused: %s", req.region, req.node_id, exc)
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"handshake refused: {exc}")
+
+    async def Handshake(
+        self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext
+    ) -> rpb.HandshakeResponse:
+        await self._admit(req, context)
+        me = await local_identity(self.node)
+        msg = hello(me)
+        return rpb.HandshakeResponse(
+            group=msg.group, region=msg.region, node_id=msg.node_id, tables=msg.tables
+        )
+
+    async def Pull(
+        self, req: rpb.PullRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[rpb.PullBatch]:
+        await self._admit(req.hello, context)
+        peer, node_id = req.hello.region, req.hello.node_id
+        try:
+            self.claims.acquire(peer, node_id)
+        except Refused as exc:
+            log.warning("pull from %s refused: %s", peer, exc)
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"handshake refused: {exc}")
+        try:
+            me = await local_identity(self.node)
+            async for batch in serve_pull(self.node, self.region, me.node_id, req):
+                yield batch
+        except grpc.aio.AioRpcError as exc:
+            await context.abort(exc.code(), exc.details() or "local node error")
+        finally:
+            self.claims.release(peer, node_id)
+
+    async def Status(
+        self, req: rpb.StatusRequest, context: grpc.aio.ServicerContext
+    ) -> rpb.StatusResponse:
+        now = hlc.wall_ms()
+        response = rpb.StatusResponse(region=self.region)
+        for link in self.links():
+            s = link.status
+            response.links.append(rpb.LinkStatus(
+                source=link.peer, target=self.region, state=s.state,
+                lag_seconds=link.lag_seconds(now), lag_records=sum(s.pending.values()),
+                applied=s.applied, conflicts=s.conflicts, clock_rejected=s.clock_rejected,
+                error=s.error, reconnects=s.reconnects,
+            ))
+        return response
