@@ -65,7 +65,9 @@ def write_result_json(
     """A PutItem/DeleteItem/UpdateItem result; ``attributes`` only when values were asked for."""
     out: dict[str, Any] = {"version": version_json(result.version), "changed": result.changed}
     if with_attributes:
-        out["attributes"] = item_json(result.attributes, typed) if result.HasField("attributes") else None
+        out["attributes"] = (
+            item_json(result.attributes, typed) if result.HasField("attributes") else None
+        )
     return out
 
 

@@ -104,7 +104,7 @@ def normalize_number(path: str, text: str) -> str:
         raise _error(
             path, f"number {text!r} exceeds the largest magnitude 9.{'9' * 37}E+{MAX_EXPONENT}"
         )
-    if d.adjusted() < MIN_EXPONENT - 1:
+    if d.adjusted() < MIN_EXPONENT:
         raise _error(path, f"number {text!r} is below the smallest magnitude 1E{MIN_EXPONENT}")
     return _format(d)
 
@@ -146,8 +146,8 @@ def _validate_set(path: str, kind: str, values: Iterable[Any]) -> None:
     if not members:
         raise _error(path, f"{label} must not be empty")
     if kind == "ns":
-        # 1 and 1.0 are the same member: compare numerically.
-        members = [Decimal(normalize_number(path, m)) for m in members]
+        # Canonical spellings are equal exactly when the numbers are, so 1 and 1.0 collide.
+        members = [normalize_number(path, m) for m in members]
     if len(set(members)) != len(members):
         raise _error(path, f"{label} must not contain duplicates")
 

@@ -22,7 +22,7 @@ import struct
 from regionnode.items import MAX_DIGITS, ItemError, normalize_number, number
 from regionnode.pb import node_pb2 as pb
 
-_KINDS = {pb.KEY_TYPE_S: "s", pb.KEY_TYPE_N: "n", pb.KEY_TYPE_B: "b"}
+_KINDS: dict[int, str] = {pb.KEY_TYPE_S: "s", pb.KEY_TYPE_N: "n", pb.KEY_TYPE_B: "b"}
 
 _TERMINATOR = b"\x00\x01"
 _NEGATIVE, _ZERO, _POSITIVE = b"\x01", b"\x02", b"\x03"

@@ -82,6 +82,7 @@ class Node:
         self._health: health.aio.HealthServicer | None = None
         self._metrics_server: Any = None
         self._store: Store | None = None
+        self.service: NodeService | None = None
         self._stopped = False
 
     def _crashed(self, name: str, exc: BaseException) -> None:
@@ -110,11 +111,15 @@ class Node:
         clock = hlc.HybridClock(self.store.clock_high_water())
         streams = Streams(self.store)
         conflicts: collections.deque[pb.Conflict] = collections.deque(maxlen=1000)
-        writer = Writer(self.store, clock, s.region, streams.notify, conflicts.extend)
+        writer = Writer(
+            self.store, clock, s.region, streams.notify, conflicts.extend,
+            on_batch=self.metrics.commit_operations.observe,
+        )
         service = NodeService(
             group=s.group, region=s.region, store=self.store, writer=writer, streams=streams,
             metrics=self.metrics, conflicts=conflicts,
         )
+        self.service = service
         self.metrics.watch_store(self.store)
         await self._serve(service)
         self._tasks.spawn("writer", writer.run())

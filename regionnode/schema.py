@@ -18,7 +18,7 @@ DEFAULT_RETENTION_S = 24 * 3600
 
 def validate_spec(spec: pb.TableSpec) -> None:
     """Refuse a table spec that cannot describe a table; the message names the field."""
-    if not TABLE_NAME.match(spec.name):
+    if not TABLE_NAME.fullmatch(spec.name):
         raise ItemError(f"table name {spec.name!r}: expected 3-255 of A-Z a-z 0-9 _ . -")
     if not spec.partition_key.name:
         raise ItemError("partition_key.name: required")

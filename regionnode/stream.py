@@ -119,6 +119,8 @@ class Streams:
         elif req.type == pb.LATEST:
             next_seq = table.head + 1
         elif req.type in (pb.AT_SEQUENCE_NUMBER, pb.AFTER_SEQUENCE_NUMBER):
+            if req.type == pb.AT_SEQUENCE_NUMBER and req.sequence_number == 0:
+                raise ItemError("sequence_number: required (sequence numbers start at 1)")
             next_seq = req.sequence_number + (req.type == pb.AFTER_SEQUENCE_NUMBER)
             if next_seq > table.head + 1:
                 raise ItemError(f"sequence_number {req.sequence_number}: beyond the stream head")

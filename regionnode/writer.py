@@ -140,25 +140,32 @@ class Writer:
         region: str,
         on_commit: Callable[[set[str]], None],
         on_conflicts: Callable[[list[pb.Conflict]], None],
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.region = region
         self._on_commit = on_commit
         self._on_conflicts = on_conflicts
+        self._on_batch = on_batch
         self._pending: list[tuple[Op, asyncio.Future[Result]]] = []
         self._wake = asyncio.Event()
         self._event_prefix = store.node_id[:12]
         self.batch_sizes: collections.Counter[int] = collections.Counter()
+        self._closed = False
 
     async def submit(self, op: Op) -> Result:
+        if self._closed:
+            raise ConnectionAbortedError("node is shutting down")
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((op, future))
         self._wake.set()
         return await future
 
     async def run(self) -> None:
-        """Commit queued operations until cancelled; queued callers are failed on exit."""
+        """Commit queued operations until cancelled; queued and in-flight callers are failed
+        on exit (also when a bug makes the loop crash), so no caller waits forever."""
+        work: list[tuple[Op, asyncio.Future[Result]]] = []
         try:
             while True:
                 await self._wake.wait()
@@ -166,8 +173,10 @@ class Writer:
                 while self._pending:
                     work, self._pending = self._pending, []
                     await self._commit(work)
+                    work = []
         finally:
-            for _, future in self._pending:
+            self._closed = True
+            for _, future in [*work, *self._pending]:
                 if not future.done():
                     future.set_exception(ConnectionAbortedError("node is shutting down"))
 
@@ -192,6 +201,8 @@ class Writer:
             log.exception("write batch of %d operations failed", len(work))
             results = [exc] * len(work)
         self.batch_sizes[min(len(work), 1024).bit_length()] += 1
+        if self._on_batch is not None:
+            self._on_batch(len(work))
         for (_, future), result in zip(work, results, strict=True):
             if future.done():
                 continue

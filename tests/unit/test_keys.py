@@ -142,12 +142,12 @@ def enc_b(data: bytes) -> bytes:
 
 def assert_order_preserved(values: list, encode, true_key) -> None:
     """Sorting by encoding gives the true order, and encodings are equal iff values are."""
-    shuffled = list(values)
-    random.Random(7).shuffle(shuffled)
-    by_encoding = [true_key(v) for v in sorted(shuffled, key=encode)]
-    assert by_encoding == sorted(true_key(v) for v in values)
-    for a, b in itertools.combinations(values, 2):
-        assert (encode(a) == encode(b)) == (true_key(a) == true_key(b)), (a, b)
+    encoded = [(encode(v), true_key(v)) for v in values]
+    random.Random(7).shuffle(encoded)
+    by_encoding = sorted(encoded, key=lambda pair: pair[0])
+    assert [key for _, key in by_encoding] == sorted(key for _, key in encoded)
+    for (enc_a, key_a), (enc_b, key_b) in itertools.combinations(encoded, 2):
+        assert (enc_a == enc_b) == (key_a == key_b), (key_a, key_b)
 
 
 def assert_prefix_free(encodings: list[bytes]) -> None:
@@ -215,6 +215,11 @@ def test_random_strings_sort_by_utf8_bytes() -> None:
 )
 def test_equal_numbers_encode_identically(a: str, b: str) -> None:
     assert enc_n(a) == enc_n(b)
+
+
+def test_trailing_zeros_do_not_lengthen_number_encodings() -> None:
+    assert len(enc_n("100000000000000000000")) == len(enc_n("1"))
+    assert len(enc_n("-1E+125")) == len(enc_n("-1"))
 
 
 def test_encodings_are_prefix_free() -> None:

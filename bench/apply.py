@@ -1,0 +1,88 @@
+"""Replicated apply rate: how fast a region takes in a backlog of records from one peer.
+
+With every replicator but the source's stopped, N items are preloaded into the source region
+with BatchWriteItem (1000 per request). Then one peer's replicator is started and its node's
+checkpoint for the source is polled until it reaches the source's stream head. The sustained
+rate counts from the first applied batch to the end, so process start and handshake (given
+separately) do not dilute it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench import load, workload
+from bench.cluster import Cluster
+from bench.workload import BULK_TABLE, raw_method
+
+BATCH = 1000
+
+
+async def _catch_up(cluster: Cluster, target: str, source: str, head: int, timeout: float) -> dict:
+    region = cluster.regions[target]
+    spawn = time.monotonic()
+    ready_s = await cluster.start_replicator(target)
+    procs = [
+        p
+        for p in (
+            region.node,
+            region.replicator,
+            cluster.regions[source].node,
+            cluster.regions[source].replicator,
+        )
+        if p is not None
+    ]
+    cpu = load.CpuWindow(procs)
+    first = (time.monotonic(), 0)  # replaced by the first poll that sees progress
+    timeline: list[tuple[float, int]] = []
+    while True:
+        ckpts = await cluster.checkpoints(BULK_TABLE)
+        position = ckpts.get((target, source), 0)
+        now = time.monotonic()
+        timeline.append((round(now - spawn, 3), position))
+        if first[1] == 0 and 0 < position < head:
+            first = (now, position)
+        if position >= head:
+            break
+        if now - spawn > timeout:
+            raise TimeoutError(f"{target} applied {position} of {head} records from {source}")
+        await asyncio.sleep(0.02)
+    done = time.monotonic()
+    sustained_s = done - first[0]
+    return {
+        "target": target,
+        "records": head,
+        "replicator_ready_s": ready_s,
+        "total_s": done - spawn,
+        "records_per_s_total": head / (done - spawn),
+        "records_per_s": (head - first[1]) / sustained_s
+        if sustained_s > 0
+        else head / (done - spawn),
+        "cpu_cores": cpu.stop(),
+        "timeline": timeline,
+    }
+
+
+async def measure(cluster: Cluster, items: int) -> dict:
+    names = list(cluster.regions)
+    source, peers = names[0], names[1:]
+    for peer in peers:
+        cluster.stop_replicator(peer)
+    region = cluster.regions[source]
+    batches = [
+        workload.batch_request(ns, 1, "a", BULK_TABLE) for ns in workload.chunks(items, BATCH)
+    ]
+    preload = await load.drain(
+        raw_method(region.channel, "BatchWriteItem"),
+        batches,
+        2,  # type: ignore[arg-type]
+        [region.node],
+        per_call=BATCH,  # type: ignore[list-item]
+    )
+    head = (await cluster.heads(BULK_TABLE))[source]
+    timeout = max(60.0, items / 1000)
+    first = await _catch_up(cluster, peers[0], source, head, timeout)
+    others = [await _catch_up(cluster, peer, source, head, timeout) for peer in peers[1:]]
+    await cluster.wait_streaming()
+    return {"source": source, "preload": preload, "apply": first, "apply_others": others}

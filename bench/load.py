@@ -1,0 +1,121 @@
+"""Closed-loop load from the harness: one call at a time, or many in flight for a while.
+
+CPU time of the harness and of the measured processes is taken over the same window, so a
+result says which side was busy (`cpu_cores`: CPU seconds per wall second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable, Sequence
+
+import grpc
+
+from bench.procs import Proc
+from bench.stats import summary_ms
+
+
+class CpuWindow:
+    """CPU used by the harness and by some child processes between start and stop."""
+
+    def __init__(self, procs: Sequence[Proc]) -> None:
+        self.procs = list(procs)
+        self._wall = time.perf_counter()
+        self._own = time.process_time()
+        self._children = [p.cpu_seconds() for p in self.procs]
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self._wall
+        out = {"harness": (time.process_time() - self._own) / wall}
+        for proc, before in zip(self.procs, self._children, strict=True):
+            out[proc.name] = (proc.cpu_seconds() - before) / wall
+        return {k: round(v, 3) for k, v in out.items()}
+
+
+async def sequential(
+    call: grpc.aio.UnaryUnaryMultiCallable, requests: Sequence[bytes], procs: Sequence[Proc]
+) -> dict:
+    """Requests one after the other; latency of each."""
+    latencies: list[float] = []
+    cpu = CpuWindow(procs)
+    start = time.perf_counter()
+    for request in requests:
+        t = time.perf_counter()
+        await call(request, timeout=30)
+        latencies.append((time.perf_counter() - t) * 1000)
+    elapsed = time.perf_counter() - start
+    return {
+        "calls_per_s": len(latencies) / elapsed,
+        "latency_ms": summary_ms(latencies),
+        "cpu_cores": cpu.stop(),
+    }
+
+
+async def saturated(
+    call: grpc.aio.UnaryUnaryMultiCallable,
+    make_request: Callable[[int], bytes],
+    concurrency: int,
+    seconds: float,
+    procs: Sequence[Proc],
+    *,
+    per_call: int = 1,
+) -> dict:
+    """`concurrency` callers loop for `seconds`; request i comes from make_request(i).
+
+    `per_call` is how many items one call carries (throughput is also given in items/s).
+    """
+    counter = itertools.count()
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            request = make_request(next(counter))
+            t = time.perf_counter()
+            await call(request, timeout=60)
+            latencies.append((time.perf_counter() - t) * 1000)
+
+    cpu = CpuWindow(procs)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    return {
+        "calls_per_s": len(latencies) / elapsed,
+        "items_per_s": len(latencies) * per_call / elapsed,
+        "latency_ms": summary_ms(latencies),
+        "concurrency": concurrency,
+        "cpu_cores": cpu.stop(),
+    }
+
+
+async def drain(
+    call: grpc.aio.UnaryUnaryMultiCallable,
+    requests: Sequence[bytes],
+    concurrency: int,
+    procs: Sequence[Proc],
+    *,
+    per_call: int = 1,
+) -> dict:
+    """Send a fixed list of (pre-built) requests with `concurrency` in flight."""
+    queue = iter(requests)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        for request in queue:
+            t = time.perf_counter()
+            await call(request, timeout=60)
+            latencies.append((time.perf_counter() - t) * 1000)
+
+    cpu = CpuWindow(procs)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    return {
+        "calls_per_s": len(latencies) / elapsed,
+        "items_per_s": len(latencies) * per_call / elapsed,
+        "latency_ms": summary_ms(latencies),
+        "concurrency": concurrency,
+        "cpu_cores": cpu.stop(),
+    }

@@ -1,0 +1,74 @@
+"""How much work each mode does: full (`make bench`), quick (`QUICK=1`) and smoke (tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # raw limits
+    raw_batches: int = 100  # WriteBatches of 1000 pairs, WAL without fsync
+    raw_sync_batches: int = 30  # the same with an fsync per batch
+    raw_gets: int = 100_000
+    raw_pb_iterations: int = 200_000
+    raw_unary_calls: int = 5_000
+    raw_stream_messages: int = 20_000
+    # one region
+    concurrency: int = 32  # concurrent calls when saturating
+    put_sequential: int = 5_000
+    saturate_s: float = 5.0
+    batch_items: int = 200_000  # BatchWriteItem, 1000 writes per request
+    read_s: float = 5.0
+    # several regions
+    regions: int = 3
+    lag_loads: tuple[tuple[int, float], ...] = ((500, 20.0), (3000, 20.0), (10000, 20.0))
+    apply_items: int = 200_000
+    partition_s: float = 30.0
+    partition_rate: int = 3000
+    partition_keys: int = 20_000
+
+
+FULL = Profile("full")
+QUICK = replace(
+    FULL,
+    name="quick",
+    raw_batches=30,
+    raw_sync_batches=10,
+    raw_gets=30_000,
+    raw_pb_iterations=50_000,
+    raw_unary_calls=2_000,
+    raw_stream_messages=5_000,
+    put_sequential=1_500,
+    saturate_s=3.0,
+    batch_items=50_000,
+    read_s=2.0,
+    lag_loads=((500, 5.0), (3000, 5.0)),
+    apply_items=50_000,
+    partition_s=5.0,
+    partition_rate=1000,
+    partition_keys=5_000,
+)
+SMOKE = replace(
+    FULL,
+    name="smoke",
+    raw_batches=3,
+    raw_sync_batches=2,
+    raw_gets=1_000,
+    raw_pb_iterations=2_000,
+    raw_unary_calls=200,
+    raw_stream_messages=200,
+    concurrency=8,
+    put_sequential=100,
+    saturate_s=0.5,
+    batch_items=2_000,
+    read_s=0.3,
+    regions=2,
+    lag_loads=((200, 1.0),),
+    apply_items=2_000,
+    partition_s=1.0,
+    partition_rate=200,
+    partition_keys=500,
+)
+PROFILES = {p.name: p for p in (FULL, QUICK, SMOKE)}

@@ -1,0 +1,70 @@
+"""One region: a real node process, durability buffered and fsync measured separately.
+
+PutItem one call at a time (latency) and saturated (many calls in flight), BatchWriteItem of
+1000 writes per request, then GetItem and Query (10 items per partition) saturated. Reads do
+not depend on durability and are measured on the buffered node only.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from bench import load, workload
+from bench.cluster import Cluster
+from bench.profile import Profile
+from bench.workload import raw_method
+
+BATCH = 1000
+REGION = "us-east"
+
+
+async def _one(work: pathlib.Path, durability: str, p: Profile) -> dict:
+    cluster = Cluster(work, f"region-{durability}", [REGION], durability)
+    try:
+        await cluster.start(replicators=False)
+        region = cluster.regions[REGION]
+        procs = [region.node]  # type: ignore[list-item]
+        channel = region.channel
+        put, batch = raw_method(channel, "PutItem"), raw_method(channel, "BatchWriteItem")  # type: ignore[arg-type]
+        for n in range(100):  # warm up
+            await put(workload.put_request(n, 0, "w"))
+        out: dict = {"durability": durability}
+        requests = [workload.put_request(n, 1, "s") for n in range(p.put_sequential)]
+        out["put_sequential"] = await load.sequential(put, requests, procs)
+        out["put_saturated"] = await load.saturated(
+            put, lambda n: workload.put_request(n, 2, "c"), p.concurrency, p.saturate_s, procs
+        )
+        batches = [
+            workload.batch_request(ns, 3, "b") for ns in workload.chunks(p.batch_items, BATCH)
+        ]
+        out["batch_write"] = await load.drain(batch, batches, 2, procs, per_call=BATCH)
+        out["batch_write"]["items_per_request"] = BATCH
+        if durability == "buffered":
+            out.update(await _reads(channel, p, procs))  # type: ignore[arg-type]
+        out["node_peak_rss_kb"] = region.node.peak_rss()  # type: ignore[union-attr]
+        return out
+    finally:
+        await cluster.close()
+
+
+async def _reads(channel: object, p: Profile, procs: list) -> dict:
+    get, query = raw_method(channel, "GetItem"), raw_method(channel, "Query")  # type: ignore[arg-type]
+    items = p.batch_items
+    partitions = max(1, items // workload.SORT_KEYS_PER_PARTITION)
+    step = 7919  # a prime: spread the keys read over the table
+    gets = await load.saturated(
+        get, lambda n: workload.get_request(n * step % items, "b"), p.concurrency, p.read_s, procs
+    )
+    queries = await load.saturated(
+        query,
+        lambda n: workload.query_request(n * step % partitions, "b"),
+        p.concurrency,
+        p.read_s,
+        procs,
+        per_call=workload.SORT_KEYS_PER_PARTITION,
+    )
+    return {"get_saturated": gets, "query_saturated": queries}
+
+
+async def measure(work: pathlib.Path, p: Profile) -> dict:
+    return {d: await _one(work, d, p) for d in ("buffered", "fsync")}

@@ -1,0 +1,311 @@
+"""The figures table: each product figure with its target and its ratio to a raw limit.
+
+A row's id is stable across runs, so a run can be compared with bench/results/baseline.json
+(the "baseline" column shows the baseline's ratio for the same figure).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class Row:
+    id: str
+    figure: str
+    value: float | None
+    unit: str
+    target: str = ""
+    met: bool | None = None  # None: no target, or not measured
+    ratio: float | None = None  # value / raw limit
+    ratio_to: str = ""  # which raw limit
+    note: str = ""
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit == "ms":
+        return f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    return f"{value:,.0f} {unit}"
+
+
+def _ratio(row: Row) -> str:
+    if row.ratio is None or math.isnan(row.ratio):
+        return ""
+    return (
+        f"{row.ratio:.2f}x {row.ratio_to}"
+        if row.ratio >= 0.1
+        else f"{row.ratio:.3f}x {row.ratio_to}"
+    )
+
+
+def _met(row: Row) -> str:
+    if row.note == "not implemented":
+        return "not implemented"
+    return {True: "met", False: "MISSED", None: ""}[row.met]
+
+
+def rows(r: dict[str, Any]) -> list[Row]:
+    raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
+    unary_p50 = grpc_["unary_sequential"]["latency_ms"]["p50"]
+    unary_p99 = grpc_["unary_sequential"]["latency_ms"]["p99"]
+    unary_rate = grpc_["unary_saturated"]["calls_per_s"]
+    wb = rocks["writebatch_pairs_per_s_buffered"]
+    wb_sync = rocks["writebatch_pairs_per_s_fsync"]
+    out = [
+        Row(
+            "raw.writebatch",
+            "raw: RocksDB WriteBatch, 1000 item+record pairs, WAL no fsync",
+            wb,
+            "pairs/s",
+        ),
+        Row("raw.writebatch_fsync", "raw: the same with an fsync per batch", wb_sync, "pairs/s"),
+        Row("raw.point_get", "raw: RocksDB point get", rocks["point_gets_per_s"], "gets/s"),
+        Row(
+            "raw.protobuf",
+            "raw: protobuf encode+decode of a StreamRecord",
+            raw["protobuf"]["encode_decode_per_s"],
+            "msgs/s",
+        ),
+        Row("raw.unary_p50", "raw: gRPC unary round trip p50", unary_p50, "ms"),
+        Row("raw.unary_p99", "raw: gRPC unary round trip p99", unary_p99, "ms"),
+        Row(
+            "raw.unary_rate",
+            f"raw: gRPC unary calls, {grpc_['unary_saturated']['concurrency']} in flight",
+            unary_rate,
+            "calls/s",
+        ),
+        Row(
+            "raw.stream",
+            "raw: gRPC server streaming, 100 records/message",
+            grpc_["stream"]["records_per_s"],
+            "records/s",
+        ),
+    ]
+    out += _region_rows(r["region"], unary_p50, unary_p99, unary_rate, wb, wb_sync)
+    if "replication" in r:
+        out += _group_rows(r, unary_p50, wb if r["group_durability"] == "buffered" else wb_sync)
+    return out
+
+
+def _region_rows(
+    reg: dict, unary_p50: float, unary_p99: float, unary_rate: float, wb: float, wb_sync: float
+) -> list[Row]:
+    out = []
+    for d in ("buffered", "fsync"):
+        res = reg[d]
+        seq = res["put_sequential"]["latency_ms"]
+        p50 = seq["p50"]
+        out.append(
+            Row(
+                f"region.{d}.put_p50",
+                f"PutItem p50, one at a time ({d})",
+                p50,
+                "ms",
+                "<= 1.5x unary p50" if d == "buffered" else "",
+                p50 / unary_p50 <= 1.5 if d == "buffered" else None,
+                p50 / unary_p50,
+                "unary p50",
+            )
+        )
+        out.append(
+            Row(
+                f"region.{d}.put_p99",
+                f"PutItem p99, one at a time ({d})",
+                seq["p99"],
+                "ms",
+                ratio=seq["p99"] / unary_p99,
+                ratio_to="unary p99",
+            )
+        )
+        sat = res["put_saturated"]
+        out.append(
+            Row(
+                f"region.{d}.put_rate",
+                f"PutItem saturated, {sat['concurrency']} in flight ({d})",
+                sat["calls_per_s"],
+                "puts/s",
+                ratio=sat["calls_per_s"] / unary_rate,
+                ratio_to="unary calls/s",
+            )
+        )
+        out.append(
+            Row(
+                f"region.{d}.put_sat_p50",
+                f"PutItem saturated p50 ({d})",
+                sat["latency_ms"]["p50"],
+                "ms",
+            )
+        )
+        out.append(
+            Row(
+                f"region.{d}.put_sat_p99",
+                f"PutItem saturated p99 ({d})",
+                sat["latency_ms"]["p99"],
+                "ms",
+            )
+        )
+        items = res["batch_write"]["items_per_s"]
+        limit = wb if d == "buffered" else wb_sync
+        out.append(
+            Row(
+                f"region.{d}.batch_write",
+                f"BatchWriteItem, 1000 per request ({d})",
+                items,
+                "items/s",
+                ">= 50,000 items/s" if d == "buffered" else "",
+                items >= 50_000 if d == "buffered" else None,
+                items / limit,
+                "WriteBatch",
+            )
+        )
+    reads = reg["buffered"]
+    gets = reads["get_saturated"]["calls_per_s"]
+    queries = reads["query_saturated"]["calls_per_s"]
+    out.append(
+        Row(
+            "region.get_rate",
+            "GetItem saturated",
+            gets,
+            "gets/s",
+            ratio=gets / unary_rate,
+            ratio_to="unary calls/s",
+        )
+    )
+    out.append(
+        Row(
+            "region.query_rate",
+            "Query saturated (10 items each)",
+            queries,
+            "queries/s",
+            ratio=queries / unary_rate,
+            ratio_to="unary calls/s",
+        )
+    )
+    return out
+
+
+def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
+    out = []
+    n = len(r["regions"])
+    for load in r["replication"]["loads"]:
+        rate = load["offered_per_s"]
+        lag = load["visible_lag_ms"]
+        if not lag.get("count"):
+            out.append(
+                Row(
+                    f"lag.{rate}.p50",
+                    f"replication lag at {rate}/s",
+                    None,
+                    "ms",
+                    note="no replicated record seen",
+                )
+            )
+            continue
+        is_target = rate == 3000 and n == 3
+        for q, goal in (("p50", 5.0), ("p99", 25.0), ("max", None)):
+            target = f"<= {goal:g} ms" if is_target and goal is not None else ""
+            met = lag[q] <= goal if target and goal is not None else None
+            out.append(
+                Row(
+                    f"lag.{rate}.{q}",
+                    f"replication lag {q} at {rate} writes/s over {n} regions",
+                    lag[q],
+                    "ms",
+                    target,
+                    met,
+                    lag[q] / unary_p50,
+                    "unary p50",
+                )
+            )
+        out.append(
+            Row(
+                f"lag.{rate}.achieved",
+                f"  writes achieved at {rate}/s offered",
+                load["load"]["achieved_per_s"],
+                "writes/s",
+                note="sustained" if load["sustained"] else "NOT sustained",
+            )
+        )
+    out.append(
+        Row(
+            "lag.highest_sustained",
+            "highest sustained offered rate (of those tried)",
+            r["replication"]["highest_sustained_per_s"],
+            "writes/s",
+        )
+    )
+    applied = r["apply"]["apply"]["records_per_s"]
+    out.append(
+        Row(
+            "apply.rate",
+            "replicated apply from one peer (backlog)",
+            applied,
+            "records/s",
+            ">= 50,000 records/s",
+            applied >= 50_000,
+            applied / wb,
+            "WriteBatch",
+        )
+    )
+    out.append(
+        Row(
+            "bootstrap.rate",
+            "bootstrap of a new region",
+            None,
+            "items/s",
+            ">= 100,000 items/s",
+            None,
+            note="not implemented",
+        )
+    )
+    conv = r["convergence"]
+    out.append(
+        Row(
+            "convergence",
+            f"convergence after a {conv['partition_s']:g} s partition at "
+            f"{conv['load']['offered_per_s']:g} writes/s",
+            conv["converged_s"],
+            "s",
+            "<= 5 s (30 s partition, 3000/s)",
+            conv["converged_s"] <= 5.0,
+        )
+    )
+    for role, kb in sorted(r["peak_rss_kb"].items()):
+        mb = kb / 1024
+        out.append(
+            Row(f"rss.{role}", f"peak RSS {role} (during 3)", mb, "MB", "<= 400 MB", mb <= 400)
+        )
+    return out
+
+
+def table(rows_: list[Row], baseline: dict[str, Any] | None = None) -> str:
+    base = {row["id"]: row for row in (baseline or {}).get("figures", [])}
+    header = ["figure", "value", "target", "ratio to raw limit", "met"]
+    if base:
+        header.append("baseline ratio")
+    lines = []
+    for row in rows_:
+        cells = [row.figure, _fmt(row.value, row.unit), row.target, _ratio(row), _met(row)]
+        if row.note and row.note != "not implemented":
+            cells[4] = (cells[4] + " " + row.note).strip()
+        if base:
+            b = base.get(row.id, {})
+            cells.append(f"{b['ratio']:.2f}x" if b.get("ratio") is not None else "")
+        lines.append(cells)
+    widths = [max(len(str(c[i])) for c in [header, *lines]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    out += [fmt.format(*cells) for cells in lines]
+    return "\n".join(out)
+
+
+def as_json(rows_: list[Row]) -> list[dict[str, Any]]:
+    return [asdict(row) for row in rows_]

@@ -1,0 +1,157 @@
+"""`python -m bench.run [--quick | --smoke] [--items N] [--out DIR]`: the whole benchmark.
+
+Order: raw limits; one region (buffered, then fsync); a group of three regions (nodes and
+replicators as processes) for replication lag at fixed loads, replicated apply rate, peak
+memory, then convergence after a partition. Prints the figures table, writes
+<out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process started is
+stopped on the way out, also on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shutil
+import signal
+import sys
+from typing import Any
+
+from bench import apply, convergence, plots, procs, raw, region, replication, report
+from bench.cluster import REGION_NAMES, Cluster
+from bench.profile import PROFILES
+from bench.workload import item_bytes
+
+LAG_KEYS = 100_000
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+async def run_all(work: pathlib.Path, p: Any, durability: str) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    print("raw limits ...", flush=True)
+    results["raw"] = await raw.measure(work, p)
+    print("one region ...", flush=True)
+    results["region"] = await region.measure(work, p)
+    names = REGION_NAMES[: p.regions]
+    results["regions"] = names
+    results["group_durability"] = durability
+    cluster = Cluster(work, "group", names, durability)
+    try:
+        await cluster.start()
+        await cluster.wait_streaming()
+        print(f"{len(names)} regions: replication lag ...", flush=True)
+        results["replication"] = await replication.measure(cluster, p.lag_loads, LAG_KEYS)
+        print(f"{len(names)} regions: replicated apply of {p.apply_items} records ...", flush=True)
+        results["apply"] = await apply.measure(cluster, p.apply_items)
+        results["peak_rss_kb"] = cluster.peak_rss_kb()
+        print(
+            f"{len(names)} regions: convergence after a {p.partition_s:g} s partition ...",
+            flush=True,
+        )
+        results["convergence"] = await convergence.measure(
+            cluster, p.partition_rate, p.partition_s, p.partition_keys
+        )
+        results["peak_rss_kb_all_phases"] = cluster.peak_rss_kb()
+    finally:
+        await cluster.close()
+    results["bootstrap"] = {"status": "not implemented"}
+    return results
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="about a minute or two")
+    mode.add_argument("--smoke", action="store_true", help="a few seconds, for the test suite")
+    parser.add_argument("--items", type=int, help="records preloaded for the apply-rate test")
+    parser.add_argument("--out", default="bench/results", help="where the JSON and plots go")
+    parser.add_argument(
+        "--durability",
+        choices=("fsync", "buffered"),
+        default="fsync",
+        help="durability of the multi-region group (default: fsync, the default)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
+    args = parser.parse_args(argv)
+    profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    if args.items:
+        profile = dataclasses.replace(profile, apply_items=args.items)
+    started = datetime.datetime.now(datetime.UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    work = procs.REPO / "var" / "bench" / stamp
+    (work / "logs").mkdir(parents=True, exist_ok=True)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    ok = False
+    try:
+        results = asyncio.run(run_all(work, profile, args.durability))
+        ok = True
+    except KeyboardInterrupt:
+        print("interrupted; processes stopped", file=sys.stderr)
+        return 130
+    finally:
+        procs.stop_all()
+        if ok and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        elif not ok:
+            print(f"logs and data kept in {work}", file=sys.stderr)
+    finished = datetime.datetime.now(datetime.UTC)
+    results = {
+        "started": started.isoformat(timespec="seconds"),
+        "duration_s": round((finished - started).total_seconds(), 1),
+        "mode": profile.name,
+        "profile": dataclasses.asdict(profile),
+        "machine": machine(),
+        "item_bytes": item_bytes(),
+        **results,
+    }
+    rows = report.rows(results)
+    results["figures"] = report.as_json(rows)
+    baseline_path = pathlib.Path("bench/results/baseline.json")
+    baseline = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
+    path = out / f"{stamp}.json"
+    path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    print()
+    print(report.table(rows, baseline))
+    print()
+    m = results["machine"]
+    print(
+        f"machine: {m['nproc']} x {m['cpu_model']}; mode {profile.name}; "
+        f"{results['duration_s']} s; results in {path}"
+    )
+    written = plots.write(results, out / stamp)
+    if written:
+        print("plots: " + ", ".join(str(p) for p in written))
+    else:
+        print("plots skipped: matplotlib is not installed (pip install 'matplotlib>=3.8,<4')")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

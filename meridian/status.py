@@ -1,0 +1,86 @@
+"""`meridian status`: every ordered region pair's link as its target replicator sees it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+
+from regionnode.config import GroupConfig
+from replicator.pb import replicator_pb2 as rpb
+from replicator.pb import replicator_pb2_grpc as rpb_grpc
+
+
+def collect(config: GroupConfig, timeout: float = 3.0) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for region in config.regions:
+        with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+            try:
+                reply = rpb_grpc.ReplicatorStub(channel).Status(
+                    rpb.StatusRequest(), timeout=timeout
+                )
+            except grpc.RpcError as exc:
+                for peer in config.regions:
+                    if peer.name != region.name:
+                        rows.append(_unreachable(peer.name, region.name, exc))
+                continue
+        for link in reply.links:
+            rows.append(
+                {
+                    "source": link.source,
+                    "target": link.target,
+                    "state": link.state,
+                    "lag_seconds": round(link.lag_seconds, 3),
+                    "lag_records": link.lag_records,
+                    "applied": link.applied,
+                    "conflicts": link.conflicts,
+                    "clock_rejected": link.clock_rejected,
+                    "reconnects": link.reconnects,
+                    "error": link.error,
+                }
+            )
+    return sorted(rows, key=lambda r: (r["source"], r["target"]))
+
+
+def _unreachable(source: str, target: str, exc: grpc.RpcError) -> dict[str, Any]:
+    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    return {
+        "source": source,
+        "target": target,
+        "state": "UNREACHABLE",
+        "lag_seconds": None,
+        "lag_records": None,
+        "applied": None,
+        "conflicts": None,
+        "clock_rejected": None,
+        "reconnects": None,
+        "error": f"replicator {target} unreachable: {details}",
+    }
+
+
+def render(rows: list[dict[str, Any]], as_json: bool) -> str:
+    if as_json:
+        return json.dumps({"links": rows}, indent=2)
+    head = ["source", "target", "state", "lag_s", "lag_records", "applied", "conflicts", "error"]
+    table = [head] + [
+        [
+            str(r["source"]),
+            str(r["target"]),
+            str(r["state"]),
+            "-" if r["lag_seconds"] is None else f"{r['lag_seconds']:.3f}",
+            "-" if r["lag_records"] is None else str(r["lag_records"]),
+            "-" if r["applied"] is None else str(r["applied"]),
+            "-" if r["conflicts"] is None else str(r["conflicts"]),
+            str(r["error"] or ""),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
+    )
+
+
+def healthy(rows: list[dict[str, Any]]) -> bool:
+    return all(r["state"] == "STREAMING" for r in rows)

@@ -1,0 +1,239 @@
+"""`meridian run CONFIG`: every region of a group on this machine, each node and replicator
+its own process.
+
+Start: all nodes, wait until each answers its health check, then all replicators, then
+print the endpoints and how to try it. A process that exits unexpectedly is restarted with
+capped backoff (its log says why). Stop (Ctrl-C or SIGTERM): replicators first, then nodes,
+each asked to stop gracefully and killed if it has not within the grace period; a second
+Ctrl-C kills at once.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from regionnode.config import ConfigError, GroupConfig, load
+from replicator import backoff
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 3
+READY_TIMEOUT_S = 30.0
+STOP_GRACE_S = 10.0
+
+
+@dataclass
+class Child:
+    region: str
+    component: str  # "node" or "replicator"
+    endpoint: str
+    command: list[str]
+    log_path: pathlib.Path
+    proc: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    history: list[float] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.component} {self.region}"
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's life
+        self.proc = subprocess.Popen(
+            self.command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> list[Child]:
+    out = []
+    for component, module in (("node", "regionnode"), ("replicator", "replicator")):
+        for region in config.regions:
+            endpoint = str(region.node_listen if component == "node" else region.replicator_listen)
+            command = [
+                sys.executable,
+                "-m",
+                module,
+                "--config",
+                config_path,
+                "--region",
+                region.name,
+            ]
+            out.append(
+                Child(
+                    region.name,
+                    component,
+                    endpoint,
+                    command,
+                    log_dir / f"{region.name}.{component}.log",
+                )
+            )
+    return out
+
+
+def healthy(endpoint: str, timeout: float = 1.0) -> bool:
+    with grpc.insecure_channel(endpoint) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout
+            )
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def wait_ready(group: list[Child]) -> None:
+    """Wait until every child is healthy; raise with its log when one exits or times out."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    waiting = list(group)
+    while waiting:
+        for child in list(waiting):
+            assert child.proc is not None
+            if child.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{child.name} exited with code {child.proc.returncode}:\n{child.tail()}"
+                )
+            if healthy(child.endpoint):
+                waiting.remove(child)
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(c.name for c in waiting)
+            raise RuntimeError(
+                f"not ready after {READY_TIMEOUT_S:.0f}s: {names}\n{waiting[0].tail()}"
+            )
+        time.sleep(0.1)
+
+
+def stop_all(group: list[Child], grace: float = STOP_GRACE_S) -> None:
+    """Replicators first, then nodes: SIGTERM, wait, then SIGKILL what is left."""
+    for component in ("replicator", "node"):
+        running = [
+            c for c in group if c.component == component and c.proc and c.proc.poll() is None
+        ]
+        for child in running:
+            assert child.proc is not None
+            child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in running:
+            assert child.proc is not None
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"{child.name} did not stop in {grace:.0f}s; killing it", file=sys.stderr)
+                child.proc.kill()
+                child.proc.wait()
+    for child in group:
+        if child.log is not None:
+            child.log.close()
+
+
+def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
+    first, second = config.regions[0].name, config.regions[-1].name
+    table = config.tables[0]
+    key = {table.partition_key.name: "order-1"}
+    if table.sort_key is not None:
+        key[table.sort_key.name] = "2026-01-01"
+    item_json = str({**key, "total": 42}).replace("'", '"')
+    key_json = str(key).replace("'", '"')
+    lines = [f"group {config.group!r} is running ({len(config.regions)} regions):", ""]
+    lines.append(f"  {'region':<12} {'node':<22} {'replicator':<22} {'metrics (node, repl.)'}")
+    for r in config.regions:
+        lines.append(
+            f"  {r.name:<12} {r.node_listen!s:<22} {r.replicator_listen!s:<22} "
+            f"{r.metrics_listen}, {r.replicator_metrics_listen}"
+        )
+    lines += [
+        "",
+        f"logs: {log_dir}/<region>.<node|replicator>.log",
+        "",
+        f"write in {first}:",
+        f"  meridian put --config {config_path} --region {first} '{item_json}'",
+        f"read it in {second}:",
+        f"  meridian get --config {config_path} --region {second} '{key_json}'",
+        "replication status and a content check of all regions:",
+        f"  meridian status --config {config_path}",
+        f"  meridian verify --config {config_path}",
+        "",
+        "Ctrl-C stops every process gracefully.",
+    ]
+    return "\n".join(lines)
+
+
+def supervise(group: list[Child]) -> None:
+    """Restart children that exit on their own, with capped backoff, until interrupted."""
+    while True:
+        now = time.monotonic()
+        for child in group:
+            assert child.proc is not None
+            if child.proc.poll() is None:
+                continue
+            if child.next_start == 0.0:
+                delay = backoff.delay(child.restarts, base=0.5, cap=30.0)
+                child.next_start = now + delay
+                print(
+                    f"{child.name} exited with code {child.proc.returncode}; restarting in "
+                    f"{delay:.1f}s (log: {child.log_path})",
+                    file=sys.stderr,
+                )
+            elif now >= child.next_start:
+                child.restarts += 1
+                child.next_start = 0.0
+                if child.log is not None:
+                    child.log.close()
+                child.start()
+        time.sleep(0.2)
+
+
+def run(config_path: str, log_dir: str | None = None) -> int:
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        print(f"meridian run: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logs = pathlib.Path(log_dir) if log_dir else config.regions[0].data_dir.parent / "log"
+    group = children(config, config_path, logs)
+    interrupted = 0
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted += 1
+        if interrupted > 1:
+            for child in group:
+                if child.proc and child.proc.poll() is None:
+                    child.proc.kill()
+            raise SystemExit(EXIT_FAILURE)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return_code = EXIT_OK
+    try:
+        for component in ("node", "replicator"):
+            batch = [c for c in group if c.component == component]
+            for child in batch:
+                child.start()
+            wait_ready(batch)
+        print(banner(config, config_path, logs), flush=True)
+        supervise(group)
+    except KeyboardInterrupt:
+        print("\nstopping...", file=sys.stderr)
+    except RuntimeError as exc:
+        print(f"meridian run: {exc}", file=sys.stderr)
+        return_code = EXIT_CONFIG
+    finally:
+        stop_all(group)
+    return return_code

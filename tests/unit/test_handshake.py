@@ -1,0 +1,109 @@
+"""Membership and schema guards at the replication handshake (replicator.handshake)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from replicator.handshake import Claims, Identity, Refused, check_peer
+
+MEMBERS = ["us", "eu", "ap"]
+ME = Identity(group="prod", region="us", node_id="node-us-1", tables={"orders": "f1", "users": "f2"})
+PEER = Identity(group="prod", region="eu", node_id="node-eu-1", tables={"orders": "f1", "users": "f2"})
+
+
+@pytest.mark.parametrize(
+    ("case", "peer", "expected_region", "message"),
+    [
+        ("other group", replace(PEER, group="staging"), None, ["group 'staging'", "group 'prod'"]),
+        ("wrong region at the address", PEER, "ap", ["expected region 'ap'", "found region 'eu'"]),
+        (
+            "second node for my region",
+            replace(PEER, region="us", node_id="node-us-2"),
+            None,
+            ["region 'us' already has a node", "node-us-1", "node-us-2"],
+        ),
+        ("not a member", replace(PEER, region="sa"), None, ["region 'sa' is not a member"]),
+        (
+            "table missing on the peer",
+            replace(PEER, tables={"orders": "f1"}),
+            None,
+            ["table 'users' is missing in eu"],
+        ),
+        (
+            "table missing here",
+            replace(PEER, tables={"orders": "f1", "users": "f2", "carts": "f3"}),
+            None,
+            ["table 'carts' is missing here"],
+        ),
+        (
+            "fingerprint mismatch",
+            replace(PEER, tables={"orders": "f1", "users": "XX"}),
+            None,
+            ["table 'users' has a different key schema in eu", "XX", "f2"],
+        ),
+    ],
+)
+def test_check_peer_refuses_with_a_reason(
+    case: str, peer: Identity, expected_region: str | None, message: list[str]
+) -> None:
+    with pytest.raises(Refused) as info:
+        check_peer(ME, peer, MEMBERS, expected_region)
+    for part in message:
+        assert part in str(info.value), (case, str(info.value))
+
+
+@pytest.mark.parametrize("expected_region", [None, "eu"])
+def test_check_peer_accepts_a_matching_member(expected_region: str | None) -> None:
+    check_peer(ME, PEER, MEMBERS, expected_region)
+
+
+def test_check_peer_accepts_no_tables_on_both_sides() -> None:
+    check_peer(replace(ME, tables={}), replace(PEER, tables={}), MEMBERS)
+
+
+def test_group_is_checked_before_membership() -> None:
+    stranger = replace(PEER, group="other", region="zz")
+    with pytest.raises(Refused, match="group 'other'"):
+        check_peer(ME, stranger, MEMBERS)
+
+
+def test_claims_same_node_twice_is_fine_and_counted() -> None:
+    claims = Claims()
+    claims.acquire("eu", "node-a")
+    claims.acquire("eu", "node-a")
+    claims.release("eu", "node-a")
+    with pytest.raises(Refused, match="already linked from node node-a"):
+        claims.acquire("eu", "node-b")  # one claim of node-a is still live
+    claims.release("eu", "node-a")
+    claims.acquire("eu", "node-b")
+
+
+def test_claims_other_node_refused_until_released() -> None:
+    claims = Claims()
+    claims.acquire("eu", "node-a")
+    with pytest.raises(Refused) as info:
+        claims.acquire("eu", "node-b")
+    assert "region 'eu'" in str(info.value)
+    assert "(node-b) cannot claim it" in str(info.value)
+    claims.release("eu", "node-b")  # not the owner: ignored
+    with pytest.raises(Refused):
+        claims.acquire("eu", "node-b")
+    claims.release("eu", "node-a")
+    claims.acquire("eu", "node-b")
+
+
+def test_claims_are_per_region() -> None:
+    claims = Claims()
+    claims.acquire("eu", "node-a")
+    claims.acquire("ap", "node-b")
+    claims.release("ap", "node-a")  # not the owner of ap
+    with pytest.raises(Refused):
+        claims.acquire("ap", "node-c")
+
+
+def test_release_of_an_unknown_region_is_harmless() -> None:
+    claims = Claims()
+    claims.release("eu", "node-a")
+    claims.acquire("eu", "node-b")
