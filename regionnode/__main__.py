@@ -1,4 +1,4 @@
-"""`python -m regionnode --config FILE --region NAME`: one process (the `meridian` CLI wraps this)."""
+"""`python -m regionnode --config FILE --region NAME`: run one region node process."""
 
 import argparse
 import sys

@@ -24,7 +24,8 @@ class StoreCollector(Collector):
             "meridian_node_stream_head_sequence", "Newest stream sequence number", labels=["table"]
         )
         trim = GaugeMetricFamily(
-            "meridian_node_stream_trim_sequence", "Oldest readable stream sequence number",
+            "meridian_node_stream_trim_sequence",
+            "Oldest readable stream sequence number",
             labels=["table"],
         )
         for name, table in self.store.tables.items():
@@ -41,20 +42,29 @@ class NodeMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.requests = Counter(
-            "meridian_node_requests", "Requests by operation and status code",
-            ["operation", "code"], registry=registry,
+            "meridian_node_requests",
+            "Requests by operation and status code",
+            ["operation", "code"],
+            registry=registry,
         )
         self.latency = Histogram(
-            "meridian_node_request_seconds", "Request latency by operation", ["operation"],
-            buckets=LATENCY_BUCKETS, registry=registry,
+            "meridian_node_request_seconds",
+            "Request latency by operation",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.replicated = Counter(
-            "meridian_node_replicated_records", "Replicated records by origin and outcome",
-            ["origin", "outcome"], registry=registry,
+            "meridian_node_replicated_records",
+            "Replicated records by origin and outcome",
+            ["origin", "outcome"],
+            registry=registry,
         )
         self.commit_operations = Histogram(
-            "meridian_node_commit_operations", "Operations per group-committed write batch",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=registry,
+            "meridian_node_commit_operations",
+            "Operations per group-committed write batch",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=registry,
         )
 
     def watch_store(self, store: Store) -> None:

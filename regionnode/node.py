@@ -112,12 +112,21 @@ class Node:
         streams = Streams(self.store)
         conflicts: collections.deque[pb.Conflict] = collections.deque(maxlen=1000)
         writer = Writer(
-            self.store, clock, s.region, streams.notify, conflicts.extend,
+            self.store,
+            clock,
+            s.region,
+            streams.notify,
+            conflicts.extend,
             on_batch=self.metrics.commit_operations.observe,
         )
         service = NodeService(
-            group=s.group, region=s.region, store=self.store, writer=writer, streams=streams,
-            metrics=self.metrics, conflicts=conflicts,
+            group=s.group,
+            region=s.region,
+            store=self.store,
+            writer=writer,
+            streams=streams,
+            metrics=self.metrics,
+            conflicts=conflicts,
         )
         self.service = service
         self.metrics.watch_store(self.store)
@@ -128,8 +137,13 @@ class Node:
             self._start_metrics(s.metrics_listen)
         log.info(
             "node %s of group %s serving on %s:%d (data %s, node id %s, durability %s)",
-            s.region, s.group, s.listen.rsplit(":", 1)[0], self.port, s.data_dir,
-            self.store.node_id, "fsync" if s.sync else "buffered",
+            s.region,
+            s.group,
+            s.listen.rsplit(":", 1)[0],
+            self.port,
+            s.data_dir,
+            self.store.node_id,
+            "fsync" if s.sync else "buffered",
         )
 
     async def _serve(self, service: NodeService) -> None:

@@ -95,7 +95,7 @@ class Schema:
         return self.prefix + keys.encode_component(self.pk_type, value, self.pk_name)
 
     def _key_parts(self) -> list[tuple[str, int, int]]:
-        parts = [(self.pk_name, self.pk_type, MAX_PARTITION_KEY_BYTES)]
+        parts: list[tuple[str, int, int]] = [(self.pk_name, self.pk_type, MAX_PARTITION_KEY_BYTES)]
         if self.sk_name:
             parts.append((self.sk_name, self.sk_type, MAX_SORT_KEY_BYTES))
         return parts

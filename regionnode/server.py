@@ -64,8 +64,15 @@ def _rpc(
 
 class NodeService(pb_grpc.NodeServicer):
     def __init__(
-        self, *, group: str, region: str, store: Store, writer: Writer, streams: Streams,
-        metrics: NodeMetrics, conflicts: collections.deque[pb.Conflict],
+        self,
+        *,
+        group: str,
+        region: str,
+        store: Store,
+        writer: Writer,
+        streams: Streams,
+        metrics: NodeMetrics,
+        conflicts: collections.deque[pb.Conflict],
     ) -> None:
         self.group = group
         self.region = region
@@ -96,7 +103,8 @@ class NodeService(pb_grpc.NodeServicer):
         desc = pb.TableDescription()
         desc.CopyFrom(table.description)
         desc.approximate_item_count = sum(
-            1 for _, v in self.store.scan_prefix(table.schema.prefix)
+            1
+            for _, v in self.store.scan_prefix(table.schema.prefix)
             if not pb.StoredItem.FromString(v).tombstone
         )
         return pb.DescribeTableResponse(table=desc)
@@ -151,7 +159,9 @@ class NodeService(pb_grpc.NodeServicer):
     async def BatchWriteItem(self, req: pb.BatchWriteItemRequest) -> pb.BatchWriteItemResponse:
         table = self._table(req.table)
         if not 1 <= len(req.writes) <= MAX_BATCH_WRITES:
-            raise ItemError(f"writes: expected 1 to {MAX_BATCH_WRITES} requests, got {len(req.writes)}")
+            raise ItemError(
+                f"writes: expected 1 to {MAX_BATCH_WRITES} requests, got {len(req.writes)}"
+            )
         writes: list[tuple[bytes, pb.Item, pb.Item | None]] = []
         seen: set[bytes] = set()
         for index, write in enumerate(req.writes):
@@ -189,7 +199,7 @@ class NodeService(pb_grpc.NodeServicer):
             raise ItemError(f"keys: at most {MAX_BATCH_GETS}, got {len(req.keys)}")
         encoded = [self._key(table, key)[0] for key in req.keys]
         response = pb.BatchGetItemResponse()
-        for raw in self.store.db.get(encoded):
+        for raw in self.store.get_many(encoded):
             if raw is not None:
                 stored = pb.StoredItem.FromString(raw)
                 if not stored.tombstone:
@@ -204,7 +214,11 @@ class NodeService(pb_grpc.NodeServicer):
             raise ItemError(f"partition_key: required (the value of {sch.pk_name!r})")
         prefix = sch.partition_prefix(req.partition_key)
         low, high = query.sort_range(sch, prefix, req.sort_key)
-        start = self._key(table, req.exclusive_start_key)[0] if req.HasField("exclusive_start_key") else None
+        start = (
+            self._key(table, req.exclusive_start_key)[0]
+            if req.HasField("exclusive_start_key")
+            else None
+        )
         low, high = query.resume(low, high, start, req.backward)
         rows = self.store.scan_range(low, high, reverse=req.backward)
         items, last = _page(rows, req.limit, sch)
@@ -217,10 +231,15 @@ class NodeService(pb_grpc.NodeServicer):
         total = req.total_segments or 1
         if req.segment >= total:
             raise ItemError(f"segment: must be below total_segments ({total})")
-        start = self._key(table, req.exclusive_start_key)[0] if req.HasField("exclusive_start_key") else None
+        start = (
+            self._key(table, req.exclusive_start_key)[0]
+            if req.HasField("exclusive_start_key")
+            else None
+        )
         low, high = query.resume(sch.prefix, query.successor(sch.prefix), start, False)
         rows = (
-            (k, v) for k, v in self.store.scan_range(low, high)
+            (k, v)
+            for k, v in self.store.scan_range(low, high)
             if total == 1 or query.in_segment(_partition_of(sch, v), req.segment, total)
         )
         items, last = _page(rows, req.limit, sch)
@@ -233,7 +252,9 @@ class NodeService(pb_grpc.NodeServicer):
         return self.streams.describe(self._table(req.table))
 
     @_rpc
-    async def GetShardIterator(self, req: pb.GetShardIteratorRequest) -> pb.GetShardIteratorResponse:
+    async def GetShardIterator(
+        self, req: pb.GetShardIteratorRequest
+    ) -> pb.GetShardIteratorResponse:
         return pb.GetShardIteratorResponse(shard_iterator=self.streams.iterator(req))
 
     @_rpc
@@ -258,7 +279,10 @@ class NodeService(pb_grpc.NodeServicer):
     @_rpc
     async def NodeInfo(self, req: pb.NodeInfoRequest) -> pb.NodeInfoResponse:
         response = pb.NodeInfoResponse(
-            group=self.group, region=self.region, node_id=self.store.node_id, hlc=self.writer.clock.last
+            group=self.group,
+            region=self.region,
+            node_id=self.store.node_id,
+            hlc=self.writer.clock.last,
         )
         for name in sorted(self.store.tables):
             response.tables.append(self.store.tables[name].description)
@@ -269,12 +293,22 @@ class NodeService(pb_grpc.NodeServicer):
         table = self._table(req.table)
         _check_replicated(self.region, table, req)
         op = ApplyOp(
-            table, req.origin, list(req.records), req.max_clock_offset_ms, req.source_sequence,
+            table,
+            req.origin,
+            list(req.records),
+            req.max_clock_offset_ms,
+            req.source_sequence,
             req.origin_node_id,
         )
         response: pb.ApplyReplicatedResponse = await self.writer.submit(op)  # type: ignore[assignment]
         counter = self.metrics.replicated
-        for outcome in ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected"):
+        for outcome in (
+            "applied",
+            "lost_to_newer",
+            "duplicate",
+            "stale_sequence",
+            "clock_rejected",
+        ):
             value = getattr(response, outcome)
             if value:
                 counter.labels(req.origin, outcome).inc(value)
@@ -286,7 +320,7 @@ class NodeService(pb_grpc.NodeServicer):
 
     @_rpc
     async def ListConflicts(self, req: pb.ListConflictsRequest) -> pb.ListConflictsResponse:
-        recent = list(self.conflicts)[-(req.limit or 100):]
+        recent = list(self.conflicts)[-(req.limit or 100) :]
         return pb.ListConflictsResponse(conflicts=recent)
 
     @_rpc
@@ -308,17 +342,27 @@ class NodeService(pb_grpc.NodeServicer):
     @_rpc
     async def DiffKeys(self, req: pb.DiffKeysRequest) -> pb.DiffKeysResponse:
         table = self._table(req.table)
-        start = self._key(table, req.exclusive_start_key)[0] if req.HasField("exclusive_start_key") else None
-        low, high = query.resume(table.schema.prefix, query.successor(table.schema.prefix), start, False)
+        start = (
+            self._key(table, req.exclusive_start_key)[0]
+            if req.HasField("exclusive_start_key")
+            else None
+        )
+        low, high = query.resume(
+            table.schema.prefix, query.successor(table.schema.prefix), start, False
+        )
         response = pb.DiffKeysResponse()
         limit = req.limit or 1000
         for _, value in self.store.scan_range(low, high):
             stored = pb.StoredItem.FromString(value)
             keys = table.schema.key_of(stored.item)
-            response.entries.append(pb.KeyVersion(
-                keys=keys, version=stored.version, tombstone=stored.tombstone,
-                value_hash=hashlib.sha256(_entry_bytes(stored)).hexdigest()[:16],
-            ))
+            response.entries.append(
+                pb.KeyVersion(
+                    keys=keys,
+                    version=stored.version,
+                    tombstone=stored.tombstone,
+                    value_hash=hashlib.sha256(_entry_bytes(stored)).hexdigest()[:16],
+                )
+            )
             if len(response.entries) >= limit:
                 response.last_evaluated_key.CopyFrom(keys)
                 break
@@ -336,9 +380,7 @@ def _partition_of(sch: schema.Schema, raw: bytes) -> bytes:
     return sch.partition_prefix(item.attributes[sch.pk_name])
 
 
-def _page(
-    rows: Any, limit: int, sch: schema.Schema
-) -> tuple[list[pb.Item], pb.Item | None]:
+def _page(rows: Any, limit: int, sch: schema.Schema) -> tuple[list[pb.Item], pb.Item | None]:
     """Live items from storage rows, up to `limit` items or about 1 MB."""
     items: list[pb.Item] = []
     size = 0
@@ -395,7 +437,9 @@ def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:
             store.put_table(existing)
         return existing.description
     desc = pb.TableDescription(
-        spec=spec, stream_id=uuid.uuid4().hex, created_ms=int(time.time() * 1000),
+        spec=spec,
+        stream_id=uuid.uuid4().hex,
+        created_ms=int(time.time() * 1000),
         schema_fingerprint=schema.fingerprint(spec),
     )
     store.put_table(Table(schema.Schema(spec), desc))

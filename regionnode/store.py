@@ -113,11 +113,16 @@ class Store:
         raw = self.db.get(key)
         return None if raw is None else bytes(raw)
 
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
+        return list(self.db.get(keys))  # type: ignore[arg-type]
+
     def get_item(self, key: bytes) -> pb.StoredItem | None:
         raw = self.db.get(key)
         return None if raw is None else pb.StoredItem.FromString(raw)
 
-    def scan_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+    def scan_prefix(
+        self, prefix: bytes, start: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
         """Ascending (key, value) pairs under a prefix, from `start` (inclusive) if given."""
         it = self.db.iter()
         it.seek(start or prefix)
@@ -181,7 +186,9 @@ class Store:
 
     def put_table(self, table: Table) -> None:
         name = table.description.spec.name
-        self.db.put(META_TABLE + name.encode(), table.description.SerializeToString(), self._write_options)
+        self.db.put(
+            META_TABLE + name.encode(), table.description.SerializeToString(), self._write_options
+        )
         self.tables[name] = table
 
     def drop_table(self, name: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -76,10 +77,8 @@ class Streams:
 
     async def wait(self, name: str, timeout: float | None = None) -> None:
         event = self._changed.setdefault(name, asyncio.Event())
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
     def check_position(self, table: Table, after: int) -> None:
         """Records after `after` must still exist; otherwise the reader missed some."""
@@ -126,7 +125,9 @@ class Streams:
                 raise ItemError(f"sequence_number {req.sequence_number}: beyond the stream head")
             self.check_position(table, next_seq - 1)
         else:
-            raise ItemError("type: expected TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER")
+            raise ItemError(
+                "type: expected TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER"
+            )
         return encode_iterator(req.table, shard_id(table), next_seq, hlc.wall_ms())
 
     def get_records(self, req: pb.GetRecordsRequest) -> pb.GetRecordsResponse:

@@ -232,10 +232,7 @@ class Writer:
         self, table: Table, keys: pb.Item, new: pb.Item | None, old: pb.Item | None
     ) -> pb.StreamRecord:
         spec = table.description.spec
-        if new is None:
-            event = pb.REMOVE
-        else:
-            event = pb.MODIFY if old is not None else pb.INSERT
+        event = pb.REMOVE if new is None else pb.MODIFY if old is not None else pb.INSERT
         record = pb.StreamRecord(
             event_name=event,
             creation_time_ms=self.clock.wall(),
@@ -250,14 +247,21 @@ class Writer:
         return record
 
     def _write_local(
-        self, stage: Stage, table: Table, key: bytes, keys: pb.Item, new: pb.Item | None,
+        self,
+        stage: Stage,
+        table: Table,
+        key: bytes,
+        keys: pb.Item,
+        new: pb.Item | None,
         old: pb.Item | None,
     ) -> pb.Version:
         """Stamp a new version and stage the item (or tombstone) with its stream record."""
         version = pb.Version(hlc=self.clock.now(), region=self.region)
         record = self._record(table, keys, new, old)
         record.version.CopyFrom(version)
-        stored = pb.StoredItem(version=version, tombstone=new is None, written_ms=record.creation_time_ms)
+        stored = pb.StoredItem(
+            version=version, tombstone=new is None, written_ms=record.creation_time_ms
+        )
         stored.item.CopyFrom(new if new is not None else keys)
         stage.put_item(key, stored)
         stage.emit(table, record, self._event_prefix)
@@ -308,7 +312,9 @@ class Writer:
         return response
 
     @staticmethod
-    def _unchanged(stored: pb.StoredItem | None, return_values: int, old: pb.Item) -> pb.WriteResult:
+    def _unchanged(
+        stored: pb.StoredItem | None, return_values: int, old: pb.Item
+    ) -> pb.WriteResult:
         result = pb.WriteResult(changed=False)
         if stored is not None:
             result.version.CopyFrom(stored.version)
@@ -335,7 +341,11 @@ class Writer:
         name = op.table.description.spec.name
         ckpt_id = (op.origin, name)
         ckpt = stage.checkpoints.get(ckpt_id) or self.store.checkpoint(op.origin, name)
-        if ckpt is not None and op.origin_node_id and ckpt.origin_node_id not in ("", op.origin_node_id):
+        if (
+            ckpt is not None
+            and op.origin_node_id
+            and ckpt.origin_node_id not in ("", op.origin_node_id)
+        ):
             raise ResyncNeeded(
                 f"{op.origin} is now served by node {op.origin_node_id}; table {name!r} was "
                 f"replicated from node {ckpt.origin_node_id}"
@@ -363,7 +373,10 @@ class Writer:
         response.checkpoint = position
         if ckpt is None or position > ckpt.sequence_number:
             new_ckpt = pb.Checkpoint(
-                origin=op.origin, table=name, sequence_number=position, updated_ms=now,
+                origin=op.origin,
+                table=name,
+                sequence_number=position,
+                updated_ms=now,
                 origin_node_id=op.origin_node_id or (ckpt.origin_node_id if ckpt else ""),
             )
             stage.checkpoints[ckpt_id] = new_ckpt
@@ -371,8 +384,13 @@ class Writer:
         return response
 
     def _apply_record(
-        self, stage: Stage, table: Table, record: pb.StreamRecord,
-        response: pb.ApplyReplicatedResponse, conflicts: list[pb.Conflict], now: int,
+        self,
+        stage: Stage,
+        table: Table,
+        record: pb.StreamRecord,
+        response: pb.ApplyReplicatedResponse,
+        conflicts: list[pb.Conflict],
+        now: int,
     ) -> None:
         key = table.schema.encode(record.keys)
         stored = stage.current(key)
@@ -385,10 +403,16 @@ class Writer:
         if outcome is lww.Outcome.LOST_TO_NEWER:
             response.lost_to_newer += 1
             assert stored is not None and current is not None
-            conflicts.append(pb.Conflict(
-                table=table.description.spec.name, keys=record.keys, winner=stored.version,
-                loser=record.version, rule=lww.rule(incoming, current), at_ms=now,
-            ))
+            conflicts.append(
+                pb.Conflict(
+                    table=table.description.spec.name,
+                    keys=record.keys,
+                    winner=stored.version,
+                    loser=record.version,
+                    rule=lww.rule(incoming, current),
+                    at_ms=now,
+                )
+            )
             return
         removed = record.event_name == pb.REMOVE
         new = None if removed else record.new_image
@@ -400,4 +424,6 @@ class Writer:
         stage.put_item(key, stored_new)
         stage.emit(table, local, self._event_prefix)
         response.applied += 1
-        response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
+        response.max_latency_ms = max(
+            response.max_latency_ms, max(0, now - record.creation_time_ms)
+        )

@@ -1,4 +1,4 @@
-"""`python -m replicator --config FILE --region NAME`: one process (the `meridian` CLI wraps this)."""
+"""`python -m replicator --config FILE --region NAME`: run one replicator process."""
 
 import argparse
 import sys

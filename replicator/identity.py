@@ -16,7 +16,10 @@ async def local_identity(node: pb_grpc.NodeStub, timeout: float = 5.0) -> Identi
 
 def hello(me: Identity, target_region: str = "") -> rpb.HandshakeRequest:
     return rpb.HandshakeRequest(
-        group=me.group, region=me.region, node_id=me.node_id, target_region=target_region,
+        group=me.group,
+        region=me.region,
+        node_id=me.node_id,
+        target_region=target_region,
         tables=[rpb.TableFingerprint(name=n, fingerprint=f) for n, f in sorted(me.tables.items())],
     )
 

@@ -55,8 +55,15 @@ class LinkState:
 
 class Link:
     def __init__(
-        self, *, peer: str, address: str, node: pb_grpc.NodeStub, region: str,
-        members: list[str], settings: LinkSettings, metrics: ReplicatorMetrics,
+        self,
+        *,
+        peer: str,
+        address: str,
+        node: pb_grpc.NodeStub,
+        region: str,
+        members: list[str],
+        settings: LinkSettings,
+        metrics: ReplicatorMetrics,
     ) -> None:
         self.peer = peer
         self.address = address
@@ -128,7 +135,8 @@ class Link:
             check_peer(me, peer_identity, self.members, expected_region=self.peer)
             await self._load_positions(me)
             request = rpb.PullRequest(
-                hello=hello(me, self.peer), max_batch=self.settings.batch_size,
+                hello=hello(me, self.peer),
+                max_batch=self.settings.batch_size,
                 heartbeat_seconds=self.settings.heartbeat_s,
                 positions=[
                     rpb.TablePosition(table=t, after_sequence_number=p)
@@ -165,9 +173,12 @@ class Link:
 
     async def _apply(self, batch: rpb.PullBatch) -> None:
         request = pb.ApplyReplicatedRequest(
-            origin=self.peer, table=batch.table, records=batch.records,
+            origin=self.peer,
+            table=batch.table,
+            records=batch.records,
             max_clock_offset_ms=self.settings.max_clock_offset_ms,
-            source_sequence=batch.scanned_through, origin_node_id=batch.source_node_id,
+            source_sequence=batch.scanned_through,
+            origin_node_id=batch.source_node_id,
         )
         result: pb.ApplyReplicatedResponse = await self.node.ApplyReplicated(request, timeout=30)
         self._positions[batch.table] = result.checkpoint

@@ -5,10 +5,34 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LAG_BUCKETS = (
-    0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-    30, 60,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
 )
-STATES = ("CONNECTING", "HANDSHAKING", "STREAMING", "CLOCK_REJECTED", "REFUSED", "RESYNC_NEEDED", "DOWN")
+STATES = (
+    "CONNECTING",
+    "HANDSHAKING",
+    "STREAMING",
+    "CLOCK_REJECTED",
+    "REFUSED",
+    "RESYNC_NEEDED",
+    "DOWN",
+)
 
 
 class ReplicatorMetrics:
@@ -18,39 +42,51 @@ class ReplicatorMetrics:
         self.latency = Histogram(
             "meridian_replication_latency_seconds",
             "Apply time minus origin write time of replicated records",
-            pair, buckets=LAG_BUCKETS, registry=registry,
+            pair,
+            buckets=LAG_BUCKETS,
+            registry=registry,
         )
         self.lag = Gauge(
             "meridian_replication_lag_seconds",
             "How far behind the target may be: age of the newest point it is known complete at",
-            pair, registry=registry,
+            pair,
+            registry=registry,
         )
         self.pending = Gauge(
-            "meridian_replication_pending_records", "Origin stream head minus applied position",
-            [*pair, "table"], registry=registry,
+            "meridian_replication_pending_records",
+            "Origin stream head minus applied position",
+            [*pair, "table"],
+            registry=registry,
         )
         self.applied = Counter(
             "meridian_replication_applied", "Replicated records applied", pair, registry=registry
         )
         self.conflicts = Counter(
-            "meridian_replication_conflicts", "Records not applied, by outcome",
-            [*pair, "outcome"], registry=registry,
+            "meridian_replication_conflicts",
+            "Records not applied, by outcome",
+            [*pair, "outcome"],
+            registry=registry,
         )
         self.clock_rejections = Counter(
             "meridian_replication_clock_rejections",
             "Records refused because their clock was beyond max_clock_offset",
-            pair, registry=registry,
+            pair,
+            registry=registry,
         )
         self.reconnects = Counter(
             "meridian_replication_reconnects", "Link reconnect attempts", pair, registry=registry
         )
         self.state = Gauge(
-            "meridian_replication_link_state", "1 for the link's current state", [*pair, "state"],
+            "meridian_replication_link_state",
+            "1 for the link's current state",
+            [*pair, "state"],
             registry=registry,
         )
         self.refusals = Counter(
-            "meridian_replication_handshake_refusals", "Handshakes refused, by side",
-            [*pair, "side"], registry=registry,
+            "meridian_replication_handshake_refusals",
+            "Handshakes refused, by side",
+            [*pair, "side"],
+            registry=registry,
         )
 
     def set_state(self, source: str, target: str, state: str) -> None:

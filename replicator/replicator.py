@@ -36,8 +36,13 @@ SERVICE_NAME = "meridian.replicator.v1.Replicator"
 
 class Replicator:
     def __init__(
-        self, config: GroupConfig, region: str, registry: CollectorRegistry | None = None,
-        *, serve_metrics: bool = True, node_wait_s: float = 30.0,
+        self,
+        config: GroupConfig,
+        region: str,
+        registry: CollectorRegistry | None = None,
+        *,
+        serve_metrics: bool = True,
+        node_wait_s: float = 30.0,
     ) -> None:
         self.config = config
         self.region = config.region(region)
@@ -74,8 +79,13 @@ class Replicator:
             if peer.name == name:
                 continue
             link = Link(
-                peer=peer.name, address=str(peer.replicator_listen), node=node, region=name,
-                members=members, settings=settings, metrics=self.metrics,
+                peer=peer.name,
+                address=str(peer.replicator_listen),
+                node=node,
+                region=name,
+                members=members,
+                settings=settings,
+                metrics=self.metrics,
             )
             self.links.append(link)
             self._tasks.spawn(f"link from {peer.name}", link.run())
@@ -84,7 +94,10 @@ class Replicator:
             self._start_metrics(str(self.region.replicator_metrics_listen))
         log.info(
             "replicator %s (node %s) serving on %s, pulling from %s",
-            name, me.node_id, self.region.replicator_listen, ", ".join(l.peer for l in self.links),
+            name,
+            me.node_id,
+            self.region.replicator_listen,
+            ", ".join(link.peer for link in self.links),
         )
 
     async def _wait_for_node(self, node: Any) -> Identity:
@@ -124,7 +137,9 @@ class Replicator:
     def _start_metrics(self, listen: str) -> None:
         host, port = listen.rsplit(":", 1)
         try:
-            self._metrics_server, _ = start_http_server(int(port), addr=host, registry=self.registry)
+            self._metrics_server, _ = start_http_server(
+                int(port), addr=host, registry=self.registry
+            )
         except OSError as exc:
             raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
 

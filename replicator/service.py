@@ -22,8 +22,13 @@ log = logging.getLogger(__name__)
 
 class ReplicatorService(rpb_grpc.ReplicatorServicer):
     def __init__(
-        self, *, region: str, members: list[str], node: pb_grpc.NodeStub,
-        links: Callable[[], list[Link]], metrics: ReplicatorMetrics,
+        self,
+        *,
+        region: str,
+        members: list[str],
+        node: pb_grpc.NodeStub,
+        links: Callable[[], list[Link]],
+        metrics: ReplicatorMetrics,
     ) -> None:
         self.region = region
         self.members = members
@@ -77,10 +82,18 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         response = rpb.StatusResponse(region=self.region)
         for link in self.links():
             s = link.status
-            response.links.append(rpb.LinkStatus(
-                source=link.peer, target=self.region, state=s.state,
-                lag_seconds=link.lag_seconds(now), lag_records=sum(s.pending.values()),
-                applied=s.applied, conflicts=s.conflicts, clock_rejected=s.clock_rejected,
-                error=s.error, reconnects=s.reconnects,
-            ))
+            response.links.append(
+                rpb.LinkStatus(
+                    source=link.peer,
+                    target=self.region,
+                    state=s.state,
+                    lag_seconds=link.lag_seconds(now),
+                    lag_records=sum(s.pending.values()),
+                    applied=s.applied,
+                    conflicts=s.conflicts,
+                    clock_rejected=s.clock_rejected,
+                    error=s.error,
+                    reconnects=s.reconnects,
+                )
+            )
         return response

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from regionnode import hlc
 from regionnode.pb import node_pb2 as pb
@@ -29,14 +30,16 @@ class Position:
 
 
 async def _feed(
-    node: pb_grpc.NodeStub, req: pb.SubscribeRequest, queue: asyncio.Queue[object],
+    node: pb_grpc.NodeStub,
+    req: pb.SubscribeRequest,
+    queue: asyncio.Queue[object],
     position: Position,
 ) -> None:
     try:
         async for batch in node.Subscribe(req):
             position.head = max(position.head, batch.head_sequence_number)
             await queue.put((req.table, batch))
-    except Exception as exc:  # handed to the serving loop, which ends the pull with it
+    except Exception as exc:  # noqa: BLE001 - handed to the serving loop, which ends the pull
         await queue.put(exc)
 
 
@@ -51,8 +54,11 @@ async def serve_pull(
     for pos in req.positions:
         positions[pos.table] = Position(scanned=pos.after_sequence_number)
         sub = pb.SubscribeRequest(
-            table=pos.table, after_sequence_number=pos.after_sequence_number, origin=region,
-            max_batch=req.max_batch or 500, full_images=True,
+            table=pos.table,
+            after_sequence_number=pos.after_sequence_number,
+            origin=region,
+            max_batch=req.max_batch or 500,
+            full_images=True,
         )
         tasks.spawn(pos.table, _feed(node, sub, queue, positions[pos.table]))
     try:
@@ -65,7 +71,7 @@ async def serve_pull(
                 continue
             if isinstance(item, BaseException):
                 raise item
-            table, batch = item  # type: ignore[misc]
+            table, batch = cast(tuple[str, pb.SubscribeBatch], item)
             position = positions[table]
             position.scanned = batch.scanned_through
             yield _batch(table, batch.records, position, node_id)
@@ -75,9 +81,13 @@ async def serve_pull(
 
 
 def _batch(
-    table: str, records: object, position: Position, node_id: str
+    table: str, records: Iterable[pb.StreamRecord], position: Position, node_id: str
 ) -> rpb.PullBatch:
     return rpb.PullBatch(
-        table=table, records=records, head_sequence_number=max(position.head, position.scanned),
-        scanned_through=position.scanned, sent_ms=hlc.wall_ms(), source_node_id=node_id,
+        table=table,
+        records=records,
+        head_sequence_number=max(position.head, position.scanned),
+        scanned_through=position.scanned,
+        sent_ms=hlc.wall_ms(),
+        source_node_id=node_id,
     )

@@ -34,29 +34,38 @@ def free_ports(count: int) -> list[int]:
 
 
 def group_yaml(
-    data: pathlib.Path, regions: list[str], *, tables: list[dict] | None = None,
-    replication: dict | None = None, group: str = "it",
+    data: pathlib.Path,
+    regions: list[str],
+    *,
+    tables: list[dict] | None = None,
+    replication: dict | None = None,
+    group: str = "it",
 ) -> dict:
     ports = free_ports(4 * len(regions))
     doc: dict = {
         "group": group,
         "durability": "buffered",
-        "tables": tables or [{
-            "name": "orders",
-            "partition_key": {"name": "pk", "type": "S"},
-            "sort_key": {"name": "sk", "type": "N"},
-        }],
+        "tables": tables
+        or [
+            {
+                "name": "orders",
+                "partition_key": {"name": "pk", "type": "S"},
+                "sort_key": {"name": "sk", "type": "N"},
+            }
+        ],
         "replication": replication or {"heartbeat_interval": "200ms"},
         "regions": [],
     }
     for i, name in enumerate(regions):
         p = ports[4 * i : 4 * i + 4]
-        doc["regions"].append({
-            "name": name,
-            "node": {"listen": f"127.0.0.1:{p[0]}", "data_dir": str(data / name)},
-            "replicator": {"listen": f"127.0.0.1:{p[1]}", "metrics": f"127.0.0.1:{p[3]}"},
-            "metrics": {"listen": f"127.0.0.1:{p[2]}"},
-        })
+        doc["regions"].append(
+            {
+                "name": name,
+                "node": {"listen": f"127.0.0.1:{p[0]}", "data_dir": str(data / name)},
+                "replicator": {"listen": f"127.0.0.1:{p[1]}", "metrics": f"127.0.0.1:{p[3]}"},
+                "metrics": {"listen": f"127.0.0.1:{p[2]}"},
+            }
+        )
     return doc
 
 

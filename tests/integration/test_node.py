@@ -27,12 +27,17 @@ Code = grpc.StatusCode
 
 
 def spec(
-    name: str, pk: str = "pk", sk: tuple[str, int] | None = None,
-    view_type: int = pb.NEW_AND_OLD_IMAGES, retention_seconds: int = 86400,
+    name: str,
+    pk: str = "pk",
+    sk: tuple[str, int] | None = None,
+    view_type: int = pb.NEW_AND_OLD_IMAGES,
+    retention_seconds: int = 86400,
 ) -> pb.TableSpec:
     out = pb.TableSpec(
-        name=name, partition_key=pb.KeyAttribute(name=pk, type=pb.KEY_TYPE_S),
-        view_type=view_type, retention_seconds=retention_seconds,
+        name=name,
+        partition_key=pb.KeyAttribute(name=pk, type=pb.KEY_TYPE_S),
+        view_type=view_type,
+        retention_seconds=retention_seconds,
     )
     if sk is not None:
         out.sort_key.CopyFrom(pb.KeyAttribute(name=sk[0], type=sk[1]))
@@ -59,13 +64,21 @@ def run(body: Callable[[], Coroutine[Any, Any, None]], timeout: float = DEADLINE
 
 @contextlib.asynccontextmanager
 async def running_node(
-    data_dir: pathlib.Path, *, region: str = "us", sync: bool = False,
+    data_dir: pathlib.Path,
+    *,
+    region: str = "us",
+    sync: bool = False,
     trim_interval_s: float = 10.0,
 ) -> AsyncIterator[tuple[Node, pb_grpc.NodeStub]]:
     node = Node(
         NodeSettings(
-            group="it", region=region, data_dir=data_dir, listen="127.0.0.1:0", sync=sync,
-            tables=list(TABLES), trim_interval_s=trim_interval_s,
+            group="it",
+            region=region,
+            data_dir=data_dir,
+            listen="127.0.0.1:0",
+            sync=sync,
+            tables=list(TABLES),
+            trim_interval_s=trim_interval_s,
         ),
         CollectorRegistry(),
     )
@@ -127,7 +140,9 @@ async def records(
     it = await stub.GetShardIterator(
         pb.GetShardIteratorRequest(table=table, type=type_, sequence_number=seq)
     )
-    resp = await stub.GetRecords(pb.GetRecordsRequest(shard_iterator=it.shard_iterator, limit=limit))
+    resp = await stub.GetRecords(
+        pb.GetRecordsRequest(shard_iterator=it.shard_iterator, limit=limit)
+    )
     return list(resp.records)
 
 
@@ -157,14 +172,22 @@ def test_put_get_update_delete_with_conditions_and_return_values(tmp_path: pathl
         async with running_node(tmp_path / "n") as (_, stub):
             key = order("a", 1)
             first = await put(
-                stub, "orders", order("a", 1, v="one"),
+                stub,
+                "orders",
+                order("a", 1, v="one"),
                 conditions=[pb.Condition(item_not_exists=True)],
             )
             assert first.changed and first.version.region == "us" and first.version.hlc > 0
             assert not first.HasField("attributes")
             await expect_error(
-                put(stub, "orders", order("a", 1, v="x"), conditions=[pb.Condition(item_not_exists=True)]),
-                Code.FAILED_PRECONDITION, "item exists",
+                put(
+                    stub,
+                    "orders",
+                    order("a", 1, v="x"),
+                    conditions=[pb.Condition(item_not_exists=True)],
+                ),
+                Code.FAILED_PRECONDITION,
+                "item exists",
             )
             got = await get(stub, "orders", key)
             assert got.found and got.item == order("a", 1, v="one") and got.version == first.version
@@ -175,45 +198,69 @@ def test_put_get_update_delete_with_conditions_and_return_values(tmp_path: pathl
 
             # version_equals: a stale version fails and changes nothing; the current one passes
             await expect_error(
-                stub.UpdateItem(pb.UpdateItemRequest(
-                    table="orders", key=key,
-                    actions=[pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("x")))],
-                    conditions=[pb.Condition(version_equals=first.version)],
-                )),
-                Code.FAILED_PRECONDITION, "version is",
+                stub.UpdateItem(
+                    pb.UpdateItemRequest(
+                        table="orders",
+                        key=key,
+                        actions=[pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("x")))],
+                        conditions=[pb.Condition(version_equals=first.version)],
+                    )
+                ),
+                Code.FAILED_PRECONDITION,
+                "version is",
             )
-            third = await stub.UpdateItem(pb.UpdateItemRequest(
-                table="orders", key=key,
-                actions=[
-                    pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("three"))),
-                    pb.UpdateAction(add=pb.AttributeEquals(name="count", value=N("5"))),
-                ],
-                conditions=[pb.Condition(version_equals=second.version)],
-                return_values=pb.ALL_NEW,
-            ))
+            third = await stub.UpdateItem(
+                pb.UpdateItemRequest(
+                    table="orders",
+                    key=key,
+                    actions=[
+                        pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("three"))),
+                        pb.UpdateAction(add=pb.AttributeEquals(name="count", value=N("5"))),
+                    ],
+                    conditions=[pb.Condition(version_equals=second.version)],
+                    return_values=pb.ALL_NEW,
+                )
+            )
             assert third.changed and third.version.hlc > second.version.hlc
             assert third.attributes == order("a", 1, v="three", count=N("5"))
 
             await expect_error(
-                stub.UpdateItem(pb.UpdateItemRequest(
-                    table="orders", key=key,
-                    actions=[pb.UpdateAction(remove="v")],
-                    conditions=[pb.Condition(attribute_equals=pb.AttributeEquals(name="v", value=av("two")))],
-                )),
-                Code.FAILED_PRECONDITION, "attribute 'v' is 'three', expected 'two'",
+                stub.UpdateItem(
+                    pb.UpdateItemRequest(
+                        table="orders",
+                        key=key,
+                        actions=[pb.UpdateAction(remove="v")],
+                        conditions=[
+                            pb.Condition(
+                                attribute_equals=pb.AttributeEquals(name="v", value=av("two"))
+                            )
+                        ],
+                    )
+                ),
+                Code.FAILED_PRECONDITION,
+                "attribute 'v' is 'three', expected 'two'",
             )
-            fourth = await stub.UpdateItem(pb.UpdateItemRequest(
-                table="orders", key=key, actions=[pb.UpdateAction(remove="v")],
-                return_values=pb.ALL_OLD,
-            ))
+            fourth = await stub.UpdateItem(
+                pb.UpdateItemRequest(
+                    table="orders",
+                    key=key,
+                    actions=[pb.UpdateAction(remove="v")],
+                    return_values=pb.ALL_OLD,
+                )
+            )
             assert fourth.attributes == order("a", 1, v="three", count=N("5"))
             assert (await get(stub, "orders", key)).item == order("a", 1, count=N("5"))
 
             await expect_error(
-                stub.DeleteItem(pb.DeleteItemRequest(
-                    table="orders", key=order("zz", 1), conditions=[pb.Condition(item_exists=True)],
-                )),
-                Code.FAILED_PRECONDITION, "item does not exist",
+                stub.DeleteItem(
+                    pb.DeleteItemRequest(
+                        table="orders",
+                        key=order("zz", 1),
+                        conditions=[pb.Condition(item_exists=True)],
+                    )
+                ),
+                Code.FAILED_PRECONDITION,
+                "item does not exist",
             )
             deleted = await stub.DeleteItem(
                 pb.DeleteItemRequest(table="orders", key=key, return_values=pb.ALL_OLD)
@@ -223,11 +270,15 @@ def test_put_get_update_delete_with_conditions_and_return_values(tmp_path: pathl
             assert not (await get(stub, "orders", key)).found
 
             # an update of a missing (here: deleted) item creates it from the key
-            created = await stub.UpdateItem(pb.UpdateItemRequest(
-                table="orders", key=key,
-                actions=[pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("new")))],
-                conditions=[pb.Condition(item_not_exists=True)], return_values=pb.ALL_NEW,
-            ))
+            created = await stub.UpdateItem(
+                pb.UpdateItemRequest(
+                    table="orders",
+                    key=key,
+                    actions=[pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("new")))],
+                    conditions=[pb.Condition(item_not_exists=True)],
+                    return_values=pb.ALL_NEW,
+                )
+            )
             assert created.attributes == order("a", 1, v="new")
 
             versions = [r.version.hlc for r in await records(stub, "orders")]
@@ -243,20 +294,29 @@ def test_unchanged_writes_emit_nothing(tmp_path: pathlib.Path) -> None:
             written = await put(stub, "orders", order("a", 1, price=N("1.50")))
             start = await head(stub, "orders")
             # the same item, numbers spelled differently: nothing changes
-            same = await put(stub, "orders", order("a", "1.0", price=N("1.5")), return_values=pb.ALL_OLD)
+            same = await put(
+                stub, "orders", order("a", "1.0", price=N("1.5")), return_values=pb.ALL_OLD
+            )
             assert not same.changed
             assert same.attributes == order("a", 1, price=N("1.5"))
-            noop = await stub.UpdateItem(pb.UpdateItemRequest(
-                table="orders", key=order("a", 1),
-                actions=[pb.UpdateAction(set=pb.AttributeEquals(name="price", value=N("1.500")))],
-            ))
+            noop = await stub.UpdateItem(
+                pb.UpdateItemRequest(
+                    table="orders",
+                    key=order("a", 1),
+                    actions=[
+                        pb.UpdateAction(set=pb.AttributeEquals(name="price", value=N("1.500")))
+                    ],
+                )
+            )
             assert not noop.changed
             got = await get(stub, "orders", order("a", 1))
             assert got.version == written.version
             assert await head(stub, "orders") == start
 
             before = await digest(stub, "orders")
-            missing = await stub.DeleteItem(pb.DeleteItemRequest(table="orders", key=order("zz", 9)))
+            missing = await stub.DeleteItem(
+                pb.DeleteItemRequest(table="orders", key=order("zz", 9))
+            )
             assert not missing.changed and not missing.HasField("version")
             assert await head(stub, "orders") == start
             after = await digest(stub, "orders")
@@ -287,9 +347,9 @@ def test_tombstones_are_never_read(tmp_path: pathlib.Path) -> None:
             assert [int(sk_of(i)) for i in q.items] == live
             s = await stub.Scan(pb.ScanRequest(table="orders"))
             assert [int(sk_of(i)) for i in s.items] == live
-            bg = await stub.BatchGetItem(pb.BatchGetItemRequest(
-                table="orders", keys=[order("p", sk) for sk in range(10)]
-            ))
+            bg = await stub.BatchGetItem(
+                pb.BatchGetItemRequest(table="orders", keys=[order("p", sk) for sk in range(10)])
+            )
             assert sorted(int(sk_of(i)) for i in bg.items) == live
             # pages step over tombstones without returning them
             seen: list[int] = []
@@ -314,8 +374,27 @@ def test_tombstones_are_never_read(tmp_path: pathlib.Path) -> None:
 
 
 SORT_VALUES = [
-    "-1E+10", "-100", "-10.5", "-10", "-2", "-1.5", "-1", "-0.5", "-0.001", "0", "0.001", "0.25",
-    "1", "1.5", "2", "9.99", "10", "10.5", "100", "1E+3", "1E+10",
+    "-1E+10",
+    "-100",
+    "-10.5",
+    "-10",
+    "-2",
+    "-1.5",
+    "-1",
+    "-0.5",
+    "-0.001",
+    "0",
+    "0.001",
+    "0.25",
+    "1",
+    "1.5",
+    "2",
+    "9.99",
+    "10",
+    "10.5",
+    "100",
+    "1E+3",
+    "1E+10",
 ]
 
 
@@ -344,18 +423,28 @@ def test_query_orders_numbers_and_paginates(tmp_path: pathlib.Path) -> None:
             q = await stub.Query(pb.QueryRequest(table="orders", partition_key=av("p")))
             assert [sk_of(i) for i in q.items] == ascending
             assert {i.attributes["pk"].s for i in q.items} == {"p"}
-            back = await stub.Query(pb.QueryRequest(table="orders", partition_key=av("p"), backward=True))
+            back = await stub.Query(
+                pb.QueryRequest(table="orders", partition_key=av("p"), backward=True)
+            )
             assert [sk_of(i) for i in back.items] == ascending[::-1]
 
             cases: list[tuple[pb.SortKeyCondition, Callable[[Decimal], bool]]] = [
                 (pb.SortKeyCondition(), lambda d: True),
-                (pb.SortKeyCondition(op=pb.SortKeyCondition.EQ, value=N("-10.50")), lambda d: d == Decimal("-10.5")),
+                (
+                    pb.SortKeyCondition(op=pb.SortKeyCondition.EQ, value=N("-10.50")),
+                    lambda d: d == Decimal("-10.5"),
+                ),
                 (pb.SortKeyCondition(op=pb.SortKeyCondition.LT, value=N("-1")), lambda d: d < -1),
                 (pb.SortKeyCondition(op=pb.SortKeyCondition.LE, value=N("0")), lambda d: d <= 0),
                 (pb.SortKeyCondition(op=pb.SortKeyCondition.GT, value=N("1")), lambda d: d > 1),
-                (pb.SortKeyCondition(op=pb.SortKeyCondition.GE, value=N("-0.5")), lambda d: d >= Decimal("-0.5")),
                 (
-                    pb.SortKeyCondition(op=pb.SortKeyCondition.BETWEEN, value=N("-10"), value2=N("10")),
+                    pb.SortKeyCondition(op=pb.SortKeyCondition.GE, value=N("-0.5")),
+                    lambda d: d >= Decimal("-0.5"),
+                ),
+                (
+                    pb.SortKeyCondition(
+                        op=pb.SortKeyCondition.BETWEEN, value=N("-10"), value2=N("10")
+                    ),
                     lambda d: -10 <= d <= 10,
                 ),
             ]
@@ -364,39 +453,57 @@ def test_query_orders_numbers_and_paginates(tmp_path: pathlib.Path) -> None:
                 for backward in (False, True):
                     for limit in (0, 1, 3):
                         req = pb.QueryRequest(
-                            table="orders", partition_key=av("p"), sort_key=cond,
-                            backward=backward, limit=limit,
+                            table="orders",
+                            partition_key=av("p"),
+                            sort_key=cond,
+                            backward=backward,
+                            limit=limit,
                         )
                         got = [sk_of(i) for i in await query_pages(stub, req)]
                         want = expected[::-1] if backward else expected
                         assert got == want, (cond, backward, limit)
 
             await expect_error(
-                stub.Query(pb.QueryRequest(
-                    table="orders", partition_key=av("p"),
-                    sort_key=pb.SortKeyCondition(op=pb.SortKeyCondition.BETWEEN, value=N("2"), value2=N("1")),
-                )),
-                Code.INVALID_ARGUMENT, "wrong order",
+                stub.Query(
+                    pb.QueryRequest(
+                        table="orders",
+                        partition_key=av("p"),
+                        sort_key=pb.SortKeyCondition(
+                            op=pb.SortKeyCondition.BETWEEN, value=N("2"), value2=N("1")
+                        ),
+                    )
+                ),
+                Code.INVALID_ARGUMENT,
+                "wrong order",
             )
             await expect_error(
-                stub.Query(pb.QueryRequest(
-                    table="orders", partition_key=av("p"),
-                    sort_key=pb.SortKeyCondition(op=pb.SortKeyCondition.BEGINS_WITH, value=N("1")),
-                )),
-                Code.INVALID_ARGUMENT, "begins_with",
+                stub.Query(
+                    pb.QueryRequest(
+                        table="orders",
+                        partition_key=av("p"),
+                        sort_key=pb.SortKeyCondition(
+                            op=pb.SortKeyCondition.BEGINS_WITH, value=N("1")
+                        ),
+                    )
+                ),
+                Code.INVALID_ARGUMENT,
+                "begins_with",
             )
             await expect_error(
                 stub.Query(pb.QueryRequest(table="orders")), Code.INVALID_ARGUMENT, "partition_key"
             )
             await expect_error(
                 stub.Query(pb.QueryRequest(table="orders", partition_key=N("1"))),
-                Code.INVALID_ARGUMENT, "'pk'",
+                Code.INVALID_ARGUMENT,
+                "'pk'",
             )
 
     run(body)
 
 
-async def scan_all(stub: pb_grpc.NodeStub, limit: int, segment: int = 0, total: int = 0) -> list[pb.Item]:
+async def scan_all(
+    stub: pb_grpc.NodeStub, limit: int, segment: int = 0, total: int = 0
+) -> list[pb.Item]:
     out: list[pb.Item] = []
     req = pb.ScanRequest(table="orders", limit=limit, segment=segment, total_segments=total)
     for _ in range(1000):
@@ -412,13 +519,19 @@ def test_scan_pages_and_segments_partition_the_table(tmp_path: pathlib.Path) -> 
     async def body() -> None:
         async with running_node(tmp_path / "n") as (_, stub):
             writes = [
-                pb.WriteRequest(put=order(f"p{p:02d}", sk, v="x")) for p in range(40) for sk in range(5)
+                pb.WriteRequest(put=order(f"p{p:02d}", sk, v="x"))
+                for p in range(40)
+                for sk in range(5)
             ]
             await stub.BatchWriteItem(pb.BatchWriteItemRequest(table="orders", writes=writes))
             for p in range(0, 40, 7):
-                await stub.DeleteItem(pb.DeleteItemRequest(table="orders", key=order(f"p{p:02d}", 2)))
+                await stub.DeleteItem(
+                    pb.DeleteItemRequest(table="orders", key=order(f"p{p:02d}", 2))
+                )
             expected = sorted(
-                (f"p{p:02d}", Decimal(sk)) for p in range(40) for sk in range(5)
+                (f"p{p:02d}", Decimal(sk))
+                for p in range(40)
+                for sk in range(5)
                 if not (p % 7 == 0 and sk == 2)
             )
             for limit in (0, 1, 7, 50):
@@ -436,7 +549,8 @@ def test_scan_pages_and_segments_partition_the_table(tmp_path: pathlib.Path) -> 
 
             await expect_error(
                 stub.Scan(pb.ScanRequest(table="orders", segment=4, total_segments=4)),
-                Code.INVALID_ARGUMENT, "segment",
+                Code.INVALID_ARGUMENT,
+                "segment",
             )
 
     run(body)
@@ -449,7 +563,9 @@ def test_batch_write_and_batch_get(tmp_path: pathlib.Path) -> None:
     async def body() -> None:
         async with running_node(tmp_path / "n") as (_, stub):
             writes = [pb.WriteRequest(put=order("b", i, v=i)) for i in range(1000)]
-            resp = await stub.BatchWriteItem(pb.BatchWriteItemRequest(table="orders", writes=writes))
+            resp = await stub.BatchWriteItem(
+                pb.BatchWriteItemRequest(table="orders", writes=writes)
+            )
             stamps = [v.hlc for v in resp.versions]
             assert len(stamps) == 1000 and len(set(stamps)) == 1000
             assert stamps == sorted(stamps)
@@ -458,10 +574,14 @@ def test_batch_write_and_batch_get(tmp_path: pathlib.Path) -> None:
             assert (await digest(stub, "orders")).items == 1000
 
             await expect_error(
-                stub.BatchWriteItem(pb.BatchWriteItemRequest(
-                    table="orders", writes=[pb.WriteRequest(put=order("c", i)) for i in range(1001)]
-                )),
-                Code.INVALID_ARGUMENT, "writes: expected 1 to 1000",
+                stub.BatchWriteItem(
+                    pb.BatchWriteItemRequest(
+                        table="orders",
+                        writes=[pb.WriteRequest(put=order("c", i)) for i in range(1001)],
+                    )
+                ),
+                Code.INVALID_ARGUMENT,
+                "writes: expected 1 to 1000",
             )
             before = await digest(stub, "orders")
             duplicate = [
@@ -471,7 +591,9 @@ def test_batch_write_and_batch_get(tmp_path: pathlib.Path) -> None:
             ]
             await expect_error(
                 stub.BatchWriteItem(pb.BatchWriteItemRequest(table="orders", writes=duplicate)),
-                Code.INVALID_ARGUMENT, "writes[2]", "already writes this key",
+                Code.INVALID_ARGUMENT,
+                "writes[2]",
+                "already writes this key",
             )
             assert await head(stub, "orders") == 1000
             assert await digest(stub, "orders") == before
@@ -486,23 +608,35 @@ def test_batch_write_and_batch_get(tmp_path: pathlib.Path) -> None:
             assert [v.hlc > 0 for v in resp.versions] == [True, False, False, True]
             assert await head(stub, "orders") == 1002
 
-            got = await stub.BatchGetItem(pb.BatchGetItemRequest(
-                table="orders",
-                keys=[order("b", 0), order("b", 1), order("b", 2), order("b", 5000), order("b", 999)],
-            ))
+            got = await stub.BatchGetItem(
+                pb.BatchGetItemRequest(
+                    table="orders",
+                    keys=[
+                        order("b", 0),
+                        order("b", 1),
+                        order("b", 2),
+                        order("b", 5000),
+                        order("b", 999),
+                    ],
+                )
+            )
             assert sorted(keys_of(got.items)) == [("b", 1), ("b", 2), ("b", 999)]
-            assert [i for i in got.items if sk_of(i) == 2][0].attributes["v"].s == "changed"
+            assert next(i for i in got.items if sk_of(i) == 2).attributes["v"].s == "changed"
             await expect_error(
-                stub.BatchGetItem(pb.BatchGetItemRequest(
-                    table="orders", keys=[order("b", i) for i in range(1001)]
-                )),
-                Code.INVALID_ARGUMENT, "keys: at most 1000",
+                stub.BatchGetItem(
+                    pb.BatchGetItemRequest(
+                        table="orders", keys=[order("b", i) for i in range(1001)]
+                    )
+                ),
+                Code.INVALID_ARGUMENT,
+                "keys: at most 1000",
             )
             await expect_error(
-                stub.BatchGetItem(pb.BatchGetItemRequest(
-                    table="orders", keys=[item(pk="b", sk=N("1"), v="x")]
-                )),
-                Code.INVALID_ARGUMENT, "'v'",
+                stub.BatchGetItem(
+                    pb.BatchGetItemRequest(table="orders", keys=[item(pk="b", sk=N("1"), v="x")])
+                ),
+                Code.INVALID_ARGUMENT,
+                "'v'",
             )
 
     run(body)
@@ -514,15 +648,21 @@ INVALID = [
     ("sort key missing", "PutItem", pb.PutItemRequest(table="orders", item=item(pk="a")), "'sk'"),
     (
         "partition key of the wrong type",
-        "PutItem", pb.PutItemRequest(table="orders", item=item(pk=N("1"), sk=N("1"))), "'pk'",
+        "PutItem",
+        pb.PutItemRequest(table="orders", item=item(pk=N("1"), sk=N("1"))),
+        "'pk'",
     ),
     (
         "empty partition key",
-        "PutItem", pb.PutItemRequest(table="orders", item=item(pk="", sk=N("1"))), "'pk'",
+        "PutItem",
+        pb.PutItemRequest(table="orders", item=item(pk="", sk=N("1"))),
+        "'pk'",
     ),
     (
         "invalid number",
-        "PutItem", pb.PutItemRequest(table="orders", item=order("a", 1, price=N("1.2.3"))), "'price'",
+        "PutItem",
+        pb.PutItemRequest(table="orders", item=order("a", 1, price=N("1.2.3"))),
+        "'price'",
     ),
     (
         "NULL false",
@@ -539,23 +679,33 @@ INVALID = [
         ),
         "'tags'",
     ),
-    ("oversized item", "PutItem", pb.PutItemRequest(table="orders", item=order("a", 1, blob=BIG)), "exceeds"),
+    (
+        "oversized item",
+        "PutItem",
+        pb.PutItemRequest(table="orders", item=order("a", 1, blob=BIG)),
+        "exceeds",
+    ),
     (
         "extra attribute in a key",
-        "DeleteItem", pb.DeleteItemRequest(table="orders", key=order("a", 1, v="x")), "'v'",
+        "DeleteItem",
+        pb.DeleteItemRequest(table="orders", key=order("a", 1, v="x")),
+        "'v'",
     ),
     (
         "updating a key attribute",
         "UpdateItem",
         pb.UpdateItemRequest(
-            table="orders", key=order("a", 1),
+            table="orders",
+            key=order("a", 1),
             actions=[pb.UpdateAction(set=pb.AttributeEquals(name="sk", value=N("2")))],
         ),
         "'sk'",
     ),
     (
         "update without actions",
-        "UpdateItem", pb.UpdateItemRequest(table="orders", key=order("a", 1)), "actions",
+        "UpdateItem",
+        pb.UpdateItemRequest(table="orders", key=order("a", 1)),
+        "actions",
     ),
     (
         "one bad item in a batch",
@@ -629,31 +779,54 @@ def test_iterators_and_get_records(tmp_path: pathlib.Path) -> None:
 
             every = await records(stub, "orders")
             assert [r.sequence_number for r in every] == [1, 2, 3, 4, 5]
-            assert [r.event_name for r in every] == [pb.INSERT, pb.MODIFY, pb.INSERT, pb.REMOVE, pb.INSERT]
+            assert [r.event_name for r in every] == [
+                pb.INSERT,
+                pb.MODIFY,
+                pb.INSERT,
+                pb.REMOVE,
+                pb.INSERT,
+            ]
             assert len({r.event_id for r in every}) == 5
             assert all(r.version.region == "us" and r.table == "orders" for r in every)
             assert all(r.keys == order("a" if r.sequence_number != 3 else "b", 1) for r in every)
-            assert every[1].old_image == order("a", 1, v=1) and every[1].new_image == order("a", 1, v=2)
+            assert every[1].old_image == order("a", 1, v=1) and every[1].new_image == order(
+                "a", 1, v=2
+            )
             assert every[3].old_image == order("a", 1, v=2) and not every[3].HasField("new_image")
             versions = [r.version.hlc for r in every]
             assert versions == sorted(versions)
             got = await get(stub, "orders", order("a", 1))
             assert got.version == every[4].version
 
-            assert [r.sequence_number for r in await records(stub, "orders", pb.AT_SEQUENCE_NUMBER, 3)] == [3, 4, 5]
-            assert [r.sequence_number for r in await records(stub, "orders", pb.AFTER_SEQUENCE_NUMBER, 3)] == [4, 5]
+            assert [
+                r.sequence_number for r in await records(stub, "orders", pb.AT_SEQUENCE_NUMBER, 3)
+            ] == [3, 4, 5]
+            assert [
+                r.sequence_number
+                for r in await records(stub, "orders", pb.AFTER_SEQUENCE_NUMBER, 3)
+            ] == [4, 5]
             assert await records(stub, "orders", pb.AFTER_SEQUENCE_NUMBER, 5) == []
-            latest = await stub.GetShardIterator(pb.GetShardIteratorRequest(
-                table="orders", shard_id=stream.shards[0].shard_id, type=pb.LATEST
-            ))
-            empty = await stub.GetRecords(pb.GetRecordsRequest(shard_iterator=latest.shard_iterator))
+            latest = await stub.GetShardIterator(
+                pb.GetShardIteratorRequest(
+                    table="orders", shard_id=stream.shards[0].shard_id, type=pb.LATEST
+                )
+            )
+            empty = await stub.GetRecords(
+                pb.GetRecordsRequest(shard_iterator=latest.shard_iterator)
+            )
             assert not empty.records
             await put(stub, "orders", order("c", 1))
-            after = await stub.GetRecords(pb.GetRecordsRequest(shard_iterator=empty.next_shard_iterator))
+            after = await stub.GetRecords(
+                pb.GetRecordsRequest(shard_iterator=empty.next_shard_iterator)
+            )
             assert [r.sequence_number for r in after.records] == [6]
 
             # limit and next iterator walk the stream in order, each record once
-            it = (await stub.GetShardIterator(pb.GetShardIteratorRequest(table="orders", type=pb.TRIM_HORIZON))).shard_iterator
+            it = (
+                await stub.GetShardIterator(
+                    pb.GetShardIteratorRequest(table="orders", type=pb.TRIM_HORIZON)
+                )
+            ).shard_iterator
             walked: list[int] = []
             for _ in range(10):
                 page = await stub.GetRecords(pb.GetRecordsRequest(shard_iterator=it, limit=2))
@@ -665,33 +838,48 @@ def test_iterators_and_get_records(tmp_path: pathlib.Path) -> None:
             assert walked == [1, 2, 3, 4, 5, 6]
 
             await expect_error(
-                stub.GetShardIterator(pb.GetShardIteratorRequest(
-                    table="orders", type=pb.AT_SEQUENCE_NUMBER, sequence_number=8
-                )),
-                Code.INVALID_ARGUMENT, "beyond the stream head",
+                stub.GetShardIterator(
+                    pb.GetShardIteratorRequest(
+                        table="orders", type=pb.AT_SEQUENCE_NUMBER, sequence_number=8
+                    )
+                ),
+                Code.INVALID_ARGUMENT,
+                "beyond the stream head",
             )
             await expect_error(  # not "trimmed": that would send a reader into a resync
-                stub.GetShardIterator(pb.GetShardIteratorRequest(
-                    table="orders", type=pb.AT_SEQUENCE_NUMBER, sequence_number=0
-                )),
-                Code.INVALID_ARGUMENT, "sequence_number",
+                stub.GetShardIterator(
+                    pb.GetShardIteratorRequest(
+                        table="orders", type=pb.AT_SEQUENCE_NUMBER, sequence_number=0
+                    )
+                ),
+                Code.INVALID_ARGUMENT,
+                "sequence_number",
             )
-            assert [r.sequence_number for r in await records(stub, "orders", pb.AFTER_SEQUENCE_NUMBER, 0)] == [1, 2, 3, 4, 5, 6]
+            assert [
+                r.sequence_number
+                for r in await records(stub, "orders", pb.AFTER_SEQUENCE_NUMBER, 0)
+            ] == [1, 2, 3, 4, 5, 6]
             await expect_error(
-                stub.GetShardIterator(pb.GetShardIteratorRequest(table="orders", shard_id="shardId-x", type=pb.LATEST)),
-                Code.NOT_FOUND, "shardId-x",
+                stub.GetShardIterator(
+                    pb.GetShardIteratorRequest(table="orders", shard_id="shardId-x", type=pb.LATEST)
+                ),
+                Code.NOT_FOUND,
+                "shardId-x",
             )
             await expect_error(
                 stub.GetShardIterator(pb.GetShardIteratorRequest(table="orders")),
-                Code.INVALID_ARGUMENT, "type",
+                Code.INVALID_ARGUMENT,
+                "type",
             )
             await expect_error(
                 stub.GetRecords(pb.GetRecordsRequest(shard_iterator=it, limit=1001)),
-                Code.INVALID_ARGUMENT, "limit",
+                Code.INVALID_ARGUMENT,
+                "limit",
             )
             await expect_error(
                 stub.GetRecords(pb.GetRecordsRequest(shard_iterator="not an iterator")),
-                Code.INVALID_ARGUMENT, "shard_iterator",
+                Code.INVALID_ARGUMENT,
+                "shard_iterator",
             )
 
     run(body)
@@ -747,7 +935,9 @@ def test_subscribe_pushes_new_records_and_filters_by_origin(tmp_path: pathlib.Pa
         async with running_node(tmp_path / "n") as (node, stub):
             await put(stub, "orders", order("old", 1))
             start = await head(stub, "orders")
-            everything = stub.Subscribe(pb.SubscribeRequest(table="orders", after_sequence_number=start))
+            everything = stub.Subscribe(
+                pb.SubscribeRequest(table="orders", after_sequence_number=start)
+            )
             from_eu = stub.Subscribe(pb.SubscribeRequest(table="orders", origin="eu"))
             try:
                 await asyncio.sleep(0.2)  # both are waiting for data now
@@ -759,10 +949,14 @@ def test_subscribe_pushes_new_records_and_filters_by_origin(tmp_path: pathlib.Pa
                 assert got[0].new_image == order("new", 1)
 
                 now = hlc.pack(hlc.wall_ms())
-                resp = await stub.ApplyReplicated(pb.ApplyReplicatedRequest(
-                    origin="eu", table="orders", source_sequence=1,
-                    records=[replicated(1, now, order("remote", 1, v="eu"))],
-                ))
+                resp = await stub.ApplyReplicated(
+                    pb.ApplyReplicatedRequest(
+                        origin="eu",
+                        table="orders",
+                        source_sequence=1,
+                        records=[replicated(1, now, order("remote", 1, v="eu"))],
+                    )
+                )
                 assert resp.applied == 1
                 eu = await next_records(from_eu, 2.0)
                 assert [(r.version.region, r.keys) for r in eu] == [("eu", order("remote", 1))]
@@ -784,9 +978,11 @@ def test_retention_trims_and_head_survives_restart(tmp_path: pathlib.Path) -> No
             for i in range(3):
                 await put(stub, "short", item(id=f"k{i}"))
             await put(stub, "orders", order("keep", 1))
-            stale = (await stub.GetShardIterator(
-                pb.GetShardIteratorRequest(table="short", type=pb.TRIM_HORIZON)
-            )).shard_iterator
+            stale = (
+                await stub.GetShardIterator(
+                    pb.GetShardIteratorRequest(table="short", type=pb.TRIM_HORIZON)
+                )
+            ).shard_iterator
             deadline = time.monotonic() + 5
             while True:
                 desc = await stub.DescribeStream(pb.DescribeStreamRequest(table="short"))
@@ -797,18 +993,30 @@ def test_retention_trims_and_head_survives_restart(tmp_path: pathlib.Path) -> No
             assert desc.head_sequence_number == 3
             assert desc.shards[0].starting_sequence_number == 3
             assert [r.sequence_number for r in await records(stub, "short")] == [3]
-            for type_, seq in ((pb.AT_SEQUENCE_NUMBER, 1), (pb.AT_SEQUENCE_NUMBER, 2), (pb.AFTER_SEQUENCE_NUMBER, 1)):
+            for type_, seq in (
+                (pb.AT_SEQUENCE_NUMBER, 1),
+                (pb.AT_SEQUENCE_NUMBER, 2),
+                (pb.AFTER_SEQUENCE_NUMBER, 1),
+            ):
                 await expect_error(
-                    stub.GetShardIterator(pb.GetShardIteratorRequest(table="short", type=type_, sequence_number=seq)),
-                    Code.FAILED_PRECONDITION, "trimmed",
+                    stub.GetShardIterator(
+                        pb.GetShardIteratorRequest(table="short", type=type_, sequence_number=seq)
+                    ),
+                    Code.FAILED_PRECONDITION,
+                    "trimmed",
                 )
             await expect_error(
                 stub.GetRecords(pb.GetRecordsRequest(shard_iterator=stale)),
-                Code.FAILED_PRECONDITION, "trimmed",
+                Code.FAILED_PRECONDITION,
+                "trimmed",
             )
-            assert [r.sequence_number for r in await records(stub, "short", pb.AT_SEQUENCE_NUMBER, 3)] == [3]
+            assert [
+                r.sequence_number for r in await records(stub, "short", pb.AT_SEQUENCE_NUMBER, 3)
+            ] == [3]
             # the default 24 h retention keeps everything
-            assert (await stub.DescribeStream(pb.DescribeStreamRequest(table="orders"))).trim_sequence_number == 1
+            assert (
+                await stub.DescribeStream(pb.DescribeStreamRequest(table="orders"))
+            ).trim_sequence_number == 1
             # items are not affected by stream retention
             assert (await get(stub, "short", item(id="k0"))).found
 
@@ -829,7 +1037,9 @@ def test_trim_keeps_records_within_retention(tmp_path: pathlib.Path) -> None:
             assert node.service is not None
             streams = node.service.streams
             streams.trim(hlc.wall_ms() - 60_000)  # a minute ago nothing was old enough
-            assert (await stub.DescribeStream(pb.DescribeStreamRequest(table="short"))).trim_sequence_number == 1
+            assert (
+                await stub.DescribeStream(pb.DescribeStreamRequest(table="short"))
+            ).trim_sequence_number == 1
             streams.trim(hlc.wall_ms() + 60_000)
             desc = await stub.DescribeStream(pb.DescribeStreamRequest(table="short"))
             assert (desc.head_sequence_number, desc.trim_sequence_number) == (4, 4)
@@ -851,10 +1061,15 @@ def test_restart_keeps_items_stream_sequence_and_clock(tmp_path: pathlib.Path) -
             for i in range(3):
                 await put(stub, "orders", order("r", i, v=i))
             await stub.DeleteItem(pb.DeleteItemRequest(table="orders", key=order("r", 0)))
-            resp = await stub.ApplyReplicated(pb.ApplyReplicatedRequest(
-                origin="eu", table="orders", source_sequence=1, max_clock_offset_ms=0,
-                records=[replicated(1, future, order("r", 9, v="eu"))],
-            ))
+            resp = await stub.ApplyReplicated(
+                pb.ApplyReplicatedRequest(
+                    origin="eu",
+                    table="orders",
+                    source_sequence=1,
+                    max_clock_offset_ms=0,
+                    records=[replicated(1, future, order("r", 9, v="eu"))],
+                )
+            )
             assert resp.applied == 1
             before_records = await records(stub, "orders")
             before_digest = await digest(stub, "orders")
@@ -936,37 +1151,59 @@ def test_writer_crash_fails_callers_instead_of_hanging(tmp_path: pathlib.Path) -
 
 
 def replicated(
-    seq: int, clock: int, value: pb.Item, *, origin: str = "eu", remove: bool = False,
+    seq: int,
+    clock: int,
+    value: pb.Item,
+    *,
+    origin: str = "eu",
+    remove: bool = False,
     keys: pb.Item | None = None,
 ) -> pb.StreamRecord:
     record = pb.StreamRecord(
-        sequence_number=seq, event_name=pb.REMOVE if remove else pb.INSERT,
-        creation_time_ms=hlc.wall_ms(), table="orders",
+        sequence_number=seq,
+        event_name=pb.REMOVE if remove else pb.INSERT,
+        creation_time_ms=hlc.wall_ms(),
+        table="orders",
         version=pb.Version(hlc=clock, region=origin),
     )
-    record.keys.CopyFrom(keys if keys is not None else pb.Item(
-        attributes={k: value.attributes[k] for k in ("pk", "sk")}
-    ))
+    record.keys.CopyFrom(
+        keys
+        if keys is not None
+        else pb.Item(attributes={k: value.attributes[k] for k in ("pk", "sk")})
+    )
     if not remove:
         record.new_image.CopyFrom(value)
     return record
 
 
 def apply_request(
-    records_: list[pb.StreamRecord], *, origin: str = "eu", source: int | None = None,
-    max_offset: int = 5000, node_id: str = "eu-node-1",
+    records_: list[pb.StreamRecord],
+    *,
+    origin: str = "eu",
+    source: int | None = None,
+    max_offset: int = 5000,
+    node_id: str = "eu-node-1",
 ) -> pb.ApplyReplicatedRequest:
     return pb.ApplyReplicatedRequest(
-        origin=origin, table="orders", records=records_, max_clock_offset_ms=max_offset,
-        source_sequence=source if source is not None else (records_[-1].sequence_number if records_ else 0),
+        origin=origin,
+        table="orders",
+        records=records_,
+        max_clock_offset_ms=max_offset,
+        source_sequence=source
+        if source is not None
+        else (records_[-1].sequence_number if records_ else 0),
         origin_node_id=node_id,
     )
 
 
 def outcome(resp: pb.ApplyReplicatedResponse) -> tuple[int, int, int, int, int, int]:
     return (
-        resp.applied, resp.lost_to_newer, resp.duplicate, resp.stale_sequence,
-        resp.clock_rejected, resp.checkpoint,
+        resp.applied,
+        resp.lost_to_newer,
+        resp.duplicate,
+        resp.stale_sequence,
+        resp.clock_rejected,
+        resp.checkpoint,
     )
 
 
@@ -996,7 +1233,9 @@ def test_apply_replicated_last_writer_wins(tmp_path: pathlib.Path) -> None:
 
             # older than what is stored: counted, listed as a conflict, not applied
             older = replicated(2, local.version.hlc - 5, order("k", 1, v="old"), origin="ap")
-            resp = await stub.ApplyReplicated(apply_request([older], origin="ap", node_id="ap-node"))
+            resp = await stub.ApplyReplicated(
+                apply_request([older], origin="ap", node_id="ap-node")
+            )
             assert outcome(resp) == (0, 1, 0, 0, 0, 2)
             assert (await get(stub, "orders", order("k", 1))).item == order("k", 1, v="eu")
             assert await head(stub, "orders") == start + 1
@@ -1057,9 +1296,13 @@ def test_apply_replicated_rejects_clocks_too_far_ahead(tmp_path: pathlib.Path) -
             assert not (await get(stub, "orders", order("c", 3))).found
             info = await stub.NodeInfo(pb.NodeInfoRequest())
             assert info.hlc < hlc.pack(now + 60_000)  # the clock did not follow it
-            assert node.registry.get_sample_value(
-                "meridian_node_replicated_records_total", {"origin": "eu", "outcome": "clock_rejected"}
-            ) == 1
+            assert (
+                node.registry.get_sample_value(
+                    "meridian_node_replicated_records_total",
+                    {"origin": "eu", "outcome": "clock_rejected"},
+                )
+                == 1
+            )
             # once the offset allows it, the retry applies everything from the checkpoint
             resp = await stub.ApplyReplicated(apply_request(batch, source=10, max_offset=120_000))
             assert outcome(resp) == (2, 0, 0, 1, 0, 10)
@@ -1114,12 +1357,22 @@ def test_apply_replicated_refusals(tmp_path: pathlib.Path) -> None:
             before = await digest(stub, "orders")
 
             bad_requests = [
-                ("own region", apply_request([replicated(5, now, order("h", 1), origin="us")], origin="us"), "origin"),
+                (
+                    "own region",
+                    apply_request([replicated(5, now, order("h", 1), origin="us")], origin="us"),
+                    "origin",
+                ),
                 ("no origin", apply_request([], origin=""), "origin"),
-                ("record of another origin", apply_request([replicated(5, now, order("h", 1), origin="ap")]), "records[0]"),
+                (
+                    "record of another origin",
+                    apply_request([replicated(5, now, order("h", 1), origin="ap")]),
+                    "records[0]",
+                ),
                 (
                     "sequence numbers not ascending",
-                    apply_request([replicated(6, now, order("h", 1)), replicated(5, now, order("h", 2))]),
+                    apply_request(
+                        [replicated(6, now, order("h", 1)), replicated(5, now, order("h", 2))]
+                    ),
                     "records[1]",
                 ),
                 (
@@ -1141,7 +1394,9 @@ def test_apply_replicated_refusals(tmp_path: pathlib.Path) -> None:
 
             # another node now serves eu: its sequence numbers mean something else
             moved = apply_request([replicated(2, now + 1, order("h", 1))], node_id="eu-node-2")
-            await expect_error(stub.ApplyReplicated(moved), Code.FAILED_PRECONDITION, "resync needed")
+            await expect_error(
+                stub.ApplyReplicated(moved), Code.FAILED_PRECONDITION, "resync needed"
+            )
             assert await checkpoint_of(stub, "eu") == 1
             assert not (await get(stub, "orders", order("h", 1))).found
 
@@ -1170,7 +1425,8 @@ def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:
     for rec in (r for s in streams.values() for r in s):
         k = (rec.keys.attributes["pk"].s, rec.keys.attributes["sk"].n)
         if k not in winners or (rec.version.hlc, rec.version.region) > (
-            winners[k].version.hlc, winners[k].version.region
+            winners[k].version.hlc,
+            winners[k].version.region,
         ):
             winners[k] = rec
 
@@ -1178,7 +1434,9 @@ def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:
         for origin in order_:
             recs = streams[origin]
             for i in range(0, len(recs), size):
-                await stub.ApplyReplicated(apply_request(recs[i : i + size], origin=origin, node_id=origin))
+                await stub.ApplyReplicated(
+                    apply_request(recs[i : i + size], origin=origin, node_id=origin)
+                )
 
     async def apply_interleaved(stub: pb_grpc.NodeStub) -> None:
         cursors = dict.fromkeys(origins, 0)
@@ -1189,7 +1447,9 @@ def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:
             await stub.ApplyReplicated(apply_request([rec], origin=origin, node_id=origin))
         # a full replay of everything is harmless
         for origin in origins:
-            await stub.ApplyReplicated(apply_request(streams[origin], origin=origin, node_id=origin))
+            await stub.ApplyReplicated(
+                apply_request(streams[origin], origin=origin, node_id=origin)
+            )
 
     async def body() -> None:
         async with (
@@ -1200,7 +1460,11 @@ def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:
             await apply_in_batches(a, ["eu", "sa", "af"], 30)
             await apply_in_batches(b, ["af", "eu", "sa"], 7)
             await apply_interleaved(c)
-            da, db, dc = await digest(a, "orders"), await digest(b, "orders"), await digest(c, "orders")
+            da, db, dc = (
+                await digest(a, "orders"),
+                await digest(b, "orders"),
+                await digest(c, "orders"),
+            )
             assert da == db == dc
             live = [w for w in winners.values() if w.event_name != pb.REMOVE]
             assert (da.items, da.tombstones) == (len(live), len(winners) - len(live))
@@ -1214,7 +1478,9 @@ def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:
                 target = next(iter(winners.values()))
                 for origin in origins:
                     recs = [r for r in streams[origin] if r is not target]
-                    await d.ApplyReplicated(apply_request(recs, origin=origin, node_id=origin, source=30))
+                    await d.ApplyReplicated(
+                        apply_request(recs, origin=origin, node_id=origin, source=30)
+                    )
                 assert (await digest(d, "orders")).digest != da.digest
 
     run(body, timeout=45)

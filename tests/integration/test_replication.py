@@ -65,7 +65,9 @@ def test_write_anywhere_read_everywhere_one_record_per_write(config) -> None:
                 acked[i] = reply.version
             await eventually(lambda: converged(g), 10, "convergence")
             for name in REGIONS:
-                got = await g[name].stub.GetItem(pb.GetItemRequest(table="orders", key=key("k7", 7)))
+                got = await g[name].stub.GetItem(
+                    pb.GetItemRequest(table="orders", key=key("k7", 7))
+                )
                 assert got.found and got.version == acked[7]
                 assert items.to_plain(got.item)["origin"] == REGIONS[7 % 3]
             # no ping-pong: every write is exactly one record in every region's stream
@@ -74,14 +76,24 @@ def test_write_anywhere_read_everywhere_one_record_per_write(config) -> None:
                 assert len(records) == 60
                 assert len({(r.version.hlc, r.version.region) for r in records}) == 60
             # traffic drops to heartbeats: nothing more is applied or written once quiet
-            heads = [(await g[n].stub.DescribeStream(pb.DescribeStreamRequest(table="orders")))
-                     .head_sequence_number for n in REGIONS]
-            applied = [sum(l.status.applied for l in g[n].replicator.links) for n in REGIONS]
+            heads = [
+                (
+                    await g[n].stub.DescribeStream(pb.DescribeStreamRequest(table="orders"))
+                ).head_sequence_number
+                for n in REGIONS
+            ]
+            applied = [sum(link.status.applied for link in g[n].replicator.links) for n in REGIONS]
             await asyncio.sleep(1.0)
-            heads_after = [(await g[n].stub.DescribeStream(pb.DescribeStreamRequest(table="orders")))
-                           .head_sequence_number for n in REGIONS]
+            heads_after = [
+                (
+                    await g[n].stub.DescribeStream(pb.DescribeStreamRequest(table="orders"))
+                ).head_sequence_number
+                for n in REGIONS
+            ]
             assert heads_after == heads == [60, 60, 60]
-            assert [sum(l.status.applied for l in g[n].replicator.links) for n in REGIONS] == applied
+            assert [
+                sum(link.status.applied for link in g[n].replicator.links) for n in REGIONS
+            ] == applied
             assert applied == [40, 40, 40]
 
     asyncio.run(scenario())
@@ -101,9 +113,9 @@ def test_concurrent_conflicting_writes_converge_to_highest_acknowledged_version(
                             pb.DeleteItemRequest(table="orders", key=key("hot", k))
                         )
                     else:
-                        reply = await g[origin].stub.PutItem(pb.PutItemRequest(
-                            table="orders", item=item("hot", k, by=origin, n=n)
-                        ))
+                        reply = await g[origin].stub.PutItem(
+                            pb.PutItemRequest(table="orders", item=item("hot", k, by=origin, n=n))
+                        )
                     if reply.changed:
                         v = (reply.version.hlc, reply.version.region)
                         highest[k] = max(highest.get(k, v), v)
@@ -112,10 +124,14 @@ def test_concurrent_conflicting_writes_converge_to_highest_acknowledged_version(
             await eventually(lambda: converged(g), 15, "convergence")
             for name in REGIONS:
                 page = await g[name].stub.DiffKeys(pb.DiffKeysRequest(table="orders"))
-                final = {int(items.to_plain(e.keys)["sk"]): (e.version.hlc, e.version.region)
-                         for e in page.entries}
+                final = {
+                    int(items.to_plain(e.keys)["sk"]): (e.version.hlc, e.version.region)
+                    for e in page.entries
+                }
                 assert final == highest, name
-            conflicts = sum(l.status.conflicts for n in REGIONS for l in g[n].replicator.links)
+            conflicts = sum(
+                link.status.conflicts for n in REGIONS for link in g[n].replicator.links
+            )
             assert conflicts > 0  # the workload does collide; losers are counted
 
     asyncio.run(scenario())
@@ -159,8 +175,11 @@ def test_deletes_replicate_as_tombstones(config) -> None:
 
 
 def test_clock_beyond_max_offset_is_rejected_and_counted(tmp_path: pathlib.Path) -> None:
-    doc = group_yaml(tmp_path, ["us", "eu"], replication={
-        "heartbeat_interval": "200ms", "max_clock_offset": "2s"})
+    doc = group_yaml(
+        tmp_path,
+        ["us", "eu"],
+        replication={"heartbeat_interval": "200ms", "max_clock_offset": "2s"},
+    )
     config = load_doc(doc, tmp_path / "group.yaml")
 
     async def scenario() -> None:
@@ -187,14 +206,23 @@ def test_clock_beyond_max_offset_is_rejected_and_counted(tmp_path: pathlib.Path)
 def test_schema_mismatch_and_duplicate_region_are_refused(tmp_path: pathlib.Path) -> None:
     doc = group_yaml(tmp_path, ["us", "eu"])
     config = load_doc(doc, tmp_path / "group.yaml")
-    other = dict(doc, tables=[{"name": "orders", "partition_key": {"name": "pk", "type": "S"},
-                               "sort_key": {"name": "sk", "type": "S"}}])
+    other = dict(
+        doc,
+        tables=[
+            {
+                "name": "orders",
+                "partition_key": {"name": "pk", "type": "S"},
+                "sort_key": {"name": "sk", "type": "S"},
+            }
+        ],
+    )
     for region in other["regions"]:
         region["node"] = dict(region["node"], data_dir=str(tmp_path / "other" / region["name"]))
     mismatched = load_doc(other, tmp_path / "other.yaml")
 
     async def scenario() -> None:
         from tests.integration.group import Region
+
         async with running_group(config, replicate=False) as g:
             await g["us"].start_replicator()
             await g["eu"].stop()
@@ -206,7 +234,9 @@ def test_schema_mismatch_and_duplicate_region_are_refused(tmp_path: pathlib.Path
 
             async def refused() -> bool:
                 states = [g[n].replicator.links[0].status for n in ("us", "eu")]
-                return all(s.state == "REFUSED" and "different key schema" in s.error for s in states)
+                return all(
+                    s.state == "REFUSED" and "different key schema" in s.error for s in states
+                )
 
             await eventually(refused, 10, "schema refusal on both sides")
             scan = await eu.stub.Scan(pb.ScanRequest(table="orders"))
@@ -224,10 +254,9 @@ def test_second_node_claiming_a_region_is_refused(tmp_path: pathlib.Path) -> Non
 
     async def scenario() -> None:
         from tests.integration.group import Region
+
         async with running_group(config) as g:
-            await eventually(
-                lambda: _streaming(g["us"]), 10, "us streaming from eu"
-            )
+            await eventually(lambda: _streaming(g["us"]), 10, "us streaming from eu")
             impostor = Region("us", twin)
             await impostor.start_node()
             try:
@@ -249,4 +278,4 @@ def test_second_node_claiming_a_region_is_refused(tmp_path: pathlib.Path) -> Non
 
 
 async def _streaming(region) -> bool:
-    return all(l.status.state == "STREAMING" for l in region.replicator.links)
+    return all(link.status.state == "STREAMING" for link in region.replicator.links)

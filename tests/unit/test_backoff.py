@@ -39,7 +39,9 @@ def test_full_draw_reaches_the_ceiling(
         (0, 0.05, 0.005),  # 0.0025 would be below the floor
     ],
 )
-def test_jitter_scales_the_ceiling_above_a_floor(attempt: int, rand: float, expected: float) -> None:
+def test_jitter_scales_the_ceiling_above_a_floor(
+    attempt: int, rand: float, expected: float
+) -> None:
     assert delay(attempt, rand=rand) == pytest.approx(expected)
 
 

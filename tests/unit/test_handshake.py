@@ -9,8 +9,12 @@ import pytest
 from replicator.handshake import Claims, Identity, Refused, check_peer
 
 MEMBERS = ["us", "eu", "ap"]
-ME = Identity(group="prod", region="us", node_id="node-us-1", tables={"orders": "f1", "users": "f2"})
-PEER = Identity(group="prod", region="eu", node_id="node-eu-1", tables={"orders": "f1", "users": "f2"})
+ME = Identity(
+    group="prod", region="us", node_id="node-us-1", tables={"orders": "f1", "users": "f2"}
+)
+PEER = Identity(
+    group="prod", region="eu", node_id="node-eu-1", tables={"orders": "f1", "users": "f2"}
+)
 
 
 @pytest.mark.parametrize(

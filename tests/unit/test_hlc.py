@@ -7,7 +7,7 @@ import random
 import pytest
 
 from regionnode import hlc
-from regionnode.hlc import HybridClock, LOGICAL_MASK, ahead_ms, merge, pack, tick
+from regionnode.hlc import LOGICAL_MASK, HybridClock, ahead_ms, merge, pack, tick
 
 T = 1_700_000_000_000  # a wall-clock millisecond in 2023
 

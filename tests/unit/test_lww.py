@@ -83,7 +83,12 @@ def test_tombstone_and_write_follow_the_same_rule() -> None:
     ],
 )
 def test_admit(
-    case: str, sequence: int, checkpoint: int, clock: int, now_ms: int, max_offset_ms: int,
+    case: str,
+    sequence: int,
+    checkpoint: int,
+    clock: int,
+    now_ms: int,
+    max_offset_ms: int,
     expected: Outcome,
 ) -> None:
     assert admit(sequence, checkpoint, clock, now_ms, max_offset_ms) is expected, case
@@ -102,7 +107,11 @@ def test_rule(incoming: lww.Version, stored: lww.Version, expected: str) -> None
 
 def test_outcome_values_are_the_metric_labels() -> None:
     assert {o.value for o in Outcome} == {
-        "applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected",
+        "applied",
+        "lost_to_newer",
+        "duplicate",
+        "stale_sequence",
+        "clock_rejected",
     }
 
 

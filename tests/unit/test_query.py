@@ -93,11 +93,39 @@ def test_successor_is_above_every_extension_and_minimal() -> None:
 S_VALUES = ["a", "a\x00", "a\x00b", "aa", "ab", "abc", "abd", "b", "B", "ba", "é", "éa", "zz", "😀"]
 S_PROBES = [*S_VALUES, "aaa", "abb", "c", "\x01"]
 N_VALUES = [
-    "-1E+10", "-100", "-10.5", "-10", "-1", "-0.5", "-0.001", "-1E-130", "0", "1E-130", "0.001",
-    "0.5", "1", "1.5", "2", "9.99", "10", "10.5", "100", "1E+10",
+    "-1E+10",
+    "-100",
+    "-10.5",
+    "-10",
+    "-1",
+    "-0.5",
+    "-0.001",
+    "-1E-130",
+    "0",
+    "1E-130",
+    "0.001",
+    "0.5",
+    "1",
+    "1.5",
+    "2",
+    "9.99",
+    "10",
+    "10.5",
+    "100",
+    "1E+10",
 ]
 N_PROBES = [*N_VALUES, "-0", "1.00", "0.0", "-10.50", "5", "-5"]
-B_VALUES = [b"\x00", b"\x00\x00", b"\x00\x01", b"\x01", b"\x7f", b"\x80", b"\xff", b"\xff\x00", b"\xff\xff"]
+B_VALUES = [
+    b"\x00",
+    b"\x00\x00",
+    b"\x00\x01",
+    b"\x01",
+    b"\x7f",
+    b"\x80",
+    b"\xff",
+    b"\xff\x00",
+    b"\xff\xff",
+]
 B_PROBES = [*B_VALUES, b"\x00\xff", b"\xfe"]
 
 COMPARE: dict[int, Callable[[Any, Any], bool]] = {
@@ -116,13 +144,19 @@ KINDS = {
 
 
 def _matching(
-    schema: Schema, make: Callable[[Any], pb.AttributeValue], values: list[Any],
+    schema: Schema,
+    make: Callable[[Any], pb.AttributeValue],
+    values: list[Any],
     cond: pb.SortKeyCondition,
 ) -> list[Any]:
     """The candidate values whose full storage key falls in sort_range's [low, high)."""
     prefix = schema.partition_prefix(sv("p1"))
     low, high = sort_range(schema, prefix, cond)
-    inside = [v for v in values if low <= prefix + keys.encode_component(schema.sk_type, make(v), "sk") < high]
+    inside = [
+        v
+        for v in values
+        if low <= prefix + keys.encode_component(schema.sk_type, make(v), "sk") < high
+    ]
     # keys of neighbouring partitions never fall in the range, whatever the condition
     for other in ("p", "p0", "p1\x00", "p10", "p2", "q"):
         other_prefix = schema.partition_prefix(sv(other))
@@ -253,7 +287,9 @@ def test_sort_range_refuses(
 
 def test_between_equal_bounds_is_eq() -> None:
     prefix = N_SCHEMA.partition_prefix(sv("p1"))
-    between = sort_range(N_SCHEMA, prefix, pb.SortKeyCondition(op=Op.BETWEEN, value=nv("1.5"), value2=nv("1.50")))
+    between = sort_range(
+        N_SCHEMA, prefix, pb.SortKeyCondition(op=Op.BETWEEN, value=nv("1.5"), value2=nv("1.50"))
+    )
     eq = sort_range(N_SCHEMA, prefix, pb.SortKeyCondition(op=Op.EQ, value=nv("1.5")))
     assert between == eq
 

@@ -12,11 +12,16 @@ S, N, B = pb.KEY_TYPE_S, pb.KEY_TYPE_N, pb.KEY_TYPE_B
 
 
 def make_spec(
-    name: str = "orders", pk: tuple[str, int] = ("pk", S), sk: tuple[str, int] | None = ("sk", N),
-    view_type: int = pb.NEW_AND_OLD_IMAGES, retention_seconds: int = 0,
+    name: str = "orders",
+    pk: tuple[str, int] = ("pk", S),
+    sk: tuple[str, int] | None = ("sk", N),
+    view_type: int = pb.NEW_AND_OLD_IMAGES,
+    retention_seconds: int = 0,
 ) -> pb.TableSpec:
     spec = pb.TableSpec(
-        name=name, partition_key=pb.KeyAttribute(name=pk[0], type=pk[1]), view_type=view_type,
+        name=name,
+        partition_key=pb.KeyAttribute(name=pk[0], type=pk[1]),
+        view_type=view_type,
         retention_seconds=retention_seconds,
     )
     if sk is not None:
@@ -37,7 +42,11 @@ def make_spec(
         ("name too long", make_spec(name="t" * 256), "expected 3-255"),
         ("name with a trailing newline", make_spec(name="orders\n"), "table name"),
         ("partition key name missing", make_spec(pk=("", S)), "partition_key.name: required"),
-        ("partition key type missing", make_spec(pk=("pk", 0)), "partition_key.type: expected S, N or B"),
+        (
+            "partition key type missing",
+            make_spec(pk=("pk", 0)),
+            "partition_key.type: expected S, N or B",
+        ),
         ("partition key type unknown", make_spec(pk=("pk", 9)), "partition_key.type"),
         ("sort key type missing", make_spec(sk=("sk", 0)), "sort_key.type: expected S, N or B"),
         ("same pk and sk name", make_spec(sk=("pk", S)), "sort_key.name: must differ"),
@@ -120,13 +129,33 @@ def nv(text: str) -> pb.AttributeValue:
     [
         ("partition key missing", SCHEMA, item(sk=nv("1")), "'pk': missing"),
         ("sort key missing", SCHEMA, item(pk=sv("a")), "'sk': missing"),
-        ("partition key of the wrong type", SCHEMA, item(pk=nv("1"), sk=nv("1")), "'pk'.*expected type S, got N"),
-        ("sort key of the wrong type", SCHEMA, item(pk=sv("a"), sk=sv("1")), "'sk'.*expected type N, got S"),
+        (
+            "partition key of the wrong type",
+            SCHEMA,
+            item(pk=nv("1"), sk=nv("1")),
+            "'pk'.*expected type S, got N",
+        ),
+        (
+            "sort key of the wrong type",
+            SCHEMA,
+            item(pk=sv("a"), sk=sv("1")),
+            "'sk'.*expected type N, got S",
+        ),
         ("empty string key", SCHEMA, item(pk=sv(""), sk=nv("1")), "'pk'.*must not be empty"),
-        ("empty binary key", BIN_SCHEMA, item(pk=pb.AttributeValue(b=b"")), "'pk'.*must not be empty"),
+        (
+            "empty binary key",
+            BIN_SCHEMA,
+            item(pk=pb.AttributeValue(b=b"")),
+            "'pk'.*must not be empty",
+        ),
         ("key with no type", SCHEMA, item(pk=pb.AttributeValue(), sk=nv("1")), "'pk'.*got no type"),
         ("bool key", SCHEMA, item(pk=pb.AttributeValue(bool=True), sk=nv("1")), "'pk'.*got BOOL"),
-        ("partition key too long", SCHEMA, item(pk=sv("x" * 2049), sk=nv("1")), "2049 bytes exceeds the 2048"),
+        (
+            "partition key too long",
+            SCHEMA,
+            item(pk=sv("x" * 2049), sk=nv("1")),
+            "2049 bytes exceeds the 2048",
+        ),
     ],
 )
 def test_key_of_refuses(case: str, schema: Schema, value: pb.Item, message: str) -> None:
