@@ -21,6 +21,7 @@ run killed with SIGKILL is cleaned up by the next one.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import json
@@ -140,7 +141,7 @@ class Network:
     base: dict[tuple[str, str], Link] = field(default_factory=dict)
     _lock: IO[bytes] | None = None
     _shaper: subprocess.Popen[str] | None = None
-    _blocked: set[tuple[str, str]] = field(default_factory=set)
+    _blocked: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
     _links: dict[tuple[str, str], Link] = field(default_factory=dict)
     _created: list[str] = field(default_factory=list)
 
@@ -253,26 +254,30 @@ class Network:
     # ---------------------------------------------------------------- partitions
 
     def block(self, src: str, dst: str) -> None:
-        """Drop every packet from src to dst (one direction) until unblock()."""
-        if (src, dst) in self._blocked:
-            return
-        sh("ip", "netns", "exec", self.hub, "iptables", "-w", "-I", "FORWARD", "-s",
-           self.ip(src), "-d", self.ip(dst), "-j", "DROP")
-        self._blocked.add((src, dst))
+        """Drop every packet from src to dst (one direction) until as many unblock() calls.
+
+        Counted, so overlapping faults that cut the same pair compose.
+        """
+        self._blocked[(src, dst)] += 1
+        if self._blocked[(src, dst)] == 1:
+            sh("ip", "netns", "exec", self.hub, "iptables", "-w", "-I", "FORWARD", "-s",
+               self.ip(src), "-d", self.ip(dst), "-j", "DROP")
 
     def unblock(self, src: str, dst: str) -> None:
-        if (src, dst) not in self._blocked:
+        if self._blocked[(src, dst)] <= 0:
             return
-        sh("ip", "netns", "exec", self.hub, "iptables", "-w", "-D", "FORWARD", "-s",
-           self.ip(src), "-d", self.ip(dst), "-j", "DROP")
-        self._blocked.discard((src, dst))
+        self._blocked[(src, dst)] -= 1
+        if self._blocked[(src, dst)] == 0:
+            sh("ip", "netns", "exec", self.hub, "iptables", "-w", "-D", "FORWARD", "-s",
+               self.ip(src), "-d", self.ip(dst), "-j", "DROP")
 
     def blocked(self) -> set[tuple[str, str]]:
-        return set(self._blocked)
+        return {pair for pair, count in self._blocked.items() if count > 0}
 
     def heal(self) -> None:
         """Remove every partition and restore the base shaping of every pair."""
-        for pair in sorted(self._blocked):
+        for pair in sorted(self.blocked()):
+            self._blocked[pair] = 1
             self.unblock(*pair)
         for src in self.regions:
             for dst in self.regions:

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH_WRITES = 1000
 MAX_BATCH_GETS = 1000
 MAX_PAGE_BYTES = 1024 * 1024
+# Replicated clocks at or beyond this (the year 6400) are garbage: accepting one would push
+# the local clock to the end of its range and break every later write.
+MAX_REPLICATED_HLC = 1 << 63
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
@@ -407,6 +410,8 @@ def _check_replicated(region: str, table: Table, req: pb.ApplyReplicatedRequest)
         if record.sequence_number <= previous:
             raise ItemError(f"{where}: sequence numbers must ascend")
         previous = record.sequence_number
+        if record.version.hlc >= MAX_REPLICATED_HLC:
+            raise ItemError(f"{where}: version clock {record.version.hlc} is not a plausible time")
         if record.event_name not in (pb.INSERT, pb.MODIFY, pb.REMOVE):
             raise ItemError(f"{where}: unknown event name")
         try:
@@ -422,6 +427,8 @@ def _check_replicated(region: str, table: Table, req: pb.ApplyReplicatedRequest)
 
 def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:
     """Create a table, or accept an existing one with the same key schema."""
+    if not spec.retention_seconds:
+        spec.retention_seconds = schema.DEFAULT_RETENTION_S
     schema.validate_spec(spec)
     existing = store.tables.get(spec.name)
     if existing is not None:

@@ -1385,6 +1385,11 @@ def test_apply_replicated_refusals(tmp_path: pathlib.Path) -> None:
                     apply_request([replicated(5, now, order("h", 1, n=N("x")))]),
                     "records[0]",
                 ),
+                (
+                    "clock at the end of its range",
+                    apply_request([replicated(5, 2**64 - 1, order("h", 1))], max_offset=0),
+                    "not a plausible time",
+                ),
             ]
             for case, request, part in bad_requests:
                 await expect_error(stub.ApplyReplicated(request), Code.INVALID_ARGUMENT, part)
