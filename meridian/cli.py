@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok, 1 runtime failure (node unreachable, condition failed, unknown table,
 regions differ), 2 usage error (bad flags, malformed JSON, items the node refuses),
-3 configuration or startup failure.
+3 configuration or startup failure; 130 when interrupted (except `stream tail`, for which
+Ctrl-C is the normal way to stop, and exits 0).
 
 Item commands address one node, either ``--endpoint HOST:PORT`` or ``--config FILE
 --region NAME``, and read and print plain JSON (numbers exact, binary ``{"$b": base64}``,
@@ -328,6 +329,31 @@ def cmd_node(args: argparse.Namespace) -> int:
     return run_node(args.config, args.region)
 
 
+def cmd_replicator(args: argparse.Namespace) -> int:
+    from replicator.main import run_replicator
+
+    return run_replicator(args.config, args.region)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from meridian.supervisor import run
+
+    return run(args.config, args.log_dir)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from meridian import status
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    rows = status.collect(config)
+    print(status.render(rows, args.json))
+    return EXIT_OK
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         _print(check_config(args.file))
@@ -640,11 +666,10 @@ def first_differences(
     found: list[tuple[pb.Item, dict[str, Any]]] = []
     while heads and len(found) < limit:
         key = min(encoded for encoded, _ in heads.values())
-        here = {
-            name: head[1] if head[0] == key else None
-            for name in cursors
-            for head in [heads.get(name, (b"", None))]
-        }
+        here: dict[str, Any] = {}
+        for name in cursors:
+            head = heads.get(name)
+            here[name] = head[1] if head is not None and head[0] == key else None
         if len({_fingerprint(entry) for entry in here.values()}) > 1:
             keys = next(entry.keys for entry in here.values() if entry is not None)
             found.append((keys, here))
@@ -835,6 +860,18 @@ def _args_node(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", required=True, metavar="NAME", help="region to run")
 
 
+def _args_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", metavar="CONFIG", help="group file")
+    parser.add_argument(
+        "--log-dir", metavar="DIR", help="process logs (default: log/ beside the data dirs)"
+    )
+
+
+def _args_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="FILE", help="group file")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
 def _args_check_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="group file to validate")
 
@@ -960,7 +997,9 @@ class Command:
 
 # One entry per subcommand, in the order `meridian --help` lists them.
 COMMANDS: dict[str, Command] = {
+    "run": Command("run every region of a group on this machine", _args_run, cmd_run),
     "node": Command("run one region node", _args_node, cmd_node),
+    "replicator": Command("run one region's replicator", _args_node, cmd_replicator),
     "check-config": Command("validate a group file", _args_check_config, cmd_check_config),
     "put": Command("write an item", _args_put, cmd_put),
     "get": Command("read an item (null when there is none)", _args_get, cmd_get),
@@ -972,6 +1011,7 @@ COMMANDS: dict[str, Command] = {
         "many puts and deletes from JSON lines", _args_batch_write, cmd_batch_write
     ),
     "stream": Command("read a table's change stream", _args_stream, None),
+    "status": Command("replication state and lag of every region pair", _args_status, cmd_status),
     "verify": Command("check that all regions hold the same data", _args_verify, cmd_verify),
     "conflicts": Command(
         "recent last-writer-wins conflicts of a node", _args_conflicts, cmd_conflicts

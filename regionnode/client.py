@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import grpc
 
-from regionnode.node import GRPC_OPTIONS
 from regionnode.pb import node_pb2_grpc as pb_grpc
+
+GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
 
 
 def connect(endpoint: str) -> tuple[grpc.Channel, pb_grpc.NodeStub]:

@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
 from regionnode import errors, hlc
+from regionnode.client import GRPC_OPTIONS
 from regionnode.config import GroupConfig
 from regionnode.metrics import NodeMetrics
 from regionnode.pb import node_pb2 as pb
@@ -35,10 +36,6 @@ from regionnode.writer import Writer
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "meridian.node.v1.Node"
-GRPC_OPTIONS = [
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-]
 
 
 class StartupError(Exception):
@@ -180,6 +177,8 @@ class Node:
         self._stopped = True
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
+        if self.service is not None:
+            self.service.streams.close()
         if self._server is not None:
             await self._server.stop(grace)
         await self._tasks.cancel_all()

@@ -131,8 +131,8 @@ class NodeService(pb_grpc.NodeServicer):
         return table.schema.encode(keys), keys
 
     def _key(self, table: Table, key: pb.Item) -> tuple[bytes, pb.Item]:
-        normalize_item(key)
         keys = table.schema.check_key(key)
+        normalize_item(keys)
         return table.schema.encode(keys), keys
 
     @_rpc

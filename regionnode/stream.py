@@ -61,6 +61,12 @@ class Streams:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._changed: dict[str, asyncio.Event] = {}
+        self.closed = False
+
+    def close(self) -> None:
+        """End every live subscription (shutdown): they would otherwise hold the server open."""
+        self.closed = True
+        self.notify(set(self._changed))
 
     def table(self, name: str) -> Table:
         table = self.store.tables.get(name)
@@ -152,7 +158,7 @@ class Streams:
         table = self.table(req.table)
         name, view = req.table, table.description.spec.view_type
         after, limit = req.after_sequence_number, min(req.max_batch or 500, MAX_RECORDS)
-        while True:
+        while not self.closed:
             raw = self.read(table, after, limit)
             if not raw:
                 await self.wait(name)

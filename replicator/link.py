@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from regionnode import hlc
-from regionnode.node import GRPC_OPTIONS
+from regionnode.client import GRPC_OPTIONS
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from replicator import backoff

@@ -18,9 +18,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
 from regionnode import hlc
-from regionnode.client import connect_async
+from regionnode.client import GRPC_OPTIONS, connect_async
 from regionnode.config import GroupConfig
-from regionnode.node import GRPC_OPTIONS, StartupError
+from regionnode.node import StartupError
 from regionnode.tasks import TaskGroup
 from replicator.handshake import Identity
 from replicator.identity import local_identity

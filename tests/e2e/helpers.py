@@ -6,6 +6,7 @@ returns a boolean for the caller to forget to check.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import json
@@ -245,6 +246,24 @@ class NodeProcess:
     ) -> subprocess.CompletedProcess[str]:
         """`meridian COMMAND --config ... --region ... ARGS...` against this node."""
         return run_cli(*command.split(), *self.target, *args, input=input)
+
+    def cli_many(self, *calls: tuple[object, ...]) -> list[subprocess.CompletedProcess[str]]:
+        """Several independent cli() calls at once (each a tuple: command, args...)."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(self.cli, str(call[0]), *call[1:]) for call in calls]
+            return [future.result() for future in futures]
+
+    def ok_many(self, *calls: tuple[object, ...]) -> list[str]:
+        """Like cli_many(), but every command must succeed; their stdouts, in order."""
+        outputs = []
+        for call, result in zip(calls, self.cli_many(*calls), strict=True):
+            if result.returncode != 0:
+                raise self.fail(
+                    f"meridian {call[0]} exited with {result.returncode}\n"
+                    f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+                )
+            outputs.append(result.stdout)
+        return outputs
 
     def ok(self, command: str, *args: object, input: str | None = None) -> str:
         """Like cli(), but the command must succeed; its stdout."""

@@ -7,6 +7,7 @@ fresh data directory (restarts, kill -9, schema changes) start their own.
 from __future__ import annotations
 
 import json
+import pathlib
 import re
 import signal
 import subprocess
@@ -39,7 +40,7 @@ from tests.e2e.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-REPO_EXAMPLE = "deploy/local/group.yaml"
+EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "local" / "group.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -202,13 +203,12 @@ def test_failed_conditions_exit_1_and_write_nothing(
     paid = '{"pk": "cond", "sk": "1", "status": "paid"}'
 
     before = head(stub)
-    for args in (
+    for result in shared_node.cli_many(
         ("put", "--if-not-exists", paid),
         ("put", "--if-version", stale, paid),
         ("put", "--if", 'status="shipped"', paid),
         ("delete", "--if", "status=1", key),
     ):
-        result = shared_node.cli(*args)
         assert result.returncode == 1, result
         assert "condition failed" in result.stderr
         assert result.stdout == ""
@@ -230,22 +230,27 @@ def test_batch_write_then_query_in_sort_key_order(shared_node: NodeProcess) -> N
     summary = shared_node.ok("batch-write", "-", input="\n".join(map(json.dumps, lines)) + "\n")
     assert json_of(summary) == {"puts": 6, "deletes": 0, "changed": 6, "batches": 1}
 
-    assert sort_keys(shared_node.ok("query", '"q"')) == list("abcde")
-    assert sort_keys(shared_node.ok("query", '"q"', "--backward")) == list("edcba")
-    assert sort_keys(shared_node.ok("query", '"q"', "--sk-between", '"b"', '"d"')) == list("bcd")
-    assert sort_keys(shared_node.ok("query", '"q"', "--sk-gt", '"c"')) == list("de")
-    assert sort_keys(shared_node.ok("query", '"q"', "--sk-begins-with", '"a"')) == ["a"]
+    cases = {
+        ("query", '"q"'): list("abcde"),
+        ("query", '"q"', "--backward"): list("edcba"),
+        ("query", '"q"', "--sk-between", '"b"', '"d"'): list("bcd"),
+        ("query", '"q"', "--sk-gt", '"c"'): list("de"),
+        ("query", '"q"', "--sk-le", '"b"', "--backward"): list("ba"),
+        ("query", '"q"', "--sk-begins-with", '"a"'): ["a"],
+    }
+    for (args, expected), out in zip(cases.items(), shared_node.ok_many(*cases), strict=True):
+        assert sort_keys(out) == expected, args
     typed = json_lines(shared_node.ok("query", "--typed", '{"S": "q"}', "--sk-eq", '{"S": "c"}'))
     assert typed == [{"pk": {"S": "q"}, "sk": {"S": "c"}, "i": {"N": "0"}}]
 
-    page = shared_node.cli("query", '"q"', "--limit", "2")
+    page, every = shared_node.cli_many(
+        ("query", '"q"', "--limit", "2"), ("query", '"q"', "--all", "--limit", "2")
+    )
     assert page.returncode == 0 and sort_keys(page.stdout) == list("ab")
     match = re.search(r"--start-key '([^']*)'", page.stderr)
     assert match, page.stderr
     assert json_of(match.group(1)) == {"pk": "q", "sk": "b"}
     assert sort_keys(shared_node.ok("query", '"q"', "--start-key", match.group(1))) == list("cde")
-
-    every = shared_node.cli("query", '"q"', "--all", "--limit", "2")
     assert every.returncode == 0 and sort_keys(every.stdout) == list("abcde")
     assert every.stderr == ""
 
@@ -276,18 +281,16 @@ def test_scan_whole_table_pages_and_segments(
 ) -> None:
     for i in range(6):
         grpc_put(stub, pk=f"scan-{i}", sk="1")
-    everything = json_lines(shared_node.ok("scan"))
-    keys = [(item["pk"], item["sk"]) for item in everything]
+    whole, *segments, one = shared_node.cli_many(
+        ("scan",),
+        *(("scan", "--segment", i, "--total-segments", 3) for i in range(3)),
+        ("scan", "--limit", "1"),
+    )
+    keys = [(item["pk"], item["sk"]) for item in json_lines(whole.stdout)]
     assert len(set(keys)) == len(keys)
     assert {(f"scan-{i}", "1") for i in range(6)} <= set(keys)
-
-    segments = [
-        [(item["pk"], item["sk"]) for item in json_lines(shared_node.ok("scan", *args))]
-        for args in (["--segment", str(i), "--total-segments", "3"] for i in range(3))
-    ]
-    assert sorted(k for segment in segments for k in segment) == sorted(keys)
-
-    one = shared_node.cli("scan", "--limit", "1")
+    parts = [(item["pk"], item["sk"]) for part in segments for item in json_lines(part.stdout)]
+    assert sorted(parts) == sorted(keys)
     assert one.returncode == 0 and len(json_lines(one.stdout)) == 1
     assert "more items follow; continue with --start-key" in one.stderr
 
@@ -476,7 +479,7 @@ def test_check_config(tmp_path: Any) -> None:
     result = run_cli("check-config", good)
     assert result.returncode == 0 and "is valid" in result.stdout
 
-    example = run_cli("check-config", REPO_EXAMPLE)
+    example = run_cli("check-config", EXAMPLE)
     assert example.returncode == 0, example.stderr
 
     doc = group_doc(tmp_path)

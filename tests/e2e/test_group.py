@@ -1,0 +1,231 @@
+"""A whole group as real processes: `meridian run`, then the CLI against it.
+
+Covers what a user does from the README: write in one region and read in another, status,
+verify; and what must hold under process faults: kill -9 of a replicator and of a node under
+load loses no acknowledged write and applies nothing twice (the supervisor restarts them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.helpers import MERIDIAN, group_doc, json_of, run_cli, write_group
+
+REGIONS = ("us-east", "eu-west", "ap-south")
+
+
+class Group:
+    """`meridian run CONFIG` in the background; always stopped by the fixture."""
+
+    def __init__(self, base: pathlib.Path) -> None:
+        doc = group_doc(base, REGIONS, durability="fsync")
+        doc["replication"] = {"heartbeat_interval": "200ms"}
+        self.config = write_group(base / "group.yaml", doc)
+        self.log_dir = base / "logs"
+        self.out = open(base / "run.out", "w+b")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [*MERIDIAN, "run", str(self.config), "--log-dir", str(self.log_dir)],
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def logs(self) -> str:
+        parts = [self.out_text()]
+        for path in sorted(self.log_dir.glob("*.log")):
+            lines = path.read_text(errors="replace").splitlines()[-15:]
+            parts.append(f"--- {path.name}\n" + "\n".join(lines))
+        return "\n".join(parts)
+
+    def out_text(self) -> str:
+        self.out.flush()
+        self.out.seek(0)
+        return self.out.read().decode(errors="replace")
+
+    def wait_for(self, check, what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"meridian run exited ({self.proc.returncode})\n{self.logs()}")
+            try:
+                if check():
+                    return
+            except AssertionError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what}\n{self.logs()}"
+                )
+            time.sleep(0.1)
+
+    def cli(self, *args: object) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args)
+
+    def put(self, region: str, item: dict) -> dict:
+        result = run_cli("put", "--config", self.config, "--region", region, json.dumps(item))
+        assert result.returncode == 0, result.stderr
+        return json_of(result.stdout)
+
+    def get(self, region: str, key: dict) -> object:
+        result = run_cli("get", "--config", self.config, "--region", region, json.dumps(key))
+        assert result.returncode == 0, result.stderr
+        return json_of(result.stdout)
+
+    def status(self) -> list[dict]:
+        result = run_cli("status", "--config", self.config, "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(result.stdout)["links"]
+
+    def pid_of(self, region: str, component: str) -> int:
+        """The pid of a child process, found by its command line."""
+        module = "regionnode" if component == "node" else "replicator"
+        for entry in pathlib.Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if (
+                module.encode() in cmd
+                and str(self.config).encode() in cmd
+                and region.encode() in cmd
+            ):
+                return int(entry.name)
+        raise AssertionError(f"no {component} process for {region}\n{self.logs()}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.out.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def group(tmp_path: pathlib.Path) -> Iterator[Group]:
+    g = Group(tmp_path)
+    try:
+        g.wait_for(lambda: "is running" in g.out_text(), "the group to start")
+        g.wait_for(lambda: all(r["state"] == "STREAMING" for r in g.status()), "all links up")
+        yield g
+    finally:
+        g.stop()
+
+
+def test_write_in_one_region_read_in_another_status_and_verify(group: Group) -> None:
+    banner = group.out_text()
+    for region in REGIONS:
+        assert region in banner
+    assert "meridian put --config" in banner and "meridian get --config" in banner
+    reply = group.put("us-east", {"pk": "order-1", "sk": "a", "total": 42})
+    assert reply["changed"] is True and reply["version"]["region"] == "us-east"
+    key = {"pk": "order-1", "sk": "a"}
+    group.wait_for(lambda: group.get("ap-south", key) is not None, "replication to ap-south")
+    assert group.get("eu-west", key) == {"pk": "order-1", "sk": "a", "total": 42}
+    links = group.status()
+    assert {(r["source"], r["target"]) for r in links} == {
+        (a, b) for a in REGIONS for b in REGIONS if a != b
+    }
+    group.wait_for(
+        lambda: all(r["lag_records"] == 0 and r["lag_seconds"] < 5 for r in group.status()),
+        "lag to settle",
+    )
+    verify = run_cli("verify", "--config", group.config)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_kill_9_replicator_and_node_under_load_loses_nothing(group: Group) -> None:
+    acked: dict[str, tuple[int, str]] = {}
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def writer(region: str) -> None:
+        from regionnode import items
+        from regionnode.client import connect
+        from regionnode.config import load
+        from regionnode.pb import node_pb2 as pb
+
+        endpoint = str(load(group.config).region(region).node_listen)
+        channel, stub = connect(endpoint)
+        with channel:
+            n = 0
+            while not stop.is_set() and n < 600:
+                item = {"pk": f"{region}-{n}", "sk": "x", "n": n}
+                request = pb.PutItemRequest(table="orders", item=items.from_plain(item))
+                try:
+                    version = stub.PutItem(request, timeout=10).version
+                    acked[item["pk"]] = (version.hlc, version.region)
+                except Exception as exc:
+                    errors.append(str(exc))
+                n += 1
+                time.sleep(0.005)
+
+    threads = [threading.Thread(target=writer, args=(r,)) for r in ("us-east", "eu-west")]
+    for t in threads:
+        t.start()
+    time.sleep(2)
+    os.kill(group.pid_of("eu-west", "replicator"), signal.SIGKILL)
+    time.sleep(2)
+    os.kill(group.pid_of("ap-south", "node"), signal.SIGKILL)
+    time.sleep(3)
+    stop.set()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(acked) > 100 and not errors, errors[:3]
+    group.wait_for(
+        lambda: all(r["state"] == "STREAMING" for r in group.status()),
+        "links back after the kills",
+        timeout=60,
+    )
+    group.wait_for(
+        lambda: run_cli("verify", "--config", group.config).returncode == 0,
+        "all regions identical",
+        timeout=60,
+    )
+    for pk, (hlc, origin) in list(acked.items())[::7]:
+        got = run_cli(
+            "get",
+            "--config",
+            group.config,
+            "--region",
+            "ap-south",
+            "--with-version",
+            json.dumps({"pk": pk, "sk": "x"}),
+        )
+        assert got.returncode == 0, got.stderr
+        assert json_of(got.stdout)["version"] == {"hlc": hlc, "region": origin}
+    # nothing applied twice: every region's stream holds each write exactly once
+    for region in REGIONS:
+        tail = run_cli(
+            "stream",
+            "tail",
+            "--config",
+            group.config,
+            "--region",
+            region,
+            "--from",
+            "trim-horizon",
+            "--count",
+            str(len(acked)),
+            timeout=60,
+        )
+        assert tail.returncode == 0, tail.stderr
+        versions = [
+            tuple(json.loads(line)["meridian"]["version"].values())
+            for line in tail.stdout.splitlines()
+        ]
+        assert len(versions) == len(set(versions)) == len(acked), region
