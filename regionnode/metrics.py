@@ -60,6 +60,11 @@ class NodeMetrics:
             ["origin", "outcome"],
             registry=registry,
         )
+        self.tombstones_collected = Counter(
+            "meridian_node_tombstones_collected",
+            "Tombstones dropped after their lifetime",
+            registry=registry,
+        )
         self.commit_operations = Histogram(
             "meridian_node_commit_operations",
             "Operations per group-committed write batch",

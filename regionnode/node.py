@@ -15,7 +15,7 @@ import logging
 import pathlib
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -28,14 +28,15 @@ from regionnode.metrics import NodeMetrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from regionnode.server import NodeService, ensure_table
-from regionnode.store import Store
+from regionnode.store import TOMBSTONES, Store, table_of
 from regionnode.stream import Streams
 from regionnode.tasks import TaskGroup
-from regionnode.writer import Writer
+from regionnode.writer import CollectOp, Writer
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "meridian.node.v1.Node"
+COLLECT_BATCH = 5000
 
 
 class StartupError(Exception):
@@ -52,6 +53,8 @@ class NodeSettings:
     sync: bool = True
     tables: list[pb.TableSpec] = field(default_factory=list)
     trim_interval_s: float = 10.0
+    peers: list[str] = field(default_factory=list)  # other regions of the group
+    tombstone_lifetime_s: int = 24 * 3600
 
     @classmethod
     def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
@@ -64,6 +67,8 @@ class NodeSettings:
             metrics_listen=str(reg.metrics_listen),
             sync=config.durability == "fsync",
             tables=[t.to_spec() for t in config.tables],
+            peers=[r.name for r in config.regions if r.name != reg.name],
+            tombstone_lifetime_s=config.replication.tombstone_lifetime_s,
         )
 
 
@@ -129,7 +134,7 @@ class Node:
         self.metrics.watch_store(self.store)
         await self._serve(service)
         self._tasks.spawn("writer", writer.run())
-        self._tasks.spawn("trim", self._trim_loop(streams))
+        self._tasks.spawn("housekeeping", self._housekeeping_loop(streams))
         if s.metrics_listen:
             self._start_metrics(s.metrics_listen)
         log.info(
@@ -166,10 +171,49 @@ class Node:
             raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
         self._metrics_server = server
 
-    async def _trim_loop(self, streams: Streams) -> None:
+    async def _housekeeping_loop(self, streams: Streams) -> None:
+        """Trim streams past their retention and collect tombstones past their lifetime."""
         while True:
             await asyncio.sleep(self.settings.trim_interval_s)
             streams.trim(hlc.wall_ms())
+            await self.collect_tombstones(hlc.wall_ms())
+
+    def tombstone_horizons(self) -> dict[str, int]:
+        """Per table, the clock time before which no replicated write can still arrive.
+
+        Every peer's own-origin stream has been applied through `complete_through_ms`, and a
+        peer's later writes are stamped after it; so a tombstone older than the minimum over
+        all peers can no longer be beaten by an older write that would bring the item back.
+        A peer never heard from holds collection back entirely.
+        """
+        peers = set(self.settings.peers)
+        horizons: dict[str, int] = {}
+        for name in self.store.tables:
+            seen = {
+                c.origin: c.complete_through_ms
+                for c in self.store.checkpoints()
+                if c.table == name and c.origin in peers
+            }
+            horizons[name] = min((seen.get(p, 0) for p in peers), default=hlc.MAX_MS)
+        return horizons
+
+    async def collect_tombstones(self, now_ms: int) -> int:
+        cutoff = now_ms - self.settings.tombstone_lifetime_s * 1000
+        horizons = self.tombstone_horizons()
+        candidates: list[tuple[bytes, bytes, int]] = []
+        for index_key, _ in self.store.scan_prefix(TOMBSTONES):
+            if int.from_bytes(index_key[1:9], "big") > cutoff or len(candidates) >= COLLECT_BATCH:
+                break
+            item_key = index_key[9:]
+            candidates.append((index_key, item_key, horizons.get(table_of(item_key), 0)))
+        if not candidates:
+            return 0
+        assert self.service is not None, "node not started"
+        dropped = cast(int, await self.service.writer.submit(CollectOp(candidates)))
+        if dropped:
+            self.metrics.tombstones_collected.inc(dropped)
+            log.info("collected %d tombstones", dropped)
+        return dropped
 
     async def stop(self, grace: float = 5.0) -> None:
         if self._stopped:

@@ -302,6 +302,7 @@ class NodeService(pb_grpc.NodeServicer):
             req.max_clock_offset_ms,
             req.source_sequence,
             req.origin_node_id,
+            req.complete_through_ms,
         )
         response: pb.ApplyReplicatedResponse = await self.writer.submit(op)  # type: ignore[assignment]
         counter = self.metrics.replicated

@@ -7,6 +7,7 @@ Layout of the single key space (raw bytes):
   m:ckpt:<origin>\\0<table>       Checkpoint: the origin's sequence applied up to
   i<table>\\0<pk><sk>             StoredItem (item or tombstone with its version)
   s<table>\\0<seq:8 bytes BE>     StreamRecord (full images, whatever the view type)
+  t<written_ms:8><item key>      index of tombstones by age, for collection (may be stale)
 Every write the node makes is one WriteBatch, so a crash keeps all of a write or none of it.
 """
 
@@ -34,6 +35,18 @@ def stream_prefix(table: str) -> bytes:
 
 def stream_key(table: str, seq: int) -> bytes:
     return stream_prefix(table) + seq.to_bytes(8, "big")
+
+
+TOMBSTONES = b"t"
+
+
+def tombstone_key(written_ms: int, item_key: bytes) -> bytes:
+    return TOMBSTONES + written_ms.to_bytes(8, "big") + item_key
+
+
+def table_of(item_key: bytes) -> str:
+    """The table name inside an item key (i<table>\\0...)."""
+    return item_key[1 : item_key.index(b"\x00")].decode()
 
 
 def checkpoint_key(origin: str, table: str) -> bytes:

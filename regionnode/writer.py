@@ -21,7 +21,7 @@ from regionnode import hlc, lww
 from regionnode.errors import ResyncNeeded
 from regionnode.items import ItemError, items_equal, normalize_item, validate_item
 from regionnode.pb import node_pb2 as pb
-from regionnode.store import Store, Table, checkpoint_key, stream_key
+from regionnode.store import Store, Table, checkpoint_key, stream_key, tombstone_key
 from regionnode.updates import ConditionFailed, apply_updates, check_conditions
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,13 @@ class BatchOp:
 
 
 @dataclass
+class CollectOp:
+    """Tombstones to drop: (index key, item key, clock horizon of the item's table)."""
+
+    candidates: list[tuple[bytes, bytes, int]]
+
+
+@dataclass
 class ApplyOp:
     """Records from one origin region's stream, to apply with last-writer-wins."""
 
@@ -75,10 +82,11 @@ class ApplyOp:
     max_clock_offset_ms: int
     source_sequence: int
     origin_node_id: str = ""
+    complete_through_ms: int = 0
 
 
-Op = PutOp | DeleteOp | UpdateOp | BatchOp | ApplyOp
-Result = pb.WriteResult | pb.BatchWriteItemResponse | pb.ApplyReplicatedResponse
+Op = PutOp | DeleteOp | UpdateOp | BatchOp | ApplyOp | CollectOp
+Result = pb.WriteResult | pb.BatchWriteItemResponse | pb.ApplyReplicatedResponse | int
 
 
 class Stage:
@@ -102,6 +110,13 @@ class Stage:
     def put_item(self, key: bytes, stored: pb.StoredItem) -> None:
         self.overlay[key] = stored
         self.batch.put(key, stored.SerializeToString())
+        if stored.tombstone:
+            self.batch.put(tombstone_key(stored.written_ms, key), b"")
+        self.empty = False
+
+    def delete_item(self, key: bytes) -> None:
+        self.overlay[key] = None
+        self.batch.delete(key)
         self.empty = False
 
     def emit(self, table: Table, record: pb.StreamRecord, event_prefix: str) -> None:
@@ -224,7 +239,30 @@ class Writer:
             return self._update(stage, op)
         if isinstance(op, BatchOp):
             return self._batch(stage, op)
+        if isinstance(op, CollectOp):
+            return self._collect(stage, op)
         return self._apply_replicated(stage, op, conflicts)
+
+    def _collect(self, stage: Stage, op: CollectOp) -> int:
+        """Drop tombstones that no replicated write can still be older than.
+
+        Checked here, against the current state, so a write that replaced the tombstone
+        since the candidates were chosen is never touched; stale index entries just go.
+        """
+        dropped = 0
+        for index_key, key, horizon_ms in op.candidates:
+            stored = stage.current(key)
+            written_ms = int.from_bytes(index_key[1:9], "big")
+            if stored is None or not stored.tombstone or stored.written_ms != written_ms:
+                stage.batch.delete(index_key)
+                stage.empty = False
+                continue
+            if hlc.physical_ms(stored.version.hlc) >= horizon_ms:
+                continue
+            stage.delete_item(key)
+            stage.batch.delete(index_key)
+            dropped += 1
+        return dropped
 
     # ------------------------------------------------------------ local writes
 
@@ -371,13 +409,20 @@ class Writer:
         if not rejected:
             position = max(position, op.source_sequence)
         response.checkpoint = position
-        if ckpt is None or position > ckpt.sequence_number:
+        complete = 0 if rejected else op.complete_through_ms
+        before = ckpt or pb.Checkpoint()
+        if (
+            ckpt is None
+            or position > before.sequence_number
+            or complete > before.complete_through_ms
+        ):
             new_ckpt = pb.Checkpoint(
                 origin=op.origin,
                 table=name,
                 sequence_number=position,
                 updated_ms=now,
-                origin_node_id=op.origin_node_id or (ckpt.origin_node_id if ckpt else ""),
+                origin_node_id=op.origin_node_id or before.origin_node_id,
+                complete_through_ms=max(complete, before.complete_through_ms),
             )
             stage.checkpoints[ckpt_id] = new_ckpt
             stage.batch.put(checkpoint_key(op.origin, name), new_ckpt.SerializeToString())

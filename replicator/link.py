@@ -37,6 +37,23 @@ class LinkSettings:
     heartbeat_s: float = 1.0
 
 
+# Writes are stamped before their batch commits; a heartbeat can overtake a commit in flight.
+COMMIT_MARGIN_MS = 2000
+
+
+def complete_through(batch: rpb.PullBatch) -> int:
+    """The peer clock time before which all its writes are in this batch or earlier ones.
+
+    Within an origin's stream its own writes are stamped in sequence order, so the last
+    record bounds what came before; a caught-up heartbeat bounds everything up to when it
+    was sent (less the commit margin).
+    """
+    through = hlc.physical_ms(batch.records[-1].version.hlc) if batch.records else 0
+    if batch.scanned_through >= batch.head_sequence_number:
+        through = max(through, batch.sent_ms - COMMIT_MARGIN_MS)
+    return through
+
+
 class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
 
@@ -160,10 +177,10 @@ class Link:
         position = self._positions.get(table, 0)
         if batch.records:
             await self._apply(batch)
+        elif batch.scanned_through >= batch.head_sequence_number:
+            await self._apply(batch)  # idle: persist how far the stream was read, and when
         elif batch.scanned_through > position:
             self._unsaved[table] = batch.scanned_through
-            if batch.scanned_through >= batch.head_sequence_number:
-                await self._apply(batch)  # idle: persist how far the filtered stream was read
         position = max(self._positions.get(table, 0), self._unsaved.get(table, 0))
         pending = max(0, batch.head_sequence_number - position)
         self.status.pending[table] = pending
@@ -173,6 +190,7 @@ class Link:
 
     async def _apply(self, batch: rpb.PullBatch) -> None:
         request = pb.ApplyReplicatedRequest(
+            complete_through_ms=complete_through(batch),
             origin=self.peer,
             table=batch.table,
             records=batch.records,
