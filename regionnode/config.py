@@ -18,6 +18,7 @@ import pathlib
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, cast
 
 import yaml
@@ -27,16 +28,22 @@ from regionnode.pb import node_pb2 as pb
 __all__ = [
     "Address",
     "ConfigError",
+    "FilterMatcher",
+    "FilterPattern",
+    "FunctionConfig",
     "GroupConfig",
     "KeyAttr",
+    "OnFailureConfig",
     "RegionConfig",
     "ReplicationConfig",
     "TableConfig",
+    "TriggerConfig",
     "check",
     "load",
     "parse",
     "parse_address",
     "parse_duration_ms",
+    "parse_filter",
     "summary",
 ]
 
@@ -49,6 +56,11 @@ VIEW_TYPES = {
     "NEW_AND_OLD_IMAGES": pb.NEW_AND_OLD_IMAGES,
 }
 REPLICATOR_METRICS_PORT_OFFSET = 100
+TRIGGER_METRICS_PORT_OFFSET = 200
+STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
+FUNCTION_KINDS = ("python", "command", "url")
+ON_FAILURE_KINDS = ("file", "table")
+MAX_FILTERS = 5
 
 _MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION_RE = re.compile(r"(\d+)(ms|s|m|h|d)")
@@ -123,6 +135,71 @@ class RegionConfig:
     replicator_listen: Address
     metrics_listen: Address
     replicator_metrics_listen: Address
+    # The trigger runner's metrics address; None only when the default would overflow and
+    # no trigger runs in the region (then it is not needed).
+    trigger_metrics_listen: Address | None
+
+
+@dataclass(frozen=True, slots=True)
+class FilterMatcher:
+    """One rule of a filter pattern's value list (EventBridge syntax).
+
+    ``op`` is one of equals, prefix, suffix, equals-ignore-case, anything-but,
+    anything-but-prefix, anything-but-suffix, exists, numeric. ``value`` holds the operand:
+    a scalar (equals), a string, a tuple of scalars (anything-but), a bool (exists) or a
+    tuple of (operator, Decimal) pairs (numeric).
+    """
+
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class FilterPattern:
+    """A validated filter pattern: every field must match (AND); ``any_of`` holds the
+    ``$or`` alternatives (one of each group must match)."""
+
+    fields: tuple[tuple[str, FilterPattern | tuple[FilterMatcher, ...]], ...]
+    any_of: tuple[tuple[FilterPattern, ...], ...] = ()
+    text: str = ""  # the pattern as compact JSON, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionConfig:
+    kind: str  # "python" (target: module:function), "command" (argv) or "url"
+    target: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {' '.join(self.target)}"
+
+
+@dataclass(frozen=True, slots=True)
+class OnFailureConfig:
+    kind: str  # "file" (target: absolute path) or "table" (target: table name)
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerConfig:
+    """A user function run on a table's stream records (Lambda event-source-mapping knobs)."""
+
+    name: str
+    table: str
+    regions: tuple[str, ...]
+    function: FunctionConfig
+    starting_position: str
+    batch_size: int = 100
+    batching_window_ms: int = 0
+    filters: tuple[FilterPattern, ...] = ()
+    max_retries: int = -1  # -1: until the records expire
+    bisect_on_error: bool = False
+    max_record_age_s: int = -1  # -1: until the records expire
+    report_batch_item_failures: bool = False
+    on_failure: OnFailureConfig | None = None
+    enabled: bool = True
+    parallelization: int = 1
+    timeout_ms: int = 30_000
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +210,18 @@ class GroupConfig:
     replication: ReplicationConfig
     regions: tuple[RegionConfig, ...]
     path: pathlib.Path
+    triggers: tuple[TriggerConfig, ...] = ()
+
+    def triggers_of(self, region: str) -> tuple[TriggerConfig, ...]:
+        """The triggers that run in this region, in file order."""
+        return tuple(t for t in self.triggers if region in t.regions)
+
+    def trigger(self, name: str) -> TriggerConfig:
+        for trigger in self.triggers:
+            if trigger.name == name:
+                return trigger
+        known = ", ".join(t.name for t in self.triggers) or "none"
+        raise ConfigError(f"unknown trigger {name!r}; the group has: {known}")
 
     def region(self, name: str) -> RegionConfig:
         for region in self.regions:
@@ -192,11 +281,19 @@ def summary(config: GroupConfig) -> str:
         f"data {r.data_dir})"
         for r in config.regions
     )
-    return (
+    text = (
         f"{config.path}: group {config.group!r} is valid: durability {config.durability}, "
         f"{_plural(len(config.tables), 'table')} ({tables}), "
         f"{_plural(len(config.regions), 'region')}: {regions}."
     )
+    if config.triggers:
+        triggers = "; ".join(
+            f"{t.name} on {t.table} in {', '.join(t.regions)} ({t.function})"
+            + ("" if t.enabled else ", disabled")
+            for t in config.triggers
+        )
+        text += f" {_plural(len(config.triggers), 'trigger')}: {triggers}."
+    return text
 
 
 def _plural(n: int, word: str) -> str:
@@ -516,8 +613,20 @@ def _replicator_metrics(fields: dict[str, Any], path: str, metrics: Address) -> 
     return Address(metrics.host, port)
 
 
+def _trigger_metrics(value: Any, path: str, metrics: Address) -> Address | None:
+    """The trigger runner's metrics address; by default the node's metrics port + 200."""
+    if value is not None:
+        fields = _fields(value, path, required=(), optional=("metrics",))
+        if "metrics" in fields:
+            return parse_address(fields["metrics"], f"{path}.metrics")
+    port = metrics.port + TRIGGER_METRICS_PORT_OFFSET
+    return Address(metrics.host, port) if port <= 65535 else None
+
+
 def _region(value: Any, path: str) -> RegionConfig:
-    fields = _fields(value, path, required=("name", "node", "replicator", "metrics"))
+    fields = _fields(
+        value, path, required=("name", "node", "replicator", "metrics"), optional=("triggers",)
+    )
     name = _name(fields["name"], f"{path}.name", 1, 64)
     node = _fields(fields["node"], f"{path}.node", required=("listen", "data_dir"))
     replicator = _fields(
@@ -533,6 +642,9 @@ def _region(value: Any, path: str) -> RegionConfig:
         metrics_listen=metrics_listen,
         replicator_metrics_listen=_replicator_metrics(
             replicator, f"{path}.replicator.metrics", metrics_listen
+        ),
+        trigger_metrics_listen=_trigger_metrics(
+            fields.get("triggers"), f"{path}.triggers", metrics_listen
         ),
     )
 
@@ -583,20 +695,371 @@ def _regions(value: Any) -> tuple[RegionConfig, ...]:
     return result
 
 
+# --------------------------------------------------------------------------- triggers
+
+_PYTHON_TARGET_RE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_URL_RE = re.compile(r"https?://[^\s/?#]+([/?#]\S*)?")
+_TRIGGER_KEYS = (
+    "batch_size",
+    "batching_window",
+    "bisect_on_error",
+    "enabled",
+    "environment",
+    "filters",
+    "function",
+    "max_record_age",
+    "max_retries",
+    "name",
+    "on_failure",
+    "parallelization",
+    "regions",
+    "report_batch_item_failures",
+    "starting_position",
+    "table",
+    "timeout",
+)
+_NUMERIC_OPS = ("<", "<=", "=", ">", ">=")
+
+
+def _bool(value: Any, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{path}: expected true or false, got {_show(value)}")
+
+
+def _function(value: Any, path: str) -> FunctionConfig:
+    fields = _fields(value, path, required=(), optional=FUNCTION_KINDS)
+    if len(fields) != 1:
+        raise ConfigError(
+            f"{path}: expected exactly one of python, command, url, got "
+            f"{', '.join(sorted(fields)) or 'none'}"
+        )
+    ((kind, target),) = fields.items()
+    where = f"{path}.{kind}"
+    if kind == "python":
+        if isinstance(target, str) and _PYTHON_TARGET_RE.fullmatch(target):
+            return FunctionConfig(kind, (target,))
+        raise ConfigError(f'{where}: expected "module:function", got {_show(target)}')
+    if kind == "command":
+        if not isinstance(target, list) or not target:
+            raise ConfigError(
+                f"{where}: expected a list of arguments like [python3, handler.py], "
+                f"got {_show(target)}"
+            )
+        for i, arg in enumerate(target):
+            if not isinstance(arg, str) or (i == 0 and not arg):
+                raise ConfigError(f"{where}[{i}]: expected a string, got {_show(arg)}")
+        return FunctionConfig(kind, tuple(target))
+    if isinstance(target, str) and _URL_RE.fullmatch(target):
+        return FunctionConfig(kind, (target,))
+    raise ConfigError(f"{where}: expected an http:// or https:// URL, got {_show(target)}")
+
+
+def _trigger_regions(value: Any, path: str, regions: tuple[RegionConfig, ...]) -> tuple[str, ...]:
+    known = [r.name for r in regions]
+    if value is None:
+        return tuple(known)
+    names: list[str] = []
+    for i, item in enumerate(_list(value, path, "region")):
+        if item not in known:
+            raise ConfigError(
+                f"{path}[{i}]: unknown region {_show(item)} (the group has: {', '.join(known)})"
+            )
+        if item in names:
+            raise ConfigError(f"{path}[{i}]: region {_show(item)} given twice")
+        names.append(item)
+    return tuple(names)
+
+
+def _on_failure(
+    value: Any, path: str, table: str, tables: tuple[TableConfig, ...]
+) -> OnFailureConfig:
+    fields = _fields(value, path, required=(), optional=ON_FAILURE_KINDS)
+    if len(fields) != 1:
+        raise ConfigError(
+            f"{path}: expected exactly one of file, table, got "
+            f"{', '.join(sorted(fields)) or 'none'}"
+        )
+    ((kind, target),) = fields.items()
+    where = f"{path}.{kind}"
+    if kind == "file":
+        return OnFailureConfig(kind, str(_data_dir(target, where)).replace("\\", "/"))
+    names = [t.name for t in tables]
+    if target not in names:
+        raise ConfigError(
+            f"{where}: unknown table {_show(target)} (the group has: {', '.join(names)})"
+        )
+    if target == table:
+        raise ConfigError(f"{where}: must differ from the trigger's own table {_show(table)}")
+    spec = next(t for t in tables if t.name == target)
+    if spec.partition_key.type != pb.KEY_TYPE_S or (
+        spec.sort_key is not None and spec.sort_key.type == pb.KEY_TYPE_B
+    ):
+        raise ConfigError(
+            f"{where}: table {_show(target)} needs a string partition key and no binary sort "
+            f"key to hold dead letters"
+        )
+    return OnFailureConfig(kind, target)
+
+
+def _environment(value: Any, path: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: expected a mapping of NAME: value, got {_show(value)}")
+    out = []
+    for name, text in value.items():
+        if not isinstance(name, str) or not _ENV_NAME_RE.fullmatch(name):
+            raise ConfigError(f"{path}: expected variable names like MY_SETTING, got {_show(name)}")
+        if name.startswith("MERIDIAN_"):
+            raise ConfigError(f"{path}.{name}: names starting with MERIDIAN_ are reserved")
+        if not isinstance(text, str):
+            raise ConfigError(f"{path}.{name}: expected a string (quote it), got {_show(text)}")
+        out.append((name, text))
+    return tuple(out)
+
+
+def _max_record_age(value: Any, path: str) -> int:
+    if value == -1 and not isinstance(value, bool):
+        return -1
+    try:
+        return _duration_s(value, path, 1, 7 * 86400)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (or -1 for no limit)") from None
+
+
+def _trigger(
+    value: Any, path: str, tables: tuple[TableConfig, ...], regions: tuple[RegionConfig, ...]
+) -> TriggerConfig:
+    fields = _fields(
+        value,
+        path,
+        required=("name", "table", "function", "starting_position"),
+        optional=_TRIGGER_KEYS,
+    )
+    table = fields["table"]
+    if table not in [t.name for t in tables]:
+        raise ConfigError(
+            f"{path}.table: unknown table {_show(table)} "
+            f"(the group has: {', '.join(t.name for t in tables)})"
+        )
+    on_failure = None
+    if "on_failure" in fields:
+        on_failure = _on_failure(fields["on_failure"], f"{path}.on_failure", table, tables)
+    filters = fields.get("filters", [])
+    if not isinstance(filters, list):
+        raise ConfigError(f"{path}.filters: expected a list of patterns, got {_show(filters)}")
+    if len(filters) > MAX_FILTERS:
+        raise ConfigError(f"{path}.filters: at most {MAX_FILTERS} patterns, got {len(filters)}")
+    return TriggerConfig(
+        name=_name(fields["name"], f"{path}.name", 1, 64),
+        table=table,
+        regions=_trigger_regions(fields.get("regions"), f"{path}.regions", regions),
+        function=_function(fields["function"], f"{path}.function"),
+        starting_position=_choice(
+            fields["starting_position"], f"{path}.starting_position", STARTING_POSITIONS
+        ),
+        batch_size=_int(fields.get("batch_size", 100), f"{path}.batch_size", 1, 10000),
+        batching_window_ms=_duration_ms(
+            fields.get("batching_window", 0), f"{path}.batching_window", 0, 300_000
+        ),
+        filters=tuple(parse_filter(item, f"{path}.filters[{i}]") for i, item in enumerate(filters)),
+        max_retries=_int(fields.get("max_retries", -1), f"{path}.max_retries", -1, 10000),
+        bisect_on_error=_bool(fields.get("bisect_on_error", False), f"{path}.bisect_on_error"),
+        max_record_age_s=_max_record_age(
+            fields.get("max_record_age", -1), f"{path}.max_record_age"
+        ),
+        report_batch_item_failures=_bool(
+            fields.get("report_batch_item_failures", False), f"{path}.report_batch_item_failures"
+        ),
+        on_failure=on_failure,
+        enabled=_bool(fields.get("enabled", True), f"{path}.enabled"),
+        parallelization=_int(fields.get("parallelization", 1), f"{path}.parallelization", 1, 10),
+        timeout_ms=_duration_ms(fields.get("timeout", "30s"), f"{path}.timeout", 100, 900_000),
+        environment=_environment(fields.get("environment", {}), f"{path}.environment"),
+    )
+
+
+def _triggers(
+    value: Any, tables: tuple[TableConfig, ...], regions: tuple[RegionConfig, ...]
+) -> tuple[TriggerConfig, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"triggers: expected a list of triggers, got {_show(value)}")
+    triggers: list[TriggerConfig] = []
+    for i, item in enumerate(value):
+        trigger = _trigger(item, f"triggers[{i}]", tables, regions)
+        for j, other in enumerate(triggers):
+            if other.name == trigger.name:
+                raise ConfigError(
+                    f"triggers[{i}].name: duplicate trigger {_show(trigger.name)} "
+                    f"(also triggers[{j}])"
+                )
+        triggers.append(trigger)
+    return tuple(triggers)
+
+
+def _trigger_runner_addresses(
+    regions: tuple[RegionConfig, ...], triggers: tuple[TriggerConfig, ...]
+) -> None:
+    """Regions that run triggers need a free metrics address for their trigger runner."""
+    used = {name for t in triggers for name in t.regions}
+    extra: list[tuple[str, Address, str]] = []
+    for i, region in enumerate(regions):
+        if region.name not in used:
+            continue
+        if region.trigger_metrics_listen is None:
+            raise ConfigError(
+                f"regions[{i}].triggers.metrics: required because metrics.listen port + "
+                f"{TRIGGER_METRICS_PORT_OFFSET} is above 65535"
+            )
+        metrics = region.metrics_listen
+        note = ""
+        if region.trigger_metrics_listen == Address(
+            metrics.host, metrics.port + TRIGGER_METRICS_PORT_OFFSET
+        ):
+            note = (
+                f" (the trigger runner's metrics address defaults to metrics.listen port + "
+                f"{TRIGGER_METRICS_PORT_OFFSET}; set triggers.metrics to choose another)"
+            )
+        extra.append((f"regions[{i}].triggers.metrics", region.trigger_metrics_listen, note))
+    if extra:
+        _conflicts([*_listen_addresses(regions), *extra])
+
+
+# --------------------------------------------------------------------------- filter patterns
+
+
+def parse_filter(value: Any, path: str) -> FilterPattern:
+    """A filter pattern (EventBridge syntax) given as a mapping or as JSON text."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    return _pattern(value, path)
+
+
+def _pattern(value: Any, path: str) -> FilterPattern:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(
+            f"{path}: expected a non-empty mapping of field: [values] or field: {{...}}, "
+            f"got {_show(value)}"
+        )
+    fields: list[tuple[str, FilterPattern | tuple[FilterMatcher, ...]]] = []
+    any_of: list[tuple[FilterPattern, ...]] = []
+    for key, rule in value.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"{path}: expected field names, got {_show(key)}")
+        where = _at(path, key)
+        if key == "$or":
+            if not isinstance(rule, list) or len(rule) < 2:
+                raise ConfigError(f"{where}: expected a list of at least two patterns")
+            any_of.append(tuple(_pattern(p, f"{where}[{i}]") for i, p in enumerate(rule)))
+        elif key.startswith("$"):
+            raise ConfigError(f"{where}: unknown operator {_show(key)} (only $or is supported)")
+        elif isinstance(rule, dict):
+            fields.append((key, _pattern(rule, where)))
+        elif isinstance(rule, list):
+            if not rule:
+                raise ConfigError(f"{where}: expected at least one value to match")
+            fields.append((key, tuple(_matcher(m, f"{where}[{i}]") for i, m in enumerate(rule))))
+        else:
+            raise ConfigError(
+                f"{where}: expected a list of values to match or a nested mapping, got "
+                f"{_show(rule)} (write [{_show(rule)}])"
+            )
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return FilterPattern(tuple(fields), tuple(any_of), text)
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _matcher(value: Any, path: str) -> FilterMatcher:
+    if _scalar(value):
+        return FilterMatcher("equals", value)
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ConfigError(
+            f"{path}: expected a value or one of {{prefix: ...}}, {{suffix: ...}}, "
+            f"{{equals-ignore-case: ...}}, {{anything-but: ...}}, {{exists: ...}}, "
+            f"{{numeric: [...]}}, got {_show(value)}"
+        )
+    ((op, operand),) = value.items()
+    where = _at(path, str(op))
+    if op in ("prefix", "suffix", "equals-ignore-case"):
+        if not isinstance(operand, str):
+            raise ConfigError(f"{where}: expected a string, got {_show(operand)}")
+        return FilterMatcher(op, operand)
+    if op == "exists":
+        return FilterMatcher(op, _bool(operand, where))
+    if op == "anything-but":
+        return _anything_but(operand, where)
+    if op == "numeric":
+        return FilterMatcher(op, _numeric(operand, where))
+    raise ConfigError(
+        f"{path}: unknown operator {_show(op)} (expected prefix, suffix, equals-ignore-case, "
+        f"anything-but, exists or numeric)"
+    )
+
+
+def _anything_but(operand: Any, path: str) -> FilterMatcher:
+    if isinstance(operand, dict):
+        if len(operand) == 1:
+            ((op, text),) = operand.items()
+            if op in ("prefix", "suffix") and isinstance(text, str):
+                return FilterMatcher(f"anything-but-{op}", text)
+        raise ConfigError(
+            f"{path}: expected a value, a list of values, {{prefix: TEXT}} or {{suffix: TEXT}}, "
+            f"got {_show(operand)}"
+        )
+    values = operand if isinstance(operand, list) else [operand]
+    if not values or not all(_scalar(v) and v is not None for v in values):
+        raise ConfigError(f"{path}: expected a value or a non-empty list of values")
+    return FilterMatcher("anything-but", tuple(values))
+
+
+def _numeric(operand: Any, path: str) -> tuple[tuple[str, Decimal], ...]:
+    if not isinstance(operand, list) or len(operand) not in (2, 4):
+        raise ConfigError(
+            f'{path}: expected [OP, NUMBER] or [OP, NUMBER, OP, NUMBER] like [">", 0]'
+        )
+    pairs = []
+    for i in range(0, len(operand), 2):
+        op, number = operand[i], operand[i + 1]
+        if op not in _NUMERIC_OPS:
+            raise ConfigError(
+                f"{path}[{i}]: expected one of {', '.join(_NUMERIC_OPS)}, got {_show(op)}"
+            )
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ConfigError(f"{path}[{i + 1}]: expected a number, got {_show(number)}")
+        pairs.append((op, Decimal(str(number))))
+    return tuple(pairs)
+
+
 # --------------------------------------------------------------------------- group
 
 
 def _group(data: dict[Any, Any], path: pathlib.Path) -> GroupConfig:
     # Unknown top-level keys are reported against the file, the root of every YAML path.
-    _unknown_keys(data, str(path), ("durability", "group", "regions", "replication", "tables"))
+    _unknown_keys(
+        data, str(path), ("durability", "group", "regions", "replication", "tables", "triggers")
+    )
     for key in ("group", "tables", "regions"):
         if key not in data:
             raise ConfigError(f"{key}: required")
+    group = _name(data["group"], "group", 1, 64)
+    durability = _choice(data.get("durability", "fsync"), "durability", DURABILITY_MODES)
+    tables = _tables(data["tables"])
+    replication = _replication(data.get("replication", {}))
+    regions = _regions(data["regions"])
+    triggers = _triggers(data.get("triggers", []), tables, regions)
+    _trigger_runner_addresses(regions, triggers)
     return GroupConfig(
-        group=_name(data["group"], "group", 1, 64),
-        durability=_choice(data.get("durability", "fsync"), "durability", DURABILITY_MODES),
-        tables=_tables(data["tables"]),
-        replication=_replication(data.get("replication", {})),
-        regions=_regions(data["regions"]),
+        group=group,
+        durability=durability,
+        tables=tables,
+        replication=replication,
+        regions=regions,
         path=path,
+        triggers=triggers,
     )

@@ -24,6 +24,10 @@ class ResyncNeeded(Exception):
     """Stream positions no longer line up (the origin's node changed): resync from a snapshot."""
 
 
+class NotReady(Exception):
+    """The region is bootstrapping and configured to refuse reads until it is ACTIVE."""
+
+
 class Unavailable(Exception):
     """Retry later: shutting down, or a dependency is not reachable."""
 
@@ -33,6 +37,7 @@ STATUS: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ConditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (TrimmedData, grpc.StatusCode.FAILED_PRECONDITION),
     (ResyncNeeded, grpc.StatusCode.FAILED_PRECONDITION),
+    (NotReady, grpc.StatusCode.FAILED_PRECONDITION),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),

@@ -7,12 +7,15 @@ write batch persists the latest timestamp (the high-water mark) and the node res
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
 LOGICAL_BITS = 16
 LOGICAL_MASK = (1 << LOGICAL_BITS) - 1
 MAX_MS = (1 << 48) - 1
+# Test only (chaos suite, chaos/README.md): skew this process's wall clock by this many ms.
+_TEST_OFFSET_MS = int(os.environ.get("MERIDIAN_TEST_CLOCK_OFFSET_MS") or 0)
 
 
 def pack(ms: int, logical: int = 0) -> int:
@@ -28,7 +31,7 @@ def logical(ts: int) -> int:
 
 
 def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return time.time_ns() // 1_000_000 + _TEST_OFFSET_MS
 
 
 def tick(last: int, now_ms: int) -> int:

@@ -28,6 +28,7 @@ from regionnode.metrics import NodeMetrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from regionnode.server import NodeService, ensure_table
+from regionnode.snapshot import clear_snapshots
 from regionnode.store import TOMBSTONES, Store, table_of
 from regionnode.stream import Streams
 from regionnode.tasks import TaskGroup
@@ -54,6 +55,7 @@ class NodeSettings:
     tables: list[pb.TableSpec] = field(default_factory=list)
     trim_interval_s: float = 10.0
     peers: list[str] = field(default_factory=list)  # other regions of the group
+    refuse_reads_while_bootstrapping: bool = False
     tombstone_lifetime_s: int = 24 * 3600
 
     @classmethod
@@ -98,6 +100,7 @@ class Node:
 
     async def start(self) -> None:
         s = self.settings
+        clear_snapshots(s.data_dir)
         try:
             self._store = Store(s.data_dir, sync=s.sync)
         except Exception as exc:
@@ -129,6 +132,7 @@ class Node:
             streams=streams,
             metrics=self.metrics,
             conflicts=conflicts,
+            refuse_reads_while_bootstrapping=s.refuse_reads_while_bootstrapping,
         )
         self.service = service
         self.metrics.watch_store(self.store)

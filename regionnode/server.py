@@ -22,9 +22,10 @@ from regionnode.items import ItemError, normalize_item, validate_item
 from regionnode.metrics import NodeMetrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
+from regionnode.snapshot import stream_snapshot
 from regionnode.store import Store, Table
 from regionnode.stream import Streams
-from regionnode.writer import ApplyOp, BatchOp, DeleteOp, PutOp, UpdateOp, Writer
+from regionnode.writer import ApplyOp, BatchOp, DeleteOp, PutOp, SnapshotOp, UpdateOp, Writer
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ MAX_PAGE_BYTES = 1024 * 1024
 # Replicated clocks at or beyond this (the year 6400) are garbage: accepting one would push
 # the local clock to the end of its range and break every later write.
 MAX_REPLICATED_HLC = 1 << 63
+READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+STATE_METADATA = "meridian-region-state"
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
@@ -49,6 +52,8 @@ def _rpc(
         start = time.perf_counter()
         code = "OK"
         try:
+            if name in READS and self.store.bootstrap.state == "BOOTSTRAPPING":
+                self._bootstrapping_read(context)
             return await method(self, request)
         except Exception as exc:
             status = errors.status_of(exc)
@@ -76,6 +81,7 @@ class NodeService(pb_grpc.NodeServicer):
         streams: Streams,
         metrics: NodeMetrics,
         conflicts: collections.deque[pb.Conflict],
+        refuse_reads_while_bootstrapping: bool = False,
     ) -> None:
         self.group = group
         self.region = region
@@ -84,6 +90,18 @@ class NodeService(pb_grpc.NodeServicer):
         self.streams = streams
         self.metrics = metrics
         self.conflicts = conflicts  # recent last-writer-wins losses, newest last
+        self.refuse_bootstrapping_reads = refuse_reads_while_bootstrapping
+
+    def _bootstrapping_read(self, context: grpc.aio.ServicerContext) -> None:
+        """A half-copied region must not pass for the truth: refuse, or say so in metadata."""
+        state = self.store.bootstrap
+        if self.refuse_bootstrapping_reads:
+            done = f"{state.entries} of about {state.entries_estimate} entries copied"
+            raise errors.NotReady(
+                f"region {self.region} is bootstrapping from {state.source} ({done}); reads "
+                "are refused until it is ACTIVE (replication.reads_while_bootstrapping)"
+            )
+        context.set_trailing_metadata(((STATE_METADATA, "BOOTSTRAPPING"),))
 
     def _table(self, name: str) -> Table:
         return self.streams.table(name)
@@ -282,6 +300,8 @@ class NodeService(pb_grpc.NodeServicer):
     @_rpc
     async def NodeInfo(self, req: pb.NodeInfoRequest) -> pb.NodeInfoResponse:
         response = pb.NodeInfoResponse(
+            bootstrap=self.store.bootstrap,
+            has_data=self.store.has_data(),
             group=self.group,
             region=self.region,
             node_id=self.store.node_id,
@@ -290,6 +310,37 @@ class NodeService(pb_grpc.NodeServicer):
         for name in sorted(self.store.tables):
             response.tables.append(self.store.tables[name].description)
         return response
+
+    async def Snapshot(
+        self, req: pb.SnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.SnapshotBatch]:
+        self.metrics.requests.labels("Snapshot", "OK").inc()
+        try:
+            table = self._table(req.table)
+            async for batch in stream_snapshot(self.store, self.region, table, req):
+                yield batch
+        except Exception as exc:
+            status = errors.status_of(exc) or grpc.StatusCode.INTERNAL
+            if status is grpc.StatusCode.INTERNAL:
+                log.exception("Snapshot failed")
+            await context.abort(status, errors.message_of(exc))
+
+    @_rpc
+    async def ApplySnapshot(self, req: pb.ApplySnapshotRequest) -> pb.ApplySnapshotResponse:
+        table = self._table(req.table)
+        for index, entry in enumerate(req.entries):
+            try:
+                table.schema.key_of(entry.item)
+                if not entry.tombstone:
+                    validate_item(entry.item)
+                    normalize_item(entry.item)
+            except ItemError as exc:
+                raise ItemError(f"entries[{index}]: {exc}") from None
+            if entry.version.hlc >= MAX_REPLICATED_HLC or not entry.version.region:
+                raise ItemError(f"entries[{index}]: implausible version")
+        progress = req.progress if req.HasField("progress") else None
+        op = SnapshotOp(table, list(req.entries), progress, list(req.install))
+        return await self.writer.submit(op)  # type: ignore[return-value]
 
     @_rpc
     async def ApplyReplicated(self, req: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:

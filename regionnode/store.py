@@ -27,6 +27,7 @@ META_HLC = b"m:hlc"
 META_NODE_ID = b"m:node_id"
 META_TABLE = b"m:table:"
 META_CKPT = b"m:ckpt:"
+META_BOOTSTRAP = b"m:bootstrap"
 
 
 def stream_prefix(table: str) -> bytes:
@@ -64,19 +65,32 @@ class Table:
 
 
 class Store:
-    def __init__(self, path: pathlib.Path, *, sync: bool) -> None:
+    def __init__(self, path: pathlib.Path, *, sync: bool, read_only: bool = False) -> None:
         self.path = path
         self.sync = sync
-        path.mkdir(parents=True, exist_ok=True)
         options = rocksdict.Options(raw_mode=True)
-        options.create_if_missing(True)
-        options.increase_parallelism(2)
-        self.db = rocksdict.Rdict(str(path), options)
+        if read_only:
+            access = rocksdict.AccessType.read_only()
+            self.db = rocksdict.Rdict(str(path), options, access_type=access)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            options.create_if_missing(True)
+            options.increase_parallelism(2)
+            self.db = rocksdict.Rdict(str(path), options)
         self._write_options = rocksdict.WriteOptions()
         self._write_options.sync = sync
         self.node_id = self._load_node_id()
         self.tables: dict[str, Table] = {}
         self._load_tables()
+        raw = self.db.get(META_BOOTSTRAP)
+        self.bootstrap = pb.BootstrapState.FromString(raw) if raw else pb.BootstrapState()
+
+    def copy_to(self, path: pathlib.Path) -> None:
+        """A consistent point-in-time copy (hard links where possible), for snapshots."""
+        rocksdict.Checkpoint(self.db).create_checkpoint(str(path))
+
+    def has_data(self) -> bool:
+        return any(self.first_key(prefix) is not None for prefix in (b"i", META_CKPT))
 
     def close(self) -> None:
         self.db.close()

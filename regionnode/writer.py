@@ -21,7 +21,14 @@ from regionnode import hlc, lww
 from regionnode.errors import ResyncNeeded
 from regionnode.items import ItemError, items_equal, normalize_item, validate_item
 from regionnode.pb import node_pb2 as pb
-from regionnode.store import Store, Table, checkpoint_key, stream_key, tombstone_key
+from regionnode.store import (
+    META_BOOTSTRAP,
+    Store,
+    Table,
+    checkpoint_key,
+    stream_key,
+    tombstone_key,
+)
 from regionnode.updates import ConditionFailed, apply_updates, check_conditions
 
 log = logging.getLogger(__name__)
@@ -85,8 +92,24 @@ class ApplyOp:
     complete_through_ms: int = 0
 
 
-Op = PutOp | DeleteOp | UpdateOp | BatchOp | ApplyOp | CollectOp
-Result = pb.WriteResult | pb.BatchWriteItemResponse | pb.ApplyReplicatedResponse | int
+@dataclass
+class SnapshotOp:
+    """Entries of a peer's snapshot (bootstrap or resync), merged with last-writer-wins."""
+
+    table: Table
+    entries: list[pb.StoredItem]
+    progress: pb.BootstrapState | None  # a bootstrap's resume point; None for a resync
+    install: list[pb.Checkpoint]
+
+
+Op = PutOp | DeleteOp | UpdateOp | BatchOp | ApplyOp | CollectOp | SnapshotOp
+Result = (
+    pb.WriteResult
+    | pb.BatchWriteItemResponse
+    | pb.ApplyReplicatedResponse
+    | pb.ApplySnapshotResponse
+    | int
+)
 
 
 class Stage:
@@ -98,6 +121,7 @@ class Stage:
         self.overlay: dict[bytes, pb.StoredItem | None] = {}
         self.heads: dict[str, tuple[Table, int]] = {}
         self.checkpoints: dict[tuple[str, str], pb.Checkpoint] = {}
+        self.bootstrap: pb.BootstrapState | None = None
         self.empty = True
 
     def current(self, key: bytes) -> pb.StoredItem | None:
@@ -211,6 +235,8 @@ class Writer:
                     await asyncio.to_thread(self.store.write, stage.batch)
                 else:
                     self.store.write(stage.batch)
+            if stage.bootstrap is not None:
+                self.store.bootstrap = stage.bootstrap
         except Exception as exc:
             stage.rollback()
             log.exception("write batch of %d operations failed", len(work))
@@ -241,6 +267,8 @@ class Writer:
             return self._batch(stage, op)
         if isinstance(op, CollectOp):
             return self._collect(stage, op)
+        if isinstance(op, SnapshotOp):
+            return self._merge_snapshot(stage, op)
         return self._apply_replicated(stage, op, conflicts)
 
     def _collect(self, stage: Stage, op: CollectOp) -> int:
@@ -370,6 +398,52 @@ class Writer:
         if attributes is not None:
             result.attributes.CopyFrom(attributes)
         return result
+
+    # ------------------------------------------------------------ snapshots
+
+    def _merge_snapshot(self, stage: Stage, op: SnapshotOp) -> pb.ApplySnapshotResponse:
+        """Copy what is newer, keep what is not; no stream records (a copy is not a change).
+
+        The progress (resume point) and any checkpoints to install go in the same batch, so
+        a crash resumes exactly where the durable copy ends.
+        """
+        response = pb.ApplySnapshotResponse()
+        now = self.clock.wall()
+        for entry in op.entries:
+            key = op.table.schema.encode(op.table.schema.key_of(entry.item))
+            stored = stage.current(key)
+            incoming = (entry.version.hlc, entry.version.region)
+            current = (stored.version.hlc, stored.version.region) if stored else None
+            if lww.decide(incoming, current) is not lww.Outcome.APPLY:
+                response.kept += 1
+                continue
+            self.clock.observe(entry.version.hlc)
+            copy = pb.StoredItem(version=entry.version, tombstone=entry.tombstone, written_ms=now)
+            copy.item.CopyFrom(entry.item)
+            stage.put_item(key, copy)
+            response.applied += 1
+        for ckpt in op.install:
+            self._install_checkpoint(stage, ckpt, now)
+        if op.progress is not None:
+            stage.batch.put(META_BOOTSTRAP, op.progress.SerializeToString())
+            stage.bootstrap = op.progress
+        stage.empty = False
+        return response
+
+    def _install_checkpoint(self, stage: Stage, ckpt: pb.Checkpoint, now: int) -> None:
+        """Move a checkpoint forward to what a snapshot reflects; replace it outright when
+        the origin's node changed (its sequence numbers started over)."""
+        current = self.store.checkpoint(ckpt.origin, ckpt.table)
+        same_node = current is not None and current.origin_node_id == ckpt.origin_node_id
+        if same_node and current is not None and current.sequence_number >= ckpt.sequence_number:
+            return
+        new = pb.Checkpoint()
+        new.CopyFrom(ckpt)
+        new.updated_ms = now
+        if same_node and current is not None:
+            new.complete_through_ms = max(new.complete_through_ms, current.complete_through_ms)
+        stage.checkpoints[(ckpt.origin, ckpt.table)] = new
+        stage.batch.put(checkpoint_key(ckpt.origin, ckpt.table), new.SerializeToString())
 
     # ------------------------------------------------------------ replicated writes
 

@@ -21,6 +21,7 @@ from regionnode.client import GRPC_OPTIONS
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from replicator import backoff
+from replicator.bootstrap import copy_from, new_state
 from replicator.handshake import Identity, Refused, check_peer
 from replicator.identity import from_hello, hello, local_identity
 from replicator.metrics import ReplicatorMetrics
@@ -93,6 +94,7 @@ class Link:
         self._positions: dict[str, int] = {}
         self._unsaved: dict[str, int] = {}
         self._logged = ("", "")
+        self._resync_reason = ""
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -138,6 +140,7 @@ class Link:
             self._set_state("REFUSED", details)
         elif exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
             self._set_state("RESYNC_NEEDED", details)
+            self._resync_reason = details
         else:
             self._set_state("DOWN", details)
 
@@ -150,6 +153,8 @@ class Link:
             response = await peer.Handshake(hello(me, self.peer), timeout=5)
             peer_identity = from_hello(response)
             check_peer(me, peer_identity, self.members, expected_region=self.peer)
+            if self._resync_reason:
+                await self._resync(peer, me)
             await self._load_positions(me)
             request = rpb.PullRequest(
                 hello=hello(me, self.peer),
@@ -163,6 +168,28 @@ class Link:
             self._set_state("STREAMING")
             async for batch in peer.Pull(request):
                 await self._on_batch(batch)
+
+    async def _resync(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
+        """Merge the peer's snapshot and move its checkpoint past what the copy covers."""
+        reason, self._resync_reason = self._resync_reason, ""
+        self._set_state("RESYNCING", reason)
+        self.metrics.resyncs.labels(self.peer, self.region).inc()
+        state = await copy_from(
+            node=self.node,
+            peer=peer,
+            me=me,
+            source=self.peer,
+            state=new_state(self.peer, reason),
+            bootstrap=False,
+            on_progress=lambda s, t: None,
+        )
+        log.info(
+            "link %s -> %s: resynced %d entries from a snapshot (%s)",
+            self.peer,
+            self.region,
+            state.entries,
+            reason,
+        )
 
     async def _load_positions(self, me: Identity) -> None:
         response = await self.node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)

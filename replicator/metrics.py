@@ -31,6 +31,7 @@ STATES = (
     "CLOCK_REJECTED",
     "REFUSED",
     "RESYNC_NEEDED",
+    "RESYNCING",
     "DOWN",
 )
 
@@ -86,6 +87,31 @@ class ReplicatorMetrics:
             "meridian_replication_handshake_refusals",
             "Handshakes refused, by side",
             [*pair, "side"],
+            registry=registry,
+        )
+
+        self.resyncs = Counter(
+            "meridian_replication_resyncs",
+            "Snapshot merges after a link fell behind",
+            pair,
+            registry=registry,
+        )
+        self.bootstrap_entries = Gauge(
+            "meridian_bootstrap_entries",
+            "Entries copied by this region's bootstrap",
+            registry=registry,
+        )
+        self.bootstrap_estimate = Gauge(
+            "meridian_bootstrap_entries_estimate",
+            "Entries the bootstrap expects to copy",
+            registry=registry,
+        )
+        self.bootstrap_bytes = Gauge(
+            "meridian_bootstrap_bytes", "Bytes copied by this region's bootstrap", registry=registry
+        )
+        self.region_active = Gauge(
+            "meridian_region_active",
+            "1 once the region is ACTIVE (bootstrap complete)",
             registry=registry,
         )
 

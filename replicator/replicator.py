@@ -21,9 +21,11 @@ from regionnode import hlc
 from regionnode.client import GRPC_OPTIONS, connect_async
 from regionnode.config import GroupConfig
 from regionnode.node import StartupError
+from regionnode.pb import node_pb2 as pb
 from regionnode.tasks import TaskGroup
 from replicator.handshake import Identity
 from replicator.identity import local_identity
+from replicator.join import join
 from replicator.link import Link, LinkSettings
 from replicator.metrics import ReplicatorMetrics
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
@@ -69,8 +71,16 @@ class Replicator:
         self._channel, node = connect_async(str(self.region.node_listen))
         me = await self._wait_for_node(node)
         members = [r.name for r in self.config.regions]
+        addresses = {
+            r.name: str(r.replicator_listen) for r in self.config.regions if r.name != name
+        }
         service = ReplicatorService(
-            region=name, members=members, node=node, links=lambda: self.links, metrics=self.metrics
+            region=name,
+            members=members,
+            node=node,
+            links=lambda: self.links,
+            metrics=self.metrics,
+            addresses=addresses,
         )
         await self._serve(service)
         rep = self.config.replication
@@ -88,7 +98,8 @@ class Replicator:
                 metrics=self.metrics,
             )
             self.links.append(link)
-            self._tasks.spawn(f"link from {peer.name}", link.run())
+        peers = [r for r in self.config.regions if r.name != name]
+        self._tasks.spawn("join", self._join_then_link(node, me, peers))
         self._tasks.spawn("lag", self._lag_loop())
         if self._serve_metrics:
             self._start_metrics(str(self.region.replicator_metrics_listen))
@@ -99,6 +110,18 @@ class Replicator:
             self.region.replicator_listen,
             ", ".join(link.peer for link in self.links),
         )
+
+    async def _join_then_link(self, node: Any, me: Identity, peers: list[Any]) -> None:
+        """Bootstrap if this region needs it, then pull from every peer."""
+        await join(node, me, peers, self._progress)
+        self.metrics.region_active.set(1)
+        for link in self.links:
+            self._tasks.spawn(f"link from {link.peer}", link.run())
+
+    def _progress(self, state: pb.BootstrapState, table: str) -> None:
+        self.metrics.bootstrap_entries.set(state.entries)
+        self.metrics.bootstrap_estimate.set(state.entries_estimate)
+        self.metrics.bootstrap_bytes.set(state.bytes)
 
     async def _wait_for_node(self, node: Any) -> Identity:
         deadline = asyncio.get_running_loop().time() + self._node_wait_s

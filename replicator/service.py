@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
 import grpc
 
 from regionnode import hlc
+from regionnode.client import GRPC_OPTIONS
+from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
+from replicator.bootstrap import copy_from, new_state
 from replicator.handshake import Claims, Refused, check_peer
 from replicator.identity import from_hello, hello, local_identity
 from replicator.link import Link
@@ -29,7 +33,9 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         node: pb_grpc.NodeStub,
         links: Callable[[], list[Link]],
         metrics: ReplicatorMetrics,
+        addresses: dict[str, str] | None = None,
     ) -> None:
+        self.addresses = addresses or {}  # peer region -> replicator address
         self.region = region
         self.members = members
         self.node = node
@@ -75,11 +81,83 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         finally:
             self.claims.release(peer, node_id)
 
+    async def Snapshot(
+        self, req: rpb.SnapshotPullRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.SnapshotBatch]:
+        await self._admit(req.hello, context)
+        log.info("snapshot of %s for %s", req.snapshot.table, req.hello.region)
+        try:
+            async for batch in self.node.Snapshot(req.snapshot):
+                yield batch
+        except grpc.aio.AioRpcError as exc:
+            await context.abort(exc.code(), exc.details() or "local node error")
+
+    async def Resync(
+        self, req: rpb.ResyncRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[rpb.ResyncProgress]:
+        """Merge a peer's snapshot by hand, streaming progress to the caller."""
+        address = self.addresses.get(req.source)
+        if address is None or req.source == self.region:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"source: expected one of {', '.join(sorted(self.addresses))}, got {req.source!r}",
+            )
+        me = await local_identity(self.node)
+        queue: asyncio.Queue[rpb.ResyncProgress | None] = asyncio.Queue()
+
+        def progress(state: pb.BootstrapState, table: str) -> None:
+            queue.put_nowait(
+                rpb.ResyncProgress(
+                    state="RESYNCING",
+                    entries=state.entries,
+                    bytes=state.bytes,
+                    table=table,
+                    entries_estimate=state.entries_estimate,
+                )
+            )
+
+        async def work() -> pb.BootstrapState:
+            try:
+                async with grpc.aio.insecure_channel(address, options=GRPC_OPTIONS) as channel:
+                    return await copy_from(
+                        node=self.node,
+                        peer=rpb_grpc.ReplicatorStub(channel),
+                        me=me,
+                        source=req.source,
+                        state=new_state(req.source, "by hand"),
+                        bootstrap=False,
+                        on_progress=progress,
+                    )
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.ensure_future(work())
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+            state = await task
+        except grpc.aio.AioRpcError as exc:
+            await context.abort(exc.code(), f"resync from {req.source} failed: {exc.details()}")
+        finally:
+            task.cancel()
+        log.info("resynced %d entries from %s by hand", state.entries, req.source)
+        yield rpb.ResyncProgress(state="DONE", entries=state.entries, bytes=state.bytes)
+
     async def Status(
         self, req: rpb.StatusRequest, context: grpc.aio.ServicerContext
     ) -> rpb.StatusResponse:
         now = hlc.wall_ms()
-        response = rpb.StatusResponse(region=self.region)
+        info = await self.node.NodeInfo(pb.NodeInfoRequest(), timeout=5)
+        response = rpb.StatusResponse(
+            region=self.region,
+            region_state=info.bootstrap.state or "STARTING",
+            bootstrap=info.bootstrap,
+        )
+        for table in info.tables:
+            stream = await self.node.DescribeStream(
+                pb.DescribeStreamRequest(table=table.spec.name), timeout=5
+            )
+            response.stream_trimmed |= stream.trim_sequence_number > 1
         for link in self.links():
             s = link.status
             response.links.append(

@@ -622,23 +622,100 @@ class GetCheckpointsResponse(_message.Message):
     checkpoints: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     def __init__(self, checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ...) -> None: ...
 
+class SnapshotRequest(_message.Message):
+    __slots__ = ("table", "exclusive_start_key", "batch_items")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_START_KEY_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    exclusive_start_key: Item
+    batch_items: int
+    def __init__(self, table: _Optional[str] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., batch_items: _Optional[int] = ...) -> None: ...
+
+class SnapshotBatch(_message.Message):
+    __slots__ = ("entries", "watermarks", "entries_estimate", "done")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    WATERMARKS_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
+    watermarks: _containers.RepeatedCompositeFieldContainer[Checkpoint]
+    entries_estimate: int
+    done: bool
+    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class BootstrapState(_message.Message):
+    __slots__ = ("state", "source", "watermarks", "resume_after", "tables_done", "entries", "bytes", "entries_estimate", "started_ms", "reason")
+    class ResumeAfterEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Item
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    WATERMARKS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_AFTER_FIELD_NUMBER: _ClassVar[int]
+    TABLES_DONE_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_MS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    source: str
+    watermarks: _containers.RepeatedCompositeFieldContainer[Checkpoint]
+    resume_after: _containers.MessageMap[str, Item]
+    tables_done: _containers.RepeatedScalarFieldContainer[str]
+    entries: int
+    bytes: int
+    entries_estimate: int
+    started_ms: int
+    reason: str
+    def __init__(self, state: _Optional[str] = ..., source: _Optional[str] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., resume_after: _Optional[_Mapping[str, Item]] = ..., tables_done: _Optional[_Iterable[str]] = ..., entries: _Optional[int] = ..., bytes: _Optional[int] = ..., entries_estimate: _Optional[int] = ..., started_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ApplySnapshotRequest(_message.Message):
+    __slots__ = ("table", "entries", "progress", "install")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    INSTALL_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
+    progress: BootstrapState
+    install: _containers.RepeatedCompositeFieldContainer[Checkpoint]
+    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ...) -> None: ...
+
+class ApplySnapshotResponse(_message.Message):
+    __slots__ = ("applied", "kept")
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    applied: int
+    kept: int
+    def __init__(self, applied: _Optional[int] = ..., kept: _Optional[int] = ...) -> None: ...
+
 class NodeInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class NodeInfoResponse(_message.Message):
-    __slots__ = ("group", "region", "node_id", "tables", "hlc")
+    __slots__ = ("group", "region", "node_id", "tables", "hlc", "bootstrap", "has_data")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     TABLES_FIELD_NUMBER: _ClassVar[int]
     HLC_FIELD_NUMBER: _ClassVar[int]
+    BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
+    HAS_DATA_FIELD_NUMBER: _ClassVar[int]
     group: str
     region: str
     node_id: str
     tables: _containers.RepeatedCompositeFieldContainer[TableDescription]
     hlc: int
-    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ..., hlc: _Optional[int] = ...) -> None: ...
+    bootstrap: BootstrapState
+    has_data: bool
+    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ..., hlc: _Optional[int] = ..., bootstrap: _Optional[_Union[BootstrapState, _Mapping]] = ..., has_data: _Optional[bool] = ...) -> None: ...
 
 class Conflict(_message.Message):
     __slots__ = ("table", "keys", "winner", "loser", "rule", "at_ms")

@@ -119,6 +119,16 @@ class NodeStub:
                 request_serializer=regionnode_dot_pb_dot_node__pb2.NodeInfoRequest.SerializeToString,
                 response_deserializer=regionnode_dot_pb_dot_node__pb2.NodeInfoResponse.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_stream(
+                '/meridian.node.v1.Node/Snapshot',
+                request_serializer=regionnode_dot_pb_dot_node__pb2.SnapshotRequest.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.SnapshotBatch.FromString,
+                _registered_method=True)
+        self.ApplySnapshot = channel.unary_unary(
+                '/meridian.node.v1.Node/ApplySnapshot',
+                request_serializer=regionnode_dot_pb_dot_node__pb2.ApplySnapshotRequest.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.ApplySnapshotResponse.FromString,
+                _registered_method=True)
         self.ApplyReplicated = channel.unary_unary(
                 '/meridian.node.v1.Node/ApplyReplicated',
                 request_serializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.SerializeToString,
@@ -251,6 +261,18 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Snapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplySnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ApplyReplicated(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -368,6 +390,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.NodeInfo,
                     request_deserializer=regionnode_dot_pb_dot_node__pb2.NodeInfoRequest.FromString,
                     response_serializer=regionnode_dot_pb_dot_node__pb2.NodeInfoResponse.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=regionnode_dot_pb_dot_node__pb2.SnapshotRequest.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.SnapshotBatch.SerializeToString,
+            ),
+            'ApplySnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplySnapshot,
+                    request_deserializer=regionnode_dot_pb_dot_node__pb2.ApplySnapshotRequest.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.ApplySnapshotResponse.SerializeToString,
             ),
             'ApplyReplicated': grpc.unary_unary_rpc_method_handler(
                     servicer.ApplyReplicated,
@@ -854,6 +886,60 @@ class Node:
             '/meridian.node.v1.Node/NodeInfo',
             regionnode_dot_pb_dot_node__pb2.NodeInfoRequest.SerializeToString,
             regionnode_dot_pb_dot_node__pb2.NodeInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/meridian.node.v1.Node/Snapshot',
+            regionnode_dot_pb_dot_node__pb2.SnapshotRequest.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.SnapshotBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplySnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.node.v1.Node/ApplySnapshot',
+            regionnode_dot_pb_dot_node__pb2.ApplySnapshotRequest.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.ApplySnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -77,6 +77,36 @@ class PullBatch(_message.Message):
     source_node_id: str
     def __init__(self, table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_node_pb2.StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., sent_ms: _Optional[int] = ..., source_node_id: _Optional[str] = ...) -> None: ...
 
+class SnapshotPullRequest(_message.Message):
+    __slots__ = ("hello", "snapshot")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    hello: HandshakeRequest
+    snapshot: _node_pb2.SnapshotRequest
+    def __init__(self, hello: _Optional[_Union[HandshakeRequest, _Mapping]] = ..., snapshot: _Optional[_Union[_node_pb2.SnapshotRequest, _Mapping]] = ...) -> None: ...
+
+class ResyncRequest(_message.Message):
+    __slots__ = ("source",)
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    def __init__(self, source: _Optional[str] = ...) -> None: ...
+
+class ResyncProgress(_message.Message):
+    __slots__ = ("state", "entries", "entries_estimate", "bytes", "table", "error")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    entries: int
+    entries_estimate: int
+    bytes: int
+    table: str
+    error: str
+    def __init__(self, state: _Optional[str] = ..., entries: _Optional[int] = ..., entries_estimate: _Optional[int] = ..., bytes: _Optional[int] = ..., table: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
 class LinkStatus(_message.Message):
     __slots__ = ("source", "target", "state", "lag_seconds", "lag_records", "applied", "conflicts", "clock_rejected", "error", "reconnects")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -106,9 +136,15 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("region", "links")
+    __slots__ = ("region", "links", "region_state", "bootstrap", "stream_trimmed")
     REGION_FIELD_NUMBER: _ClassVar[int]
     LINKS_FIELD_NUMBER: _ClassVar[int]
+    REGION_STATE_FIELD_NUMBER: _ClassVar[int]
+    BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
+    STREAM_TRIMMED_FIELD_NUMBER: _ClassVar[int]
     region: str
     links: _containers.RepeatedCompositeFieldContainer[LinkStatus]
-    def __init__(self, region: _Optional[str] = ..., links: _Optional[_Iterable[_Union[LinkStatus, _Mapping]]] = ...) -> None: ...
+    region_state: str
+    bootstrap: _node_pb2.BootstrapState
+    stream_trimmed: bool
+    def __init__(self, region: _Optional[str] = ..., links: _Optional[_Iterable[_Union[LinkStatus, _Mapping]]] = ..., region_state: _Optional[str] = ..., bootstrap: _Optional[_Union[_node_pb2.BootstrapState, _Mapping]] = ..., stream_trimmed: _Optional[bool] = ...) -> None: ...

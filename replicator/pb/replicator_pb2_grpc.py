@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from regionnode.pb import node_pb2 as regionnode_dot_pb_dot_node__pb2
 from replicator.pb import replicator_pb2 as replicator_dot_pb_dot_replicator__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -49,6 +50,16 @@ class ReplicatorStub:
                 request_serializer=replicator_dot_pb_dot_replicator__pb2.StatusRequest.SerializeToString,
                 response_deserializer=replicator_dot_pb_dot_replicator__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_stream(
+                '/meridian.replicator.v1.Replicator/Snapshot',
+                request_serializer=replicator_dot_pb_dot_replicator__pb2.SnapshotPullRequest.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.SnapshotBatch.FromString,
+                _registered_method=True)
+        self.Resync = channel.unary_stream(
+                '/meridian.replicator.v1.Replicator/Resync',
+                request_serializer=replicator_dot_pb_dot_replicator__pb2.ResyncRequest.SerializeToString,
+                response_deserializer=replicator_dot_pb_dot_replicator__pb2.ResyncProgress.FromString,
+                _registered_method=True)
 
 
 class ReplicatorServicer:
@@ -72,6 +83,20 @@ class ReplicatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Snapshot(self, request, context):
+        """A peer's consistent copy of one table, for bootstrap and resync (after a handshake).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resync(self, request, context):
+        """Resync this region from a peer by hand (meridian bootstrap); streams progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReplicatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +114,16 @@ def add_ReplicatorServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=replicator_dot_pb_dot_replicator__pb2.StatusRequest.FromString,
                     response_serializer=replicator_dot_pb_dot_replicator__pb2.StatusResponse.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_stream_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=replicator_dot_pb_dot_replicator__pb2.SnapshotPullRequest.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.SnapshotBatch.SerializeToString,
+            ),
+            'Resync': grpc.unary_stream_rpc_method_handler(
+                    servicer.Resync,
+                    request_deserializer=replicator_dot_pb_dot_replicator__pb2.ResyncRequest.FromString,
+                    response_serializer=replicator_dot_pb_dot_replicator__pb2.ResyncProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +207,60 @@ class Replicator:
             '/meridian.replicator.v1.Replicator/Status',
             replicator_dot_pb_dot_replicator__pb2.StatusRequest.SerializeToString,
             replicator_dot_pb_dot_replicator__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/meridian.replicator.v1.Replicator/Snapshot',
+            replicator_dot_pb_dot_replicator__pb2.SnapshotPullRequest.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.SnapshotBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/meridian.replicator.v1.Replicator/Resync',
+            replicator_dot_pb_dot_replicator__pb2.ResyncRequest.SerializeToString,
+            replicator_dot_pb_dot_replicator__pb2.ResyncProgress.FromString,
             options,
             channel_credentials,
             insecure,

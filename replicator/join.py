@@ -1,0 +1,98 @@
+"""Joining the group: decide whether this region must bootstrap, pick a source, copy.
+
+A region is ACTIVE once its node says so. A node that was never bootstrapped and holds
+nothing needs the group's data. While every peer's stream still starts at sequence 1 (a new
+group, or one younger than its retention), streaming each origin from the start brings it
+all, so the region becomes ACTIVE at once. Otherwise it copies a peer's snapshot first. A
+node that already holds data, or has no peers, just becomes ACTIVE. ACTIVE peers are
+preferred as the source; a peer still bootstrapping is a safe fallback (the positions of a
+half-done copy are not installed yet, so this region would stream those origins from the
+start). Any origin whose stream later turns out trimmed is resynced by its link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import grpc
+
+from regionnode.client import GRPC_OPTIONS
+from regionnode.config import RegionConfig
+from regionnode.pb import node_pb2 as pb
+from regionnode.pb import node_pb2_grpc as pb_grpc
+from replicator import backoff
+from replicator.bootstrap import Progress, copy_from, mark_active, new_state
+from replicator.handshake import Identity
+from replicator.pb import replicator_pb2 as rpb
+from replicator.pb import replicator_pb2_grpc as rpb_grpc
+
+log = logging.getLogger(__name__)
+
+
+async def survey(peers: Sequence[RegionConfig]) -> tuple[str | None, bool]:
+    """(source, copy needed): an ACTIVE peer if one answers, else any that answers; and
+    whether any answering peer's streams have lost their beginning to retention."""
+    source, fallback, trimmed = None, None, False
+    for peer in peers:
+        async with grpc.aio.insecure_channel(str(peer.replicator_listen)) as channel:
+            try:
+                reply = await rpb_grpc.ReplicatorStub(channel).Status(
+                    rpb.StatusRequest(), timeout=2
+                )
+            except grpc.aio.AioRpcError:
+                continue
+        trimmed |= reply.stream_trimmed
+        if reply.region_state == "ACTIVE":
+            source = source or peer.name
+        fallback = fallback or peer.name
+    return source or fallback, trimmed
+
+
+async def join(
+    node: pb_grpc.NodeStub, me: Identity, peers: Sequence[RegionConfig], on_progress: Progress
+) -> pb.BootstrapState:
+    """Return once this region is ACTIVE, bootstrapping it first when needed."""
+    info = await node.NodeInfo(pb.NodeInfoRequest(), timeout=5)
+    state = info.bootstrap
+    table = sorted(me.tables)[0]
+    if state.state == "ACTIVE":
+        return state
+    if not state.state and (info.has_data or not peers):
+        reason = "holds data already" if info.has_data else "no peers"
+        await mark_active(node, pb.BootstrapState(reason=reason), table)
+        return state
+    addresses = {p.name: str(p.replicator_listen) for p in peers}
+    attempt = 0
+    while True:
+        source, trimmed = (state.source, True) if state.source else await survey(peers)
+        if source is not None and not trimmed:
+            # Every stream still holds its whole history: streaming each origin from its
+            # start brings everything, with one stream record per write here too.
+            await mark_active(node, pb.BootstrapState(reason="streams hold all history"), table)
+            return state
+        if source is not None:
+            if not state.state:
+                state = new_state(source, "new region")
+            log.info("bootstrapping %s from %s (%s)", me.region, source, state.reason)
+            try:
+                async with grpc.aio.insecure_channel(addresses[source], options=GRPC_OPTIONS) as ch:
+                    state = await copy_from(
+                        node=node,
+                        peer=rpb_grpc.ReplicatorStub(ch),
+                        me=me,
+                        source=source,
+                        state=state,
+                        bootstrap=True,
+                        on_progress=on_progress,
+                    )
+                await mark_active(node, state, table)
+                log.info(
+                    "%s is ACTIVE: copied %d entries from %s", me.region, state.entries, source
+                )
+                return state
+            except grpc.aio.AioRpcError as exc:
+                log.warning("bootstrap from %s interrupted: %s; retrying", source, exc.details())
+        await asyncio.sleep(backoff.delay(attempt, base=0.2, cap=5.0))
+        attempt += 1
