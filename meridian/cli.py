@@ -349,8 +349,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    rows = status.collect(config)
-    print(status.render(rows, args.json))
+    regions, rows = status.collect(config)
+    print(status.render(regions, rows, args.json))
+    return EXIT_OK
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    """Resync a region from a peer's snapshot by hand, with a progress bar."""
+    from meridian.progress import Printer
+    from replicator.pb import replicator_pb2 as rpb
+    from replicator.pb import replicator_pb2_grpc as rpb_grpc
+
+    config = _load(args.config)
+    try:
+        region = config.region(args.region)
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    if args.source == region.name or args.source not in {r.name for r in config.regions}:
+        others = ", ".join(r.name for r in config.regions if r.name != region.name)
+        raise CliError(f"--from: expected another region of the group ({others})", EXIT_USAGE)
+    printer = Printer()
+    with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+        stub = rpb_grpc.ReplicatorStub(channel)
+        last = None
+        try:
+            for update in stub.Resync(rpb.ResyncRequest(source=args.source)):
+                printer.update(update.entries, update.entries_estimate, update.bytes)
+                last = update
+        except grpc.RpcError as exc:
+            printer.finish()
+            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            raise CliError(f"resync of {region.name} from {args.source}: {details}") from None
+    printer.finish()
+    summary = {"region": region.name, "source": args.source}
+    if last is not None:
+        summary |= {"entries": last.entries, "bytes": last.bytes, "state": last.state}
+    print(to_json(summary))
     return EXIT_OK
 
 
@@ -867,6 +901,14 @@ def _args_run(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _args_bootstrap(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="FILE", help="group file")
+    parser.add_argument("--region", required=True, metavar="NAME", help="region to resync")
+    parser.add_argument(
+        "--from", dest="source", required=True, metavar="PEER", help="region to copy from"
+    )
+
+
 def _args_status(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, metavar="FILE", help="group file")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -1011,6 +1053,11 @@ COMMANDS: dict[str, Command] = {
         "many puts and deletes from JSON lines", _args_batch_write, cmd_batch_write
     ),
     "stream": Command("read a table's change stream", _args_stream, None),
+    "bootstrap": Command(
+        "resync a region from a peer's snapshot (last-writer-wins merge)",
+        _args_bootstrap,
+        cmd_bootstrap,
+    ),
     "status": Command("replication state and lag of every region pair", _args_status, cmd_status),
     "verify": Command("check that all regions hold the same data", _args_verify, cmd_verify),
     "conflicts": Command(

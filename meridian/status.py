@@ -12,8 +12,12 @@ from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
 
 
-def collect(config: GroupConfig, timeout: float = 3.0) -> list[dict[str, Any]]:
+def collect(
+    config: GroupConfig, timeout: float = 3.0
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(regions, links): each region's state and bootstrap progress; each pair's link."""
     rows: list[dict[str, Any]] = []
+    regions: list[dict[str, Any]] = []
     for region in config.regions:
         with grpc.insecure_channel(str(region.replicator_listen)) as channel:
             try:
@@ -21,10 +25,23 @@ def collect(config: GroupConfig, timeout: float = 3.0) -> list[dict[str, Any]]:
                     rpb.StatusRequest(), timeout=timeout
                 )
             except grpc.RpcError as exc:
+                regions.append({"region": region.name, "state": "UNREACHABLE"})
                 for peer in config.regions:
                     if peer.name != region.name:
                         rows.append(_unreachable(peer.name, region.name, exc))
                 continue
+        boot = reply.bootstrap
+        regions.append(
+            {
+                "region": region.name,
+                "state": reply.region_state,
+                "source": boot.source,
+                "reason": boot.reason,
+                "entries": boot.entries,
+                "entries_estimate": boot.entries_estimate,
+                "bytes": boot.bytes,
+            }
+        )
         for link in reply.links:
             rows.append(
                 {
@@ -40,7 +57,7 @@ def collect(config: GroupConfig, timeout: float = 3.0) -> list[dict[str, Any]]:
                     "error": link.error,
                 }
             )
-    return sorted(rows, key=lambda r: (r["source"], r["target"]))
+    return regions, sorted(rows, key=lambda r: (r["source"], r["target"]))
 
 
 def _unreachable(source: str, target: str, exc: grpc.RpcError) -> dict[str, Any]:
@@ -59,9 +76,23 @@ def _unreachable(source: str, target: str, exc: grpc.RpcError) -> dict[str, Any]
     }
 
 
-def render(rows: list[dict[str, Any]], as_json: bool) -> str:
+def render(regions: list[dict[str, Any]], rows: list[dict[str, Any]], as_json: bool) -> str:
     if as_json:
-        return json.dumps({"links": rows}, indent=2)
+        return json.dumps({"regions": regions, "links": rows}, indent=2)
+    lines = [_region_line(r) for r in regions]
+    return "\n".join([*lines, "", _links_table(rows)])
+
+
+def _region_line(r: dict[str, Any]) -> str:
+    text = f"{r['region']}: {r['state']}"
+    if r["state"] == "BOOTSTRAPPING":
+        total = r["entries_estimate"]
+        share = f" ({100 * r['entries'] // total}%)" if total else ""
+        text += f" from {r['source']}: {r['entries']} entries copied{share}"
+    return text
+
+
+def _links_table(rows: list[dict[str, Any]]) -> str:
     head = ["source", "target", "state", "lag_s", "lag_records", "applied", "conflicts", "error"]
     table = [head] + [
         [

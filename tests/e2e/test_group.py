@@ -146,6 +146,19 @@ def test_write_in_one_region_read_in_another_status_and_verify(group: Group) -> 
     )
     verify = run_cli("verify", "--config", group.config)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    human = run_cli("status", "--config", group.config)
+    for region in REGIONS:
+        assert f"{region}: ACTIVE" in human.stdout, human.stdout
+    # a resync by hand merges a peer's snapshot and reports what it copied
+    resync = run_cli(
+        "bootstrap", "--config", group.config, "--region", "ap-south", "--from", "us-east"
+    )
+    assert resync.returncode == 0, resync.stderr
+    assert json_of(resync.stdout)["entries"] >= 1
+    wrong = run_cli(
+        "bootstrap", "--config", group.config, "--region", "ap-south", "--from", "ap-south"
+    )
+    assert wrong.returncode == 2 and "--from" in wrong.stderr
 
 
 def test_kill_9_replicator_and_node_under_load_loses_nothing(group: Group) -> None:
