@@ -21,9 +21,7 @@ GENERATED = [
 
 @pytest.mark.parametrize("path", GENERATED)
 def test_generated_code_is_fresh(path: str, tmp_path: pathlib.Path) -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts/gen_proto.py"), str(tmp_path)], check=True
-    )
+    subprocess.run([sys.executable, str(ROOT / "scripts/gen_proto.py"), str(tmp_path)], check=True)
     fresh = (tmp_path / path).read_text()
     committed = (ROOT / path).read_text()
     assert fresh == committed, f"{path} is stale: run `make proto`"
