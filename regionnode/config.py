@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 DURABILITY_MODES = ("fsync", "buffered")
+BOOTSTRAP_READS = ("serve", "refuse")
 KEY_TYPES = {"S": pb.KEY_TYPE_S, "N": pb.KEY_TYPE_N, "B": pb.KEY_TYPE_B}
 VIEW_TYPES = {
     "KEYS_ONLY": pb.KEYS_ONLY,
@@ -125,6 +126,7 @@ class ReplicationConfig:
     max_clock_offset_ms: int = 5000
     tombstone_lifetime_s: int = 86400
     heartbeat_interval_s: float = 1.0
+    reads_while_bootstrapping: str = "serve"  # or "refuse": FAILED_PRECONDITION until ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,6 +440,8 @@ def parse_duration_ms(value: Any) -> int | None:
 
 
 def _format_ms(ms: int) -> str:
+    if ms == 0:
+        return "0s"
     for unit in ("d", "h", "m", "s"):
         if ms % _MS[unit] == 0:
             return f"{ms // _MS[unit]}{unit}"
@@ -574,7 +578,10 @@ def _replication(value: Any) -> ReplicationConfig:
         value,
         path,
         required=(),
-        optional=("batch_size", "max_clock_offset", "tombstone_lifetime", "heartbeat_interval"),
+        optional=(
+            "batch_size", "max_clock_offset", "tombstone_lifetime", "heartbeat_interval",
+            "reads_while_bootstrapping",
+        ),
     )
     defaults = ReplicationConfig()
     batch_size = _int(fields.get("batch_size", defaults.batch_size), f"{path}.batch_size", 1, 10000)
@@ -587,7 +594,12 @@ def _replication(value: Any) -> ReplicationConfig:
     heartbeat_ms = _duration_ms(
         fields.get("heartbeat_interval", "1s"), f"{path}.heartbeat_interval", 10, 600_000
     )
-    return ReplicationConfig(batch_size, offset_ms, tombstone_s, heartbeat_ms / 1000)
+    reads = _choice(
+        fields.get("reads_while_bootstrapping", "serve"),
+        f"{path}.reads_while_bootstrapping",
+        BOOTSTRAP_READS,
+    )
+    return ReplicationConfig(batch_size, offset_ms, tombstone_s, heartbeat_ms / 1000, reads)
 
 
 # --------------------------------------------------------------------------- regions
@@ -784,7 +796,7 @@ def _on_failure(
     ((kind, target),) = fields.items()
     where = f"{path}.{kind}"
     if kind == "file":
-        return OnFailureConfig(kind, str(_data_dir(target, where)).replace("\\", "/"))
+        return OnFailureConfig(kind, str(_data_dir(target, where)))
     names = [t.name for t in tables]
     if target not in names:
         raise ConfigError(
@@ -819,7 +831,7 @@ def _environment(value: Any, path: str) -> tuple[tuple[str, str], ...]:
 
 
 def _max_record_age(value: Any, path: str) -> int:
-    if value == -1 and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and value == -1:
         return -1
     try:
         return _duration_s(value, path, 1, 7 * 86400)
@@ -836,12 +848,15 @@ def _trigger(
         required=("name", "table", "function", "starting_position"),
         optional=_TRIGGER_KEYS,
     )
+    name = _name(fields["name"], f"{path}.name", 1, 64)
     table = fields["table"]
     if table not in [t.name for t in tables]:
         raise ConfigError(
             f"{path}.table: unknown table {_show(table)} "
             f"(the group has: {', '.join(t.name for t in tables)})"
         )
+    trigger_regions = _trigger_regions(fields.get("regions"), f"{path}.regions", regions)
+    function = _function(fields["function"], f"{path}.function")
     on_failure = None
     if "on_failure" in fields:
         on_failure = _on_failure(fields["on_failure"], f"{path}.on_failure", table, tables)
@@ -851,10 +866,10 @@ def _trigger(
     if len(filters) > MAX_FILTERS:
         raise ConfigError(f"{path}.filters: at most {MAX_FILTERS} patterns, got {len(filters)}")
     return TriggerConfig(
-        name=_name(fields["name"], f"{path}.name", 1, 64),
+        name=name,
         table=table,
-        regions=_trigger_regions(fields.get("regions"), f"{path}.regions", regions),
-        function=_function(fields["function"], f"{path}.function"),
+        regions=trigger_regions,
+        function=function,
         starting_position=_choice(
             fields["starting_position"], f"{path}.starting_position", STARTING_POSITIONS
         ),

@@ -71,6 +71,9 @@ class NodeSettings:
             tables=[t.to_spec() for t in config.tables],
             peers=[r.name for r in config.regions if r.name != reg.name],
             tombstone_lifetime_s=config.replication.tombstone_lifetime_s,
+            refuse_reads_while_bootstrapping=(
+                config.replication.reads_while_bootstrapping == "refuse"
+            ),
         )
 
 

@@ -124,6 +124,278 @@ T0 = ("tables", 0)
 R0 = ("regions", 0)
 R1 = ("regions", 1)
 
+
+TRIGGER: dict[str, Any] = {
+    "name": "count",
+    "table": "orders",
+    "function": {"python": "handlers:count"},
+    "starting_position": "TRIM_HORIZON",
+}
+TG = ("triggers", 0)
+
+
+def with_trigger(*mutations: Mutation) -> Mutation:
+    """BASE plus a second table and one valid trigger, then ``mutations``."""
+
+    def apply(doc: dict[str, Any]) -> None:
+        doc["tables"].append({"name": "dead", "partition_key": {"name": "pk", "type": "S"}})
+        doc["triggers"] = [copy.deepcopy(TRIGGER)]
+        for mutation in mutations:
+            mutation(doc)
+
+    return apply
+
+
+FN = "expected exactly one of python, command, url"
+TRIGGER_INVALID: list[tuple[str, Mutation, str]] = [
+    (
+        "triggers-mapping",
+        put("triggers", {"a": 1}),
+        "triggers: expected a list of triggers, got a mapping",
+    ),
+    (
+        "trigger-not-mapping",
+        put("triggers", ["count"]),
+        'triggers[0]: expected a mapping, got "count"',
+    ),
+    (
+        "trigger-unknown-key",
+        with_trigger(put(*TG, "memory", 128)),
+        'triggers[0]: unknown key "memory" (expected one of: batch_size, batching_window, ',
+    ),
+    ("trigger-name-missing", with_trigger(drop(*TG, "name")), "triggers[0].name: required"),
+    (
+        "trigger-name-bad",
+        with_trigger(put(*TG, "name", "my trigger")),
+        f"triggers[0].name: {NAME_RULE}",
+    ),
+    (
+        "trigger-duplicate",
+        with_trigger(append("triggers", TRIGGER)),
+        'triggers[1].name: duplicate trigger "count" (also triggers[0])',
+    ),
+    (
+        "trigger-table-unknown",
+        with_trigger(put(*TG, "table", "ordres")),
+        'triggers[0].table: unknown table "ordres" (the group has: orders, dead)',
+    ),
+    (
+        "trigger-position-missing",
+        with_trigger(drop(*TG, "starting_position")),
+        "triggers[0].starting_position: required",
+    ),
+    (
+        "trigger-position-bad",
+        with_trigger(put(*TG, "starting_position", "AT_TIMESTAMP")),
+        'triggers[0].starting_position: expected one of TRIM_HORIZON, LATEST, got "AT_TIMESTAMP"',
+    ),
+    (
+        "trigger-regions-unknown",
+        with_trigger(put(*TG, "regions", ["us-east", "mars"])),
+        'triggers[0].regions[1]: unknown region "mars" (the group has: us-east, eu-west, ap-south)',
+    ),
+    (
+        "trigger-regions-twice",
+        with_trigger(put(*TG, "regions", ["us-east", "us-east"])),
+        'triggers[0].regions[1]: region "us-east" given twice',
+    ),
+    (
+        "trigger-regions-empty",
+        with_trigger(put(*TG, "regions", [])),
+        "triggers[0].regions: expected at least one region",
+    ),
+    (
+        "function-none",
+        with_trigger(put(*TG, "function", {})),
+        f"triggers[0].function: {FN}, got none",
+    ),
+    (
+        "function-two",
+        with_trigger(put(*TG, "function", {"python": "a:b", "url": "http://x"})),
+        f"triggers[0].function: {FN}, got python, url",
+    ),
+    (
+        "function-kind-unknown",
+        with_trigger(put(*TG, "function", {"lambda": "arn"})),
+        'triggers[0].function: unknown key "lambda" (expected one of: command, python, url)',
+    ),
+    (
+        "python-no-colon",
+        with_trigger(put(*TG, "function", {"python": "handlers.count"})),
+        'triggers[0].function.python: expected "module:function", got "handlers.count"',
+    ),
+    (
+        "command-string",
+        with_trigger(put(*TG, "function", {"command": "python3 h.py"})),
+        "triggers[0].function.command: expected a list of arguments like [python3, handler.py]",
+    ),
+    (
+        "command-arg-int",
+        with_trigger(put(*TG, "function", {"command": ["h", 5]})),
+        "triggers[0].function.command[1]: expected a string, got 5",
+    ),
+    (
+        "url-scheme",
+        with_trigger(put(*TG, "function", {"url": "ftp://host/x"})),
+        'triggers[0].function.url: expected an http:// or https:// URL, got "ftp://host/x"',
+    ),
+    (
+        "batch-size-zero",
+        with_trigger(put(*TG, "batch_size", 0)),
+        "triggers[0].batch_size: expected an integer from 1 to 10000, got 0",
+    ),
+    (
+        "batch-size-big",
+        with_trigger(put(*TG, "batch_size", 10001)),
+        "triggers[0].batch_size: expected an integer from 1 to 10000",
+    ),
+    (
+        "window-too-long",
+        with_trigger(put(*TG, "batching_window", "301s")),
+        'triggers[0].batching_window: expected a duration from 0s to 5m, got "301s"',
+    ),
+    (
+        "retries-low",
+        with_trigger(put(*TG, "max_retries", -2)),
+        "triggers[0].max_retries: expected an integer from -1 to 10000, got -2",
+    ),
+    (
+        "bisect-text",
+        with_trigger(put(*TG, "bisect_on_error", "yes")),
+        'triggers[0].bisect_on_error: expected true or false, got "yes"',
+    ),
+    (
+        "age-zero",
+        with_trigger(put(*TG, "max_record_age", 0)),
+        "triggers[0].max_record_age: expected a duration from 1s to 7d, got 0 (or -1 for no limit)",
+    ),
+    (
+        "age-too-long",
+        with_trigger(put(*TG, "max_record_age", "8d")),
+        'triggers[0].max_record_age: expected a duration from 1s to 7d, got "8d" (or -1',
+    ),
+    (
+        "report-int",
+        with_trigger(put(*TG, "report_batch_item_failures", 1)),
+        "triggers[0].report_batch_item_failures: expected true or false, got 1",
+    ),
+    (
+        "enabled-null",
+        with_trigger(put(*TG, "enabled", None)),
+        "triggers[0].enabled: expected true or false, got null",
+    ),
+    (
+        "parallel-high",
+        with_trigger(put(*TG, "parallelization", 11)),
+        "triggers[0].parallelization: expected an integer from 1 to 10, got 11",
+    ),
+    (
+        "timeout-short",
+        with_trigger(put(*TG, "timeout", "50ms")),
+        'triggers[0].timeout: expected a duration from 100ms to 15m, got "50ms"',
+    ),
+    (
+        "on-failure-both",
+        with_trigger(put(*TG, "on_failure", {"file": "x", "table": "dead"})),
+        "triggers[0].on_failure: expected exactly one of file, table, got file, table",
+    ),
+    (
+        "on-failure-sqs",
+        with_trigger(put(*TG, "on_failure", {"sqs": "q"})),
+        'triggers[0].on_failure: unknown key "sqs" (expected one of: file, table)',
+    ),
+    (
+        "on-failure-table-unknown",
+        with_trigger(put(*TG, "on_failure", {"table": "dlq"})),
+        'triggers[0].on_failure.table: unknown table "dlq" (the group has: orders, dead)',
+    ),
+    (
+        "on-failure-own-table",
+        with_trigger(put(*TG, "on_failure", {"table": "orders"})),
+        'triggers[0].on_failure.table: must differ from the trigger\'s own table "orders"',
+    ),
+    (
+        "on-failure-table-binary-key",
+        with_trigger(
+            put(*T0, "partition_key", "type", "B"),
+            put(*TG, "table", "dead"),
+            put(*TG, "on_failure", {"table": "orders"}),
+        ),
+        'triggers[0].on_failure.table: table "orders" needs a string partition key',
+    ),
+    (
+        "on-failure-file-empty",
+        with_trigger(put(*TG, "on_failure", {"file": ""})),
+        'triggers[0].on_failure.file: expected a directory path, got ""',
+    ),
+    (
+        "filters-mapping",
+        with_trigger(put(*TG, "filters", {"eventName": ["INSERT"]})),
+        "triggers[0].filters: expected a list of patterns, got a mapping",
+    ),
+    (
+        "filters-too-many",
+        with_trigger(put(*TG, "filters", [{"eventName": ["INSERT"]}] * 6)),
+        "triggers[0].filters: at most 5 patterns, got 6",
+    ),
+    (
+        "filter-bare-value",
+        with_trigger(put(*TG, "filters", [{"eventName": ["INSERT"]}, {"eventName": "REMOVE"}])),
+        "triggers[0].filters[1].eventName: expected a list of values to match",
+    ),
+    (
+        "filter-nested-error",
+        with_trigger(
+            put(*TG, "filters", [{"dynamodb": {"NewImage": {"s": {"S": [{"prefix": 1}]}}}}])
+        ),
+        "triggers[0].filters[0].dynamodb.NewImage.s.S[0].prefix: expected a string, got 1",
+    ),
+    (
+        "environment-list",
+        with_trigger(put(*TG, "environment", ["A=1"])),
+        "triggers[0].environment: expected a mapping of NAME: value, got a list",
+    ),
+    (
+        "environment-number",
+        with_trigger(put(*TG, "environment", {"PORT": 8080})),
+        "triggers[0].environment.PORT: expected a string (quote it), got 8080",
+    ),
+    (
+        "environment-reserved",
+        with_trigger(put(*TG, "environment", {"MERIDIAN_NODE": "x"})),
+        "triggers[0].environment.MERIDIAN_NODE: names starting with MERIDIAN_ are reserved",
+    ),
+    (
+        "environment-bad-name",
+        with_trigger(put(*TG, "environment", {"MY-VAR": "x"})),
+        'triggers[0].environment: expected variable names like MY_SETTING, got "MY-VAR"',
+    ),
+    (
+        "region-triggers-unknown-key",
+        put(*R0, "triggers", {"listen": "127.0.0.1:1"}),
+        'regions[0].triggers: unknown key "listen" (expected one of: metrics)',
+    ),
+    (
+        "region-triggers-metrics-bad",
+        put(*R0, "triggers", {"metrics": "x"}),
+        'regions[0].triggers.metrics: expected HOST:PORT, got "x"',
+    ),
+    (
+        "trigger-metrics-default-clash",
+        with_trigger(put(*R1, "node", "listen", "127.0.0.1:9301")),
+        "regions[0].triggers.metrics: port 9301 already used by regions[1].node.listen "
+        "(the trigger runner's metrics address defaults to metrics.listen port + 200",
+    ),
+    (
+        "trigger-metrics-default-overflows",
+        with_trigger(
+            put(*R0, "metrics", "listen", "127.0.0.1:65400"),
+            put(*R0, "replicator", "metrics", "127.0.0.1:9999"),
+        ),
+        "regions[0].triggers.metrics: required because metrics.listen port + 200 is above 65535",
+    ),
+]
+
 # (id, mutation of BASE, expected start of the error message)
 INVALID: list[tuple[str, Mutation, str]] = [
     # top level
@@ -131,10 +403,10 @@ INVALID: list[tuple[str, Mutation, str]] = [
     ("tables-missing", drop("tables"), "tables: required"),
     ("regions-missing", drop("regions"), "regions: required"),
     (
-        "triggers-not-yet",
-        put("triggers", []),
-        'group.yaml: unknown key "triggers" '
-        "(expected one of: durability, group, regions, replication, tables)",
+        "top-level-unknown",
+        put("trigger", []),
+        'group.yaml: unknown key "trigger" '
+        "(expected one of: durability, group, regions, replication, tables, triggers)",
     ),
     ("top-level-typo", put("regoins", []), 'group.yaml: unknown key "regoins"'),
     ("group-space", put("group", "my group"), f'group: {NAME_RULE}, got "my group"'),
@@ -272,7 +544,12 @@ INVALID: list[tuple[str, Mutation, str]] = [
         "replication-unknown-key",
         put("replication", {"batch": 10}),
         'replication: unknown key "batch" (expected one of: batch_size, heartbeat_interval, '
-        "max_clock_offset, tombstone_lifetime)",
+        "max_clock_offset, reads_while_bootstrapping, tombstone_lifetime)",
+    ),
+    (
+        "bootstrap-reads",
+        put("replication", {"reads_while_bootstrapping": "maybe"}),
+        "replication.reads_while_bootstrapping: expected one of",
     ),
     (
         "batch-zero",
@@ -331,7 +608,8 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "region-unknown-key",
         put(*R0, "zone", "a"),
-        'regions[0]: unknown key "zone" (expected one of: metrics, name, node, replicator)',
+        'regions[0]: unknown key "zone" (expected one of: metrics, name, node, replicator, '
+        "triggers)",
     ),
     ("region-name-missing", drop(*R0, "name"), "regions[0].name: required"),
     (
@@ -496,6 +774,7 @@ INVALID: list[tuple[str, Mutation, str]] = [
         ),
         "regions[1].node.listen: port 7101 already used by regions[0].node.listen",
     ),
+    *TRIGGER_INVALID,
 ]
 
 
@@ -830,6 +1109,118 @@ def test_check_summarises_the_group() -> None:
 
 def test_check_raises_on_invalid_file(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "g.yaml"
-    path.write_text(text_of(mutated(put("triggers", []))))
+    path.write_text(text_of(mutated(put("trigger", []))))
     with pytest.raises(ConfigError, match="unknown key"):
         config.check(path)
+
+
+def test_triggers_default_to_lambda_values() -> None:
+    cfg = parse_doc(mutated(with_trigger()))
+    (trigger,) = cfg.triggers
+    assert trigger == config.TriggerConfig(
+        name="count",
+        table="orders",
+        regions=("us-east", "eu-west", "ap-south"),
+        function=config.FunctionConfig("python", ("handlers:count",)),
+        starting_position="TRIM_HORIZON",
+        batch_size=100,
+        batching_window_ms=0,
+        filters=(),
+        max_retries=-1,
+        bisect_on_error=False,
+        max_record_age_s=-1,
+        report_batch_item_failures=False,
+        on_failure=None,
+        enabled=True,
+        parallelization=1,
+        timeout_ms=30_000,
+        environment=(),
+    )
+    assert cfg.triggers_of("eu-west") == (trigger,)
+    assert cfg.trigger("count") is trigger
+    assert cfg.region("us-east").trigger_metrics_listen == Address("127.0.0.1", 9301)
+    assert parse_doc(BASE).triggers == ()
+
+
+def test_trigger_knobs_are_used(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    doc = mutated(
+        with_trigger(
+            put(
+                *TG,
+                {
+                    "name": "archive",
+                    "table": "orders",
+                    "regions": ["eu-west"],
+                    "function": {"command": ["python3", "archive.py", "--fast"]},
+                    "starting_position": "LATEST",
+                    "batch_size": 10000,
+                    "batching_window": "1500ms",
+                    "filters": [
+                        {"eventName": ["REMOVE"]},
+                        '{"meridian": {"origin": ["${region}"]}}',
+                    ],
+                    "max_retries": 3,
+                    "bisect_on_error": True,
+                    "max_record_age": "1h",
+                    "report_batch_item_failures": True,
+                    "on_failure": {"file": "var/dead.jsonl"},
+                    "enabled": False,
+                    "parallelization": 10,
+                    "timeout": "2m",
+                    "environment": {"ARCHIVE": "archive", "LEVEL": "debug"},
+                },
+            ),
+            append(
+                "triggers",
+                {
+                    **TRIGGER,
+                    "name": "hook",
+                    "function": {"url": "https://hooks.example/x?a=1"},
+                    "on_failure": {"table": "dead"},
+                },
+            ),
+            put(*R1, "triggers", {"metrics": "127.0.0.1:9999"}),
+        )
+    )
+    cfg = parse_doc(doc)
+    archive, hook = cfg.triggers
+    assert archive.regions == ("eu-west",)
+    assert archive.function == config.FunctionConfig("command", ("python3", "archive.py", "--fast"))
+    assert (archive.starting_position, archive.batch_size, archive.batching_window_ms) == (
+        "LATEST",
+        10000,
+        1500,
+    )
+    assert [f.text for f in archive.filters] == [
+        '{"eventName":["REMOVE"]}',
+        '{"meridian":{"origin":["${region}"]}}',
+    ]
+    assert (archive.max_retries, archive.bisect_on_error, archive.max_record_age_s) == (
+        3,
+        True,
+        3600,
+    )
+    assert archive.report_batch_item_failures and not archive.enabled
+    assert archive.on_failure == config.OnFailureConfig(
+        "file", str(tmp_path / "var" / "dead.jsonl")
+    )
+    assert (archive.parallelization, archive.timeout_ms) == (10, 120_000)
+    assert archive.environment == (("ARCHIVE", "archive"), ("LEVEL", "debug"))
+    assert hook.function == config.FunctionConfig("url", ("https://hooks.example/x?a=1",))
+    assert hook.on_failure == config.OnFailureConfig("table", "dead")
+    assert cfg.region("eu-west").trigger_metrics_listen == Address("127.0.0.1", 9999)
+    assert cfg.triggers_of("us-east") == (hook,)
+    summary = config.summary(cfg)
+    assert (
+        "2 triggers: archive on orders in eu-west (command python3 archive.py --fast), disabled"
+        in summary
+    )
+
+
+def test_trigger_metrics_only_need_a_port_where_triggers_run() -> None:
+    # the default (metrics port + 200) would clash, but no trigger runs in the region
+    doc = mutated(
+        with_trigger(put(*TG, "regions", ["eu-west"]), put(*R1, "node", "listen", "127.0.0.1:9301"))
+    )
+    assert parse_doc(doc).triggers[0].regions == ("eu-west",)
