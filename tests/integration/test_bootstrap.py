@@ -201,3 +201,46 @@ def test_manual_resync_merges_without_overwriting_newer(tmp_path: pathlib.Path) 
                 await r.stop()
 
     asyncio.run(scenario())
+
+
+def test_reads_while_bootstrapping_are_refused_or_marked(tmp_path: pathlib.Path) -> None:
+    async def check(policy: str) -> None:
+        doc = group_yaml(
+            tmp_path / policy, ["solo"], replication={"reads_while_bootstrapping": policy}
+        )
+        region = Region("solo", load_doc(doc, tmp_path / f"{policy}.yaml"))
+        await region.start_node()
+        try:
+            key = item("k", 1)
+            await region.stub.PutItem(pb.PutItemRequest(table="orders", item=key))
+            copying = pb.BootstrapState(
+                state="BOOTSTRAPPING", source="eu", entries=5, entries_estimate=10
+            )
+            await region.stub.ApplySnapshot(
+                pb.ApplySnapshotRequest(table="orders", progress=copying)
+            )
+            call = region.stub.GetItem(pb.GetItemRequest(table="orders", key=key))
+            if policy == "refuse":
+                try:
+                    await call
+                    raise AssertionError("read served while bootstrapping")
+                except grpc.aio.AioRpcError as exc:
+                    assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
+                    assert "bootstrapping from eu" in exc.details()
+            else:
+                assert (await call).found
+                assert ("meridian-region-state", "BOOTSTRAPPING") in tuple(
+                    await call.trailing_metadata()
+                )
+            active = pb.BootstrapState(state="ACTIVE")
+            await region.stub.ApplySnapshot(
+                pb.ApplySnapshotRequest(table="orders", progress=active)
+            )
+            call = region.stub.GetItem(pb.GetItemRequest(table="orders", key=key))
+            assert (await call).found
+            assert "meridian-region-state" not in dict(await call.trailing_metadata())
+        finally:
+            await region.stop()
+
+    asyncio.run(check("refuse"))
+    asyncio.run(check("serve"))
