@@ -70,6 +70,9 @@ class NodeSettings:
             sync=config.durability == "fsync",
             tables=[t.to_spec() for t in config.tables],
             peers=[r.name for r in config.regions if r.name != reg.name],
+            trim_interval_s=min(
+                10.0, max(0.5, min(t.retention_seconds for t in config.tables) / 2)
+            ),
             tombstone_lifetime_s=config.replication.tombstone_lifetime_s,
             refuse_reads_while_bootstrapping=(
                 config.replication.reads_while_bootstrapping == "refuse"

@@ -1,0 +1,113 @@
+"""Adding a region to a live group with real processes, killing it mid-copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from meridian.supervisor import Child, children, stop_all, wait_ready
+from regionnode.client import connect
+from regionnode.config import load
+from regionnode.pb import node_pb2 as pb
+from tests.e2e.helpers import group_doc, json_of, run_cli, write_group
+
+ITEMS = 30_000
+
+
+@pytest.fixture
+def group(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, dict[str, Child]]]:
+    doc = group_doc(tmp_path, ("us-east", "eu-west", "ap-south"), durability="buffered")
+    doc["tables"][0]["stream"] = {"view_type": "NEW_AND_OLD_IMAGES", "retention": "5s"}
+    doc["replication"] = {"heartbeat_interval": "200ms"}
+    config = write_group(tmp_path / "group.yaml", doc)
+    procs = {
+        f"{c.region}.{c.component}": c
+        for c in children(load(config), str(config), tmp_path / "logs")
+    }
+    try:
+        yield config, procs
+    finally:
+        stop_all(list(procs.values()), grace=5)
+
+
+def start(procs: dict[str, Child], *names: str) -> None:
+    for name in names:
+        procs[name].start()
+    wait_ready([procs[n] for n in names])
+
+
+def node_info(config: pathlib.Path, region: str) -> pb.NodeInfoResponse:
+    channel, stub = connect(str(load(config).region(region).node_listen))
+    with channel:
+        return stub.NodeInfo(pb.NodeInfoRequest(), timeout=5)
+
+
+def digest(config: pathlib.Path, region: str) -> str:
+    channel, stub = connect(str(load(config).region(region).node_listen))
+    with channel:
+        return stub.Digest(pb.DigestRequest(table="orders"), timeout=30).digest
+
+
+def wait(check, what: str, procs: dict[str, Child], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except grpc.RpcError:
+            pass
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {n}\n{c.tail()}" for n, c in procs.items() if c.proc)
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
+        time.sleep(0.1)
+
+
+def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
+    config, procs = group
+    start(procs, "us-east.node", "eu-west.node")
+    start(procs, "us-east.replicator", "eu-west.replicator")
+    lines = "\n".join(json.dumps({"put": {"pk": f"k{i}", "sk": "s", "n": i}}) for i in range(ITEMS))
+    loaded = run_cli(
+        "batch-write", "--config", config, "--region", "us-east", "-", input=lines, timeout=120
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    deleted = run_cli(
+        "delete", "--config", config, "--region", "eu-west", json.dumps({"pk": "k5", "sk": "s"})
+    )
+    assert deleted.returncode == 0, deleted.stderr
+    # both regions hold everything, and their streams age past the 5 s retention
+    wait(lambda: digest(config, "us-east") == digest(config, "eu-west"), "us and eu agree", procs)
+    time.sleep(6)
+    start(procs, "ap-south.node", "ap-south.replicator")
+    wait(lambda: node_info(config, "ap-south").bootstrap.entries > 0, "the copy to start", procs)
+    os.kill(procs["ap-south.replicator"].proc.pid, signal.SIGKILL)
+    procs["ap-south.replicator"].proc.wait()
+    state = node_info(config, "ap-south").bootstrap
+    assert state.state == "BOOTSTRAPPING" and 0 < state.entries < ITEMS + 1, state
+    written = run_cli(
+        "put", "--config", config, "--region", "us-east", json.dumps({"pk": "late", "sk": "s"})
+    )
+    assert written.returncode == 0, written.stderr
+    start(procs, "ap-south.replicator")
+    wait(
+        lambda: node_info(config, "ap-south").bootstrap.state == "ACTIVE",
+        "ap-south ACTIVE",
+        procs,
+        120,
+    )
+    wait(lambda: run_cli("verify", "--config", config).returncode == 0, "verify", procs, 120)
+    got = run_cli(
+        "get", "--config", config, "--region", "ap-south", json.dumps({"pk": "k5", "sk": "s"})
+    )
+    assert json_of(got.stdout) is None  # the delete was not undone by the copy
+    got = run_cli(
+        "get", "--config", config, "--region", "ap-south", json.dumps({"pk": "late", "sk": "s"})
+    )
+    assert json_of(got.stdout) == {"pk": "late", "sk": "s"}
