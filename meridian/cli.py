@@ -30,6 +30,7 @@ from regionnode.config import ConfigError, GroupConfig, TableConfig
 from regionnode.config import check as check_config
 from regionnode.config import load as load_config
 from regionnode.pb import node_pb2 as pb
+from triggers import cli as triggers_cli
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
@@ -1062,6 +1063,11 @@ COMMANDS: dict[str, Command] = {
     "verify": Command("check that all regions hold the same data", _args_verify, cmd_verify),
     "conflicts": Command(
         "recent last-writer-wins conflicts of a node", _args_conflicts, cmd_conflicts
+    ),
+    "triggers": Command(
+        "run a region's stream triggers (run), or show their state (status)",
+        triggers_cli.add_arguments,
+        None,
     ),
 }
 

@@ -1,11 +1,12 @@
-"""`meridian run CONFIG`: every region of a group on this machine, each node and replicator
-its own process.
+"""`meridian run CONFIG`: every region of a group on this machine, each node, replicator and
+trigger runner its own process.
 
-Start: all nodes, wait until each answers its health check, then all replicators, then
-print the endpoints and how to try it. A process that exits unexpectedly is restarted with
-capped backoff (its log says why). Stop (Ctrl-C or SIGTERM): replicators first, then nodes,
-each asked to stop gracefully and killed if it has not within the grace period; a second
-Ctrl-C kills at once.
+Start: all nodes, wait until each answers its health check, then all replicators, then a
+trigger runner for each region that has triggers (ready when its metrics page answers),
+then print the endpoints and how to try it. A process that exits unexpectedly is restarted
+with capped backoff (its log says why). Stop (Ctrl-C or SIGTERM): trigger runners first,
+then replicators, then nodes, each asked to stop gracefully and killed if it has not within
+the grace period; a second Ctrl-C kills at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -32,8 +34,8 @@ STOP_GRACE_S = 10.0
 @dataclass
 class Child:
     region: str
-    component: str  # "node" or "replicator"
-    endpoint: str
+    component: str  # "node", "replicator" or "triggers"
+    endpoint: str  # gRPC address (node, replicator) or metrics address (triggers)
     command: list[str]
     log_path: pathlib.Path
     proc: subprocess.Popen[bytes] | None = None
@@ -83,6 +85,18 @@ def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> li
                     log_dir / f"{region.name}.{component}.log",
                 )
             )
+    for region in config.regions:
+        if config.triggers_of(region.name):
+            command = [sys.executable, "-m", "triggers", "--config", config_path]
+            out.append(
+                Child(
+                    region.name,
+                    "triggers",
+                    str(region.trigger_metrics_listen),
+                    [*command, "--region", region.name],
+                    log_dir / f"{region.name}.triggers.log",
+                )
+            )
     return out
 
 
@@ -97,6 +111,21 @@ def healthy(endpoint: str, timeout: float = 1.0) -> bool:
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
+def serving_metrics(endpoint: str, timeout: float = 1.0) -> bool:
+    """A trigger runner is ready once its metrics page answers (after it found its node)."""
+    try:
+        with urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=timeout) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
+
+
+def ready(child: Child) -> bool:
+    if child.component == "triggers":
+        return serving_metrics(child.endpoint)
+    return healthy(child.endpoint)
+
+
 def wait_ready(group: list[Child]) -> None:
     """Wait until every child is healthy; raise with its log when one exits or times out."""
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -108,7 +137,7 @@ def wait_ready(group: list[Child]) -> None:
                 raise RuntimeError(
                     f"{child.name} exited with code {child.proc.returncode}:\n{child.tail()}"
                 )
-            if healthy(child.endpoint):
+            if ready(child):
                 waiting.remove(child)
         if waiting and time.monotonic() > deadline:
             names = ", ".join(c.name for c in waiting)
@@ -119,8 +148,8 @@ def wait_ready(group: list[Child]) -> None:
 
 
 def stop_all(group: list[Child], grace: float = STOP_GRACE_S) -> None:
-    """Replicators first, then nodes: SIGTERM, wait, then SIGKILL what is left."""
-    for component in ("replicator", "node"):
+    """Trigger runners, replicators, then nodes: SIGTERM, wait, then SIGKILL what is left."""
+    for component in ("triggers", "replicator", "node"):
         running = [
             c for c in group if c.component == component and c.proc and c.proc.poll() is None
         ]
@@ -149,6 +178,8 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
         key[table.sort_key.name] = "2026-01-01"
     item_json = str({**key, "total": 42}).replace("'", '"')
     key_json = str(key).replace("'", '"')
+    # the CLI needs --table when the group has several tables
+    table_flag = f"--table {table.name} " if len(config.tables) > 1 else ""
     lines = [f"group {config.group!r} is running ({len(config.regions)} regions):", ""]
     lines.append(f"  {'region':<12} {'node':<22} {'replicator':<22} {'metrics (node, repl.)'}")
     for r in config.regions:
@@ -156,17 +187,28 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
             f"  {r.name:<12} {r.node_listen!s:<22} {r.replicator_listen!s:<22} "
             f"{r.metrics_listen}, {r.replicator_metrics_listen}"
         )
+    triggers = [t for t in config.triggers if t.enabled]
+    trigger_status = []
+    if triggers:
+        lines += ["", f"  {'trigger':<20} {'table':<16} {'regions'}"]
+        for t in triggers:
+            lines.append(f"  {t.name:<20} {t.table:<16} {', '.join(t.regions)}")
+        trigger_status = [
+            "trigger checkpoints, lag and dead letters:",
+            f"  meridian triggers status --config {config_path}",
+        ]
     lines += [
         "",
-        f"logs: {log_dir}/<region>.<node|replicator>.log",
+        f"logs: {log_dir}/<region>.<node|replicator{'|triggers' if triggers else ''}>.log",
         "",
         f"write in {first}:",
-        f"  meridian put --config {config_path} --region {first} '{item_json}'",
+        f"  meridian put --config {config_path} --region {first} {table_flag}'{item_json}'",
         f"read it in {second}:",
-        f"  meridian get --config {config_path} --region {second} '{key_json}'",
+        f"  meridian get --config {config_path} --region {second} {table_flag}'{key_json}'",
         "replication status and a content check of all regions:",
         f"  meridian status --config {config_path}",
         f"  meridian verify --config {config_path}",
+        *trigger_status,
         "",
         "Ctrl-C stops every process gracefully.",
     ]
@@ -222,7 +264,7 @@ def run(config_path: str, log_dir: str | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     return_code = EXIT_OK
     try:
-        for component in ("node", "replicator"):
+        for component in ("node", "replicator", "triggers"):
             batch = [c for c in group if c.component == component]
             for child in batch:
                 child.start()

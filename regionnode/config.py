@@ -579,7 +579,10 @@ def _replication(value: Any) -> ReplicationConfig:
         path,
         required=(),
         optional=(
-            "batch_size", "max_clock_offset", "tombstone_lifetime", "heartbeat_interval",
+            "batch_size",
+            "max_clock_offset",
+            "tombstone_lifetime",
+            "heartbeat_interval",
             "reads_while_bootstrapping",
         ),
     )

@@ -1,0 +1,1 @@
+"""Stream trigger examples; run them with ``meridian run examples/group.yaml``."""

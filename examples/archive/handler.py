@@ -1,0 +1,56 @@
+"""Archiving removed items into an archive table.
+
+Runs in every region with the filter ``{eventName: [REMOVE], meridian: {origin:
+["${region}"]}}``: each region archives the deletes made there, so every delete is archived
+once in the whole group and the archive table replicates everywhere. The archived item is
+the item's last image (``OldImage``, the table needs OLD_IMAGE or NEW_AND_OLD_IMAGES) plus
+``removed_at`` (the delete's version clock, the archive table's sort key), ``removed_in``
+and ``removed_time``. Writing it again writes the same item: duplicates are harmless.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Any
+
+from regionnode import items
+from regionnode.client import connect
+from regionnode.pb import node_pb2 as pb
+from regionnode.pb import node_pb2_grpc as pb_grpc
+
+ARCHIVE_TABLE = os.environ.get("ARCHIVE_TABLE", "items_archive")
+_node: pb_grpc.NodeStub | None = None
+
+
+def node() -> pb_grpc.NodeStub:
+    global _node
+    if _node is None:
+        _, _node = connect(os.environ["MERIDIAN_NODE"])
+    return _node
+
+
+def archived(record: dict[str, Any]) -> pb.Item:
+    stream = record["dynamodb"]
+    item = items.from_typed(stream.get("OldImage") or stream["Keys"])
+    version = record["meridian"]["version"]
+    when = datetime.datetime.fromtimestamp(stream["ApproximateCreationDateTime"], datetime.UTC)
+    extra = items.from_plain(
+        {
+            "removed_at": int(version["hlc"]),
+            "removed_in": version["region"],
+            "removed_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+    item.attributes.MergeFrom(extra.attributes)
+    return item
+
+
+def handle(event: dict[str, Any], context: Any = None) -> None:
+    stub = node()
+    writes = [
+        pb.WriteRequest(put=archived(r)) for r in event["Records"] if r["eventName"] == "REMOVE"
+    ]
+    for start in range(0, len(writes), 1000):
+        request = pb.BatchWriteItemRequest(table=ARCHIVE_TABLE, writes=writes[start : start + 1000])
+        stub.BatchWriteItem(request, timeout=30)

@@ -1,0 +1,130 @@
+"""A region's trigger runner: every trigger of the region as one component.
+
+Start order: wait for the node and check its group and region, check every checkpoint
+file, start a pipeline (``triggers.pipeline``) per enabled trigger, then serve metrics (the
+supervisor's readiness signal). Stop order: cancel the pipelines (in-flight invocations are
+abandoned and their workers killed; those records run again after a restart), save every
+checkpoint, close the node channel, stop serving metrics. stop() is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, start_http_server
+
+from regionnode.client import connect_async
+from regionnode.config import GroupConfig
+from regionnode.node import StartupError
+from regionnode.pb import node_pb2 as pb
+from regionnode.pb import node_pb2_grpc as pb_grpc
+from regionnode.tasks import TaskGroup
+from triggers import checkpoint
+from triggers.metrics import TriggerMetrics
+from triggers.pipeline import TriggerTask
+
+log = logging.getLogger(__name__)
+
+
+class Runner:
+    """Every trigger of one region, as one component with start/stop."""
+
+    def __init__(
+        self,
+        config: GroupConfig,
+        region: str,
+        registry: CollectorRegistry | None = None,
+        *,
+        serve_metrics: bool = True,
+        node_wait_s: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.region = config.region(region)
+        self.triggers = config.triggers_of(region)
+        self.registry = registry or CollectorRegistry()
+        self.metrics = TriggerMetrics(self.registry)
+        self.failed = asyncio.Event()
+        self.tasks: list[TriggerTask] = []
+        self._serve_metrics = serve_metrics
+        self._node_wait_s = node_wait_s
+        self._group = TaskGroup(f"triggers {region}", self._crashed)
+        self._channel: grpc.aio.Channel | None = None
+        self._metrics_server: Any = None
+        self._stopped = False
+
+    def _crashed(self, name: str, exc: BaseException) -> None:
+        log.critical("%s crashed; the trigger runner stops: %s", name, exc)
+        self.failed.set()
+
+    async def start(self) -> None:
+        self._channel, node = connect_async(str(self.region.node_listen))
+        await self._wait_for_node(node)
+        for trigger in self.triggers:
+            try:  # a damaged checkpoint is a startup problem, not a crash loop
+                checkpoint.load(checkpoint.path_for(self.region, trigger.name))
+            except checkpoint.CheckpointError as exc:
+                raise StartupError(f"trigger {trigger.name}: {exc}") from exc
+        for trigger in self.triggers:
+            labels = (self.region.name, trigger.name)
+            self.metrics.enabled.labels(*labels).set(1 if trigger.enabled else 0)
+            if not trigger.enabled:
+                log.info("trigger %s is disabled (enabled: false)", trigger.name)
+                continue
+            task = TriggerTask(self.config, self.region, trigger, node, self.metrics)
+            self.tasks.append(task)
+            self._group.spawn(f"trigger {trigger.name}", task.run())
+        if self._serve_metrics:
+            self._start_metrics()
+        log.info(
+            "trigger runner %s: %d triggers running (%s), metrics on %s",
+            self.region.name,
+            len(self.tasks),
+            ", ".join(t.trigger.name for t in self.tasks) or "none",
+            self.region.trigger_metrics_listen,
+        )
+
+    async def _wait_for_node(self, node: pb_grpc.NodeStub) -> None:
+        deadline = asyncio.get_running_loop().time() + self._node_wait_s
+        while True:
+            try:
+                info = await node.NodeInfo(pb.NodeInfoRequest(), timeout=2)
+                break
+            except grpc.aio.AioRpcError as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise StartupError(
+                        f"node {self.region.name} at {self.region.node_listen} is not reachable: "
+                        f"{exc.details()}"
+                    ) from exc
+                await asyncio.sleep(0.1)
+        if info.group != self.config.group or info.region != self.region.name:
+            raise StartupError(
+                f"the node at {self.region.node_listen} is region {info.region!r} of group "
+                f"{info.group!r}, not region {self.region.name!r} of group {self.config.group!r}"
+            )
+
+    def _start_metrics(self) -> None:
+        listen = self.region.trigger_metrics_listen
+        assert listen is not None  # the config requires it for regions with triggers
+        try:
+            self._metrics_server, _ = start_http_server(
+                listen.port, addr=listen.host, registry=self.registry
+            )
+        except OSError as exc:
+            raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        await self._group.cancel_all()
+        for task in self.tasks:
+            await task.close()
+        if self._channel is not None:
+            await self._channel.close()
+        if self._metrics_server is not None:
+            threading.Thread(target=self._metrics_server.shutdown, daemon=True).start()
+        log.info("trigger runner %s stopped", self.region.name)
