@@ -8,6 +8,10 @@ from regionnode.items import ItemError
 from regionnode.updates import ConditionFailed
 
 
+class StartupError(Exception):
+    """A process cannot start; the message says what to fix (exit code 3)."""
+
+
 class NotFound(Exception):
     """An unknown table (or other named resource)."""
 

@@ -14,7 +14,8 @@ import signal
 import sys
 
 from regionnode.config import ConfigError, load
-from regionnode.node import Node, NodeSettings, StartupError
+from regionnode.errors import StartupError
+from regionnode.node import Node, NodeSettings
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
 log = logging.getLogger("meridian")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from regionnode.errors import StartupError
 from regionnode.store import Store
 
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
@@ -74,3 +76,13 @@ class NodeMetrics:
 
     def watch_store(self, store: Store) -> None:
         self.registry.register(StoreCollector(store))
+
+
+def serve_metrics(listen: str, registry: CollectorRegistry) -> Any:
+    """Serve /metrics on HOST:PORT in a thread; the returned server has shutdown()."""
+    host, port = str(listen).rsplit(":", 1)
+    try:
+        server, _thread = start_http_server(int(port), addr=host.strip("[]"), registry=registry)
+    except OSError as exc:
+        raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
+    return server

@@ -19,12 +19,13 @@ from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from regionnode import errors, hlc
 from regionnode.client import GRPC_OPTIONS
 from regionnode.config import GroupConfig
-from regionnode.metrics import NodeMetrics
+from regionnode.errors import StartupError
+from regionnode.metrics import NodeMetrics, serve_metrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from regionnode.server import NodeService, ensure_table
@@ -38,10 +39,6 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = "meridian.node.v1.Node"
 COLLECT_BATCH = 5000
-
-
-class StartupError(Exception):
-    """The node cannot start; the message says what to fix."""
 
 
 @dataclass
@@ -146,7 +143,7 @@ class Node:
         self._tasks.spawn("writer", writer.run())
         self._tasks.spawn("housekeeping", self._housekeeping_loop(streams))
         if s.metrics_listen:
-            self._start_metrics(s.metrics_listen)
+            self._metrics_server = serve_metrics(s.metrics_listen, self.registry)
         log.info(
             "node %s of group %s serving on %s:%d (data %s, node id %s, durability %s)",
             s.region,
@@ -172,14 +169,6 @@ class Node:
         self._server = server
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-
-    def _start_metrics(self, listen: str) -> None:
-        host, port = listen.rsplit(":", 1)
-        try:
-            server, _thread = start_http_server(int(port), addr=host, registry=self.registry)
-        except OSError as exc:
-            raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
-        self._metrics_server = server
 
     async def _housekeeping_loop(self, streams: Streams) -> None:
         """Trim streams past their retention and collect tombstones past their lifetime."""

@@ -38,6 +38,7 @@ MAX_REPLICATED_HLC = 1 << 63
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 STATE_METADATA = "meridian-region-state"
 Req = TypeVar("Req")
+Item = TypeVar("Item")
 Resp = TypeVar("Resp")
 
 
@@ -285,15 +286,8 @@ class NodeService(pb_grpc.NodeServicer):
     async def Subscribe(
         self, req: pb.SubscribeRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.SubscribeBatch]:
-        self.metrics.requests.labels("Subscribe", "OK").inc()
-        try:
-            async for batch in self.streams.subscribe(req):
-                yield batch
-        except Exception as exc:
-            status = errors.status_of(exc) or grpc.StatusCode.INTERNAL
-            if status is grpc.StatusCode.INTERNAL:
-                log.exception("Subscribe failed")
-            await context.abort(status, errors.message_of(exc))
+        async for batch in _streaming("Subscribe", self.streams.subscribe(req), self, context):
+            yield batch
 
     # ------------------------------------------------------------ replication support
 
@@ -314,16 +308,13 @@ class NodeService(pb_grpc.NodeServicer):
     async def Snapshot(
         self, req: pb.SnapshotRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.SnapshotBatch]:
-        self.metrics.requests.labels("Snapshot", "OK").inc()
-        try:
-            table = self._table(req.table)
-            async for batch in stream_snapshot(self.store, self.region, table, req):
-                yield batch
-        except Exception as exc:
-            status = errors.status_of(exc) or grpc.StatusCode.INTERNAL
-            if status is grpc.StatusCode.INTERNAL:
-                log.exception("Snapshot failed")
-            await context.abort(status, errors.message_of(exc))
+        async for batch in _streaming("Snapshot", self._snapshot(req), self, context):
+            yield batch
+
+    async def _snapshot(self, req: pb.SnapshotRequest) -> AsyncIterator[pb.SnapshotBatch]:
+        table = self._table(req.table)
+        async for batch in stream_snapshot(self.store, self.region, table, req):
+            yield batch
 
     @_rpc
     async def ApplySnapshot(self, req: pb.ApplySnapshotRequest) -> pb.ApplySnapshotResponse:
@@ -422,6 +413,21 @@ class NodeService(pb_grpc.NodeServicer):
                 response.last_evaluated_key.CopyFrom(keys)
                 break
         return response
+
+
+async def _streaming(
+    name: str, source: AsyncIterator[Item], service: NodeService, context: grpc.aio.ServicerContext
+) -> AsyncIterator[Item]:
+    """Count a server-streaming call and map its errors, as `_rpc` does for unary ones."""
+    service.metrics.requests.labels(name, "OK").inc()
+    try:
+        async for item in source:
+            yield item
+    except Exception as exc:
+        status = errors.status_of(exc) or grpc.StatusCode.INTERNAL
+        if status is grpc.StatusCode.INTERNAL:
+            log.exception("%s failed", name)
+        await context.abort(status, errors.message_of(exc))
 
 
 def _entry_bytes(stored: pb.StoredItem) -> bytes:

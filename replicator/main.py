@@ -6,8 +6,8 @@ import asyncio
 import sys
 
 from regionnode.config import ConfigError, load
+from regionnode.errors import StartupError
 from regionnode.main import EXIT_CONFIG, serve_until_signal, setup_logging
-from regionnode.node import StartupError
 from replicator.replicator import Replicator
 
 

@@ -15,12 +15,13 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from regionnode import hlc
-from regionnode.client import GRPC_OPTIONS, connect_async
+from regionnode.client import GRPC_OPTIONS, connect_async, wait_for_node
 from regionnode.config import GroupConfig
-from regionnode.node import StartupError
+from regionnode.errors import StartupError
+from regionnode.metrics import serve_metrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.tasks import TaskGroup
 from replicator.handshake import Identity
@@ -69,7 +70,10 @@ class Replicator:
     async def start(self) -> None:
         name = self.region.name
         self._channel, node = connect_async(str(self.region.node_listen))
-        me = await self._wait_for_node(node)
+        await wait_for_node(
+            node, str(self.region.node_listen), self.config.group, name, self._node_wait_s
+        )
+        me = await local_identity(node)
         members = [r.name for r in self.config.regions]
         addresses = {
             r.name: str(r.replicator_listen) for r in self.config.regions if r.name != name
@@ -102,7 +106,9 @@ class Replicator:
         self._tasks.spawn("join", self._join_then_link(node, me, peers))
         self._tasks.spawn("lag", self._lag_loop())
         if self._serve_metrics:
-            self._start_metrics(str(self.region.replicator_metrics_listen))
+            self._metrics_server = serve_metrics(
+                str(self.region.replicator_metrics_listen), self.registry
+            )
         log.info(
             "replicator %s (node %s) serving on %s, pulling from %s",
             name,
@@ -123,26 +129,6 @@ class Replicator:
         self.metrics.bootstrap_estimate.set(state.entries_estimate)
         self.metrics.bootstrap_bytes.set(state.bytes)
 
-    async def _wait_for_node(self, node: Any) -> Identity:
-        deadline = asyncio.get_running_loop().time() + self._node_wait_s
-        while True:
-            try:
-                me = await local_identity(node, timeout=2)
-                break
-            except grpc.aio.AioRpcError as exc:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise StartupError(
-                        f"node {self.region.name} at {self.region.node_listen} is not reachable: "
-                        f"{exc.details()}"
-                    ) from exc
-                await asyncio.sleep(0.1)
-        if me.group != self.config.group or me.region != self.region.name:
-            raise StartupError(
-                f"the node at {self.region.node_listen} is region {me.region!r} of group "
-                f"{me.group!r}, not region {self.region.name!r} of group {self.config.group!r}"
-            )
-        return me
-
     async def _serve(self, service: ReplicatorService) -> None:
         server = grpc.aio.server(options=GRPC_OPTIONS)
         rpb_grpc.add_ReplicatorServicer_to_server(service, server)
@@ -156,15 +142,6 @@ class Replicator:
         self._server = server
         for svc in ("", SERVICE_NAME):
             await self._health.set(svc, health_pb2.HealthCheckResponse.SERVING)
-
-    def _start_metrics(self, listen: str) -> None:
-        host, port = listen.rsplit(":", 1)
-        try:
-            self._metrics_server, _ = start_http_server(
-                int(port), addr=host, registry=self.registry
-            )
-        except OSError as exc:
-            raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
 
     async def _lag_loop(self) -> None:
         """Keep lag gauges moving while a link is down or idle."""

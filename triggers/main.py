@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from regionnode.config import ConfigError, load
+from regionnode.errors import StartupError
 from regionnode.main import EXIT_CONFIG, serve_until_signal, setup_logging
-from regionnode.node import StartupError
 from triggers.runner import Runner
 
 

@@ -15,13 +15,12 @@ import threading
 from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
-from regionnode.client import connect_async
+from regionnode.client import connect_async, wait_for_node
 from regionnode.config import GroupConfig
-from regionnode.node import StartupError
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from regionnode.errors import StartupError
+from regionnode.metrics import serve_metrics as start_metrics_server
 from regionnode.tasks import TaskGroup
 from triggers import checkpoint
 from triggers.metrics import TriggerMetrics
@@ -62,7 +61,13 @@ class Runner:
 
     async def start(self) -> None:
         self._channel, node = connect_async(str(self.region.node_listen))
-        await self._wait_for_node(node)
+        await wait_for_node(
+            node,
+            str(self.region.node_listen),
+            self.config.group,
+            self.region.name,
+            self._node_wait_s,
+        )
         for trigger in self.triggers:
             try:  # a damaged checkpoint is a startup problem, not a crash loop
                 checkpoint.load(checkpoint.path_for(self.region, trigger.name))
@@ -78,7 +83,9 @@ class Runner:
             self.tasks.append(task)
             self._group.spawn(f"trigger {trigger.name}", task.run())
         if self._serve_metrics:
-            self._start_metrics()
+            listen = self.region.trigger_metrics_listen
+            assert listen is not None  # the config requires it for regions with triggers
+            self._metrics_server = start_metrics_server(str(listen), self.registry)
         log.info(
             "trigger runner %s: %d triggers running (%s), metrics on %s",
             self.region.name,
@@ -86,35 +93,6 @@ class Runner:
             ", ".join(t.trigger.name for t in self.tasks) or "none",
             self.region.trigger_metrics_listen,
         )
-
-    async def _wait_for_node(self, node: pb_grpc.NodeStub) -> None:
-        deadline = asyncio.get_running_loop().time() + self._node_wait_s
-        while True:
-            try:
-                info = await node.NodeInfo(pb.NodeInfoRequest(), timeout=2)
-                break
-            except grpc.aio.AioRpcError as exc:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise StartupError(
-                        f"node {self.region.name} at {self.region.node_listen} is not reachable: "
-                        f"{exc.details()}"
-                    ) from exc
-                await asyncio.sleep(0.1)
-        if info.group != self.config.group or info.region != self.region.name:
-            raise StartupError(
-                f"the node at {self.region.node_listen} is region {info.region!r} of group "
-                f"{info.group!r}, not region {self.region.name!r} of group {self.config.group!r}"
-            )
-
-    def _start_metrics(self) -> None:
-        listen = self.region.trigger_metrics_listen
-        assert listen is not None  # the config requires it for regions with triggers
-        try:
-            self._metrics_server, _ = start_http_server(
-                listen.port, addr=listen.host, registry=self.registry
-            )
-        except OSError as exc:
-            raise StartupError(f"cannot serve metrics on {listen}: {exc}") from exc
 
     async def stop(self) -> None:
         if self._stopped:
