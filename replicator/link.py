@@ -110,7 +110,14 @@ class Link:
             log.info("link %s -> %s: %s", self.peer, self.region, state)
 
     def lag_seconds(self, now_ms: int) -> float:
-        return max(0, now_ms - self.status.complete_ms) / 1000
+        """How far behind this region may be: 0 while streaming, caught up and hearing
+        heartbeats; otherwise the age of the last point known complete."""
+        behind = max(0, now_ms - self.status.complete_ms)
+        fresh = behind <= 3 * self.settings.heartbeat_s * 1000
+        caught_up = not any(self.status.pending.values())
+        if self.status.state == "STREAMING" and caught_up and fresh:
+            return 0.0
+        return behind / 1000
 
     async def run(self) -> None:
         """Keep the link up until cancelled."""
