@@ -70,16 +70,12 @@ async def measure(cluster: Cluster, items: int) -> dict:
     for peer in peers:
         cluster.stop_replicator(peer)
     region = cluster.regions[source]
+    assert region.channel is not None and region.node is not None
     batches = [
         workload.batch_request(ns, 1, "a", BULK_TABLE) for ns in workload.chunks(items, BATCH)
     ]
-    preload = await load.drain(
-        raw_method(region.channel, "BatchWriteItem"),
-        batches,
-        2,  # type: ignore[arg-type]
-        [region.node],
-        per_call=BATCH,  # type: ignore[list-item]
-    )
+    call = raw_method(region.channel, "BatchWriteItem")
+    preload = await load.drain(call, batches, 2, [region.node], per_call=BATCH)
     head = (await cluster.heads(BULK_TABLE))[source]
     timeout = max(60.0, items / 1000)
     first = await _catch_up(cluster, peers[0], source, head, timeout)

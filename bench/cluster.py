@@ -61,10 +61,11 @@ class Region:
     node_addr: str
     replicator_addr: str
     replicator_metrics: str
+    node_metrics: str
     node: Proc | None = None
     replicator: Proc | None = None
     channel: grpc.aio.Channel | None = None
-    stub: pb_grpc.NodeStub = field(default=None)  # type: ignore[assignment]
+    stub: pb_grpc.NodeStub = field(default=None)
     retired: list[Proc] = field(default_factory=list)  # stopped processes, for peak RSS
 
 
@@ -84,6 +85,7 @@ class Cluster:
                 r["node"]["listen"],
                 r["replicator"]["listen"],
                 r["replicator"]["metrics"],
+                r["metrics"]["listen"],
             )
             for r in doc["regions"]
         }
@@ -117,11 +119,10 @@ class Cluster:
             region.replicator = None
 
     async def start(self, *, replicators: bool = True) -> None:
-        for name in self.regions:
-            await self.start_node(name)
+        """Start every node, then every replicator (each kind all at once)."""
+        await asyncio.gather(*(self.start_node(name) for name in self.regions))
         if replicators:
-            for name in self.regions:
-                await self.start_replicator(name)
+            await asyncio.gather(*(self.start_replicator(name) for name in self.regions))
 
     async def close(self) -> None:
         for region in self.regions.values():
@@ -143,6 +144,9 @@ class Cluster:
             out.extend(region.retired)
             out.extend(p for p in (region.node, region.replicator) if p is not None)
         return out
+
+    def running(self) -> list[Proc]:
+        return [p for r in self.regions.values() for p in (r.node, r.replicator) if p is not None]
 
     def peak_rss_kb(self) -> dict[str, int]:
         """Peak resident set (kB) per role ("node us-east", ...), the largest over restarts."""
@@ -174,7 +178,7 @@ class Cluster:
         """Wait until every running replicator's links are STREAMING; returns seconds waited."""
         start = time.monotonic()
         while True:
-            states = []
+            states: list[str] = []
             for region in self.regions.values():
                 if region.replicator is None:
                     continue

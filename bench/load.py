@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import pathlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -16,21 +18,38 @@ import grpc
 from bench.procs import Proc
 from bench.stats import summary_ms
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
+    fields = [int(x) for x in pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
 
 class CpuWindow:
-    """CPU used by the harness and by some child processes between start and stop."""
+    """CPU used by the harness and by some child processes between start and stop, and by
+    the whole machine: `others` is what processes outside this run took (a shared machine)."""
 
     def __init__(self, procs: Sequence[Proc]) -> None:
         self.procs = list(procs)
         self._wall = time.perf_counter()
         self._own = time.process_time()
+        self._machine = machine_busy_seconds()
         self._children = [p.cpu_seconds() for p in self.procs]
 
-    def stop(self) -> dict[str, float]:
+    def stop(self, extra: dict[str, float] | None = None) -> dict[str, float]:
+        """CPU seconds per wall second of each process; `extra` adds CPU seconds used in the
+        window by processes that have exited since (they report their own)."""
         wall = time.perf_counter() - self._wall
         out = {"harness": (time.process_time() - self._own) / wall}
+        for name, seconds in (extra or {}).items():
+            out[name] = seconds / wall
         for proc, before in zip(self.procs, self._children, strict=True):
             out[proc.name] = (proc.cpu_seconds() - before) / wall
+        out["machine"] = (machine_busy_seconds() - self._machine) / wall
+        out["others"] = max(0.0, out["machine"] - sum(v for k, v in out.items() if k != "machine"))
         return {k: round(v, 3) for k, v in out.items()}
 
 

@@ -105,6 +105,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         "errors": sum(load.errors for load in loads),
         "requests": sum(load.requests for load in loads),
         "achieved_per_s": acked / elapsed,
+        "cpu_s": time.process_time(),
         "batch_latency_ms": summary_ms([x for load in loads for x in load.latencies]),
     }
 

@@ -1,4 +1,4 @@
-"""Reading a replicator's Prometheus metrics: the replication latency histogram."""
+"""Reading Prometheus metrics of the nodes and replicators (text format over HTTP)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,39 @@ from prometheus_client.parser import text_string_to_metric_families
 
 LATENCY = "meridian_replication_latency_seconds"
 
+Samples = list[tuple[str, dict[str, str], float]]
+
 
 def _fetch(address: str) -> str:
     with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response:
         return response.read().decode()
 
 
-async def latency_buckets(address: str) -> dict[float, float]:
-    """Cumulative latency bucket counts (upper bound in seconds -> count), summed over pairs."""
+async def scrape(address: str) -> Samples:
+    """Every sample: (name, labels, value)."""
     text = await asyncio.to_thread(_fetch, address)
+    return [
+        (s.name, s.labels, s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    ]
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """Sum of the samples called `name` whose labels include `labels`."""
+    return sum(
+        value
+        for n, lab, value in samples
+        if n == name and all(lab.get(k) == v for k, v in labels.items())
+    )
+
+
+def latency_buckets(samples: Samples) -> dict[float, float]:
+    """Cumulative replication latency buckets (upper bound in seconds -> count), all pairs."""
     buckets: dict[float, float] = defaultdict(float)
-    for family in text_string_to_metric_families(text):
-        if family.name != LATENCY:
-            continue
-        for sample in family.samples:
-            if sample.name == LATENCY + "_bucket":
-                buckets[float(sample.labels["le"])] += sample.value
+    for name, labels, value in samples:
+        if name == LATENCY + "_bucket":
+            buckets[float(labels["le"])] += value
     return dict(buckets)
 
 

@@ -157,9 +157,8 @@ async def wait_serving(address: str, proc: Proc, timeout: float = 30.0) -> float
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             if not proc.alive():
-                raise ProcessFailed(
-                    f"{proc.name} exited ({proc.popen.returncode}):\n{proc.log_tail()}"
-                )  # type: ignore[union-attr]
+                code = proc.popen.returncode if proc.popen is not None else None
+                raise ProcessFailed(f"{proc.name} exited ({code}):\n{proc.log_tail()}")
             try:
                 reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:

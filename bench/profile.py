@@ -23,7 +23,12 @@ class Profile:
     read_s: float = 5.0
     # several regions
     regions: int = 3
-    lag_loads: tuple[tuple[int, float], ...] = ((500, 20.0), (3000, 20.0), (10000, 20.0))
+    lag_loads: tuple[tuple[int, float], ...] = (
+        (100, 15.0),
+        (500, 15.0),
+        (3000, 15.0),
+        (10000, 15.0),
+    )
     apply_items: int = 200_000
     partition_s: float = 30.0
     partition_rate: int = 3000
@@ -40,12 +45,12 @@ QUICK = replace(
     raw_pb_iterations=50_000,
     raw_unary_calls=2_000,
     raw_stream_messages=5_000,
-    put_sequential=1_500,
+    put_sequential=1_000,
     saturate_s=3.0,
-    batch_items=50_000,
+    batch_items=20_000,
     read_s=2.0,
     lag_loads=((500, 5.0), (3000, 5.0)),
-    apply_items=50_000,
+    apply_items=20_000,
     partition_s=5.0,
     partition_rate=1000,
     partition_keys=5_000,

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import pathlib
 
-from bench import load, workload
+import grpc
+
+from bench import load, metrics, workload
 from bench.cluster import Cluster
+from bench.procs import Proc
 from bench.profile import Profile
 from bench.workload import raw_method
 
@@ -23,16 +26,21 @@ async def _one(work: pathlib.Path, durability: str, p: Profile) -> dict:
     try:
         await cluster.start(replicators=False)
         region = cluster.regions[REGION]
-        procs = [region.node]  # type: ignore[list-item]
-        channel = region.channel
-        put, batch = raw_method(channel, "PutItem"), raw_method(channel, "BatchWriteItem")  # type: ignore[arg-type]
+        node, channel = region.node, region.channel
+        assert node is not None and channel is not None
+        procs = [node]
+        put, batch = raw_method(channel, "PutItem"), raw_method(channel, "BatchWriteItem")
         for n in range(100):  # warm up
             await put(workload.put_request(n, 0, "w"))
         out: dict = {"durability": durability}
         requests = [workload.put_request(n, 1, "s") for n in range(p.put_sequential)]
         out["put_sequential"] = await load.sequential(put, requests, procs)
+        before = await metrics.scrape(region.node_metrics)
         out["put_saturated"] = await load.saturated(
             put, lambda n: workload.put_request(n, 2, "c"), p.concurrency, p.saturate_s, procs
+        )
+        out["put_saturated"]["ops_per_commit"] = _ops_per_commit(
+            before, await metrics.scrape(region.node_metrics)
         )
         batches = [
             workload.batch_request(ns, 3, "b") for ns in workload.chunks(p.batch_items, BATCH)
@@ -40,15 +48,23 @@ async def _one(work: pathlib.Path, durability: str, p: Profile) -> dict:
         out["batch_write"] = await load.drain(batch, batches, 2, procs, per_call=BATCH)
         out["batch_write"]["items_per_request"] = BATCH
         if durability == "buffered":
-            out.update(await _reads(channel, p, procs))  # type: ignore[arg-type]
-        out["node_peak_rss_kb"] = region.node.peak_rss()  # type: ignore[union-attr]
+            out.update(await _reads(channel, p, procs))
+        out["node_peak_rss_kb"] = node.peak_rss()
         return out
     finally:
         await cluster.close()
 
 
-async def _reads(channel: object, p: Profile, procs: list) -> dict:
-    get, query = raw_method(channel, "GetItem"), raw_method(channel, "Query")  # type: ignore[arg-type]
+def _ops_per_commit(before: metrics.Samples, after: metrics.Samples) -> float:
+    """Operations per group-committed WriteBatch between two scrapes of the node."""
+    name = "meridian_node_commit_operations"
+    commits = metrics.total(after, name + "_count") - metrics.total(before, name + "_count")
+    ops = metrics.total(after, name + "_sum") - metrics.total(before, name + "_sum")
+    return ops / commits if commits else 0.0
+
+
+async def _reads(channel: grpc.aio.Channel, p: Profile, procs: list[Proc]) -> dict:
+    get, query = raw_method(channel, "GetItem"), raw_method(channel, "Query")
     items = p.batch_items
     partitions = max(1, items // workload.SORT_KEYS_PER_PARTITION)
     step = 7919  # a prime: spread the keys read over the table

@@ -23,6 +23,7 @@ from collections import defaultdict
 
 import grpc
 
+from bench import load as load_mod
 from bench import metrics
 from bench.cluster import Cluster
 from bench.procs import Proc, python
@@ -33,6 +34,7 @@ from regionnode.pb import node_pb2 as pb
 
 SUSTAINED_SHARE = 0.95  # of the offered rate, achieved by the load generator
 SUSTAINED_LAG_MS = 1000.0  # median lag of the last second of writes stays below this
+CATCH_UP_S = 900.0  # longest wait for a backlog to drain between loads
 
 
 class LagProbe:
@@ -110,24 +112,52 @@ def _series(samples: list, start_ms: float) -> list[dict]:
     return out
 
 
-async def _scrape(cluster: Cluster) -> list[dict[float, float]]:
-    return [
-        await metrics.latency_buckets(r.replicator_metrics)
-        for r in cluster.regions.values()
-        if r.replicator is not None
-    ]
+NODE_COUNTERS = {
+    "apply_calls": ("meridian_node_requests_total", {"operation": "ApplyReplicated"}),
+    "applied": ("meridian_node_replicated_records_total", {"outcome": "applied"}),
+    "commits": ("meridian_node_commit_operations_count", {}),
+}
 
 
-def _histogram(before: list, after: list) -> dict:
+async def _scrape(cluster: Cluster) -> dict[str, list]:
+    """Replication latency buckets of every replicator, and counters of every node."""
+    out: dict[str, list] = {"latency": [], "nodes": []}
+    for region in cluster.regions.values():
+        if region.replicator is not None:
+            samples = await metrics.scrape(region.replicator_metrics)
+            out["latency"].append(metrics.latency_buckets(samples))
+        samples = await metrics.scrape(region.node_metrics)
+        out["nodes"].append(
+            {
+                key: metrics.total(samples, name, **labels)
+                for key, (name, labels) in NODE_COUNTERS.items()
+            }
+        )
+    return out
+
+
+def _histogram(before: dict, after: dict) -> dict:
+    """Latency percentiles from the replicators' histograms (bucket-interpolated), and how
+    many records each ApplyReplicated call carried (from the nodes' counters)."""
     total: dict[float, float] = defaultdict(float)
-    for b, a in zip(before, after, strict=True):
+    for b, a in zip(before["latency"], after["latency"], strict=True):
         for le, count in metrics.delta(a, b):
             total[le] += count
     buckets = sorted(total.items())
+    added = {
+        key: sum(a[key] - b[key] for a, b in zip(after["nodes"], before["nodes"], strict=True))
+        for key in NODE_COUNTERS
+    }
     return {
         "count": buckets[-1][1] if buckets else 0,
         "p50_ms": histogram_quantile(buckets, 0.5) * 1000,
         "p99_ms": histogram_quantile(buckets, 0.99) * 1000,
+        "apply_calls": added["apply_calls"],
+        "applied_records": added["applied"],
+        "records_per_apply_call": added["applied"] / added["apply_calls"]
+        if added["apply_calls"]
+        else 0.0,
+        "node_commits": added["commits"],
     }
 
 
@@ -154,8 +184,10 @@ async def one_load(cluster: Cluster, probe: LagProbe, rate: int, seconds: float,
         ),
         cluster.logs,
     ).start()
+    cpu = load_mod.CpuWindow(cluster.running())
     await gen.finish(timeout=seconds + 120)
     load = json.loads(result_path.read_text())
+    cpu_cores = cpu.stop({"loadgen": load["cpu_s"]})
     expected = load["acked"] * (len(cluster.regions) - 1)
     drain_limit = max(10.0, seconds)
     drain_start = time.monotonic()
@@ -180,25 +212,40 @@ async def one_load(cluster: Cluster, probe: LagProbe, rate: int, seconds: float,
         "load": load,
         "expected_records": expected,
         "received_records": len(samples),
+        "drain_wait_s": round(time.monotonic() - drain_start, 2),
         "visible_lag_ms": summary_ms(visible),
         "apply_lag_ms": summary_ms(applied),
         "histogram": _histogram(before, after),
         "series": series,
+        "cpu_cores": cpu_cores,
         "sustained": sustained,
     }
 
 
 async def measure(cluster: Cluster, loads: tuple[tuple[int, float], ...], keys: int) -> dict:
+    """Each load starts from a caught-up group, and the group is caught up again at the end
+    (so later phases do not inherit a backlog)."""
     probe = LagProbe(cluster)
     await probe.start()
+    results = []
     try:
-        results = [await one_load(cluster, probe, rate, seconds, keys) for rate, seconds in loads]
+        for rate, seconds in loads:
+            start = time.monotonic()
+            await cluster.wait_caught_up(TABLE, await cluster.heads(TABLE), timeout=CATCH_UP_S)
+            waited = time.monotonic() - start
+            result = await one_load(cluster, probe, rate, seconds, keys)
+            result["caught_up_before_s"] = round(waited, 2)
+            results.append(result)
+        start = time.monotonic()
+        await cluster.wait_caught_up(TABLE, await cluster.heads(TABLE), timeout=CATCH_UP_S)
+        drained_s = time.monotonic() - start
     finally:
         await probe.stop()
     sustained = [r["offered_per_s"] for r in results if r["sustained"]]
     return {
         "loads": results,
         "highest_sustained_per_s": max(sustained) if sustained else 0,
+        "caught_up_after_s": drained_s,
         "sustained_rule": (
             f"achieved >= {SUSTAINED_SHARE:.0%} of offered, every record delivered, median lag "
             f"of the last second of writes < {SUSTAINED_LAG_MS:.0f} ms"

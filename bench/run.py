@@ -20,14 +20,16 @@ import platform
 import shutil
 import signal
 import sys
+import time
 from typing import Any
 
 from bench import apply, convergence, plots, procs, raw, region, replication, report
 from bench.cluster import REGION_NAMES, Cluster
-from bench.profile import PROFILES
+from bench.profile import PROFILES, Profile
 from bench.workload import item_bytes
 
 LAG_KEYS = 100_000
+RESULTS = procs.REPO / "bench" / "results"
 
 
 def machine() -> dict[str, Any]:
@@ -47,36 +49,83 @@ def machine() -> dict[str, Any]:
     }
 
 
-async def run_all(work: pathlib.Path, p: Any, durability: str) -> dict[str, Any]:
+class Phases:
+    """Prints each phase as it starts and records how long each took."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._name = ""
+        self._start = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        self.end()
+        self._name, self._start = name, time.monotonic()
+        print(f"{name} ...", flush=True)
+
+    def end(self) -> None:
+        if self._name:
+            self.seconds[self._name] = round(time.monotonic() - self._start, 1)
+            self._name = ""
+
+
+async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    print("raw limits ...", flush=True)
+    phase = Phases()
+    results["phase_s"] = phase.seconds
+    phase("raw limits")
     results["raw"] = await raw.measure(work, p)
-    print("one region ...", flush=True)
+    phase("one region (buffered, then fsync)")
     results["region"] = await region.measure(work, p)
     names = REGION_NAMES[: p.regions]
+    n = len(names)
     results["regions"] = names
     results["group_durability"] = durability
     cluster = Cluster(work, "group", names, durability)
     try:
+        phase(f"{n} regions: start")
         await cluster.start()
         await cluster.wait_streaming()
-        print(f"{len(names)} regions: replication lag ...", flush=True)
+        loads = ", ".join(f"{rate}/s" for rate, _ in p.lag_loads)
+        phase(f"{n} regions: replication lag at {loads}")
         results["replication"] = await replication.measure(cluster, p.lag_loads, LAG_KEYS)
-        print(f"{len(names)} regions: replicated apply of {p.apply_items} records ...", flush=True)
+        phase(f"{n} regions: replicated apply of {p.apply_items} records")
         results["apply"] = await apply.measure(cluster, p.apply_items)
         results["peak_rss_kb"] = cluster.peak_rss_kb()
-        print(
-            f"{len(names)} regions: convergence after a {p.partition_s:g} s partition ...",
-            flush=True,
-        )
+        phase(f"{n} regions: convergence after a {p.partition_s:g} s partition")
         results["convergence"] = await convergence.measure(
             cluster, p.partition_rate, p.partition_s, p.partition_keys
         )
         results["peak_rss_kb_all_phases"] = cluster.peak_rss_kb()
+        phase(f"{n} regions: stop")
     finally:
         await cluster.close()
+    phase.end()
     results["bootstrap"] = {"status": "not implemented"}
     return results
+
+
+def noise(results: Any) -> dict[str, float]:
+    """CPU cores taken by processes outside this run, over every measured window."""
+    found: list[float] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "others" in node and "machine" in node:
+                found.append(node["others"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(results)
+    if not found:
+        return {}
+    return {
+        "others_cores_mean": round(sum(found) / len(found), 3),
+        "others_cores_max": max(found),
+        "windows": len(found),
+    }
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -89,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--quick", action="store_true", help="about a minute or two")
     mode.add_argument("--smoke", action="store_true", help="a few seconds, for the test suite")
     parser.add_argument("--items", type=int, help="records preloaded for the apply-rate test")
-    parser.add_argument("--out", default="bench/results", help="where the JSON and plots go")
+    parser.add_argument(
+        "--out", default=str(RESULTS), help="where the JSON and plots go (default: bench/results)"
+    )
     parser.add_argument(
         "--durability",
         choices=("fsync", "buffered"),
@@ -102,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.items:
         profile = dataclasses.replace(profile, apply_items=args.items)
     started = datetime.datetime.now(datetime.UTC)
+    load_before = pathlib.Path("/proc/loadavg").read_text().split()[:3]
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     work = procs.REPO / "var" / "bench" / stamp
     (work / "logs").mkdir(parents=True, exist_ok=True)
@@ -129,11 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         "profile": dataclasses.asdict(profile),
         "machine": machine(),
         "item_bytes": item_bytes(),
+        "loadavg_before": load_before,
+        "loadavg_after": pathlib.Path("/proc/loadavg").read_text().split()[:3],
         **results,
     }
+    results["noise"] = noise(results)
     rows = report.rows(results)
     results["figures"] = report.as_json(rows)
-    baseline_path = pathlib.Path("bench/results/baseline.json")
+    baseline_path = RESULTS / "baseline.json"
     baseline = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
     path = out / f"{stamp}.json"
     path.write_text(json.dumps(results, indent=1, default=str) + "\n")

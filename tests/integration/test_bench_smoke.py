@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import pathlib
 import subprocess
 import sys
 
 import pytest
 
 pytestmark = pytest.mark.e2e
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 EXPECTED_ROWS = [
     "raw.writebatch",
@@ -42,6 +44,7 @@ EXPECTED_ROWS = [
 def test_smoke_run_writes_every_figure(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path)],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
