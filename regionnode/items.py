@@ -95,6 +95,8 @@ def normalize_number(path: str, text: str) -> str:
     Canonical means no leading or trailing zeros, no sign on zero and no exponent unless the
     magnitude is below 1e-7 or at least 1e21 (``1.50`` -> ``1.5``, ``1E+3`` -> ``1000``).
     """
+    if _CANONICAL.fullmatch(text) and _significant_digits(text) <= MAX_DIGITS:
+        return text  # already canonical: the common case, without building a Decimal
     d = _reduce(_parse_decimal(path, text))
     if d.is_zero():
         return "0"
@@ -107,6 +109,15 @@ def normalize_number(path: str, text: str) -> str:
     if d.adjusted() < MIN_EXPONENT:
         raise _error(path, f"number {text!r} is below the smallest magnitude 1E{MIN_EXPONENT}")
     return _format(d)
+
+
+# Plain spellings that normalize_number would return unchanged: no exponent, no leading or
+# trailing zeros, at most five zeros after "0." (smaller ones take an exponent), below 1e21.
+_CANONICAL = re.compile(r"-?(?:[1-9][0-9]{0,20}(?:\.[0-9]*[1-9])?|0\.0{0,5}[1-9](?:[0-9]*[1-9])?)")
+
+
+def _significant_digits(text: str) -> int:
+    return len(text.replace("-", "").replace(".", "").lstrip("0"))
 
 
 def number(v: str) -> Decimal:

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from regionnode import hlc
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 MAX_RECORDS = 1000
 MAX_BYTES = 1024 * 1024
 ITERATOR_TTL_MS = 15 * 60 * 1000
+PROGRESS_INTERVAL_S = 0.25
 
 
 def shard_id(table: Table) -> str:
@@ -158,12 +160,14 @@ class Streams:
         table = self.table(req.table)
         name, view = req.table, table.description.spec.view_type
         after, limit = req.after_sequence_number, min(req.max_batch or 500, MAX_RECORDS)
+        sent, unreported = 0.0, False
         while not self.closed:
             raw = self.read(table, after, limit)
             if not raw:
-                await self.wait(name)
+                await self.wait(name, PROGRESS_INTERVAL_S if unreported else None)
                 table = self.table(name)
-                continue
+                if not unreported or table.head > after:
+                    continue
             batch = pb.SubscribeBatch()
             for value in raw:
                 record = pb.StreamRecord.FromString(value)
@@ -173,7 +177,13 @@ class Streams:
                 batch.records.append(record if req.full_images else apply_view(record, view))
             batch.head_sequence_number = table.head
             batch.scanned_through = after
-            yield batch
+            # Records filtered out still move the position, but reporting that is worth a
+            # message only now and then, not once per commit of other regions' writes.
+            if batch.records or time.monotonic() - sent >= PROGRESS_INTERVAL_S:
+                sent, unreported = time.monotonic(), False
+                yield batch
+            else:
+                unreported = True
 
     def trim(self, now_ms: int) -> None:
         """Drop records older than each table's retention, always keeping the newest one

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
@@ -55,6 +57,47 @@ def complete_through(batch: rpb.PullBatch) -> int:
     return through
 
 
+RECEIVE_AHEAD = 16  # batches received while the previous one is being applied
+
+
+async def _receive(
+    call: AsyncIterator[rpb.PullBatch], queue: asyncio.Queue[rpb.PullBatch | Exception | None]
+) -> None:
+    """Read the pull stream into a queue, so receiving overlaps applying."""
+    try:
+        async for batch in call:
+            await queue.put(batch)
+        await queue.put(None)
+    except Exception as exc:  # noqa: BLE001 - handed to the applying loop, which raises it
+        await queue.put(exc)
+
+
+async def _merged(
+    queue: asyncio.Queue[rpb.PullBatch | Exception | None], limit: int
+) -> AsyncIterator[rpb.PullBatch]:
+    """Batches from the queue, consecutive ones of a table merged up to `limit` records:
+    when applying falls behind, each ApplyReplicated (one WriteBatch) carries more."""
+    held: rpb.PullBatch | Exception | None = None
+    while True:
+        item = held if held is not None else await queue.get()
+        held = None
+        if item is None:
+            return
+        if isinstance(item, Exception):
+            raise item
+        merged = item
+        while len(merged.records) < limit and not queue.empty():
+            held = queue.get_nowait()
+            if not isinstance(held, rpb.PullBatch) or held.table != merged.table:
+                break
+            merged.records.extend(held.records)
+            merged.head_sequence_number = held.head_sequence_number
+            merged.scanned_through = held.scanned_through
+            merged.sent_ms = held.sent_ms
+            held = None
+        yield merged
+
+
 class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
 
@@ -95,6 +138,7 @@ class Link:
         self._unsaved: dict[str, int] = {}
         self._logged = ("", "")
         self._resync_reason = ""
+        self._progress_saved: dict[str, float] = {}
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -173,8 +217,13 @@ class Link:
                 ],
             )
             self._set_state("STREAMING")
-            async for batch in peer.Pull(request):
-                await self._on_batch(batch)
+            queue: asyncio.Queue[rpb.PullBatch | Exception | None] = asyncio.Queue(RECEIVE_AHEAD)
+            reader = asyncio.ensure_future(_receive(peer.Pull(request), queue))
+            try:
+                async for batch in _merged(queue, self.settings.batch_size):
+                    await self._on_batch(batch)
+            finally:
+                reader.cancel()
 
     async def _resync(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
         """Merge the peer's snapshot and move its checkpoint past what the copy covers."""
@@ -211,7 +260,9 @@ class Link:
         position = self._positions.get(table, 0)
         if batch.records:
             await self._apply(batch)
-        elif batch.scanned_through >= batch.head_sequence_number:
+        elif batch.scanned_through >= batch.head_sequence_number and (
+            time.monotonic() - self._progress_saved.get(table, 0.0) >= self.settings.heartbeat_s
+        ):
             await self._apply(batch)  # idle: persist how far the stream was read, and when
         elif batch.scanned_through > position:
             self._unsaved[table] = batch.scanned_through
@@ -233,6 +284,7 @@ class Link:
             origin_node_id=batch.source_node_id,
         )
         result: pb.ApplyReplicatedResponse = await self.node.ApplyReplicated(request, timeout=30)
+        self._progress_saved[batch.table] = time.monotonic()
         self._positions[batch.table] = result.checkpoint
         self._unsaved.pop(batch.table, None)
         self._account(batch, result)

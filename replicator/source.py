@@ -61,10 +61,12 @@ async def serve_pull(
             full_images=True,
         )
         tasks.spawn(pos.table, _feed(node, sub, queue, positions[pos.table]))
+    limit = req.max_batch or 500
+    held: object = None
     try:
         while True:
             try:
-                item = await asyncio.wait_for(queue.get(), heartbeat)
+                item = held if held is not None else await asyncio.wait_for(queue.get(), heartbeat)
             except TimeoutError:
                 for table, position in positions.items():
                     yield _batch(table, [], position, node_id)
@@ -72,9 +74,19 @@ async def serve_pull(
             if isinstance(item, BaseException):
                 raise item
             table, batch = cast(tuple[str, pb.SubscribeBatch], item)
+            records = list(batch.records)
+            held = None
+            # Merge what is already queued for the same table: fewer, fuller messages.
+            while len(records) < limit and not queue.empty():
+                held = queue.get_nowait()
+                if isinstance(held, BaseException) or held[0] != table:  # type: ignore[index]
+                    break
+                batch = cast(tuple[str, pb.SubscribeBatch], held)[1]
+                records.extend(batch.records)
+                held = None
             position = positions[table]
             position.scanned = batch.scanned_through
-            yield _batch(table, batch.records, position, node_id)
+            yield _batch(table, records, position, node_id)
     finally:
         with contextlib.suppress(Exception):
             await tasks.cancel_all()

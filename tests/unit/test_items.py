@@ -595,3 +595,56 @@ def test_json_text_round_trip_is_exact() -> None:
 def test_typed_json_text_round_trip() -> None:
     original = items.from_typed(TYPED)
     assert items.from_typed(items.loads(items.dumps(items.to_typed(original)))) == original
+
+
+def test_canonical_fast_path_agrees_with_the_full_normalisation() -> None:
+    """normalize_number returns canonical spellings unchanged without the slow path; it
+    must give exactly what the slow path gives for every spelling."""
+    import random
+
+    from regionnode import items as it
+
+    rng = random.Random(11)
+    spellings = [
+        "0",
+        "-0",
+        "1",
+        "10",
+        "100.0",
+        "0.1",
+        "0.0000001",
+        "0.00000001",
+        "1E+3",
+        "12345678901234567890",
+        "123456789012345678901",
+        "1234567890123456789012",
+        "-0.000001",
+        "9" * 38,
+        "0." + "9" * 38,
+        "1.50",
+        "007",
+    ]
+    for _ in range(3000):
+        digits = str(rng.randrange(1, 10 ** rng.randrange(1, 40)))
+        point = rng.randrange(0, len(digits) + 8)
+        text = (
+            ("0." + "0" * (point - len(digits)) + digits)
+            if point > len(digits)
+            else (
+                digits[: len(digits) - point]
+                + ("." + digits[len(digits) - point :] if point else "")
+            )
+        )
+        spellings.append(("-" if rng.random() < 0.3 else "") + text)
+    for text in spellings:
+        try:
+            slow = it._format(it._reduce(it._parse_decimal("n", text)))
+        except it.ItemError:
+            continue
+        if it._significant_digits(slow) > it.MAX_DIGITS:
+            continue
+        try:
+            fast = it.normalize_number("n", text)
+        except it.ItemError:
+            continue
+        assert fast == ("0" if slow in ("0", "-0") else slow), text
