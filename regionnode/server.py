@@ -334,6 +334,20 @@ class NodeService(pb_grpc.NodeServicer):
         return await self.writer.submit(op)  # type: ignore[return-value]
 
     @_rpc
+    async def HoldRetention(self, req: pb.HoldRetentionRequest) -> pb.HoldRetentionResponse:
+        if not req.holder:
+            raise ItemError("holder: required")
+        holds = self.streams.holds
+        if req.release:
+            holds.release(req.holder)
+            return pb.HoldRetentionResponse()
+        until = time.monotonic() + (req.ttl_seconds or 600)
+        for hold in req.holds:
+            self._table(hold.table)
+            holds.hold(req.holder, hold.table, hold.sequence_number, until)
+        return pb.HoldRetentionResponse()
+
+    @_rpc
     async def ApplyReplicated(self, req: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:
         table = self._table(req.table)
         _check_replicated(self.region, table, req)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 from regionnode import hlc
 from regionnode.errors import NotFound, TrimmedData
+from regionnode.holds import RetentionHolds
 from regionnode.items import ItemError
 from regionnode.pb import node_pb2 as pb
 from regionnode.store import Store, Table, stream_prefix
@@ -64,6 +65,7 @@ class Streams:
         self.store = store
         self._changed: dict[str, asyncio.Event] = {}
         self.closed = False
+        self.holds = RetentionHolds()
 
     def close(self) -> None:
         """End every live subscription (shutdown): they would otherwise hold the server open."""
@@ -191,9 +193,14 @@ class Streams:
         for name, table in list(self.store.tables.items()):
             cutoff = now_ms - table.description.spec.retention_seconds * 1000
             below = table.trim
+            held = self.holds.floor(name, time.monotonic())
             for _, value in self.store.scan_prefix(stream_prefix(name)):
                 record = pb.StreamRecord.FromString(value)
-                if record.creation_time_ms >= cutoff or record.sequence_number >= table.head:
+                if (
+                    record.creation_time_ms >= cutoff
+                    or record.sequence_number >= table.head
+                    or (held is not None and record.sequence_number >= held)
+                ):
                     below = record.sequence_number
                     break
             if below > table.trim:

@@ -15,7 +15,7 @@ overwritten, and nothing is skipped silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from regionnode import hlc
 from regionnode.pb import node_pb2 as pb
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH_ENTRIES = 2000
 Progress = Callable[[pb.BootstrapState, str], None]
+Positions = Callable[[list[pb.Checkpoint]], Awaitable[None]]
 
 
 def key_of(entry: pb.StoredItem, key_names: list[str]) -> pb.Item:
@@ -55,6 +56,7 @@ async def copy_from(
     state: pb.BootstrapState,
     bootstrap: bool,
     on_progress: Progress,
+    on_positions: Positions | None = None,
 ) -> pb.BootstrapState:
     """Copy every table not yet done from `source`; returns the final state."""
     names = await key_names(node)
@@ -72,6 +74,8 @@ async def copy_from(
             if batch.watermarks and not known:
                 wanted = [w for w in batch.watermarks if bootstrap or w.origin == source]
                 state.watermarks.extend(wanted)
+                if on_positions is not None:  # e.g. retention holds, before any entry lands
+                    await on_positions(wanted)
                 state.entries_estimate += batch.entries_estimate
                 known = True
             if batch.entries:

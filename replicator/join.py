@@ -25,6 +25,7 @@ from regionnode.pb import node_pb2_grpc as pb_grpc
 from replicator import backoff
 from replicator.bootstrap import Progress, copy_from, mark_active, new_state
 from replicator.handshake import Identity
+from replicator.identity import hello
 from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
 
@@ -48,6 +49,39 @@ async def survey(peers: Sequence[RegionConfig]) -> tuple[str | None, bool]:
             source = source or peer.name
         fallback = fallback or peer.name
     return source or fallback, trimmed
+
+
+HOLD_TTL_S = 600
+HOLD_REFRESH_S = 60
+HOLD_GRACE_S = 120  # after ACTIVE: time for the links to read past the copy's positions
+
+
+async def hold_origins(
+    me: Identity, addresses: dict[str, str], watermarks: Sequence[pb.Checkpoint], ttl_s: int
+) -> None:
+    """Ask each origin to keep its stream records after the copy's position for it."""
+    by_origin: dict[str, list[pb.RetentionHold]] = {}
+    for mark in watermarks:
+        if mark.origin in addresses:
+            hold = pb.RetentionHold(table=mark.table, sequence_number=mark.sequence_number + 1)
+            by_origin.setdefault(mark.origin, []).append(hold)
+    for origin, holds in by_origin.items():
+        async with grpc.aio.insecure_channel(addresses[origin]) as channel:
+            request = rpb.HoldRequest(
+                hello=hello(me, origin),
+                hold=pb.HoldRetentionRequest(holds=holds, ttl_seconds=ttl_s),
+            )
+            try:
+                await rpb_grpc.ReplicatorStub(channel).Hold(request, timeout=5)
+            except grpc.aio.AioRpcError as exc:
+                log.warning("retention hold at %s not set: %s", origin, exc.details())
+
+
+async def keep_holds(me: Identity, addresses: dict[str, str], state: pb.BootstrapState) -> None:
+    """Renew the holds for the copy's positions until cancelled."""
+    while True:
+        await asyncio.sleep(HOLD_REFRESH_S)
+        await hold_origins(me, addresses, state.watermarks, HOLD_TTL_S)
 
 
 async def join(
@@ -76,6 +110,9 @@ async def join(
             if not state.state:
                 state = new_state(source, "new region")
             log.info("bootstrapping %s from %s (%s)", me.region, source, state.reason)
+            if state.watermarks:  # resuming: renew the holds before copying on
+                await hold_origins(me, addresses, state.watermarks, HOLD_TTL_S)
+            holder = asyncio.ensure_future(keep_holds(me, addresses, state))
             try:
                 async with grpc.aio.insecure_channel(addresses[source], options=GRPC_OPTIONS) as ch:
                     state = await copy_from(
@@ -86,13 +123,17 @@ async def join(
                         state=state,
                         bootstrap=True,
                         on_progress=on_progress,
+                        on_positions=lambda marks: hold_origins(me, addresses, marks, HOLD_TTL_S),
                     )
                 await mark_active(node, state, table)
+                await hold_origins(me, addresses, state.watermarks, HOLD_GRACE_S)
                 log.info(
                     "%s is ACTIVE: copied %d entries from %s", me.region, state.entries, source
                 )
                 return state
             except grpc.aio.AioRpcError as exc:
                 log.warning("bootstrap from %s interrupted: %s; retrying", source, exc.details())
+            finally:
+                holder.cancel()
         await asyncio.sleep(backoff.delay(attempt, base=0.2, cap=5.0))
         attempt += 1

@@ -92,6 +92,19 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         except grpc.aio.AioRpcError as exc:
             await context.abort(exc.code(), exc.details() or "local node error")
 
+    async def Hold(
+        self, req: rpb.HoldRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HoldRetentionResponse:
+        await self._admit(req.hello, context)
+        hold = pb.HoldRetentionRequest()
+        hold.CopyFrom(req.hold)
+        hold.holder = req.hello.region
+        try:
+            reply: pb.HoldRetentionResponse = await self.node.HoldRetention(hold, timeout=5)
+        except grpc.aio.AioRpcError as exc:
+            await context.abort(exc.code(), exc.details() or "local node error")
+        return reply
+
     async def Resync(
         self, req: rpb.ResyncRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[rpb.ResyncProgress]:

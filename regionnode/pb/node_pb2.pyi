@@ -695,6 +695,30 @@ class ApplySnapshotResponse(_message.Message):
     kept: int
     def __init__(self, applied: _Optional[int] = ..., kept: _Optional[int] = ...) -> None: ...
 
+class RetentionHold(_message.Message):
+    __slots__ = ("table", "sequence_number")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    sequence_number: int
+    def __init__(self, table: _Optional[str] = ..., sequence_number: _Optional[int] = ...) -> None: ...
+
+class HoldRetentionRequest(_message.Message):
+    __slots__ = ("holder", "holds", "ttl_seconds", "release")
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    HOLDS_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    holder: str
+    holds: _containers.RepeatedCompositeFieldContainer[RetentionHold]
+    ttl_seconds: int
+    release: bool
+    def __init__(self, holder: _Optional[str] = ..., holds: _Optional[_Iterable[_Union[RetentionHold, _Mapping]]] = ..., ttl_seconds: _Optional[int] = ..., release: _Optional[bool] = ...) -> None: ...
+
+class HoldRetentionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class NodeInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -129,6 +129,11 @@ class NodeStub:
                 request_serializer=regionnode_dot_pb_dot_node__pb2.ApplySnapshotRequest.SerializeToString,
                 response_deserializer=regionnode_dot_pb_dot_node__pb2.ApplySnapshotResponse.FromString,
                 _registered_method=True)
+        self.HoldRetention = channel.unary_unary(
+                '/meridian.node.v1.Node/HoldRetention',
+                request_serializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionRequest.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.FromString,
+                _registered_method=True)
         self.ApplyReplicated = channel.unary_unary(
                 '/meridian.node.v1.Node/ApplyReplicated',
                 request_serializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.SerializeToString,
@@ -273,6 +278,12 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HoldRetention(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ApplyReplicated(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -400,6 +411,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.ApplySnapshot,
                     request_deserializer=regionnode_dot_pb_dot_node__pb2.ApplySnapshotRequest.FromString,
                     response_serializer=regionnode_dot_pb_dot_node__pb2.ApplySnapshotResponse.SerializeToString,
+            ),
+            'HoldRetention': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldRetention,
+                    request_deserializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionRequest.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.SerializeToString,
             ),
             'ApplyReplicated': grpc.unary_unary_rpc_method_handler(
                     servicer.ApplyReplicated,
@@ -940,6 +956,33 @@ class Node:
             '/meridian.node.v1.Node/ApplySnapshot',
             regionnode_dot_pb_dot_node__pb2.ApplySnapshotRequest.SerializeToString,
             regionnode_dot_pb_dot_node__pb2.ApplySnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.node.v1.Node/HoldRetention',
+            regionnode_dot_pb_dot_node__pb2.HoldRetentionRequest.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.FromString,
             options,
             channel_credentials,
             insecure,

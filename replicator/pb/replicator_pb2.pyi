@@ -85,6 +85,14 @@ class SnapshotPullRequest(_message.Message):
     snapshot: _node_pb2.SnapshotRequest
     def __init__(self, hello: _Optional[_Union[HandshakeRequest, _Mapping]] = ..., snapshot: _Optional[_Union[_node_pb2.SnapshotRequest, _Mapping]] = ...) -> None: ...
 
+class HoldRequest(_message.Message):
+    __slots__ = ("hello", "hold")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
+    hello: HandshakeRequest
+    hold: _node_pb2.HoldRetentionRequest
+    def __init__(self, hello: _Optional[_Union[HandshakeRequest, _Mapping]] = ..., hold: _Optional[_Union[_node_pb2.HoldRetentionRequest, _Mapping]] = ...) -> None: ...
+
 class ResyncRequest(_message.Message):
     __slots__ = ("source",)
     SOURCE_FIELD_NUMBER: _ClassVar[int]

@@ -60,6 +60,11 @@ class ReplicatorStub:
                 request_serializer=replicator_dot_pb_dot_replicator__pb2.ResyncRequest.SerializeToString,
                 response_deserializer=replicator_dot_pb_dot_replicator__pb2.ResyncProgress.FromString,
                 _registered_method=True)
+        self.Hold = channel.unary_unary(
+                '/meridian.replicator.v1.Replicator/Hold',
+                request_serializer=replicator_dot_pb_dot_replicator__pb2.HoldRequest.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.FromString,
+                _registered_method=True)
 
 
 class ReplicatorServicer:
@@ -97,6 +102,13 @@ class ReplicatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Hold(self, request, context):
+        """Keep this region's stream records that a bootstrapping peer will need (after a handshake).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReplicatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +136,11 @@ def add_ReplicatorServicer_to_server(servicer, server):
                     servicer.Resync,
                     request_deserializer=replicator_dot_pb_dot_replicator__pb2.ResyncRequest.FromString,
                     response_serializer=replicator_dot_pb_dot_replicator__pb2.ResyncProgress.SerializeToString,
+            ),
+            'Hold': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hold,
+                    request_deserializer=replicator_dot_pb_dot_replicator__pb2.HoldRequest.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +278,33 @@ class Replicator:
             '/meridian.replicator.v1.Replicator/Resync',
             replicator_dot_pb_dot_replicator__pb2.ResyncRequest.SerializeToString,
             replicator_dot_pb_dot_replicator__pb2.ResyncProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.replicator.v1.Replicator/Hold',
+            replicator_dot_pb_dot_replicator__pb2.HoldRequest.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.FromString,
             options,
             channel_credentials,
             insecure,

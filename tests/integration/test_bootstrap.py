@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+import time
 
 import grpc
 
@@ -114,9 +115,12 @@ def test_interrupted_bootstrap_resumes_and_converges(tmp_path: pathlib.Path) -> 
                 return info.bootstrap.entries > 0
 
             await eventually(copying, 30, "the copy to start")
+
             await ap.stop_replicator()  # interrupted mid-copy
             info = await ap.stub.NodeInfo(pb.NodeInfoRequest())
             assert info.bootstrap.state == "BOOTSTRAPPING" and info.bootstrap.entries < 12000
+            for origin in (us, eu):  # the origins keep what ap will stream after the copy
+                assert origin.node.service.streams.holds.floor("orders", time.monotonic())
             await fill(us, "after", 100)
             await ap.start_replicator()
             await eventually(lambda: converged([us, eu, ap]), 60, "convergence after resume")
@@ -244,3 +248,31 @@ def test_reads_while_bootstrapping_are_refused_or_marked(tmp_path: pathlib.Path)
 
     asyncio.run(check("refuse"))
     asyncio.run(check("serve"))
+
+
+def test_retention_hold_keeps_records_until_released(tmp_path: pathlib.Path) -> None:
+    config = load_doc(group_yaml(tmp_path, ["us"]), tmp_path / "g.yaml")
+    us = Region("us", config)
+
+    async def scenario() -> None:
+        await us.start_node()
+        try:
+            await fill(us, "h", 10)
+            holds = [pb.RetentionHold(table="orders", sequence_number=4)]
+            await us.stub.HoldRetention(pb.HoldRetentionRequest(holder="ap", holds=holds))
+            trim_all(us)
+            stream = await us.stub.DescribeStream(pb.DescribeStreamRequest(table="orders"))
+            assert stream.trim_sequence_number == 4  # records from 4 on are kept for ap
+            await us.stub.HoldRetention(pb.HoldRetentionRequest(holder="ap", release=True))
+            trim_all(us)
+            stream = await us.stub.DescribeStream(pb.DescribeStreamRequest(table="orders"))
+            assert stream.trim_sequence_number == 10  # only the newest record stays
+            try:
+                await us.stub.HoldRetention(pb.HoldRetentionRequest(holds=holds))
+                raise AssertionError("a hold without a holder was accepted")
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+        finally:
+            await us.stop()
+
+    asyncio.run(scenario())
