@@ -13,6 +13,13 @@ from regionnode.pb import node_pb2_grpc as pb_grpc
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    # Keepalive pings find dead connections that no write would reveal (long streams).
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    # Servers accept those pings (the default minimum interval would refuse them).
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
 ]
 
 

@@ -72,14 +72,29 @@ async def _receive(
         await queue.put(exc)
 
 
+class Silent(Exception):
+    """Nothing, not even a heartbeat, arrived for too long: the connection is presumed dead."""
+
+
+def idle_timeout(heartbeat_s: float) -> float:
+    """How long a pull stream may stay silent: a few missed heartbeats, at least 2 s."""
+    return max(2.0, 3 * heartbeat_s)
+
+
 async def _merged(
-    queue: asyncio.Queue[rpb.PullBatch | Exception | None], limit: int
+    queue: asyncio.Queue[rpb.PullBatch | Exception | None], limit: int, idle_s: float
 ) -> AsyncIterator[rpb.PullBatch]:
     """Batches from the queue, consecutive ones of a table merged up to `limit` records:
-    when applying falls behind, each ApplyReplicated (one WriteBatch) carries more."""
+    when applying falls behind, each ApplyReplicated (one WriteBatch) carries more.
+
+    A half-open connection (the peer's side gone after a partition) delivers nothing and
+    reports no error; the idle deadline turns that silence into a reconnect."""
     held: rpb.PullBatch | Exception | None = None
     while True:
-        item = held if held is not None else await queue.get()
+        try:
+            item = held if held is not None else await asyncio.wait_for(queue.get(), idle_s)
+        except TimeoutError:
+            raise Silent(f"no batch or heartbeat for {idle_s:.1f} s; reconnecting") from None
         held = None
         if item is None:
             return
@@ -174,6 +189,8 @@ class Link:
                 self._set_state("REFUSED", str(exc))
             except ClockRejected as exc:
                 self._set_state("CLOCK_REJECTED", str(exc))
+            except Silent as exc:
+                self._set_state("DOWN", str(exc))
             except grpc.aio.AioRpcError as exc:
                 self._on_rpc_error(exc)
             else:
@@ -220,7 +237,8 @@ class Link:
             queue: asyncio.Queue[rpb.PullBatch | Exception | None] = asyncio.Queue(RECEIVE_AHEAD)
             reader = asyncio.ensure_future(_receive(peer.Pull(request), queue))
             try:
-                async for batch in _merged(queue, self.settings.batch_size):
+                idle_s = idle_timeout(self.settings.heartbeat_s)
+                async for batch in _merged(queue, self.settings.batch_size, idle_s):
                     await self._on_batch(batch)
             finally:
                 reader.cancel()
