@@ -400,6 +400,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- item commands
 
 
+def _write(args: argparse.Namespace, target: Target, method: str, request: Any) -> int:
+    """Send a write and print its result (version, changed, attributes when asked)."""
+    with NodeConnection(target) as node:
+        result = node.call(method, request)
+    _print(to_json(output.write_result_json(result, args.typed, args.return_values is not None)))
+    return EXIT_OK
+
+
 def cmd_put(args: argparse.Namespace) -> int:
     target = target_of(args)
     request = pb.PutItemRequest(
@@ -408,10 +416,7 @@ def cmd_put(args: argparse.Namespace) -> int:
         conditions=conditions_of(args),
         return_values=RETURN_VALUES[args.return_values],
     )
-    with NodeConnection(target) as node:
-        result = node.call("PutItem", request)
-    _print(to_json(output.write_result_json(result, args.typed, args.return_values is not None)))
-    return EXIT_OK
+    return _write(args, target, "PutItem", request)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -438,10 +443,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         conditions=conditions_of(args),
         return_values=RETURN_VALUES[args.return_values],
     )
-    with NodeConnection(target) as node:
-        result = node.call("DeleteItem", request)
-    _print(to_json(output.write_result_json(result, args.typed, args.return_values is not None)))
-    return EXIT_OK
+    return _write(args, target, "DeleteItem", request)
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -453,10 +455,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         conditions=conditions_of(args),
         return_values=RETURN_VALUES[args.return_values],
     )
-    with NodeConnection(target) as node:
-        result = node.call("UpdateItem", request)
-    _print(to_json(output.write_result_json(result, args.typed, args.return_values is not None)))
-    return EXIT_OK
+    return _write(args, target, "UpdateItem", request)
 
 
 def _print_pages(
