@@ -21,6 +21,8 @@ BATCH = 1000
 
 async def _catch_up(cluster: Cluster, target: str, source: str, head: int, timeout: float) -> dict:
     region = cluster.regions[target]
+    assert region.node is not None
+    node_cpu = region.node.cpu_seconds()
     spawn = time.monotonic()
     ready_s = await cluster.start_replicator(target)
     procs = [
@@ -60,6 +62,7 @@ async def _catch_up(cluster: Cluster, target: str, source: str, head: int, timeo
         if sustained_s > 0
         else head / (done - spawn),
         "cpu_cores": cpu.stop(),
+        "node_cpu_us_per_item": (region.node.cpu_seconds() - node_cpu) / head * 1e6,
         "timeline": timeline,
     }
 

@@ -39,9 +39,16 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def group_doc(data: pathlib.Path, regions: list[str], durability: str) -> dict:
+def group_doc(
+    data: pathlib.Path, regions: list[str], durability: str, tables: list[dict] | None = None
+) -> dict:
     ports = free_ports(4 * len(regions))
-    doc: dict = {"group": "bench", "durability": durability, "tables": TABLES, "regions": []}
+    doc: dict = {
+        "group": "bench",
+        "durability": durability,
+        "tables": tables or TABLES,
+        "regions": [],
+    }
     for i, name in enumerate(regions):
         p = ports[4 * i : 4 * i + 4]
         doc["regions"].append(
@@ -70,12 +77,20 @@ class Region:
 
 
 class Cluster:
-    def __init__(self, work: pathlib.Path, label: str, regions: list[str], durability: str) -> None:
+    def __init__(
+        self,
+        work: pathlib.Path,
+        label: str,
+        regions: list[str],
+        durability: str,
+        tables: list[dict] | None = None,
+    ) -> None:
         self.work = work
         self.label = label
         self.logs = work / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        doc = group_doc(work / label, regions, durability)
+        doc = group_doc(work / label, regions, durability, tables)
+        self.doc = doc
         self.config = work / f"{label}.yaml"
         self.config.write_text(yaml.safe_dump(doc, sort_keys=False))
         self.durability = durability
@@ -91,24 +106,32 @@ class Cluster:
         }
         self._starts = 0
 
-    def _proc(self, kind: str, region: str) -> Proc:
+    def subgroup(self, label: str, regions: list[str]) -> pathlib.Path:
+        """A group file with only some of the regions (same ports and data directories), for
+        processes that must not know the others yet; returns its path."""
+        doc = dict(self.doc, regions=[r for r in self.doc["regions"] if r["name"] in regions])
+        path = self.work / f"{label}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return path
+
+    def _proc(self, kind: str, region: str, config: pathlib.Path | None) -> Proc:
         self._starts += 1
         name = f"{self.label}-{kind}-{region}-{self._starts}"
-        argv = python(kind, "--config", str(self.config), "--region", region)
+        argv = python(kind, "--config", str(config or self.config), "--region", region)
         role = f"{'node' if kind == 'regionnode' else kind} {region}"
         return Proc(name, argv, self.logs, role)
 
-    async def start_node(self, name: str) -> float:
+    async def start_node(self, name: str, config: pathlib.Path | None = None) -> float:
         region = self.regions[name]
-        region.node = self._proc("regionnode", name).start()
+        region.node = self._proc("regionnode", name, config).start()
         waited = await wait_serving(region.node_addr, region.node)
         region.channel, region.stub = connect_async(region.node_addr)
         return waited
 
-    async def start_replicator(self, name: str) -> float:
+    async def start_replicator(self, name: str, config: pathlib.Path | None = None) -> float:
         """Start a region's replicator; returns seconds until its gRPC service was serving."""
         region = self.regions[name]
-        region.replicator = self._proc("replicator", name).start()
+        region.replicator = self._proc("replicator", name, config).start()
         return await wait_serving(region.replicator_addr, region.replicator)
 
     def stop_replicator(self, name: str) -> None:

@@ -11,7 +11,7 @@ import itertools
 import os
 import pathlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import grpc
 
@@ -111,13 +111,13 @@ async def saturated(
 
 async def drain(
     call: grpc.aio.UnaryUnaryMultiCallable,
-    requests: Sequence[bytes],
+    requests: Iterable[bytes],
     concurrency: int,
     procs: Sequence[Proc],
     *,
     per_call: int = 1,
 ) -> dict:
-    """Send a fixed list of (pre-built) requests with `concurrency` in flight."""
+    """Send requests (a list, or a generator building them) with `concurrency` in flight."""
     queue = iter(requests)
     latencies: list[float] = []
 

@@ -80,6 +80,16 @@ class Proc:
             self.peak_rss_kb = max(self.peak_rss_kb, self._status_kb("VmHWM"))
         return self.peak_rss_kb
 
+    def reset_peak_rss(self) -> bool:
+        """Start a new peak (VmHWM := current RSS, through /proc/PID/clear_refs), so the next
+        peak_rss() covers only what follows; False when the kernel refused."""
+        try:
+            pathlib.Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        except OSError:
+            return False
+        self.peak_rss_kb = 0
+        return True
+
     def cpu_seconds(self) -> float:
         """User + system CPU time used so far (0 once stopped)."""
         try:

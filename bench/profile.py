@@ -33,6 +33,8 @@ class Profile:
     partition_s: float = 30.0
     partition_rate: int = 3000
     partition_keys: int = 20_000
+    # bootstrap of a new region
+    bootstrap_items: int = 1_000_000
 
 
 FULL = Profile("full")
@@ -54,6 +56,7 @@ QUICK = replace(
     partition_s=5.0,
     partition_rate=1000,
     partition_keys=5_000,
+    bootstrap_items=100_000,
 )
 SMOKE = replace(
     FULL,
@@ -75,5 +78,6 @@ SMOKE = replace(
     partition_s=1.0,
     partition_rate=200,
     partition_keys=500,
+    bootstrap_items=2_000,
 )
 PROFILES = {p.name: p for p in (FULL, QUICK, SMOKE)}

@@ -45,8 +45,12 @@ async def _one(work: pathlib.Path, durability: str, p: Profile) -> dict:
         batches = [
             workload.batch_request(ns, 3, "b") for ns in workload.chunks(p.batch_items, BATCH)
         ]
+        cpu_before = node.cpu_seconds()
         out["batch_write"] = await load.drain(batch, batches, 2, procs, per_call=BATCH)
         out["batch_write"]["items_per_request"] = BATCH
+        out["batch_write"]["node_cpu_us_per_item"] = (
+            (node.cpu_seconds() - cpu_before) / p.batch_items * 1e6
+        )
         if durability == "buffered":
             out.update(await _reads(channel, p, procs))
         out["node_peak_rss_kb"] = node.peak_rss()

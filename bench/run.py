@@ -2,7 +2,9 @@
 
 Order: raw limits; one region (buffered, then fsync); a group of three regions (nodes and
 replicators as processes) for replication lag at fixed loads, replicated apply rate, peak
-memory, then convergence after a partition. Prints the figures table, writes
+memory, then convergence after a partition; then a new region bootstrapping from a peer
+holding N items, with the peak memory of every process meanwhile. Prints the figures table,
+writes
 <out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process started is
 stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -23,7 +25,7 @@ import sys
 import time
 from typing import Any
 
-from bench import apply, convergence, plots, procs, raw, region, replication, report
+from bench import apply, bootstrap, convergence, plots, procs, raw, region, replication, report
 from bench.cluster import REGION_NAMES, Cluster
 from bench.profile import PROFILES, Profile
 from bench.workload import item_bytes
@@ -99,8 +101,9 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
         phase(f"{n} regions: stop")
     finally:
         await cluster.close()
+    phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
+    results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
     phase.end()
-    results["bootstrap"] = {"status": "not implemented"}
     return results
 
 
@@ -137,7 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="about a minute or two")
     mode.add_argument("--smoke", action="store_true", help="a few seconds, for the test suite")
-    parser.add_argument("--items", type=int, help="records preloaded for the apply-rate test")
+    parser.add_argument(
+        "--items",
+        type=int,
+        help="items preloaded for the apply-rate test and held by the bootstrap source",
+    )
     parser.add_argument(
         "--out", default=str(RESULTS), help="where the JSON and plots go (default: bench/results)"
     )
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
     if args.items:
-        profile = dataclasses.replace(profile, apply_items=args.items)
+        profile = dataclasses.replace(profile, apply_items=args.items, bootstrap_items=args.items)
     started = datetime.datetime.now(datetime.UTC)
     load_before = pathlib.Path("/proc/loadavg").read_text().split()[:3]
     stamp = started.strftime("%Y%m%dT%H%M%SZ")

@@ -95,8 +95,8 @@ def normalize_number(path: str, text: str) -> str:
     Canonical means no leading or trailing zeros, no sign on zero and no exponent unless the
     magnitude is below 1e-7 or at least 1e21 (``1.50`` -> ``1.5``, ``1E+3`` -> ``1000``).
     """
-    if _CANONICAL.fullmatch(text) and _significant_digits(text) <= MAX_DIGITS:
-        return text  # already canonical: the common case, without building a Decimal
+    if _is_canonical(text):
+        return text  # the common case, without building a Decimal
     d = _reduce(_parse_decimal(path, text))
     if d.is_zero():
         return "0"
@@ -111,9 +111,20 @@ def normalize_number(path: str, text: str) -> str:
     return _format(d)
 
 
-# Plain spellings that normalize_number would return unchanged: no exponent, no leading or
-# trailing zeros, at most five zeros after "0." (smaller ones take an exponent), below 1e21.
-_CANONICAL = re.compile(r"-?(?:[1-9][0-9]{0,20}(?:\.[0-9]*[1-9])?|0\.0{0,5}[1-9](?:[0-9]*[1-9])?)")
+# Plain spellings that normalize_number would return unchanged: zero, or no exponent, no
+# leading or trailing zeros, at most five zeros after "0." (smaller ones take an exponent)
+# and below 1e21.
+_CANONICAL = re.compile(
+    r"0|-?(?:[1-9][0-9]{0,20}(?:\.[0-9]*[1-9])?|0\.0{0,5}[1-9](?:[0-9]*[1-9])?)"
+)
+
+
+def _is_canonical(text: str) -> bool:
+    """A canonical spelling with at most MAX_DIGITS digits (no text shorter than that can
+    have more, so counting them is rarely needed)."""
+    return _CANONICAL.fullmatch(text) is not None and (
+        len(text) <= MAX_DIGITS or _significant_digits(text) <= MAX_DIGITS
+    )
 
 
 def _significant_digits(text: str) -> int:
@@ -165,13 +176,47 @@ def _validate_set(path: str, kind: str, values: Iterable[Any]) -> None:
 
 def validate_item(item: pb.Item) -> None:
     """Raise ItemError unless every attribute is valid and the item fits the size limit."""
+    if not _plain_and_canonical(item):
+        _validate_attributes(item)
+
+
+def check_item(item: pb.Item) -> None:
+    """validate_item, then normalize_item: the same errors and the same result, in one quick
+    look for the common item that is valid and canonical already."""
+    if not _plain_and_canonical(item):
+        _validate_attributes(item)
+        normalize_item(item)
+
+
+def _validate_attributes(item: pb.Item) -> None:
     for name, value in item.attributes.items():
         if not name:
             raise _error(name, "name must not be empty")
         validate_value(name, value)
-    size = item_size(item)
-    if size > MAX_ITEM_BYTES:
-        raise ItemError(f"item size {size} bytes exceeds the {MAX_ITEM_BYTES}-byte limit")
+    # item_size never exceeds the protobuf encoding's size, which adds at least a tag and a
+    # length to every name and value: an item whose encoding fits needs no exact count.
+    if item.ByteSize() > MAX_ITEM_BYTES:
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            raise ItemError(f"item size {size} bytes exceeds the {MAX_ITEM_BYTES}-byte limit")
+
+
+_PLAIN_KINDS = frozenset(("s", "b", "bool"))
+
+
+def _plain_and_canonical(item: pb.Item) -> bool:
+    """Whether every attribute is a string, binary, boolean or canonically spelled number,
+    no name is empty and the encoding fits the size limit: then the item is valid and
+    normalize_item would not change it. False means "look closer", not "invalid"."""
+    attributes = item.attributes
+    if "" in attributes or item.ByteSize() > MAX_ITEM_BYTES:
+        return False
+    for name in attributes:  # iterating names and indexing is faster than values()
+        value = attributes[name]
+        kind = value.WhichOneof("value")
+        if kind not in _PLAIN_KINDS and (kind != "n" or not _is_canonical(value.n)):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- normalization

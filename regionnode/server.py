@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import grpc
 
 from regionnode import errors, query, schema
-from regionnode.items import ItemError, normalize_item, validate_item
+from regionnode.items import ItemError, check_item, normalize_item, validate_item
 from regionnode.metrics import NodeMetrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
@@ -144,8 +144,7 @@ class NodeService(pb_grpc.NodeServicer):
     # ------------------------------------------------------------ item writes
 
     def _item(self, table: Table, item: pb.Item) -> tuple[bytes, pb.Item]:
-        validate_item(item)
-        normalize_item(item)
+        check_item(item)
         keys = table.schema.key_of(item)
         return table.schema.encode(keys), keys
 
@@ -157,8 +156,8 @@ class NodeService(pb_grpc.NodeServicer):
     @_rpc
     async def PutItem(self, req: pb.PutItemRequest) -> pb.WriteResult:
         table = self._table(req.table)
-        key, _ = self._item(table, req.item)
-        op = PutOp(table, key, req.item, list(req.conditions), req.return_values)
+        key, keys = self._item(table, req.item)
+        op = PutOp(table, key, keys, req.item, list(req.conditions), req.return_values)
         return await self.writer.submit(op)  # type: ignore[return-value]
 
     @_rpc
@@ -319,18 +318,9 @@ class NodeService(pb_grpc.NodeServicer):
     @_rpc
     async def ApplySnapshot(self, req: pb.ApplySnapshotRequest) -> pb.ApplySnapshotResponse:
         table = self._table(req.table)
-        for index, entry in enumerate(req.entries):
-            try:
-                table.schema.key_of(entry.item)
-                if not entry.tombstone:
-                    validate_item(entry.item)
-                    normalize_item(entry.item)
-            except ItemError as exc:
-                raise ItemError(f"entries[{index}]: {exc}") from None
-            if entry.version.hlc >= MAX_REPLICATED_HLC or not entry.version.region:
-                raise ItemError(f"entries[{index}]: implausible version")
+        keys = [_entry_key(table, index, entry) for index, entry in enumerate(req.entries)]
         progress = req.progress if req.HasField("progress") else None
-        op = SnapshotOp(table, list(req.entries), progress, list(req.install))
+        op = SnapshotOp(table, list(req.entries), keys, progress, list(req.install))
         return await self.writer.submit(op)  # type: ignore[return-value]
 
     @_rpc
@@ -350,11 +340,12 @@ class NodeService(pb_grpc.NodeServicer):
     @_rpc
     async def ApplyReplicated(self, req: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:
         table = self._table(req.table)
-        _check_replicated(self.region, table, req)
+        keys = _replicated_keys(self.region, table, req)
         op = ApplyOp(
             table,
             req.origin,
             list(req.records),
+            keys,
             req.max_clock_offset_ms,
             req.source_sequence,
             req.origin_node_id,
@@ -470,30 +461,62 @@ def _page(rows: Any, limit: int, sch: schema.Schema) -> tuple[list[pb.Item], pb.
     return items, None
 
 
-def _check_replicated(region: str, table: Table, req: pb.ApplyReplicatedRequest) -> None:
-    """Refuse malformed replicated batches before anything is applied."""
+def _entry_key(table: Table, index: int, entry: pb.StoredItem) -> bytes:
+    """The storage key of a snapshot entry, whose item is checked and normalized; ItemError
+    when the entry is malformed."""
+    try:
+        keys = table.schema.key_of(entry.item)
+        if not entry.tombstone:
+            check_item(entry.item)
+    except ItemError as exc:
+        raise ItemError(f"entries[{index}]: {exc}") from None
+    if entry.version.hlc >= MAX_REPLICATED_HLC or not entry.version.region:
+        raise ItemError(f"entries[{index}]: implausible version")
+    return table.schema.encode(keys)
+
+
+def _replicated_keys(region: str, table: Table, req: pb.ApplyReplicatedRequest) -> list[bytes]:
+    """The storage key of each record of a replicated batch; ItemError when the batch is
+    malformed, so that nothing of it is applied."""
     if not req.origin or req.origin == region:
         raise ItemError(f"origin: must name another region, got {req.origin!r}")
     previous = 0
+    keys = []
     for index, record in enumerate(req.records):
-        where = f"records[{index}]"
-        if record.version.region != req.origin:
-            raise ItemError(f"{where}: origin {record.version.region!r} is not {req.origin!r}")
-        if record.sequence_number <= previous:
-            raise ItemError(f"{where}: sequence numbers must ascend")
-        previous = record.sequence_number
-        if record.version.hlc >= MAX_REPLICATED_HLC:
-            raise ItemError(f"{where}: version clock {record.version.hlc} is not a plausible time")
-        if record.event_name not in (pb.INSERT, pb.MODIFY, pb.REMOVE):
-            raise ItemError(f"{where}: unknown event name")
         try:
-            table.schema.key_of(record.keys)
-            if record.event_name != pb.REMOVE:
-                validate_item(record.new_image)  # the origin normalised it already
-                if table.schema.key_of(record.new_image) != record.keys:
-                    raise ItemError("new image does not match the record's keys")
+            keys.append(_record_key(table.schema, record, req.origin, previous))
         except ItemError as exc:
-            raise ItemError(f"{where}: {exc}") from None
+            raise ItemError(f"records[{index}]: {exc}") from None
+        previous = record.sequence_number
+    return keys
+
+
+def _record_key(sch: schema.Schema, record: pb.StreamRecord, origin: str, previous: int) -> bytes:
+    """The storage key of a replicated record that follows sequence number `previous`."""
+    if record.version.region != origin:
+        raise ItemError(f"origin {record.version.region!r} is not {origin!r}")
+    if record.sequence_number <= previous:
+        raise ItemError("sequence numbers must ascend")
+    if record.version.hlc >= MAX_REPLICATED_HLC:
+        raise ItemError(f"version clock {record.version.hlc} is not a plausible time")
+    if record.event_name not in (pb.INSERT, pb.MODIFY, pb.REMOVE):
+        raise ItemError("unknown event name")
+    keys = sch.key_of(record.keys)
+    if record.event_name != pb.REMOVE:
+        validate_item(record.new_image)  # the origin normalised it already
+        if not _has_keys(sch, record.new_image, record.keys):
+            sch.key_of(record.new_image)  # a missing or mistyped key says so
+            raise ItemError("new image does not match the record's keys")
+    return sch.encode(keys)
+
+
+def _has_keys(sch: schema.Schema, image: pb.Item, keys: pb.Item) -> bool:
+    """Whether `keys`, whose key attributes are valid, is exactly `sch.key_of(image)`
+    (compared in place, without building that copy)."""
+    values, own = keys.attributes, image.attributes
+    return len(values) == len(sch.key_names) and all(
+        name in own and own[name] == values[name] for name in sch.key_names
+    )
 
 
 def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:

@@ -172,11 +172,13 @@ class Streams:
                     continue
             batch = pb.SubscribeBatch()
             for value in raw:
-                record = pb.StreamRecord.FromString(value)
+                record = batch.records.add()  # parsed in place: appending would copy it
+                record.MergeFromString(value)
                 after = record.sequence_number
                 if req.origin and record.version.region != req.origin:
-                    continue
-                batch.records.append(record if req.full_images else apply_view(record, view))
+                    del batch.records[-1]
+                elif not req.full_images:
+                    apply_view(record, view)
             batch.head_sequence_number = table.head
             batch.scanned_through = after
             # Records filtered out still move the position, but reporting that is worth a

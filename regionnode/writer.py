@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from regionnode import hlc, lww
 from regionnode.errors import ResyncNeeded
-from regionnode.items import ItemError, items_equal, normalize_item, validate_item
+from regionnode.items import ItemError, check_item, items_equal
 from regionnode.pb import node_pb2 as pb
 from regionnode.store import (
     META_BOOTSTRAP,
@@ -40,6 +40,7 @@ NO_CHANGE = pb.WriteResult(changed=False)
 class PutOp:
     table: Table
     key: bytes
+    keys: pb.Item
     item: pb.Item
     conditions: list[pb.Condition] = field(default_factory=list)
     return_values: int = pb.RETURN_VALUES_NONE
@@ -81,11 +82,13 @@ class CollectOp:
 
 @dataclass
 class ApplyOp:
-    """Records from one origin region's stream, to apply with last-writer-wins."""
+    """Records from one origin region's stream, to apply with last-writer-wins. The records
+    are used up: each winner becomes this region's stream record of its write."""
 
     table: Table
     origin: str
     records: list[pb.StreamRecord]
+    keys: list[bytes]  # the storage key of each record
     max_clock_offset_ms: int
     source_sequence: int
     origin_node_id: str = ""
@@ -94,10 +97,12 @@ class ApplyOp:
 
 @dataclass
 class SnapshotOp:
-    """Entries of a peer's snapshot (bootstrap or resync), merged with last-writer-wins."""
+    """Entries of a peer's snapshot (bootstrap or resync), merged with last-writer-wins.
+    The entries are used up: the newer ones are stored as they are."""
 
     table: Table
     entries: list[pb.StoredItem]
+    keys: list[bytes]  # the storage key of each entry
     progress: pb.BootstrapState | None  # a bootstrap's resume point; None for a resync
     install: list[pb.Checkpoint]
 
@@ -294,23 +299,28 @@ class Writer:
 
     # ------------------------------------------------------------ local writes
 
-    def _record(
-        self, table: Table, keys: pb.Item, new: pb.Item | None, old: pb.Item | None
-    ) -> pb.StreamRecord:
-        spec = table.description.spec
-        event = pb.REMOVE if new is None else pb.MODIFY if old is not None else pb.INSERT
-        record = pb.StreamRecord(
-            event_name=event,
-            creation_time_ms=self.clock.wall(),
-            table=spec.name,
-            view_type=spec.view_type,
-        )
-        record.keys.CopyFrom(keys)
-        if new is not None:
-            record.new_image.CopyFrom(new)
-        if old is not None:
+    def _stage_write(
+        self, stage: Stage, table: Table, key: bytes, record: pb.StreamRecord, old: pb.Item | None
+    ) -> None:
+        """Stage the item (or tombstone) that `record` writes, with the record made this
+        region's: event name from the local state, local time, the local old image."""
+        removed = record.event_name == pb.REMOVE
+        if removed:
+            record.ClearField("new_image")
+        else:
+            record.event_name = pb.INSERT if old is None else pb.MODIFY
+        if old is None:
+            record.ClearField("old_image")
+        else:
             record.old_image.CopyFrom(old)
-        return record
+        spec = table.description.spec
+        record.table, record.view_type = spec.name, spec.view_type
+        record.creation_time_ms = self.clock.wall()
+        stored = pb.StoredItem(tombstone=removed, written_ms=record.creation_time_ms)
+        stored.version.CopyFrom(record.version)
+        stored.item.CopyFrom(record.keys if removed else record.new_image)
+        stage.put_item(key, stored)
+        stage.emit(table, record, self._event_prefix)
 
     def _write_local(
         self,
@@ -322,16 +332,13 @@ class Writer:
         old: pb.Item | None,
     ) -> pb.Version:
         """Stamp a new version and stage the item (or tombstone) with its stream record."""
-        version = pb.Version(hlc=self.clock.now(), region=self.region)
-        record = self._record(table, keys, new, old)
-        record.version.CopyFrom(version)
-        stored = pb.StoredItem(
-            version=version, tombstone=new is None, written_ms=record.creation_time_ms
-        )
-        stored.item.CopyFrom(new if new is not None else keys)
-        stage.put_item(key, stored)
-        stage.emit(table, record, self._event_prefix)
-        return version
+        record = pb.StreamRecord(event_name=pb.REMOVE if new is None else pb.INSERT)
+        record.keys.CopyFrom(keys)
+        if new is not None:
+            record.new_image.CopyFrom(new)
+        record.version.hlc, record.version.region = self.clock.now(), self.region
+        self._stage_write(stage, table, key, record, old)
+        return record.version
 
     def _put(self, stage: Stage, op: PutOp) -> pb.WriteResult:
         stored = stage.current(op.key)
@@ -339,8 +346,7 @@ class Writer:
         check_conditions(op.conditions, old, stored.version if old is not None and stored else None)
         if old is not None and items_equal(old, op.item):
             return self._unchanged(stored, op.return_values, old)
-        keys = op.table.schema.key_of(op.item)
-        version = self._write_local(stage, op.table, op.key, keys, op.item, old)
+        version = self._write_local(stage, op.table, op.key, op.keys, op.item, old)
         return self._written(version, op.return_values, old, op.item)
 
     def _delete(self, stage: Stage, op: DeleteOp) -> pb.WriteResult:
@@ -357,8 +363,7 @@ class Writer:
         old = live(stored)
         check_conditions(op.conditions, old, stored.version if old is not None and stored else None)
         new = apply_updates(old, op.keys, op.actions, op.table.schema.key_names)
-        validate_item(new)
-        normalize_item(new)
+        check_item(new)
         if old is not None and items_equal(old, new):
             return self._unchanged(stored, op.return_values, old)
         version = self._write_local(stage, op.table, op.key, op.keys, new, old)
@@ -374,7 +379,7 @@ class Writer:
                 response.versions.add()
                 continue
             version = self._write_local(stage, op.table, key, keys, item, old)
-            response.versions.append(version)
+            response.versions.add(hlc=version.hlc, region=version.region)
         return response
 
     @staticmethod
@@ -409,8 +414,7 @@ class Writer:
         """
         response = pb.ApplySnapshotResponse()
         now = self.clock.wall()
-        for entry in op.entries:
-            key = op.table.schema.encode(op.table.schema.key_of(entry.item))
+        for entry, key in zip(op.entries, op.keys, strict=True):
             stored = stage.current(key)
             incoming = (entry.version.hlc, entry.version.region)
             current = (stored.version.hlc, stored.version.region) if stored else None
@@ -418,9 +422,8 @@ class Writer:
                 response.kept += 1
                 continue
             self.clock.observe(entry.version.hlc)
-            copy = pb.StoredItem(version=entry.version, tombstone=entry.tombstone, written_ms=now)
-            copy.item.CopyFrom(entry.item)
-            stage.put_item(key, copy)
+            entry.written_ms = now  # the entry itself is what is stored (a copy costs more)
+            stage.put_item(key, entry)
             response.applied += 1
         for ckpt in op.install:
             self._install_checkpoint(stage, ckpt, now)
@@ -466,9 +469,10 @@ class Writer:
         response = pb.ApplyReplicatedResponse()
         now = self.clock.wall()
         rejected = False
-        for record in op.records:
+        for record, key in zip(op.records, op.keys, strict=True):
+            sequence = record.sequence_number  # the origin's; a winner gets a local one
             admitted = lww.admit(
-                record.sequence_number, position, record.version.hlc, now, op.max_clock_offset_ms
+                sequence, position, record.version.hlc, now, op.max_clock_offset_ms
             )
             if admitted is lww.Outcome.STALE_SEQUENCE:
                 response.stale_sequence += 1
@@ -478,8 +482,8 @@ class Writer:
                 rejected = True
                 break
             self.clock.observe(record.version.hlc)
-            self._apply_record(stage, op.table, record, response, conflicts, now)
-            position = record.sequence_number
+            self._apply_record(stage, op.table, record, key, response, conflicts, now)
+            position = sequence
         if not rejected:
             position = max(position, op.source_sequence)
         response.checkpoint = position
@@ -507,11 +511,11 @@ class Writer:
         stage: Stage,
         table: Table,
         record: pb.StreamRecord,
+        key: bytes,
         response: pb.ApplyReplicatedResponse,
         conflicts: list[pb.Conflict],
         now: int,
     ) -> None:
-        key = table.schema.encode(record.keys)
         stored = stage.current(key)
         incoming = (record.version.hlc, record.version.region)
         current = (stored.version.hlc, stored.version.region) if stored is not None else None
@@ -533,16 +537,8 @@ class Writer:
                 )
             )
             return
-        removed = record.event_name == pb.REMOVE
-        new = None if removed else record.new_image
-        old = live(stored)
-        local = self._record(table, record.keys, new, old)
-        local.version.CopyFrom(record.version)
-        stored_new = pb.StoredItem(version=record.version, tombstone=removed, written_ms=now)
-        stored_new.item.CopyFrom(record.keys if removed else record.new_image)
-        stage.put_item(key, stored_new)
-        stage.emit(table, local, self._event_prefix)
         response.applied += 1
         response.max_latency_ms = max(
             response.max_latency_ms, max(0, now - record.creation_time_ms)
         )
+        self._stage_write(stage, table, key, record, live(stored))  # the record is reused

@@ -14,6 +14,7 @@ overwritten, and nothing is skipped silently.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -47,6 +48,44 @@ async def key_names(node: pb_grpc.NodeStub) -> dict[str, list[str]]:
     return out
 
 
+class _Applier:
+    """Sends ApplySnapshot requests one at a time and in order, returning as soon as one is
+    sent: the node merges a batch while the next one is received and prepared. `state`
+    follows only what the node has applied, so a failed copy resumes from there."""
+
+    def __init__(
+        self, node: pb_grpc.NodeStub, state: pb.BootstrapState, on_progress: Progress
+    ) -> None:
+        self._node = node
+        self._state = state
+        self._on_progress = on_progress
+        self._pending: tuple[asyncio.Future[object], pb.BootstrapState, str] | None = None
+
+    async def send(
+        self, request: pb.ApplySnapshotRequest, reached: pb.BootstrapState, table: str
+    ) -> None:
+        """Apply `request`, after which the copy stands at `reached`."""
+        await self.wait()
+        after = pb.BootstrapState()
+        after.CopyFrom(reached)
+        call = asyncio.ensure_future(self._node.ApplySnapshot(request, timeout=60))
+        self._pending = (call, after, table)
+
+    async def wait(self) -> None:
+        """Wait for the request in flight, if any."""
+        if self._pending is None:
+            return
+        call, after, table = self._pending
+        self._pending = None
+        await call
+        self._state.CopyFrom(after)
+        self._on_progress(self._state, table)
+
+    def cancel(self) -> None:
+        if self._pending is not None:
+            self._pending[0].cancel()
+
+
 async def copy_from(
     *,
     node: pb_grpc.NodeStub,
@@ -60,42 +99,46 @@ async def copy_from(
 ) -> pb.BootstrapState:
     """Copy every table not yet done from `source`; returns the final state."""
     names = await key_names(node)
-    for table in sorted(me.tables):
-        if table in state.tables_done:
-            continue
-        request = rpb.SnapshotPullRequest(
-            hello=hello(me, source),
-            snapshot=pb.SnapshotRequest(table=table, batch_items=BATCH_ENTRIES),
-        )
-        if table in state.resume_after:
-            request.snapshot.exclusive_start_key.CopyFrom(state.resume_after[table])
-        known = any(w.table == table for w in state.watermarks)
-        async for batch in peer.Snapshot(request):
-            if batch.watermarks and not known:
-                wanted = [w for w in batch.watermarks if bootstrap or w.origin == source]
-                state.watermarks.extend(wanted)
-                if on_positions is not None:  # e.g. retention holds, before any entry lands
-                    await on_positions(wanted)
-                state.entries_estimate += batch.entries_estimate
-                known = True
-            if batch.entries:
-                state.resume_after[table].CopyFrom(key_of(batch.entries[-1], names[table]))
-                state.entries += len(batch.entries)
-                state.bytes += sum(e.ByteSize() for e in batch.entries)
-            install: list[pb.Checkpoint] = []
-            if batch.done:
-                state.tables_done.append(table)
-                install = [w for w in state.watermarks if w.table == table]
-            await node.ApplySnapshot(
-                pb.ApplySnapshotRequest(
+    work = pb.BootstrapState()  # ahead of `state` by the batch being applied
+    work.CopyFrom(state)
+    applier = _Applier(node, state, on_progress)
+    try:
+        for table in sorted(me.tables):
+            if table in work.tables_done:
+                continue
+            request = rpb.SnapshotPullRequest(
+                hello=hello(me, source),
+                snapshot=pb.SnapshotRequest(table=table, batch_items=BATCH_ENTRIES),
+            )
+            if table in work.resume_after:
+                request.snapshot.exclusive_start_key.CopyFrom(work.resume_after[table])
+            known = any(w.table == table for w in work.watermarks)
+            async for batch in peer.Snapshot(request):
+                if batch.watermarks and not known:
+                    wanted = [w for w in batch.watermarks if bootstrap or w.origin == source]
+                    work.watermarks.extend(wanted)
+                    if on_positions is not None:  # e.g. retention holds, before any entry lands
+                        await on_positions(wanted)
+                    work.entries_estimate += batch.entries_estimate
+                    known = True
+                if batch.entries:
+                    work.resume_after[table].CopyFrom(key_of(batch.entries[-1], names[table]))
+                    work.entries += len(batch.entries)
+                    work.bytes += sum(e.ByteSize() for e in batch.entries)
+                install: list[pb.Checkpoint] = []
+                if batch.done:
+                    work.tables_done.append(table)
+                    install = [w for w in work.watermarks if w.table == table]
+                apply = pb.ApplySnapshotRequest(
                     table=table,
                     entries=batch.entries,
                     install=install,
-                    progress=state if bootstrap else None,
-                ),
-                timeout=60,
-            )
-            on_progress(state, table)
+                    progress=work if bootstrap else None,
+                )
+                await applier.send(apply, work, table)
+        await applier.wait()
+    finally:
+        applier.cancel()
     return state
 
 

@@ -38,6 +38,8 @@ EXPECTED_ROWS = [
     "lag.200.max",
     "apply.rate",
     "convergence",
+    "bootstrap.rate",
+    "bootstrap.total",
 ]
 
 
@@ -57,11 +59,13 @@ def test_smoke_run_writes_every_figure(tmp_path):
     for figure in EXPECTED_ROWS:
         value = figures[figure]["value"]
         assert value is not None and value > 0 and math.isfinite(value), (figure, value)
-    assert figures["bootstrap.rate"]["note"] == "not implemented"
-    assert figures["bootstrap.rate"]["value"] is None
-    rss = [row for row in results["figures"] if row["id"].startswith("rss.")]
-    assert len(rss) == 4  # a node and a replicator in each of two regions
-    assert all(row["value"] > 0 for row in rss)
+    for phase in ("rss.", "bootstrap.rss."):
+        rss = [row for row in results["figures"] if row["id"].startswith(phase)]
+        assert len(rss) == 4  # a node and a replicator in each of two regions
+        assert all(row["value"] > 0 for row in rss)
+    copy = results["bootstrap"]["copy"]
+    assert copy["entries"] == results["profile"]["bootstrap_items"]
+    assert copy["reason"] == "new region"  # copied from a snapshot, not streamed
     load = results["replication"]["loads"][0]
     assert load["received_records"] > 0
     assert load["visible_lag_ms"]["count"] == load["received_records"]

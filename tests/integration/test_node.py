@@ -1279,6 +1279,35 @@ def test_apply_replicated_last_writer_wins(tmp_path: pathlib.Path) -> None:
     run(body)
 
 
+def test_apply_replicated_checkpoints_in_the_origins_sequence_numbers(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Applied records take this node's next sequence numbers in its own stream; the
+    checkpoint and the stale check stay in the origin's numbering, whatever the local head."""
+
+    async def body() -> None:
+        async with running_node(tmp_path / "n") as (_node, stub):
+            for i in range(5):
+                await put(stub, "orders", order("local", i))
+            clock = hlc.pack(hlc.wall_ms())
+            batch = [replicated(seq, clock + seq, order("r", seq, v=seq)) for seq in (1, 2, 3)]
+            resp = await stub.ApplyReplicated(apply_request(batch))
+            assert outcome(resp) == (3, 0, 0, 0, 0, 3)
+            assert await checkpoint_of(stub, "eu") == 3
+            recs = await records(stub, "orders", pb.AFTER_SEQUENCE_NUMBER, 5)
+            assert [r.sequence_number for r in recs] == [6, 7, 8]
+            assert [(r.version.region, r.event_name) for r in recs] == [("eu", pb.INSERT)] * 3
+            assert [r.new_image for r in recs] == [order("r", s, v=s) for s in (1, 2, 3)]
+            later = replicated(4, clock + 4, order("r", 1, v=4))
+            resp = await stub.ApplyReplicated(apply_request([later]))
+            assert outcome(resp) == (1, 0, 0, 0, 0, 4)
+            [rec] = await records(stub, "orders", pb.AFTER_SEQUENCE_NUMBER, 8)
+            assert (rec.sequence_number, rec.event_name) == (9, pb.MODIFY)
+            assert rec.old_image == order("r", 1, v=1) and rec.new_image == order("r", 1, v=4)
+
+    run(body)
+
+
 def test_apply_replicated_rejects_clocks_too_far_ahead(tmp_path: pathlib.Path) -> None:
     async def body() -> None:
         async with running_node(tmp_path / "n") as (node, stub):

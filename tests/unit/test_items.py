@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from decimal import Decimal
 
 import pytest
@@ -648,3 +650,88 @@ def test_canonical_fast_path_agrees_with_the_full_normalisation() -> None:
         except it.ItemError:
             continue
         assert fast == ("0" if slow in ("0", "-0") else slow), text
+
+
+# ---------------------------------------------------------------- check_item and the size bound
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> pb.AttributeValue:
+    containers = ["l", "m"] if depth < 2 else []
+    kind = rng.choice(["s", "n", "b", "bool", "null", "ss", "ns", "bs", *containers])
+    numbers = ["0", "-0", "1", "1.50", "1E+3", "0.0000001", "-12.5", "123456789012345678901"]
+    if kind == "s":
+        return S(rng.choice(["", "x", "é" * rng.randrange(5)]))
+    if kind == "n":
+        return N(rng.choice(numbers))
+    if kind == "b":
+        return pb.AttributeValue(b=bytes(rng.randrange(4)))
+    if kind == "bool":
+        return pb.AttributeValue(bool=rng.random() < 0.5)
+    if kind == "null":
+        return pb.AttributeValue(null=True)
+    if kind == "l":
+        return L(*(_random_value(rng, depth + 1) for _ in range(rng.randrange(3))))
+    if kind == "m":
+        return M(**{f"k{i}": _random_value(rng, depth + 1) for i in range(rng.randrange(3))})
+    if kind == "ss":
+        return SS(*rng.sample(["a", "b", "é", ""], rng.randrange(1, 4)))
+    if kind == "ns":
+        return NS(*rng.sample(["3", "1.0", "-2", "1E+2"], rng.randrange(1, 4)))
+    return BS(*rng.sample([b"", b"\x00", b"\xff"], rng.randrange(1, 4)))
+
+
+def _random_items(count: int) -> list[pb.Item]:
+    rng = random.Random(5)
+    return [
+        item(**{f"a{i}": _random_value(rng) for i in range(rng.randrange(6))}) for _ in range(count)
+    ]
+
+
+def test_item_size_never_exceeds_the_encoded_size() -> None:
+    """validate_item skips the exact count when the encoding fits: that needs this bound."""
+    edge = [item(a=L()), item(a=M()), item(a=N("0")), item(a=L(L(), M())), item(**{"é": S("")})]
+    for value in [*edge, *_random_items(2000)]:
+        assert items.item_size(value) <= value.ByteSize(), value
+
+
+def test_check_item_is_validate_then_normalize() -> None:
+    typical = item(pk=S("p"), sk=N("0"), n=N("-12.5"), b=pb.AttributeValue(b=b"\x00"))
+    for value in [typical, *_random_items(2000), item(x=N("1e5")), item(x=N("-0"))]:
+        expected, got = pb.Item(), pb.Item()
+        expected.CopyFrom(value)
+        got.CopyFrom(value)
+        try:
+            items.validate_item(expected)
+            items.normalize_item(expected)
+        except ItemError as exc:
+            with pytest.raises(ItemError) as refused:
+                items.check_item(got)
+            assert str(refused.value) == str(exc)
+            continue
+        items.check_item(got)
+        assert got.SerializeToString(deterministic=True) == expected.SerializeToString(
+            deterministic=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (item(x=pb.AttributeValue()), "attribute 'x': no type set"),
+        (item(x=N("1e5x")), "attribute 'x': invalid number '1e5x'"),
+        (item(x=N("1" * 39)), "attribute 'x': number '" + "1" * 39 + "' has more than 38"),
+        (item(**{"": S("x")}), "attribute '': name must not be empty"),
+    ],
+)
+def test_check_item_refuses_what_validate_item_refuses(bad: pb.Item, message: str) -> None:
+    with pytest.raises(ItemError, match=re.escape(message)):
+        items.check_item(bad)
+
+
+def test_check_item_refuses_oversized_items_with_the_exact_size() -> None:
+    over = item(a=S("x" * items.MAX_ITEM_BYTES))
+    with pytest.raises(ItemError, match=r"^item size 409601 bytes exceeds the 409600-byte limit$"):
+        items.check_item(over)
+    many = item(**{f"a{i:05d}": pb.AttributeValue(bool=True) for i in range(50000)})
+    assert many.ByteSize() > items.MAX_ITEM_BYTES >= items.item_size(many)
+    items.check_item(many)  # the encoding is over the limit, the item is not
