@@ -365,6 +365,16 @@ class NodeService(pb_grpc.NodeServicer):
                 counter.labels(req.origin, outcome).inc(value)
         return response
 
+    async def ApplyReplicatedStream(
+        self,
+        requests: AsyncIterator[pb.ApplyReplicatedRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.ApplyReplicatedResponse]:
+        """ApplyReplicated for a whole replication session. A message on an open stream costs
+        both ends well under half the CPU of a unary call, and replicators send one per batch."""
+        async for req in requests:
+            yield await self.ApplyReplicated(req, context)
+
     @_rpc
     async def GetCheckpoints(self, req: pb.GetCheckpointsRequest) -> pb.GetCheckpointsResponse:
         return pb.GetCheckpointsResponse(checkpoints=self.store.checkpoints())

@@ -2,8 +2,9 @@
 
 A session: handshake (refuse a peer of another group, a wrong region or other tables), read
 the per-origin checkpoints from the local node, then pull the peer's own-origin records from
-just after them and apply each batch through the node's ApplyReplicated, which decides
-last-writer-wins and advances the checkpoint in the same WriteBatch. Sessions are retried
+just after them and apply each batch through the node's ApplyReplicated (one stream per
+session, `replicator/applier.py`), which decides last-writer-wins and advances the checkpoint
+in the same WriteBatch. Sessions are retried
 forever with capped, jittered backoff; the checkpoint only moves for durably applied records,
 so a broken session leaves no gap and at most re-sends records that are then dropped.
 """
@@ -23,6 +24,7 @@ from regionnode.client import GRPC_OPTIONS
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from replicator import backoff
+from replicator.applier import Applier
 from replicator.bootstrap import copy_from, new_state
 from replicator.handshake import Identity, Refused, check_peer
 from replicator.identity import from_hello, hello, local_identity
@@ -154,6 +156,7 @@ class Link:
         self._logged = ("", "")
         self._resync_reason = ""
         self._progress_saved: dict[str, float] = {}
+        self._applier = Applier(node)
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -242,6 +245,7 @@ class Link:
                     await self._on_batch(batch)
             finally:
                 reader.cancel()
+                self._applier.close()
 
     async def _resync(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
         """Merge the peer's snapshot and move its checkpoint past what the copy covers."""
@@ -301,7 +305,7 @@ class Link:
             source_sequence=batch.scanned_through,
             origin_node_id=batch.source_node_id,
         )
-        result: pb.ApplyReplicatedResponse = await self.node.ApplyReplicated(request, timeout=30)
+        result = await self._applier.apply(request)
         self._progress_saved[batch.table] = time.monotonic()
         self._positions[batch.table] = result.checkpoint
         self._unsaved.pop(batch.table, None)

@@ -139,6 +139,11 @@ class NodeStub:
                 request_serializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.SerializeToString,
                 response_deserializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedResponse.FromString,
                 _registered_method=True)
+        self.ApplyReplicatedStream = channel.stream_stream(
+                '/meridian.node.v1.Node/ApplyReplicatedStream',
+                request_serializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedResponse.FromString,
+                _registered_method=True)
         self.GetCheckpoints = channel.unary_unary(
                 '/meridian.node.v1.Node/GetCheckpoints',
                 request_serializer=regionnode_dot_pb_dot_node__pb2.GetCheckpointsRequest.SerializeToString,
@@ -290,6 +295,14 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyReplicatedStream(self, request_iterator, context):
+        """The same, for a replicator's whole session: one response per request, in order. The
+        first failing request ends the call with the status ApplyReplicated would return.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCheckpoints(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -419,6 +432,11 @@ def add_NodeServicer_to_server(servicer, server):
             ),
             'ApplyReplicated': grpc.unary_unary_rpc_method_handler(
                     servicer.ApplyReplicated,
+                    request_deserializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedResponse.SerializeToString,
+            ),
+            'ApplyReplicatedStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.ApplyReplicatedStream,
                     request_deserializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.FromString,
                     response_serializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedResponse.SerializeToString,
             ),
@@ -1008,6 +1026,33 @@ class Node:
             request,
             target,
             '/meridian.node.v1.Node/ApplyReplicated',
+            regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.ApplyReplicatedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyReplicatedStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/meridian.node.v1.Node/ApplyReplicatedStream',
             regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.SerializeToString,
             regionnode_dot_pb_dot_node__pb2.ApplyReplicatedResponse.FromString,
             options,

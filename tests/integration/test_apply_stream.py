@@ -1,0 +1,76 @@
+"""ApplyReplicatedStream on a real node, directly and through the replicator's Applier."""
+
+from __future__ import annotations
+
+import pathlib
+
+import grpc
+import pytest
+
+from regionnode import hlc
+from replicator.applier import Applier
+from tests.integration.test_node import (
+    apply_request,
+    checkpoint_of,
+    digest,
+    get,
+    head,
+    order,
+    outcome,
+    replicated,
+    run,
+    running_node,
+)
+
+
+def test_stream_applies_batches_in_order_and_stops_at_the_first_bad_one(
+    tmp_path: pathlib.Path,
+) -> None:
+    async def body() -> None:
+        async with running_node(tmp_path / "n") as (_, stub):
+            now = hlc.pack(hlc.wall_ms())
+            call = stub.ApplyReplicatedStream()
+            await call.write(apply_request([replicated(1, now, order("a", 1, v="one"))]))
+            first = await call.read()
+            await call.write(apply_request([replicated(2, now + 1, order("a", 1, v="two"))]))
+            second = await call.read()
+            assert outcome(first) == (1, 0, 0, 0, 0, 1)
+            assert outcome(second) == (1, 0, 0, 0, 0, 2)
+            assert (await get(stub, "orders", order("a", 1))).item == order("a", 1, v="two")
+
+            start, before = await head(stub, "orders"), await digest(stub, "orders")
+            bad = replicated(3, now + 2, order("b", 1), keys=order("b", 2))
+            await call.write(apply_request([bad]))
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await call.read()
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "records[0]" in (info.value.details() or "")
+            assert await head(stub, "orders") == start
+            assert await digest(stub, "orders") == before
+            assert await checkpoint_of(stub, "eu") == 2
+
+    run(body)
+
+
+def test_applier_reopens_the_stream_after_a_refused_batch(tmp_path: pathlib.Path) -> None:
+    async def body() -> None:
+        async with running_node(tmp_path / "n") as (_, stub):
+            now = hlc.pack(hlc.wall_ms())
+            applier = Applier(stub)
+            try:
+                resp = await applier.apply(apply_request([replicated(1, now, order("a", 1))]))
+                assert outcome(resp) == (1, 0, 0, 0, 0, 1)
+                moved = apply_request([replicated(2, now + 1, order("a", 2))], node_id="eu-2")
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    await applier.apply(moved)
+                assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+                assert "resync needed" in (info.value.details() or "")
+
+                resp = await applier.apply(apply_request([replicated(2, now + 1, order("a", 2))]))
+                assert outcome(resp) == (1, 0, 0, 0, 0, 2)
+                assert (await get(stub, "orders", order("a", 2))).found
+            finally:
+                applier.close()
+            assert await checkpoint_of(stub, "eu") == 2
+
+    run(body)
