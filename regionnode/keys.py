@@ -59,28 +59,55 @@ def check_type(key_type: int, value: pb.AttributeValue, path: str, max_len: int 
     sort keys pass 1024).
     """
     kind = _kind(key_type, value, path)
-    if kind == "n":
-        return
-    size = len(_data(kind, value))
-    if size == 0:
+    if kind != "n":
+        _check_size(_data(kind, value), path, max_len)
+
+
+def _check_size(data: bytes, path: str, max_len: int) -> None:
+    if not data:
         raise _error(path, "must not be empty")
-    if size > max_len:
-        raise _error(path, f"{size} bytes exceeds the {max_len}-byte limit")
+    if len(data) > max_len:
+        raise _error(path, f"{len(data)} bytes exceeds the {max_len}-byte limit")
 
 
 def _escape(data: bytes) -> bytes:
     return data.replace(b"\x00", b"\x00\xff")
 
 
+_COMPLEMENT = bytes(0xFF - x for x in range(256))
+
+
 def _encode_number(text: str, path: str) -> bytes:
-    d = number(normalize_number(path, text)).normalize(_CONTEXT)
-    if d.is_zero():
+    canonical = normalize_number(path, text)
+    if canonical == "0":
         return _ZERO
-    negative, digits, _ = d.as_tuple()
-    body = _EXPONENT.pack(d.adjusted() + _EXPONENT_BIAS) + bytes(0x30 + x for x in digits)
+    if "E" in canonical:
+        d = number(canonical).normalize(_CONTEXT)
+        negative, digits, _ = d.as_tuple()
+        adjusted, significant = d.adjusted(), bytes(0x30 + x for x in digits)
+    else:  # positional: read the digits and exponent off the text, no Decimal needed
+        negative = canonical[0] == "-"
+        whole, _, fraction = canonical.lstrip("-").partition(".")
+        if whole == "0":
+            significant = fraction.lstrip("0").encode()
+            adjusted = len(significant) - len(fraction) - 1
+        else:
+            significant = (whole + fraction).rstrip("0").encode()
+            adjusted = len(whole) - 1
+    body = _EXPONENT.pack(adjusted + _EXPONENT_BIAS) + significant
     if negative:
-        return _NEGATIVE + bytes(0xFF - x for x in body) + b"\xff"
+        return _NEGATIVE + body.translate(_COMPLEMENT) + b"\xff"
     return _POSITIVE + body + b"\x00"
+
+
+def encode_checked(key_type: int, value: pb.AttributeValue, path: str, max_len: int) -> bytes:
+    """check_type, then encode_component, looking at the value once."""
+    kind = _kind(key_type, value, path)
+    if kind == "n":
+        return _encode_number(value.n, path)
+    data = _data(kind, value)
+    _check_size(data, path, max_len)
+    return _escape(data) + _TERMINATOR
 
 
 def encode_component(key_type: int, value: pb.AttributeValue, path: str) -> bytes:

@@ -62,17 +62,32 @@ class Schema:
         self.sk_type = spec.sort_key.type
         self.key_names = {self.pk_name} | ({self.sk_name} if self.sk_name else set())
         self.prefix = b"i" + spec.name.encode() + b"\x00"
+        self._parts = [(self.pk_name, self.pk_type, MAX_PARTITION_KEY_BYTES)]
+        if self.sk_name:
+            self._parts.append((self.sk_name, self.sk_type, MAX_SORT_KEY_BYTES))
 
     def key_of(self, item: pb.Item) -> pb.Item:
         """The key attributes of an item; ItemError when one is missing or of the wrong type."""
+        return self.extract(item)[1]
+
+    def extract(self, item: pb.Item) -> tuple[bytes, pb.Item]:
+        """The storage key of an item and a copy of its key attributes (checked as key_of)."""
         key = pb.Item()
-        for name, key_type, limit in self._key_parts():
-            if name not in item.attributes:
+        attributes = item.attributes
+        out = self.storage_key(item)
+        for name, _, _ in self._parts:
+            key.attributes[name].CopyFrom(attributes[name])
+        return out, key
+
+    def storage_key(self, item: pb.Item) -> bytes:
+        """encode(key_of(item)), with the same errors, without copying the key attributes."""
+        attributes = item.attributes
+        out = self.prefix
+        for name, key_type, limit in self._parts:
+            if name not in attributes:
                 raise ItemError(f"key attribute {name!r}: missing")
-            value = item.attributes[name]
-            keys.check_type(key_type, value, name, limit)
-            key.attributes[name].CopyFrom(value)
-        return key
+            out += keys.encode_checked(key_type, attributes[name], name, limit)
+        return out
 
     def check_key(self, key: pb.Item) -> pb.Item:
         """A key given on its own must hold exactly the key attributes."""
@@ -93,9 +108,3 @@ class Schema:
     def partition_prefix(self, value: pb.AttributeValue) -> bytes:
         keys.check_type(self.pk_type, value, self.pk_name, MAX_PARTITION_KEY_BYTES)
         return self.prefix + keys.encode_component(self.pk_type, value, self.pk_name)
-
-    def _key_parts(self) -> list[tuple[str, int, int]]:
-        parts: list[tuple[str, int, int]] = [(self.pk_name, self.pk_type, MAX_PARTITION_KEY_BYTES)]
-        if self.sk_name:
-            parts.append((self.sk_name, self.sk_type, MAX_SORT_KEY_BYTES))
-        return parts

@@ -145,8 +145,7 @@ class NodeService(pb_grpc.NodeServicer):
 
     def _item(self, table: Table, item: pb.Item) -> tuple[bytes, pb.Item]:
         check_item(item)
-        keys = table.schema.key_of(item)
-        return table.schema.encode(keys), keys
+        return table.schema.extract(item)
 
     def _key(self, table: Table, key: pb.Item) -> tuple[bytes, pb.Item]:
         keys = table.schema.check_key(key)
@@ -475,14 +474,14 @@ def _entry_key(table: Table, index: int, entry: pb.StoredItem) -> bytes:
     """The storage key of a snapshot entry, whose item is checked and normalized; ItemError
     when the entry is malformed."""
     try:
-        keys = table.schema.key_of(entry.item)
+        key = table.schema.storage_key(entry.item)
         if not entry.tombstone:
             check_item(entry.item)
     except ItemError as exc:
         raise ItemError(f"entries[{index}]: {exc}") from None
     if entry.version.hlc >= MAX_REPLICATED_HLC or not entry.version.region:
         raise ItemError(f"entries[{index}]: implausible version")
-    return table.schema.encode(keys)
+    return key
 
 
 def _replicated_keys(region: str, table: Table, req: pb.ApplyReplicatedRequest) -> list[bytes]:
@@ -511,13 +510,13 @@ def _record_key(sch: schema.Schema, record: pb.StreamRecord, origin: str, previo
         raise ItemError(f"version clock {record.version.hlc} is not a plausible time")
     if record.event_name not in (pb.INSERT, pb.MODIFY, pb.REMOVE):
         raise ItemError("unknown event name")
-    keys = sch.key_of(record.keys)
+    key = sch.storage_key(record.keys)
     if record.event_name != pb.REMOVE:
         validate_item(record.new_image)  # the origin normalised it already
         if not _has_keys(sch, record.new_image, record.keys):
             sch.key_of(record.new_image)  # a missing or mistyped key says so
             raise ItemError("new image does not match the record's keys")
-    return sch.encode(keys)
+    return key
 
 
 def _has_keys(sch: schema.Schema, image: pb.Item, keys: pb.Item) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import random
+import struct
 from decimal import Decimal
 
 import pytest
@@ -220,6 +222,35 @@ def test_equal_numbers_encode_identically(a: str, b: str) -> None:
 def test_trailing_zeros_do_not_lengthen_number_encodings() -> None:
     assert len(enc_n("100000000000000000000")) == len(enc_n("1"))
     assert len(enc_n("-1E+125")) == len(enc_n("-1"))
+
+
+def stored_number_encoding(text: str) -> bytes:
+    """The number encoding as written to disk, computed through Decimal (the reference the
+    digit-reading encoder must match byte for byte, or existing stores would misorder)."""
+    d = Decimal(text).normalize(decimal.Context(prec=38))
+    if d.is_zero():
+        return b"\x02"
+    negative, digits, _ = d.as_tuple()
+    body = struct.pack(">H", d.adjusted() + 0x8000) + bytes(0x30 + x for x in digits)
+    if negative:
+        return b"\x01" + bytes(0xFF - x for x in body) + b"\xff"
+    return b"\x03" + body + b"\x00"
+
+
+def positional(rng: random.Random) -> str:
+    """A number as clients usually spell one: digits, maybe a point, maybe a sign."""
+    whole = rng.choice(["0", "7", "10", "1000", str(rng.randint(1, 10 ** rng.randint(1, 20)))])
+    fraction = rng.choice(["", "5", "05", "000001", "0000001", str(rng.randint(0, 10**9))])
+    sign = rng.choice(["", "-"])
+    return f"{sign}{whole}.{fraction}" if fraction else f"{sign}{whole}"
+
+
+def test_number_encoding_matches_the_stored_format() -> None:
+    rng = random.Random(2026)
+    values = NUMBERS + [random_number(rng) for _ in range(2000)]
+    values += [positional(rng) for _ in range(2000)]
+    for text in values:
+        assert enc_n(text) == stored_number_encoding(text), text
 
 
 def test_encodings_are_prefix_free() -> None:

@@ -161,6 +161,22 @@ def nv(text: str) -> pb.AttributeValue:
 def test_key_of_refuses(case: str, schema: Schema, value: pb.Item, message: str) -> None:
     with pytest.raises(ItemError, match=message):
         schema.key_of(value)
+    with pytest.raises(ItemError, match=message):
+        schema.storage_key(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        item(pk=sv("a"), sk=nv("2"), name=sv("x")),
+        item(pk=sv("a\x00b"), sk=nv("-0.0012")),
+        item(pk=sv("é"), sk=nv("1E+30")),
+        item(pk=sv("z"), sk=nv("1.50")),
+    ],
+)
+def test_storage_key_is_the_encoding_of_the_key_attributes(value: pb.Item) -> None:
+    assert SCHEMA.storage_key(value) == SCHEMA.encode(SCHEMA.key_of(value))
+    assert SCHEMA.extract(value) == (SCHEMA.storage_key(value), SCHEMA.key_of(value))
 
 
 def test_sort_key_limit_is_1024_bytes() -> None:
