@@ -33,7 +33,7 @@ def test_full_draw_reaches_the_ceiling(
     [
         (0, 0.5, 0.025),
         (4, 0.5, 0.4),  # half of 0.8
-        (20, 0.25, 1.25),  # quarter of the cap
+        (20, 0.25, 0.5),  # quarter of the cap
         (0, 0.0, 0.005),  # floor: a tenth of base
         (20, 0.0, 0.005),
         (0, 0.05, 0.005),  # 0.0025 would be below the floor
@@ -49,14 +49,14 @@ def test_ceiling_grows_then_stays_at_the_cap() -> None:
     ceilings = [delay(n, rand=1.0) for n in range(12)]
     assert ceilings == sorted(ceilings)
     assert ceilings[0] < ceilings[1] < ceilings[5]
-    assert max(ceilings) == 5.0
-    assert ceilings[-1] == ceilings[-2] == 5.0
+    assert max(ceilings) == 2.0
+    assert ceilings[-1] == ceilings[-2] == 2.0
 
 
 def test_random_draws_stay_within_bounds_and_spread() -> None:
     random.seed(7)
     for attempt in (0, 3, 8, 50):
-        ceiling = min(5.0, 0.05 * 2**attempt)
+        ceiling = min(2.0, 0.05 * 2**attempt)
         draws = [delay(attempt) for _ in range(500)]
         assert all(0.005 <= d <= ceiling for d in draws), attempt
         if ceiling > 0.05:
