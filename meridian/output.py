@@ -1,8 +1,8 @@
 """What the `meridian` command prints: JSON documents and lines, and aligned text tables.
 
-Everything here is pure: values in, text or JSON-ready objects out. Items are shown in
-plain JSON (numbers exact, binary as ``{"$b": base64}``, sets as ``{"$set": [...]}``) or in
-DynamoDB JSON (``typed``); their attributes are sorted by name so output is stable.
+Everything here but `emit` is pure: values in, text or JSON-ready objects out. Items are
+shown in plain JSON (numbers exact, binary as ``{"$b": base64}``, sets as ``{"$set": [...]}``)
+or in DynamoDB JSON (``typed``); their attributes are sorted by name so output is stable.
 """
 
 from __future__ import annotations
@@ -162,3 +162,11 @@ def render_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- printing
+
+
+def emit(text: str) -> None:
+    """Print on stdout at once, so a reader of a pipe sees each line as it is made."""
+    print(text, flush=True)

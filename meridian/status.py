@@ -30,34 +30,37 @@ def collect(
                     if peer.name != region.name:
                         rows.append(_unreachable(peer.name, region.name, exc))
                 continue
-        boot = reply.bootstrap
-        regions.append(
-            {
-                "region": region.name,
-                "state": reply.region_state,
-                "source": boot.source,
-                "reason": boot.reason,
-                "entries": boot.entries,
-                "entries_estimate": boot.entries_estimate,
-                "bytes": boot.bytes,
-            }
-        )
-        for link in reply.links:
-            rows.append(
-                {
-                    "source": link.source,
-                    "target": link.target,
-                    "state": link.state,
-                    "lag_seconds": round(link.lag_seconds, 3),
-                    "lag_records": link.lag_records,
-                    "applied": link.applied,
-                    "conflicts": link.conflicts,
-                    "clock_rejected": link.clock_rejected,
-                    "reconnects": link.reconnects,
-                    "error": link.error,
-                }
-            )
+        regions.append(_region_json(region.name, reply))
+        rows.extend(_link_json(link) for link in reply.links)
     return regions, sorted(rows, key=lambda r: (r["source"], r["target"]))
+
+
+def _region_json(name: str, reply: rpb.StatusResponse) -> dict[str, Any]:
+    boot = reply.bootstrap
+    return {
+        "region": name,
+        "state": reply.region_state,
+        "source": boot.source,
+        "reason": boot.reason,
+        "entries": boot.entries,
+        "entries_estimate": boot.entries_estimate,
+        "bytes": boot.bytes,
+    }
+
+
+def _link_json(link: rpb.LinkStatus) -> dict[str, Any]:
+    return {
+        "source": link.source,
+        "target": link.target,
+        "state": link.state,
+        "lag_seconds": round(link.lag_seconds, 3),
+        "lag_records": link.lag_records,
+        "applied": link.applied,
+        "conflicts": link.conflicts,
+        "clock_rejected": link.clock_rejected,
+        "reconnects": link.reconnects,
+        "error": link.error,
+    }
 
 
 def _unreachable(source: str, target: str, exc: grpc.RpcError) -> dict[str, Any]:
@@ -111,7 +114,3 @@ def _links_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
     )
-
-
-def healthy(rows: list[dict[str, Any]]) -> bool:
-    return all(r["state"] == "STREAMING" for r in rows)

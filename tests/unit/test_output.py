@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from meridian import cli, output
+from meridian import cli, errors, output, parsing, verify
 from regionnode import items
 from regionnode.config import KeyAttr, TableConfig
 from regionnode.pb import node_pb2 as pb
@@ -146,7 +146,7 @@ def test_write_result_json(result: pb.WriteResult, with_attributes: bool, expect
 def test_version_text_round_trips_through_if_version() -> None:
     version = pb.Version(hlc=117659920710238208, region="us-east")
     assert output.version_text(version) == "117659920710238208@us-east"
-    assert cli.parse_version(output.version_text(version)) == version
+    assert parsing.parse_version(output.version_text(version)) == version
     assert output.version_text(pb.Version()) == "-"
 
 
@@ -208,10 +208,10 @@ def test_parse_assignment(
     text: str, typed: bool, name: str, value: pb.AttributeValue | None
 ) -> None:
     if value is None:
-        with pytest.raises(cli.UsageError, match="not valid JSON"):
-            cli.parse_assignment(text, "--set", typed)
+        with pytest.raises(errors.UsageError, match="not valid JSON"):
+            parsing.parse_assignment(text, "--set", typed)
         return
-    got = cli.parse_assignment(text, "--set", typed)
+    got = parsing.parse_assignment(text, "--set", typed)
     assert got == pb.AttributeEquals(name=name, value=value)
 
 
@@ -230,9 +230,9 @@ def test_parse_assignment(
     ],
 )
 def test_parse_assignment_errors(text: str, typed: bool, message: str) -> None:
-    with pytest.raises(cli.UsageError, match=message) as caught:
-        cli.parse_assignment(text, "--if", typed)
-    assert caught.value.code == cli.EXIT_USAGE
+    with pytest.raises(errors.UsageError, match=message) as caught:
+        parsing.parse_assignment(text, "--if", typed)
+    assert caught.value.code == errors.EXIT_USAGE
 
 
 @pytest.mark.parametrize(
@@ -248,13 +248,13 @@ def test_parse_assignment_errors(text: str, typed: bool, message: str) -> None:
     ],
 )
 def test_parse_version_errors(text: str, message: str) -> None:
-    with pytest.raises(cli.UsageError, match=message):
-        cli.parse_version(text)
+    with pytest.raises(errors.UsageError, match=message):
+        parsing.parse_version(text)
 
 
 def test_parse_version() -> None:
-    assert cli.parse_version("5@eu-west") == pb.Version(hlc=5, region="eu-west")
-    assert cli.parse_version(f"{2**64 - 1}@a@b") == pb.Version(hlc=2**64 - 1, region="a@b")
+    assert parsing.parse_version("5@eu-west") == pb.Version(hlc=5, region="eu-west")
+    assert parsing.parse_version(f"{2**64 - 1}@a@b") == pb.Version(hlc=2**64 - 1, region="a@b")
 
 
 @pytest.mark.parametrize(
@@ -262,28 +262,28 @@ def test_parse_version() -> None:
     [("latest", "latest"), ("trim-horizon", "trim-horizon"), ("000000000000000000042", 42)],
 )
 def test_parse_stream_position(text: str, expected: str | int) -> None:
-    assert cli.parse_stream_position(text) == expected
+    assert parsing.parse_stream_position(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "-1", "LATEST", "4x"])
 def test_parse_stream_position_errors(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="expected trim-horizon, latest"):
-        cli.parse_stream_position(text)
+        parsing.parse_stream_position(text)
 
 
 def test_update_actions_keep_command_line_order() -> None:
     argv = ["update", "--endpoint", "h:1", "--table", "t", "{}", "--add", "n=1", "--remove", "old"]
     argv += ["--set", 's="x"', "--delete", 'tags={"$set": ["a"]}']
     args = cli.build_parser().parse_args(argv)
-    actions = cli.actions_of(args.actions, typed=False)
+    actions = parsing.actions_of(args.actions, typed=False)
     assert [a.WhichOneof("kind") for a in actions] == ["add", "remove", "set", "delete"]
     assert actions[1].remove == "old"
     assert actions[3].delete.value.ss.values == ["a"]
 
 
 def test_update_needs_an_action() -> None:
-    with pytest.raises(cli.UsageError, match="at least one of --set"):
-        cli.actions_of([], typed=False)
+    with pytest.raises(errors.UsageError, match="at least one of --set"):
+        parsing.actions_of([], typed=False)
 
 
 # ---------------------------------------------------------------- usage errors before any call
@@ -319,7 +319,7 @@ def test_update_needs_an_action() -> None:
 def test_usage_errors_exit_2(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(argv) == cli.EXIT_USAGE
+    assert cli.main(argv) == errors.EXIT_USAGE
     assert message in capsys.readouterr().err
 
 
@@ -336,14 +336,14 @@ def test_usage_errors_exit_2(
     ],
 )
 def test_argparse_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(argv) == cli.EXIT_USAGE
+    assert cli.main(argv) == errors.EXIT_USAGE
     assert "usage: meridian" in capsys.readouterr().err
 
 
 def test_check_config_error_exits_3(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "group.yaml"
     path.write_text("group: demo\nbogus: 1\n")
-    assert cli.main(["check-config", str(path)]) == cli.EXIT_CONFIG
+    assert cli.main(["check-config", str(path)]) == errors.EXIT_CONFIG
     assert "bogus" in capsys.readouterr().err
 
 
@@ -397,9 +397,9 @@ def entry(pk: int, hlc: int = 1, tombstone: bool = False, value: str = "h") -> p
 def test_first_differences(
     a: list[pb.KeyVersion], b: list[pb.KeyVersion], differing: list[int]
 ) -> None:
-    found = cli.first_differences({"us-east": FakeNode(a), "eu-west": FakeNode(b)}, TABLE)  # type: ignore[dict-item]
+    found = verify.first_differences({"us-east": FakeNode(a), "eu-west": FakeNode(b)}, TABLE)  # type: ignore[dict-item]
     assert [int(items.to_plain(keys)["pk"]) for keys, _ in found] == differing
     for keys, here in found:
         assert set(here) == {"us-east", "eu-west"}
-        assert len({cli._fingerprint(e) for e in here.values()}) == 2
+        assert len({verify._fingerprint(e) for e in here.values()}) == 2
         assert any(e is not None and e.keys == keys for e in here.values())
