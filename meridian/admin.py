@@ -7,10 +7,11 @@ The heavy imports (node, replicator, supervisor) happen only in the command that
 from __future__ import annotations
 
 import argparse
+import sys
 
 import grpc
 
-from meridian.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CliError
+from meridian.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from meridian.output import emit, to_json
 from meridian.target import load_group
 from regionnode.config import ConfigError
@@ -49,6 +50,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = load_group(args.config)
     regions, rows = status.collect(config)
     print(status.render(regions, rows, args.json))
+    problems = status.problems(regions, rows)
+    if problems:
+        print(f"not fully replicating: {'; '.join(problems)}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 

@@ -104,7 +104,9 @@ def _args_node(parser: argparse.ArgumentParser) -> None:
 def _args_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="group file")
     parser.add_argument(
-        "--log-dir", metavar="DIR", help="process logs (default: log/ beside the data dirs)"
+        "--log-dir",
+        metavar="DIR",
+        help="process logs (default: log/ beside the first region's data_dir)",
     )
 
 

@@ -114,3 +114,15 @@ def _links_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
     )
+
+
+def problems(regions: list[dict[str, Any]], links: list[dict[str, Any]]) -> list[str]:
+    """Why the group is not fully replicating: regions that did not answer and links that
+    are not streaming. Empty when all is well (`status` then exits 0)."""
+    out = [f"region {r['region']}: {r['state']}" for r in regions if r["state"] == "UNREACHABLE"]
+    out += [
+        f"link {r['source']} -> {r['target']}: {r['state']}"
+        for r in links
+        if r["state"] not in ("STREAMING", "UNREACHABLE")
+    ]
+    return out

@@ -23,10 +23,10 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from meridian.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from regionnode.config import ConfigError, GroupConfig, load
 from replicator import backoff
 
-EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 3
 READY_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
 
@@ -42,6 +42,7 @@ class Child:
     log: IO[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
+    given_up: bool = False
     history: list[float] = field(default_factory=list)
 
     @property
@@ -218,26 +219,40 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
 def supervise(group: list[Child]) -> None:
     """Restart children that exit on their own, with capped backoff, until interrupted."""
     while True:
-        now = time.monotonic()
-        for child in group:
-            assert child.proc is not None
-            if child.proc.poll() is None:
-                continue
-            if child.next_start == 0.0:
-                delay = backoff.delay(child.restarts, base=0.5, cap=30.0)
-                child.next_start = now + delay
-                print(
-                    f"{child.name} exited with code {child.proc.returncode}; restarting in "
-                    f"{delay:.1f}s (log: {child.log_path})",
-                    file=sys.stderr,
-                )
-            elif now >= child.next_start:
-                child.restarts += 1
-                child.next_start = 0.0
-                if child.log is not None:
-                    child.log.close()
-                child.start()
+        tend(group, time.monotonic())
         time.sleep(0.2)
+
+
+def tend(group: list[Child], now: float) -> None:
+    """One look at every child: schedule a restart for one that exited, start it when due.
+
+    A child that exits with code 3 (configuration or startup failure) stays down: starting
+    it again would fail the same way, so the message says where to look instead."""
+    for child in group:
+        assert child.proc is not None
+        if child.proc.poll() is None or child.given_up:
+            continue
+        if child.proc.returncode == EXIT_CONFIG:
+            child.given_up = True
+            print(
+                f"{child.name} exited with code 3 (configuration or startup failure); not "
+                f"restarting it. Last lines of {child.log_path}:\n{child.tail()}",
+                file=sys.stderr,
+            )
+        elif child.next_start == 0.0:
+            delay = backoff.delay(child.restarts, base=0.5, cap=30.0)
+            child.next_start = now + delay
+            print(
+                f"{child.name} exited with code {child.proc.returncode}; restarting in "
+                f"{delay:.1f}s (log: {child.log_path})",
+                file=sys.stderr,
+            )
+        elif now >= child.next_start:
+            child.restarts += 1
+            child.next_start = 0.0
+            if child.log is not None:
+                child.log.close()
+            child.start()
 
 
 def run(config_path: str, log_dir: str | None = None) -> int:

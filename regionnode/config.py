@@ -508,15 +508,39 @@ def _conflicts(addresses: Iterable[tuple[str, Address, str]]) -> None:
 
     Each address comes with its YAML path and a note explaining a defaulted value ("" if none).
     """
-    first: dict[tuple[str, int], tuple[str, str]] = {}
+    seen: list[tuple[str, Address, str]] = []
     for label, address, note in addresses:
-        key = (address.host, address.port)
-        if key in first:
-            other, other_note = first[key]
-            raise ConfigError(
-                f"{label}: port {address.port} already used by {other}{note or other_note}"
-            )
-        first[key] = (label, note)
+        for other, other_address, other_note in seen:
+            if other_address.port == address.port and same_machine(
+                address.host, other_address.host
+            ):
+                raise ConfigError(
+                    f"{label}: port {address.port} already used by {other}{note or other_note}"
+                )
+        seen.append((label, address, note))
+
+
+_WILDCARDS = frozenset(("0.0.0.0", "::"))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def same_machine(a: str, b: str) -> bool:
+    """Whether two canonical listen hosts certainly bind on one machine: the same host,
+    localhost and 127.0.0.1 (or ::1), or a wildcard and a loopback address (a group file
+    that names a loopback address runs on one machine)."""
+    if a == b:
+        return True
+    if {a, b} <= {"localhost", "127.0.0.1", "::1"}:
+        return True
+    return (a in _WILDCARDS and _is_loopback(b)) or (b in _WILDCARDS and _is_loopback(a))
 
 
 # --------------------------------------------------------------------------- tables
@@ -685,7 +709,7 @@ def _shared_data_dirs(regions: tuple[RegionConfig, ...]) -> None:
     """Two regions whose nodes listen on the same host must not share a data directory."""
     for i, region in enumerate(regions):
         for j, other in enumerate(regions[:i]):
-            if other.node_listen.host == region.node_listen.host and (
+            if same_machine(other.node_listen.host, region.node_listen.host) and (
                 other.data_dir == region.data_dir
             ):
                 raise ConfigError(

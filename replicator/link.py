@@ -329,11 +329,9 @@ class Link:
             self.status.complete_ms = max(self.status.complete_ms, processed[-1].creation_time_ms)
         m.applied.labels(src, dst).inc(result.applied)
         self.status.applied += result.applied
-        for outcome in ("lost_to_newer", "duplicate", "stale_sequence", "clock_rejected"):
-            value = getattr(result, outcome)
-            if value:
-                m.conflicts.labels(src, dst, outcome).inc(value)
         losses = result.lost_to_newer
+        if losses:
+            m.conflicts.labels(src, dst, "lost_to_newer").inc(losses)
         self.status.conflicts += losses
         if result.clock_rejected:
             self.status.clock_rejected += result.clock_rejected

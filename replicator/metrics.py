@@ -64,7 +64,9 @@ class ReplicatorMetrics:
         )
         self.conflicts = Counter(
             "meridian_replication_conflicts",
-            "Records not applied, by outcome",
+            "Last-writer-wins conflicts: replicated records that lost to a newer version "
+            "(outcome lost_to_newer); re-sent duplicates and stale records are counted by the "
+            "node's meridian_node_replicated_records_total, clock rejections separately",
             [*pair, "outcome"],
             registry=registry,
         )

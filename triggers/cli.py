@@ -28,11 +28,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     try:
         config = load(args.config)
-        if args.region:
-            config.region(args.region)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.region:
+        try:
+            config.region(args.region)
+        except ConfigError as exc:  # a wrong --region is a usage error, as for other commands
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     print(status.render(status.collect(config, args.region), args.json), flush=True)
     return EXIT_OK
 

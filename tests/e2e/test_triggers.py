@@ -343,6 +343,8 @@ def test_a_failing_record_goes_to_the_dead_letter_file_while_the_rest_proceed(
     assert row["records"] == 19
     human = run_cli("triggers", "status", "--config", config, "--region", "us-east")
     assert "seen" in human.stdout and "RUNNING" in human.stdout, human.stdout
+    unknown = run_cli("triggers", "status", "--config", config, "--region", "mars")
+    assert unknown.returncode == 2 and "mars" in unknown.stderr, unknown.stderr
     assert runner.metric("meridian_trigger_dead_letters_total", "seen") == 1
     assert runner.stop() == 0
     stopped = json_of(run_cli("triggers", "status", "--config", config, "--json").stdout)

@@ -133,6 +133,16 @@ def test_concurrent_conflicting_writes_converge_to_highest_acknowledged_version(
                 link.status.conflicts for n in REGIONS for link in g[n].replicator.links
             )
             assert conflicts > 0  # the workload does collide; losers are counted
+            counted = sum(
+                g[n].replicator.registry.get_sample_value(
+                    "meridian_replication_conflicts_total",
+                    {"source": link.peer, "target": n, "outcome": "lost_to_newer"},
+                )
+                or 0
+                for n in REGIONS
+                for link in g[n].replicator.links
+            )
+            assert counted == conflicts  # the metric and `status` count the same thing
 
     asyncio.run(scenario())
 

@@ -20,6 +20,7 @@ from regionnode.config import (
     parse,
     parse_address,
     parse_duration_ms,
+    same_machine,
 )
 from regionnode.pb import node_pb2 as pb
 
@@ -767,6 +768,16 @@ INVALID: list[tuple[str, Mutation, str]] = [
         "regions[1].node.listen: port 7101 already used by regions[0].node.listen",
     ),
     (
+        "localhost-is-127.0.0.1",
+        put(*R1, "node", "listen", "localhost:7101"),
+        "regions[1].node.listen: port 7101 already used by regions[0].node.listen",
+    ),
+    (
+        "wildcard-includes-loopback",
+        put(*R1, "node", "listen", "0.0.0.0:7101"),
+        "regions[1].node.listen: port 7101 already used by regions[0].node.listen",
+    ),
+    (
         "ipv6-canonical-form",
         both(
             put(*R0, "node", "listen", "[::1]:7101"),
@@ -1224,3 +1235,23 @@ def test_trigger_metrics_only_need_a_port_where_triggers_run() -> None:
         with_trigger(put(*TG, "regions", ["eu-west"]), put(*R1, "node", "listen", "127.0.0.1:9301"))
     )
     assert parse_doc(doc).triggers[0].regions == ("eu-west",)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("127.0.0.1", "127.0.0.1", True),
+        ("localhost", "127.0.0.1", True),
+        ("::1", "localhost", True),
+        ("0.0.0.0", "127.0.0.1", True),
+        ("::", "localhost", True),
+        ("0.0.0.0", "127.0.0.5", True),
+        ("127.0.0.1", "127.0.0.2", False),  # distinct loopback addresses bind separately
+        ("10.0.0.1", "10.0.0.2", False),
+        ("0.0.0.0", "10.0.0.2", False),  # another machine's address: not known to clash
+        ("eu.example.com", "us.example.com", False),
+    ],
+)
+def test_same_machine(a: str, b: str, same: bool) -> None:
+    assert same_machine(a, b) is same
+    assert same_machine(b, a) is same
