@@ -35,6 +35,12 @@ class Profile:
     partition_keys: int = 20_000
     # bootstrap of a new region
     bootstrap_items: int = 1_000_000
+    # WAN (bench/wan.py): three regions in network namespaces, this one-way delay (+- jitter)
+    # on every link. The packet shaper carries these rates with a few percent of a core; at
+    # 500 writes/s the group itself already takes the machine's two cores (docs/performance.md)
+    wan_loads: tuple[tuple[int, float], ...] = ((100, 15.0), (500, 15.0))
+    wan_delay_ms: float = 25.0
+    wan_jitter_ms: float = 2.5
 
 
 FULL = Profile("full")
@@ -57,6 +63,7 @@ QUICK = replace(
     partition_rate=1000,
     partition_keys=5_000,
     bootstrap_items=100_000,
+    wan_loads=((100, 5.0),),
 )
 SMOKE = replace(
     FULL,
@@ -79,5 +86,6 @@ SMOKE = replace(
     partition_rate=200,
     partition_keys=500,
     bootstrap_items=2_000,
+    wan_loads=(),  # needs root and network namespaces; the smoke run must not
 )
 PROFILES = {p.name: p for p in (FULL, QUICK, SMOKE)}

@@ -53,6 +53,8 @@ def _met(row: Row) -> str:
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
+    if "raw" not in r:  # `--only wan`
+        return _wan_rows(r) + _noise_rows(r)
     raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
     unary_p50 = grpc_["unary_sequential"]["latency_ms"]["p50"]
     unary_p99 = grpc_["unary_sequential"]["latency_ms"]["p99"]
@@ -94,18 +96,22 @@ def rows(r: dict[str, Any]) -> list[Row]:
     if "replication" in r:
         out += _group_rows(r, unary_p50, group_wb)
     out += _bootstrap_rows(r.get("bootstrap", {}), group_wb)
-    if r.get("noise"):
-        n = r["noise"]
-        out.append(
-            Row(
-                "noise",
-                "CPU taken by processes outside this run (mean of windows)",
-                n["others_cores_mean"],
-                "cores",
-                note=f"max {n['others_cores_max']:.2f} of {r['machine']['nproc']}",
-            )
+    return out + _wan_rows(r) + _noise_rows(r)
+
+
+def _noise_rows(r: dict) -> list[Row]:
+    if not r.get("noise"):
+        return []
+    n = r["noise"]
+    return [
+        Row(
+            "noise",
+            "CPU taken by processes outside this run (mean of windows)",
+            n["others_cores_mean"],
+            "cores",
+            note=f"max {n['others_cores_max']:.2f} of {r['machine']['nproc']}",
         )
-    return out
+    ]
 
 
 def _region_rows(
@@ -334,6 +340,64 @@ def _bootstrap_rows(boot: dict, wb: float) -> list[Row]:
                 note="" if full else f"({items:,} items, lighter than the target's)",
             )
         )
+    return out
+
+
+def _wan_rows(r: dict) -> list[Row]:
+    """Lag over a WAN (bench/wan.py). No target: the lag target is for the loopback group.
+    The "added by Meridian" rows subtract the configured one-way delay; the network row is
+    the measured one-way latency of the shaped network alone under the same load."""
+    wan = r.get("wan")
+    if wan is None:
+        return []
+    if "skipped" in wan:
+        figure = "replication lag over a WAN (regions in network namespaces)"
+        return [Row("wan", figure, None, "ms", note=f"skipped: {wan['skipped']}")]
+    delay, n = wan["one_way_delay_ms"], len(wan["regions"])
+    loopback = {x["offered_per_s"]: x for x in r.get("replication", {}).get("loads", [])}
+    out = []
+    for load in wan["replication"]["loads"]:
+        rate, lag = load["offered_per_s"], load["visible_lag_ms"]
+        where = f"at {rate} writes/s over {n} regions, {delay:g}+-{wan['jitter_ms']:g} ms one-way"
+        if not lag.get("count"):
+            note = "no replicated record seen"
+            out.append(
+                Row(f"wan.{rate}.p50", f"WAN replication lag {where}", None, "ms", note=note)
+            )
+            continue
+        for q in ("p50", "p99", "max"):
+            out.append(Row(f"wan.{rate}.{q}", f"WAN replication lag {q} {where}", lag[q], "ms"))
+        base = loopback.get(rate, {}).get("visible_lag_ms", {})
+        for q in ("p50", "p99", "max"):
+            note = f"loopback {q} at {rate}/s: {_fmt(base[q], 'ms')}" if base.get("count") else ""
+            figure = f"  added by Meridian: {q} - {delay:g} ms"
+            out.append(Row(f"wan.{rate}.added_{q}", figure, lag[q] - delay, "ms", note=note))
+        out += _wan_load_rows(load)
+    return out
+
+
+def _wan_load_rows(load: dict) -> list[Row]:
+    rate, out = load["offered_per_s"], []
+    net = load.get("network_one_way_ms", {})
+    if net.get("count"):
+        figure = "  network alone: one-way p50 (TCP SYN/RST round trip / 2)"
+        note = f"p99 {_fmt(net['p99'], 'ms')}"
+        out.append(Row(f"wan.{rate}.network_p50", figure, net["p50"], "ms", note=note))
+    achieved = load["load"]["achieved_per_s"]
+    figure = f"  writes achieved at {rate}/s offered"
+    out.append(
+        Row(f"wan.{rate}.achieved", figure, achieved, "writes/s", note=_sustained_note(load))
+    )
+    shaper = load.get("shaper", {})
+    note = (
+        f"{shaper['packets_per_s']:,.0f} packets/s, {shaper['cpu_us_per_packet']:.0f} us each"
+        if shaper.get("cpu_us_per_packet")
+        else ""
+    )
+    figure = "  packet shaper CPU (Python, shares the cores)"
+    out.append(
+        Row(f"wan.{rate}.shaper", figure, load["cpu_cores"].get("shaper"), "cores", note=note)
+    )
     return out
 
 

@@ -3,8 +3,9 @@
 Order: raw limits; one region (buffered, then fsync); a group of three regions (nodes and
 replicators as processes) for replication lag at fixed loads, replicated apply rate, peak
 memory, then convergence after a partition; then a new region bootstrapping from a peer
-holding N items, with the peak memory of every process meanwhile. Prints the figures table,
-writes
+holding N items, with the peak memory of every process meanwhile; then replication lag with
+WAN latency between regions in network namespaces (bench/wan.py; root only, skipped in
+smoke mode; `--only wan` runs just that phase). Prints the figures table, writes
 <out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process started is
 stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -25,7 +26,18 @@ import sys
 import time
 from typing import Any
 
-from bench import apply, bootstrap, convergence, plots, procs, raw, region, replication, report
+from bench import (
+    apply,
+    bootstrap,
+    convergence,
+    plots,
+    procs,
+    raw,
+    region,
+    replication,
+    report,
+    wan,
+)
 from bench.cluster import REGION_NAMES, Cluster
 from bench.profile import PROFILES, Profile
 from bench.workload import item_bytes
@@ -103,6 +115,28 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
         await cluster.close()
     phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
     results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
+    results["wan"] = await run_wan(work, p, durability, phase)
+    phase.end()
+    return results
+
+
+async def run_wan(work: pathlib.Path, p: Profile, durability: str, phase: Phases) -> dict:
+    if p.wan_loads:
+        loads = ", ".join(f"{rate}/s" for rate, _ in p.wan_loads)
+        phase(
+            f"WAN: 3 regions in network namespaces, {p.wan_delay_ms:g} ms one-way, "
+            f"replication lag at {loads}"
+        )
+    result = await wan.measure(work, p, durability, LAG_KEYS)
+    if "skipped" in result:
+        print(f"WAN phase skipped: {result['skipped']}", flush=True)
+    return result
+
+
+async def run_only_wan(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    results["wan"] = await run_wan(work, p, durability, phase)
     phase.end()
     return results
 
@@ -155,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         help="durability of the multi-region group (default: fsync, the default)",
     )
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
+    parser.add_argument(
+        "--only",
+        choices=("wan",),
+        help="run one phase alone: `wan`, the WAN lag phase (for iterating on it)",
+    )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
     if args.items:
@@ -169,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     ok = False
     try:
-        results = asyncio.run(run_all(work, profile, args.durability))
+        run = run_only_wan if args.only == "wan" else run_all
+        results = asyncio.run(run(work, profile, args.durability))
         ok = True
     except KeyboardInterrupt:
         print("interrupted; processes stopped", file=sys.stderr)
@@ -208,10 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{results['duration_s']} s; results in {path}"
     )
     written = plots.write(results, out / stamp)
-    if written:
-        print("plots: " + ", ".join(str(p) for p in written))
-    else:
+    if written is None:
         print("plots skipped: matplotlib is not installed (pip install 'matplotlib>=3.8,<4')")
+    elif written:
+        print("plots: " + ", ".join(str(p) for p in written))
     return 0
 
 

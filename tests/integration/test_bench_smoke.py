@@ -71,3 +71,7 @@ def test_smoke_run_writes_every_figure(tmp_path):
     assert load["visible_lag_ms"]["count"] == load["received_records"]
     assert results["apply"]["apply"]["records"] == results["profile"]["apply_items"]
     assert results["convergence"]["digest_rounds"] >= 1
+    # The WAN phase needs root and network namespaces: smoke mode leaves it out, with a row
+    # saying so.
+    assert results["wan"] == {"skipped": "not run in smoke mode"}
+    assert figures["wan"]["note"] == "skipped: not run in smoke mode"
