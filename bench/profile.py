@@ -23,9 +23,11 @@ class Profile:
     read_s: float = 5.0
     # several regions
     regions: int = 3
-    lag_loads: tuple[tuple[int, float], ...] = (
+    lag_loads: tuple[tuple[int, float], ...] = (  # ascending: the highest sustained is reported
         (100, 15.0),
         (500, 15.0),
+        (1000, 15.0),
+        (2000, 15.0),
         (3000, 15.0),
         (10000, 15.0),
     )
