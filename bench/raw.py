@@ -4,8 +4,9 @@
   without and with an fsync per batch; random point gets.
 - protobuf: encode + decode of one stream record.
 - gRPC (a server in its own process, byte-level handlers): unary round trip p50/p99 one call
-  at a time, unary calls/s with many calls in flight, and server-streaming records/s with
-  100-record SubscribeBatch messages.
+  at a time and the server's CPU per call, unary calls/s with many calls in flight, the round
+  trip and server CPU per message on an open bidirectional stream, and server-streaming
+  records/s with 100-record SubscribeBatch messages.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pathlib
 import random
 import shutil
 import time
+from collections.abc import Awaitable
 
 import grpc
 import rocksdict
@@ -102,6 +104,32 @@ async def _unary(channel: grpc.aio.Channel, calls: int, concurrency: int) -> dic
     return {"calls_per_s": len(latencies) / elapsed, "latency_ms": summary_ms(latencies)}
 
 
+async def _server_cpu_us(server: Proc, calls: int, run: Awaitable[dict]) -> dict:
+    """Run a measurement and add the server process's CPU per call (user + system)."""
+    before = server.cpu_seconds()
+    result = await run
+    return {**result, "server_cpu_us_per_call": (server.cpu_seconds() - before) / calls * 1e6}
+
+
+async def _bidi(channel: grpc.aio.Channel, messages: int) -> dict:
+    """Ping-pong on one open bidirectional stream: what a message costs without a call."""
+    call = channel.stream_stream("/bench.Raw/Bidi")()
+    payload = b"x" * 100
+    for _ in range(50):  # warm up
+        await call.write(payload)
+        await call.read()
+    latencies: list[float] = []
+    start = time.perf_counter()
+    for _ in range(messages):
+        t = time.perf_counter()
+        await call.write(payload)
+        await call.read()
+        latencies.append((time.perf_counter() - t) * 1000)
+    elapsed = time.perf_counter() - start
+    await call.done_writing()
+    return {"messages_per_s": messages / elapsed, "latency_ms": summary_ms(latencies)}
+
+
 async def _stream(channel: grpc.aio.Channel, messages: int) -> dict:
     call = channel.unary_stream("/bench.Raw/Stream")
     received = 0
@@ -126,12 +154,16 @@ async def grpc_limits(
     try:
         await wait_serving(address, server)
         async with grpc.aio.insecure_channel(address) as channel:
-            sequential = await _unary(channel, unary_calls, 1)
+            sequential = await _server_cpu_us(
+                server, unary_calls + 50, _unary(channel, unary_calls, 1)
+            )
             saturated = await _unary(channel, unary_calls * 2, concurrency)
+            bidi = await _server_cpu_us(server, unary_calls + 50, _bidi(channel, unary_calls))
             stream = await _stream(channel, stream_messages)
         return {
             "unary_sequential": sequential,
             "unary_saturated": {**saturated, "concurrency": concurrency},
+            "bidi_sequential": bidi,
             "stream": {**stream, "records_per_message": RECORDS_PER_MESSAGE},
             "server_peak_rss_kb": server.peak_rss(),
         }

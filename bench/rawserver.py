@@ -2,7 +2,8 @@
 
 Generic (byte-level) handlers, so only gRPC itself is measured: `Echo` answers a unary call
 with its request, `Stream` sends the requested number of pre-serialized SubscribeBatch
-messages of `--records` stream records each. The standard health service says when it is up.
+messages of `--records` stream records each, `Bidi` answers each message of an open
+bidirectional stream with itself. The standard health service says when it is up.
 """
 
 from __future__ import annotations
@@ -34,9 +35,16 @@ async def serve(port: int, records: int) -> None:
         for _ in range(int(request)):
             yield message
 
+    async def bidi(
+        requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[bytes]:
+        async for request in requests:
+            yield request
+
     handlers = {
         "Echo": grpc.unary_unary_rpc_method_handler(echo, _identity, _identity),
         "Stream": grpc.unary_stream_rpc_method_handler(stream, _identity, _identity),
+        "Bidi": grpc.stream_stream_rpc_method_handler(bidi, _identity, _identity),
     }
     server = grpc.aio.server()
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])

@@ -84,6 +84,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
             unary_rate,
             "calls/s",
         ),
+        *_per_message_rows(grpc_),
         Row(
             "raw.stream",
             "raw: gRPC server streaming, 100 records/message",
@@ -91,7 +92,8 @@ def rows(r: dict[str, Any]) -> list[Row]:
             "records/s",
         ),
     ]
-    out += _region_rows(r["region"], unary_p50, unary_p99, unary_rate, wb, wb_sync)
+    unary_cpu = grpc_["unary_sequential"].get("server_cpu_us_per_call")
+    out += _region_rows(r["region"], unary_p50, unary_p99, unary_rate, wb, wb_sync, unary_cpu)
     group_wb = wb if r.get("group_durability") == "buffered" else wb_sync
     if "replication" in r:
         out += _group_rows(r, unary_p50, group_wb)
@@ -114,8 +116,61 @@ def _noise_rows(r: dict) -> list[Row]:
     ]
 
 
+def _per_message_rows(grpc_: dict) -> list[Row]:
+    """What gRPC itself costs a server per unary call and per message of an open stream."""
+    unary, bidi = grpc_["unary_sequential"], grpc_.get("bidi_sequential")
+    if bidi is None:  # results from before these were measured
+        return []
+    return [
+        Row(
+            "raw.unary_server_cpu",
+            "raw: gRPC server CPU per unary call",
+            unary["server_cpu_us_per_call"],
+            "us",
+        ),
+        Row(
+            "raw.bidi_p50",
+            "raw: gRPC round trip on an open bidirectional stream p50",
+            bidi["latency_ms"]["p50"],
+            "ms",
+        ),
+        Row(
+            "raw.bidi_server_cpu",
+            "raw: gRPC server CPU per message of an open bidirectional stream",
+            bidi["server_cpu_us_per_call"],
+            "us",
+            ratio=bidi["server_cpu_us_per_call"] / unary["server_cpu_us_per_call"],
+            ratio_to="per unary call",
+        ),
+    ]
+
+
+def _put_cpu_row(d: str, seq: dict, unary_cpu: float | None) -> list[Row]:
+    """The node's CPU per PutItem, one at a time, against gRPC's own per call."""
+    node = [cores for name, cores in seq.get("cpu_cores", {}).items() if "regionnode" in name]
+    if not node or unary_cpu is None:
+        return []
+    per_put = node[0] / seq["calls_per_s"] * 1e6
+    return [
+        Row(
+            f"region.{d}.put_cpu",
+            f"node CPU per PutItem, one at a time ({d})",
+            per_put,
+            "us",
+            ratio=per_put / unary_cpu,
+            ratio_to="server CPU per unary call",
+        )
+    ]
+
+
 def _region_rows(
-    reg: dict, unary_p50: float, unary_p99: float, unary_rate: float, wb: float, wb_sync: float
+    reg: dict,
+    unary_p50: float,
+    unary_p99: float,
+    unary_rate: float,
+    wb: float,
+    wb_sync: float,
+    unary_cpu: float | None,
 ) -> list[Row]:
     out = []
     for d in ("buffered", "fsync"):
@@ -144,6 +199,7 @@ def _region_rows(
                 ratio_to="unary p99",
             )
         )
+        out += _put_cpu_row(d, res["put_sequential"], unary_cpu)
         sat = res["put_saturated"]
         out.append(
             Row(
