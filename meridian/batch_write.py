@@ -32,11 +32,11 @@ def _batch_line(number: int, text: str, sch: schema.Schema, typed: bool) -> _Bat
     ((kind, body),) = obj.items()
     item = item_from_json(body, f"{where}: {kind}", typed)
     try:
-        keys = sch.key_of(item) if kind == "put" else sch.check_key(item)
+        key = sch.storage_key(item) if kind == "put" else sch.check_key(item)[0]
     except items.ItemError as exc:
         raise UsageError(f"{where}: {kind}: {exc}") from None
     write = pb.WriteRequest(put=item) if kind == "put" else pb.WriteRequest(delete_key=item)
-    return _BatchLine(number, write, sch.encode(keys))
+    return _BatchLine(number, write, key)
 
 
 def _chunks(lines: Sequence[_BatchLine]) -> Iterator[list[_BatchLine]]:

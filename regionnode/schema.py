@@ -89,12 +89,12 @@ class Schema:
             out += keys.encode_checked(key_type, attributes[name], name, limit)
         return out
 
-    def check_key(self, key: pb.Item) -> pb.Item:
-        """A key given on its own must hold exactly the key attributes."""
+    def check_key(self, key: pb.Item) -> tuple[bytes, pb.Item]:
+        """extract() of a key given on its own, which must hold exactly the key attributes."""
         extra = sorted(set(key.attributes) - self.key_names)
         if extra:
             raise ItemError(f"key attribute {extra[0]!r}: not part of the key schema")
-        return self.key_of(key)
+        return self.extract(key)
 
     def encode(self, key: pb.Item) -> bytes:
         """Storage key of an item: table prefix, partition key, then sort key."""

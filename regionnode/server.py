@@ -148,9 +148,9 @@ class NodeService(pb_grpc.NodeServicer):
         return table.schema.extract(item)
 
     def _key(self, table: Table, key: pb.Item) -> tuple[bytes, pb.Item]:
-        keys = table.schema.check_key(key)
-        normalize_item(keys)
-        return table.schema.encode(keys), keys
+        storage_key, keys = table.schema.check_key(key)
+        normalize_item(keys)  # the storage key encodes numbers in their normal form already
+        return storage_key, keys
 
     @_rpc
     async def PutItem(self, req: pb.PutItemRequest) -> pb.WriteResult:
