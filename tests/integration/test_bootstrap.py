@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import time
+from typing import Any
 
 import grpc
+import pytest
 
 from regionnode import items
 from regionnode.pb import node_pb2 as pb
+from regionnode.server import NodeService
+from replicator import bootstrap
 from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
 from tests.integration.group import Region, eventually, group_yaml, load_doc
@@ -94,7 +98,18 @@ def test_new_region_bootstraps_from_a_snapshot_under_writes(tmp_path: pathlib.Pa
     asyncio.run(scenario())
 
 
-def test_interrupted_bootstrap_resumes_and_converges(tmp_path: pathlib.Path) -> None:
+def test_interrupted_bootstrap_resumes_and_converges(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small, slowed batches: the copy takes over a second, so it is surely interrupted.
+    monkeypatch.setattr(bootstrap, "BATCH_ENTRIES", 500)
+    apply_snapshot = NodeService.ApplySnapshot
+
+    async def slowly(self: NodeService, request: Any, context: Any) -> Any:
+        await asyncio.sleep(0.05)
+        return await apply_snapshot(self, request, context)
+
+    monkeypatch.setattr(NodeService, "ApplySnapshot", slowly)
     regions = three_regions(tmp_path)
     us, eu, ap = regions["us"], regions["eu"], regions["ap"]
 
