@@ -171,6 +171,29 @@ class Cluster:
     def running(self) -> list[Proc]:
         return [p for r in self.regions.values() for p in (r.node, r.replicator) if p is not None]
 
+    def start_loadgen(
+        self, name: str, rate: int, seconds: float, keys: int, result: pathlib.Path, prefix: str
+    ) -> Proc:
+        """The load generator (`bench.loadgen`) writing to every region's node."""
+        command = python(
+            "bench.loadgen",
+            "--endpoints",
+            ",".join(r.node_addr for r in self.regions.values()),
+            "--regions",
+            ",".join(self.regions),
+            "--rate",
+            str(rate),
+            "--seconds",
+            str(seconds),
+            "--keys",
+            str(keys),
+            "--prefix",
+            prefix,
+            "--result",
+            str(result),
+        )
+        return Proc(name, command, self.logs).start()
+
     def peak_rss_kb(self) -> dict[str, int]:
         """Peak resident set (kB) per role ("node us-east", ...), the largest over restarts."""
         out: dict[str, int] = {}

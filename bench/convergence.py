@@ -15,7 +15,6 @@ import json
 import time
 
 from bench.cluster import Cluster
-from bench.procs import Proc, python
 from bench.workload import TABLE
 
 
@@ -25,27 +24,7 @@ async def measure(cluster: Cluster, rate: int, seconds: float, keys: int) -> dic
     await cluster.wait_caught_up(TABLE, await cluster.heads(TABLE), timeout=120)
     cluster.stop_replicator(isolated)
     result_path = cluster.work / "loadgen-partition.json"
-    gen = Proc(
-        "loadgen-partition",
-        python(
-            "bench.loadgen",
-            "--endpoints",
-            ",".join(r.node_addr for r in cluster.regions.values()),
-            "--regions",
-            ",".join(names),
-            "--rate",
-            str(rate),
-            "--seconds",
-            str(seconds),
-            "--keys",
-            str(keys),
-            "--prefix",
-            "shared",
-            "--result",
-            str(result_path),
-        ),
-        cluster.logs,
-    ).start()
+    gen = cluster.start_loadgen("loadgen-partition", rate, seconds, keys, result_path, "shared")
     await gen.finish(timeout=seconds + 120)
     load = json.loads(result_path.read_text())
     heads = await cluster.heads(TABLE)

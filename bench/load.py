@@ -11,7 +11,7 @@ import itertools
 import os
 import pathlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import grpc
 
@@ -85,28 +85,15 @@ async def saturated(
 
     `per_call` is how many items one call carries (throughput is also given in items/s).
     """
-    counter = itertools.count()
-    latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
-    async def worker() -> None:
-        while time.perf_counter() < deadline:
-            request = make_request(next(counter))
-            t = time.perf_counter()
-            await call(request, timeout=60)
-            latencies.append((time.perf_counter() - t) * 1000)
+    def until_deadline() -> Iterator[bytes]:
+        for n in itertools.count():
+            if time.perf_counter() >= deadline:
+                return
+            yield make_request(n)
 
-    cpu = CpuWindow(procs)
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    return {
-        "calls_per_s": len(latencies) / elapsed,
-        "items_per_s": len(latencies) * per_call / elapsed,
-        "latency_ms": summary_ms(latencies),
-        "concurrency": concurrency,
-        "cpu_cores": cpu.stop(),
-    }
+    return await drain(call, until_deadline(), concurrency, procs, per_call=per_call)
 
 
 async def drain(

@@ -26,7 +26,6 @@ import grpc
 from bench import load as load_mod
 from bench import metrics
 from bench.cluster import Cluster
-from bench.procs import Proc, python
 from bench.stats import histogram_quantile, summary_ms
 from bench.workload import TABLE
 from regionnode import hlc
@@ -163,27 +162,8 @@ def _histogram(before: dict, after: dict) -> dict:
 
 async def one_load(cluster: Cluster, probe: LagProbe, rate: int, seconds: float, keys: int) -> dict:
     result_path = cluster.work / f"loadgen-{rate}.json"
-    endpoints = ",".join(r.node_addr for r in cluster.regions.values())
     before = await _scrape(cluster)
-    gen = Proc(
-        f"loadgen-{rate}",
-        python(
-            "bench.loadgen",
-            "--endpoints",
-            endpoints,
-            "--regions",
-            ",".join(cluster.regions),
-            "--rate",
-            str(rate),
-            "--seconds",
-            str(seconds),
-            "--keys",
-            str(keys),
-            "--result",
-            str(result_path),
-        ),
-        cluster.logs,
-    ).start()
+    gen = cluster.start_loadgen(f"loadgen-{rate}", rate, seconds, keys, result_path, "region")
     cpu = load_mod.CpuWindow(cluster.running())
     await gen.finish(timeout=seconds + 120)
     load = json.loads(result_path.read_text())
