@@ -38,10 +38,17 @@ e2e: $(STAMP)
 chaos-smoke: $(STAMP)
 	$(BIN)/pytest chaos/test_smoke.py -q
 
-# The whole suite that fits a CI run: lint, types, unit, integration, end-to-end, a short chaos run.
-test: lint typecheck
-	$(BIN)/pytest -q tests
-	$(BIN)/pytest -q chaos
+# The whole suite that fits a CI run: lint, types, unit, integration, end-to-end, a short chaos
+# run. Every stage runs even when an earlier one fails; one summary at the end.
+test: $(STAMP)
+	scripts/stages.sh \
+	  format      "$(BIN)/ruff format --check ." \
+	  lint        "$(BIN)/ruff check ." \
+	  types       "$(BIN)/mypy" \
+	  unit        "$(BIN)/pytest -q tests/unit" \
+	  integration "$(BIN)/pytest -q tests/integration" \
+	  e2e         "$(BIN)/pytest -q tests/e2e" \
+	  chaos       "$(BIN)/pytest -q chaos"
 
 chaos: $(STAMP)
 	$(BIN)/python -m chaos.run --all

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -70,8 +70,10 @@ class TriggerTask:
         trigger: TriggerConfig,
         node: pb_grpc.NodeStub,
         metrics: TriggerMetrics,
+        clock: Callable[[], int] = hlc.wall_ms,
     ) -> None:
         self.config = config
+        self.clock = clock  # wall-clock milliseconds: record ages, checkpoint and dead-letter times
         self.region = region
         self.trigger = trigger
         self.node = node
@@ -177,7 +179,7 @@ class TriggerTask:
             table=self.trigger.table,
             stream_id=stream.stream_id,
             sequence_number=position,
-            updated_ms=hlc.wall_ms(),
+            updated_ms=self.clock(),
             dead_letters=self._dead_letters,
             trimmed=self._trimmed,
         )
@@ -324,7 +326,7 @@ class TriggerTask:
             error=error,
             attempts=attempts,
             records=records,
-            now_ms=hlc.wall_ms(),
+            now_ms=self.clock(),
             first=first,
             last=last,
         )
@@ -384,7 +386,7 @@ class TriggerTask:
         )
         if current == self.saved:
             return
-        current = replace(current, updated_ms=hlc.wall_ms())
+        current = replace(current, updated_ms=self.clock())
         await asyncio.to_thread(checkpoint.save, self.path, current)
         self.saved = current
         self.metrics.checkpoint.labels(*self.labels).set(current.sequence_number)
@@ -407,7 +409,7 @@ class TriggerTask:
         while True:
             oldest = progress.oldest_ms()
             if oldest is not None:
-                age.set(max(0.0, (hlc.wall_ms() - oldest) / 1000))
+                age.set(max(0.0, (self.clock() - oldest) / 1000))
             elif progress.caught_up:
                 age.set(0)
             await asyncio.sleep(GAUGE_INTERVAL_S)
@@ -462,7 +464,7 @@ class _LaneEffects:
         await self.task.dead_letter(batch, condition, error, attempts)
 
     def now_ms(self) -> int:
-        return hlc.wall_ms()
+        return self.task.clock()
 
     async def pause(self, retry: int) -> None:
         await asyncio.sleep(backoff.delay(retry, base=0.2, cap=30.0))

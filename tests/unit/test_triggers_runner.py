@@ -26,6 +26,11 @@ from triggers.checkpoint import Checkpoint
 from triggers.delivery import Result
 from triggers.metrics import TriggerMetrics
 
+# The fake records' creation time, and the runner's clock a minute later: nothing here
+# reads the real clock, so the results do not depend on the day the tests run.
+RECORD_TIME_MS = 1_795_350_140_000
+NOW_MS = RECORD_TIME_MS + 60_000
+
 
 class FakeNode:
     """DescribeStream and Subscribe over a list of records, like a node's stream."""
@@ -36,7 +41,7 @@ class FakeNode:
                 event_id=f"e{n}",
                 event_name=pb.INSERT if n % 2 else pb.MODIFY,
                 sequence_number=n,
-                creation_time_ms=1_795_350_140_000,
+                creation_time_ms=RECORD_TIME_MS,
                 keys=items.from_plain({"pk": f"k{n % 3}"}),
                 new_image=items.from_plain({"pk": f"k{n % 3}", "n": n}),
                 version=pb.Version(hlc=n, region="us-east"),
@@ -124,6 +129,7 @@ def run_task(
     until: Callable[[Checkpoint], bool],
     behaviour: Callable[[dict], Result] = lambda event: Result(True),
     monkeypatch: pytest.MonkeyPatch | None = None,
+    now_ms: int = NOW_MS,
 ) -> tuple[list[list[int]], Checkpoint, TriggerMetrics]:
     calls: list[list[int]] = []
     assert monkeypatch is not None
@@ -133,7 +139,14 @@ def run_task(
     path = checkpoint.path_for(region, "t")
 
     async def go() -> Checkpoint:
-        task = pipeline.TriggerTask(config, region, config.triggers[0], node, metrics)  # type: ignore[arg-type]
+        task = pipeline.TriggerTask(
+            config,
+            region,
+            config.triggers[0],
+            node,  # type: ignore[arg-type]
+            metrics,
+            clock=lambda: now_ms,
+        )
         job = asyncio.create_task(task.run())
         try:
             for _ in range(500):
@@ -254,3 +267,21 @@ def test_failures_reach_the_destination_and_are_counted(
     assert [r["eventID"] for r in entry["records"]] == ["e4"]
     assert value(metrics, "meridian_trigger_dead_letters_total") == 1
     assert value(metrics, "meridian_trigger_errors_total") >= 1
+
+
+def test_records_older_than_the_maximum_age_go_to_the_destination_unread(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = group(tmp_path, max_record_age="1h")
+    calls, saved, metrics = run_task(
+        config,
+        FakeNode(3),
+        lambda c: c.sequence_number == 3,
+        monkeypatch=monkeypatch,
+        now_ms=RECORD_TIME_MS + 2 * 3_600_000,
+    )
+    assert calls == []
+    assert saved.dead_letters == 3
+    (entry,) = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert entry["condition"] == "RecordAgeExceeded"
+    assert value(metrics, "meridian_trigger_dead_letters_total") == 3
