@@ -84,7 +84,8 @@ def prescan(tree: lark.Tree, problems: Problems) -> None:
             problems.add("parens", "The expression has redundant parentheses;")
     if operators > MAX_OPERATORS:
         raise invalid(
-            problems.kind, f"The expression contains too many operators; operator count: {operators}"
+            problems.kind,
+            f"The expression contains too many operators; operator count: {operators}",
         )
     if deepest > MAX_TREE_DEPTH:
         problems.raise_first()
@@ -111,22 +112,22 @@ class Builder:
     def path(self, tree: lark.Tree) -> n.Path:
         elements: list[n.PathElement] = []
         for step in tree.children:
-            token = step.children[0]
+            token = str(step.children[0])
             if step.data == "index":
                 elements.append(int(token))
             elif step.data == "name_ref":
-                elements.append(self._name_ref(str(token)))
+                elements.append(self._name_ref(token))
             else:
                 if is_reserved(token):
                     self.problems.add(
-                        "reserved", f"Attribute name is a reserved keyword; reserved keyword: {token}"
+                        "reserved",
+                        f"Attribute name is a reserved keyword; reserved keyword: {token}",
                     )
-                elements.append(str(token))
+                elements.append(token)
         if len(elements) > MAX_DEPTH:
             self.problems.add(
                 "depth",
-                "The document path has too many nesting levels; "
-                f"nesting levels: {len(elements)}",
+                f"The document path has too many nesting levels; nesting levels: {len(elements)}",
             )
         return n.Path(tuple(elements))
 
@@ -141,7 +142,7 @@ class Builder:
         self.used_names.add(ref)
         return self.names[ref]
 
-    def value(self, token: lark.Token) -> n.Value:
+    def value(self, token: object) -> n.Value:
         name = str(token)
         if name not in self.value_types:
             self.problems.add(

@@ -115,8 +115,8 @@ def _compare(op: str, left: Getter, right: Getter) -> Predicate:
     if op == "=":
         return lambda attributes, values: equal(left(attributes, values), right(attributes, values))
     if op == "<>":
-        return lambda attributes, values: not equal(
-            left(attributes, values), right(attributes, values)
+        return lambda attributes, values: (
+            not equal(left(attributes, values), right(attributes, values))
         )
     test = _ORDER_TESTS[op]
 
@@ -198,7 +198,9 @@ def _call(call: n.Call) -> Predicate:
         return lambda attributes, values: target(attributes, values) is None
     function = _BINARY_FUNCTIONS[call.name]
     first, second = (compile_operand(arg) for arg in call.args)
-    return lambda attributes, values: function(first(attributes, values), second(attributes, values))
+    return lambda attributes, values: function(
+        first(attributes, values), second(attributes, values)
+    )
 
 
 # ---------------------------------------------------------------- conditions
@@ -220,7 +222,9 @@ def compile_condition(condition: n.Condition) -> Predicate:
             condition.op, compile_operand(condition.left), compile_operand(condition.right)
         )
     if isinstance(condition, n.Between):
-        return _between(*(compile_operand(o) for o in (condition.subject, condition.low, condition.high)))
+        return _between(
+            *(compile_operand(o) for o in (condition.subject, condition.low, condition.high))
+        )
     if isinstance(condition, n.In):
         return _in(
             compile_operand(condition.subject),

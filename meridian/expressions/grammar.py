@@ -81,9 +81,7 @@ PARSER = lark.Lark(
 )
 
 # Tokens as DynamoDB's messages show them (only used to quote the text near an error).
-_MESSAGE_TOKEN = re.compile(
-    r"[A-Za-z][A-Za-z0-9_]*|[0-9]+|[#:][A-Za-z0-9_]*|<>|<=|>=|\S", re.ASCII
-)
+_MESSAGE_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[0-9]+|[#:][A-Za-z0-9_]*|<>|<=|>=|\S", re.ASCII)
 
 
 def parse(start: str, kind: str, text: str) -> lark.Tree:

@@ -130,6 +130,9 @@ class Update:
     """The actions of an UpdateExpression, in the order written."""
 
     actions: tuple[Action, ...]
+    # The message for an operand of the wrong type at run time (AttributeUpdates words it
+    # differently from UpdateExpression).
+    type_error: str = "An operand in the update expression has an incorrect data type"
 
     @property
     def paths(self) -> tuple[Path, ...]:

@@ -8,7 +8,9 @@ ProjectionExpression results, and UPDATED_OLD / UPDATED_NEW return values, this 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
+from typing import Any
 
 from meridian.expressions import nodes as n
 from meridian.expressions.evaluate import Attributes, resolve
@@ -38,14 +40,14 @@ def project(attributes: Attributes, paths: Iterable[n.Path]) -> Item:
         if len(elements) == 1:
             result.attributes[elements[0]].CopyFrom(value)  # type: ignore[index]
             continue
-        container: _Map | _List = nested
-        for element, following in zip(elements, elements[1:], strict=False):
-            child = container.get(element)  # type: ignore[call-overload]
+        container: Any = nested
+        for element, following in itertools.pairwise(elements):
+            child = container.get(element)
             if child is None:
                 child = _List() if isinstance(following, int) else _Map()
-                container[element] = child  # type: ignore[index]
+                container[element] = child
             container = child
-        container[elements[-1]] = value  # type: ignore[index]
+        container[elements[-1]] = value
     for name, node in nested.items():
         _fill(result.attributes[name], node)
     return result

@@ -132,7 +132,7 @@ def compile_request(
     *,
     update: str | None = None,
     condition: str | None = None,
-    filter: str | None = None,  # noqa: A002 - DynamoDB's name
+    filter: str | None = None,
     key_condition: str | None = None,
     projection: str | None = None,
     names: Mapping[str, str] | None = None,
@@ -275,6 +275,20 @@ def _build(
     built[kind] = getattr(builder, start)(tree)
     problems.raise_first()
     return builder
+
+
+def template_of(
+    *,
+    update: n.Update | None = None,
+    condition: n.Condition | None = None,
+    filter: n.Condition | None = None,
+    projection: tuple[n.Path, ...] | None = None,
+    key_condition: KeyCondition | None = None,
+) -> Template:
+    """A template from nodes built elsewhere (the legacy parameters)."""
+    return Template(
+        update, _predicate(condition), _predicate(filter), projection, key_condition, ()
+    )
 
 
 def _predicate(condition: n.Condition | None) -> Predicate | None:

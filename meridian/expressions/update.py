@@ -19,9 +19,13 @@ from meridian.expressions.model import MAX_DEPTH, MAX_ITEM_BYTES, AttributeValue
 from meridian.expressions.values import NESTING, SET_KINDS, add, number_value, subtract
 
 MISSING_OPERAND = "The provided expression refers to an attribute that does not exist in the item"
-WRONG_TYPE = "An operand in the update expression has an incorrect data type"
 BAD_PATH = "The document path provided in the update expression is invalid for update"
 TOO_LARGE = "Item size to update has exceeded the maximum allowed size"
+
+
+class _WrongType(Exception):
+    """An operand of the wrong type; reported with the update's own message."""
+
 
 # What an action writes: a value, or None to remove the path (DELETE that empties a set).
 Write = tuple[n.Path, AttributeValue | None]
@@ -34,14 +38,16 @@ def apply(update: n.Update, old: Item | None, key: Item, values: Values) -> Item
     attributes = old.attributes if old is not None else EMPTY
     writes: list[Write] = []
     removes: list[n.Path] = []
-    for action in update.actions:
-        if isinstance(action, n.RemoveAction):
-            removes.append(action.path)
-        else:
-            writes.append((action.path, _new_value(action, attributes, values)))
-    if old is None and not any(
-        isinstance(a, n.SetAction | n.AddAction) for a in update.actions
-    ):
+    try:
+        for action in update.actions:
+            if isinstance(action, n.RemoveAction):
+                removes.append(action.path)
+            else:
+                writes.append((action.path, _new_value(action, attributes, values)))
+    except _WrongType:
+        raise ExpressionError(update.type_error) from None
+    creates = any(isinstance(a, n.SetAction | n.AddAction) for a in update.actions)
+    if old is None and update.actions and not creates:
         return None
     new = Item()
     new.CopyFrom(old if old is not None else key)
@@ -66,6 +72,7 @@ def _new_value(action: n.Action, attributes: Attributes, values: Values) -> Attr
         if _depth(value) + len(action.path.elements) - 1 > MAX_DEPTH:
             raise ExpressionError(NESTING)
         return value
+    assert not isinstance(action, n.RemoveAction)
     current = resolve(attributes, action.path.elements)
     operand = values[action.value.name]
     if isinstance(action, n.AddAction):
@@ -93,7 +100,7 @@ def _evaluate(value: n.Operand | n.Arith, attributes: Attributes, values: Values
     # list_append
     first, second = (_evaluate(arg, attributes, values) for arg in value.args)
     if first.WhichOneof("value") != "l" or second.WhichOneof("value") != "l":
-        raise ExpressionError(WRONG_TYPE)
+        raise _WrongType
     result = AttributeValue()
     result.l.values.extend(first.l.values)
     result.l.values.extend(second.l.values)
@@ -102,7 +109,7 @@ def _evaluate(value: n.Operand | n.Arith, attributes: Attributes, values: Values
 
 def _number(value: AttributeValue) -> Decimal:
     if value.WhichOneof("value") != "n":
-        raise ExpressionError(WRONG_TYPE)
+        raise _WrongType
     return Decimal(value.n)
 
 
@@ -124,7 +131,7 @@ def _add(current: AttributeValue | None, operand: AttributeValue) -> AttributeVa
     if current is None:
         return operand
     if current.WhichOneof("value") != kind:
-        raise ExpressionError(WRONG_TYPE)
+        raise _WrongType
     return _set_of(kind, [*getattr(current, kind).values, *getattr(operand, kind).values])
 
 
@@ -133,7 +140,7 @@ def _delete(current: AttributeValue | None, operand: AttributeValue) -> Attribut
     if current is None:
         return None
     if current.WhichOneof("value") != kind:
-        raise ExpressionError(WRONG_TYPE)
+        raise _WrongType
     key = _member_key(kind)
     gone = {key(m) for m in getattr(operand, kind).values}
     kept = [m for m in getattr(current, kind).values if key(m) not in gone]

@@ -37,7 +37,9 @@ KINDS = {name: kind for kind, name in TYPE_NAMES.items()}
 SET_KINDS = frozenset(("ss", "ns", "bs"))
 ORDERED_KINDS = frozenset(("s", "n", "b"))  # the types < <= > >= BETWEEN compare
 
-OVERFLOW = "Number overflow. Attempting to store a number with magnitude larger than supported range"
+OVERFLOW = (
+    "Number overflow. Attempting to store a number with magnitude larger than supported range"
+)
 UNDERFLOW = (
     "Number underflow. Attempting to store a number with magnitude smaller than supported range"
 )
@@ -123,7 +125,9 @@ def value_problem(v: AttributeValue, depth: int = 0) -> str | None:
         return NESTING
     kind = v.WhichOneof("value")
     if kind is None:
-        return "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+        return (
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+        )
     if kind == "n":
         return number_problem(v.n)
     if kind == "null" and not v.null:
