@@ -36,7 +36,7 @@ MAX_IN_OPERANDS = 100
 # itself only limits the operator count; 200 levels is far beyond any real expression.
 MAX_TREE_DEPTH = 200
 
-_OPERATOR_TOKENS = frozenset(("COMPARATOR", "AND", "OR", "NOT", "BETWEEN", "IN", "PLUS", "MINUS"))
+_OPERATOR_TOKENS = frozenset(("AND", "OR", "NOT", "BETWEEN", "IN", "PLUS", "MINUS"))
 # How DynamoDB names types in messages about ADD and DELETE operands.
 _LONG_TYPE_NAMES = {
     "S": "STRING",
@@ -78,6 +78,8 @@ def prescan(tree: lark.Tree, problems: Problems) -> None:
                 stack.append((child, depth + 1))
             elif child.type in _OPERATOR_TOKENS:
                 operators += 1
+        if node.data == "comparator":
+            operators += 1
         if node.data == "call" and node.children[0] not in ARITY:
             problems.add("function_name", f"Invalid function name; function: {node.children[0]}")
         if node.data == "parens" and getattr(node.children[0], "data", None) == "parens":
@@ -263,7 +265,7 @@ class Builder:
         if data == "not_":
             return n.Not(self.condition(kids[1]))
         if data == "compare":
-            op = str(kids[1])
+            op = str(kids[1].children[0])
             left, right = self.operand(kids[0]), self.operand(kids[2])
             if op not in ("=", "<>"):
                 self._check_ordered(op, (left, right))
@@ -342,7 +344,7 @@ class Builder:
 
     def _set_action(self, tree: lark.Tree) -> n.SetAction:
         path = self.path(tree.children[0])
-        value_tree = tree.children[1]
+        value_tree = tree.children[2]
         if value_tree.data != "arith":
             return n.SetAction(path, self.operand(value_tree, update=True))
         left, op, right = value_tree.children

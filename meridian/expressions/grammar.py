@@ -24,7 +24,7 @@ condition: or_expr
          | and_expr AND not_expr    -> and_
 ?not_expr: primary
          | NOT not_expr             -> not_
-?primary: operand COMPARATOR operand              -> compare
+?primary: operand comparator operand              -> compare
         | operand BETWEEN operand AND operand     -> between
         | operand IN "(" operand ("," operand)* ")" -> in_
         | call
@@ -34,13 +34,14 @@ condition: or_expr
         | VALUE                     -> value
         | call
 call: NAME "(" operand ("," operand)* ")"
+comparator: EQ | NE | LT | LE | GT | GE
 
 update: clause+
 ?clause: SET set_action ("," set_action)*         -> set_clause
        | REMOVE path ("," path)*                  -> remove_clause
        | ADD path VALUE ("," path VALUE)*         -> add_clause
        | DELETE path VALUE ("," path VALUE)*      -> delete_clause
-set_action: path "=" set_value
+set_action: path EQ set_value
 ?set_value: operand
           | operand PLUS operand    -> arith
           | operand MINUS operand   -> arith
@@ -53,7 +54,12 @@ path: name step*
 ?step: "." name
      | "[" INDEX "]"                -> index
 
-COMPARATOR: "<>" | "<=" | ">=" | "=" | "<" | ">"
+EQ: "="
+NE: "<>"
+LT: "<"
+LE: "<="
+GT: ">"
+GE: ">="
 PLUS: "+"
 MINUS: "-"
 OR: "OR"i

@@ -36,6 +36,7 @@ def apply(update: n.Update, old: Item | None, key: Item, values: Values) -> Item
     only removes things (DynamoDB then creates nothing). `key` holds the key attributes,
     used when the item does not exist yet. Raises ExpressionError (ValidationException)."""
     attributes = old.attributes if old is not None else EMPTY
+    _check_targets(update, old if old is not None else key, old is not None)
     writes: list[Write] = []
     removes: list[n.Path] = []
     try:
@@ -61,6 +62,17 @@ def apply(update: n.Update, old: Item | None, key: Item, values: Values) -> Item
     if item_size(new) > MAX_ITEM_BYTES:
         raise ExpressionError(TOO_LARGE)
     return new
+
+
+def _check_targets(update: n.Update, item: Item, exists: bool) -> None:
+    """Refuse an action whose path has no container of the right type to act in (checked
+    before anything is evaluated, as DynamoDB does). A REMOVE on a missing item is fine."""
+    for action in update.actions:
+        elements = action.path.elements
+        if len(elements) == 1 or (isinstance(action, n.RemoveAction) and not exists):
+            continue
+        if _parent(item, elements) is None:
+            raise ExpressionError(BAD_PATH)
 
 
 # ---------------------------------------------------------------- values
