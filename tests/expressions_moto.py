@@ -165,6 +165,7 @@ class Case:
 class Generator:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        self.avoid: list[str] = []
 
     # ------------------------------------------------------------ values
 
@@ -173,7 +174,8 @@ class Generator:
         if kind == "S":
             return {"S": self.rng.choice(WORDS)}
         if kind == "N":
-            return {"N": self.rng.choice(("0", "1", "2", "-3", "10", "2.5", "1e2", "0.125"))}
+            # No 0 or 1: moto compares Python values, and True == 1.
+            return {"N": self.rng.choice(("2", "-3", "10", "2.5", "1e2", "0.125", "-0.5"))}
         if kind == "B":
             return {"B": self.rng.choice((b"\x00", b"ab", b"\xff\x01", b""))}
         if kind == "BOOL":
@@ -349,6 +351,7 @@ class Generator:
 
     def update(self, case: Case) -> str:
         clauses: dict[str, list[str]] = {}
+        targets: list[tuple[str, str]] = []
         used: list[str] = []
         for _ in range(self.rng.randint(1, 4)):
             action = self.rng.choice(("SET", "SET", "SET", "REMOVE", "ADD", "DELETE"))
@@ -356,13 +359,29 @@ class Generator:
             resolved = _resolved(path, case.names)
             if any(_overlaps(resolved, other) for other in used):
                 continue
+            # moto applies REMOVE and SET on one list in written order; DynamoDB resolves
+            # every index against the list as it was. One action per list, then.
+            if "[" in resolved and any(_list_of(resolved) == _list_of(o) for o in used):
+                continue
             used.append(resolved)
+            targets.append((action, path))
+        # Operands never read what another action changes: moto's operands alias the item
+        # while it is being changed, DynamoDB reads them all from the item as it was.
+        self.avoid = used
+        for action, path in targets:
             clauses.setdefault(action, []).append(self._action(case, action, path))
         if not clauses:
             clauses["SET"] = [f"z = {self.placeholder(case, self.scalar())}"]
         parts = [f"{action} {', '.join(actions)}" for action, actions in clauses.items()]
         self.rng.shuffle(parts)
         return " ".join(parts)
+
+    def operand_path(self, case: Case) -> str:
+        for _ in range(10):
+            path = self.path(case, indexes=True, item=case.item)
+            if not any(_overlaps(_resolved(path, case.names), t) for t in self.avoid):
+                return path
+        return "zz"  # an attribute no item has
 
     def _action(self, case: Case, action: str, path: str) -> str:
         target = _lookup(case.item, path, case.names)
@@ -377,16 +396,16 @@ class Generator:
         if roll < 0.5:
             value = self.placeholder(case, self.value())
         elif roll < 0.65:
-            other = self.path(case, indexes=True, item=case.item)
+            other = self.operand_path(case)
             value = f"if_not_exists({other}, {self.placeholder(case, self.scalar())})"
         elif roll < 0.8:
-            first = self.path(case, indexes=True, item=case.item)
+            first = self.operand_path(case)
             second = self.placeholder(case, {"L": [self.scalar() for _ in range(2)]})
             value = f"list_append({first}, {second})"
             if self.rng.random() < 0.5:
                 value = f"list_append({second}, {first})"
         else:
-            other = self.path(case, indexes=True, item=case.item)
+            other = self.operand_path(case)
             op = self.rng.choice(("+", "-"))
             value = f"{other} {op} {self.placeholder(case, self.scalar('N'))}"
         return f"{path} = {value}"
@@ -411,8 +430,10 @@ class Generator:
                 resolved = _resolved(path, case.names)
                 if any(_overlaps(resolved, other) for other in resolved_paths):
                     continue
-                if "[" in resolved and any(_same_element(resolved, o) for o in resolved_paths):
-                    continue  # moto keeps only one of two paths into one list element
+                if "[" in resolved and (
+                    "].[" in resolved or any("[" in other for other in resolved_paths)
+                ):
+                    continue  # moto mishandles a[0][1] and several paths into one list
                 resolved_paths.append(resolved)
                 paths.append(path)
             case.projection = ", ".join(paths)
@@ -445,12 +466,8 @@ def _overlaps(a: str, b: str) -> bool:
     )
 
 
-def _same_element(a: str, b: str) -> bool:
-    x, y = a.split("."), b.split(".")
-    common = 0
-    while common < min(len(x), len(y)) and x[common] == y[common]:
-        common += 1
-    return any(step.startswith("[") for step in x[:common])
+def _list_of(resolved: str) -> str:
+    return resolved.rsplit(".[", 1)[0] if "[" in resolved else ""
 
 
 def _lookup(item: dict[str, Any], path: str, names: dict[str, str]) -> dict[str, Any] | None:
@@ -602,13 +619,11 @@ MISSING = "The provided expression refers to an attribute that does not exist in
 
 def disagreement(case: Case, engine: Outcome, moto: Outcome) -> str | None:
     """Why the two outcomes differ in a way that matters, or None."""
-    if moto.message == BAD_PATH and engine.message == MISSING:
-        # An operand path that steps into a value of another type (b[0] where b is a
-        # number): moto reports a bad document path, DynamoDB a missing attribute.
-        return None
-    if engine.message == BAD_PATH and moto.message != BAD_PATH and _scalar_parent(case):
-        # SET / ADD / DELETE below a scalar (a.b where a is a number): DynamoDB refuses
-        # the document path, moto ignores the action or reports something else.
+    if (moto.message == BAD_PATH) != (engine.message == BAD_PATH) and _steps_into_scalar(case):
+        # A path that steps into a value of another type (a.b or a[0] where a is a
+        # number). As a SET / ADD / DELETE target DynamoDB refuses the document path and
+        # moto ignores the action; as an operand DynamoDB finds no attribute there while
+        # moto reports a bad document path (and checks it before anything else).
         return None
     if engine.error != moto.error:
         return f"error codes differ: engine {engine.error} {engine.message!r}, moto {moto.error} {moto.message!r}"
@@ -624,21 +639,19 @@ def disagreement(case: Case, engine: Outcome, moto: Outcome) -> str | None:
     return None
 
 
-def _scalar_parent(case: Case) -> bool:
-    """Whether an update action's path has a parent that exists and is no container."""
+def _steps_into_scalar(case: Case) -> bool:
+    """Whether a path of the update steps into an existing value that is no container of
+    the kind the step needs."""
     import re
 
     text = case.update or ""
     for path in re.findall(r"[#A-Za-z][#A-Za-z0-9_.\[\]]*", text):
-        resolved = _resolved(path, case.names)
-        if "." not in resolved or path.upper() in ("SET", "REMOVE", "ADD", "DELETE"):
-            continue
-        parent_path = resolved.rsplit(".", 1)[0]
-        parent = _lookup(case.item, parent_path, {})
-        last = resolved.rsplit(".", 1)[1]
-        wanted = "L" if last.startswith("[") else "M"
-        if parent is not None and wanted not in parent:
-            return True
+        steps = _resolved(path, case.names).split(".")
+        for i in range(1, len(steps)):
+            parent = _lookup(case.item, ".".join(steps[:i]).replace(".[", "["), {})
+            wanted = "L" if steps[i].startswith("[") else "M"
+            if parent is not None and wanted not in parent:
+                return True
     return False
 
 

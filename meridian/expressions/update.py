@@ -39,14 +39,20 @@ def apply(update: n.Update, old: Item | None, key: Item, values: Values) -> Item
     _check_targets(update, old if old is not None else key, old is not None)
     writes: list[Write] = []
     removes: list[n.Path] = []
-    try:
-        for action in update.actions:
-            if isinstance(action, n.RemoveAction):
-                removes.append(action.path)
-            else:
-                writes.append((action.path, _new_value(action, attributes, values)))
-    except _WrongType:
-        raise ExpressionError(update.type_error) from None
+    wrong_type = False
+    # SET operands first, as DynamoDB reads them all before acting: a missing attribute is
+    # reported before an operand of the wrong type.
+    ordered = sorted(update.actions, key=lambda a: not isinstance(a, n.SetAction))
+    for action in ordered:
+        if isinstance(action, n.RemoveAction):
+            removes.append(action.path)
+            continue
+        try:
+            writes.append((action.path, _new_value(action, attributes, values)))
+        except _WrongType:
+            wrong_type = True
+    if wrong_type:
+        raise ExpressionError(update.type_error)
     creates = any(isinstance(a, n.SetAction | n.AddAction) for a in update.actions)
     if old is None and update.actions and not creates:
         return None
