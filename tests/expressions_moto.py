@@ -249,7 +249,7 @@ class Generator:
         path: list[str | int] = [name]
         value = item[name]
         while self.rng.random() < 0.6:
-            if "M" in value and value["M"]:
+            if value.get("M"):
                 member = self.rng.choice(sorted(value["M"]))
                 path.append(member)
                 value = value["M"][member]
@@ -389,7 +389,9 @@ class Generator:
             return path
         if action in ("ADD", "DELETE"):
             kind = _set_kind(target) if target is not None else None
-            if action == "ADD" and (kind is None and self.rng.random() < 0.5 or target and "N" in target):
+            if action == "ADD" and (
+                (kind is None and self.rng.random() < 0.5) or (target and "N" in target)
+            ):
                 return f"{path} {self.placeholder(case, self.scalar('N'))}"
             return f"{path} {self.placeholder(case, self.set_value(kind))}"
         roll = self.rng.random()
@@ -563,7 +565,7 @@ def moto_dynamodb() -> Iterator[Any]:
             "dynamodb",
             region_name="us-east-1",
             aws_access_key_id="test",
-            aws_secret_access_key="test",  # noqa: S106 - moto's fake credentials
+            aws_secret_access_key="test",
         )
         for table in (TABLE, SCAN_TABLE):
             client.create_table(
@@ -626,7 +628,10 @@ def disagreement(case: Case, engine: Outcome, moto: Outcome) -> str | None:
         # moto reports a bad document path (and checks it before anything else).
         return None
     if engine.error != moto.error:
-        return f"error codes differ: engine {engine.error} {engine.message!r}, moto {moto.error} {moto.message!r}"
+        return (
+            f"error codes differ: engine {engine.error} {engine.message!r}, "
+            f"moto {moto.error} {moto.message!r}"
+        )
     if engine.error is None and engine.result != moto.result:
         return f"results differ:\n  engine {engine.result}\n  moto   {moto.result}"
     if (

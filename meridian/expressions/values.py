@@ -164,7 +164,7 @@ def _set_problem(kind: str, members: Iterable[str] | Iterable[bytes]) -> str | N
             return "Input collection contains duplicates"
     elif len(set(values)) != len(values):
         shown = ", ".join(str(m) for m in values)
-        suffix = "of type BS " if kind == "bs" else ""
+        suffix = "of type BS " if kind == "bs" else " "
         return (
             "One or more parameter values were invalid: "
             f"Input collection [{shown}]{suffix}contains duplicates."

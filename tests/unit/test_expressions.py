@@ -48,9 +48,7 @@ def values(obj: dict[str, Any]) -> dict[str, pb.AttributeValue]:
 
 
 def condition(text: str, vals: dict[str, Any] | None = None, **kw: Any) -> Any:
-    return compile_request(
-        "PutItem", condition=text, values=values(vals) if vals else None, **kw
-    )
+    return compile_request("PutItem", condition=text, values=values(vals) if vals else None, **kw)
 
 
 def error(call: Any) -> str:
@@ -70,12 +68,12 @@ def error(call: Any) -> str:
         ("n = :v", {":v": Decimal("5.0")}, True),
         ("n = :v", {":v": "5"}, False),  # different types are never equal
         ("n <> :v", {":v": "5"}, True),
-        ("missing <> :v", {":v": 1}, True),  # <> holds when an operand is missing
-        ("missing = :v", {":v": None}, False),  # missing is not NULL
+        ("gone <> :v", {":v": 1}, True),  # <> holds when an operand is missing
+        ("gone = :v", {":v": None}, False),  # gone is not NULL
         ("z = :v", {":v": None}, True),
         ("n < :v", {":v": 6}, True),
         ("n < :v", {":v": "6"}, False),
-        ("missing < :v", {":v": 6}, False),
+        ("gone < :v", {":v": 6}, False),
         ("s < :v", {":v": "hellp"}, True),
         ("s >= :v", {":v": "hello"}, True),
         ("b > :v", {":v": b"\x01\x00"}, True),  # binary compares as unsigned bytes
@@ -84,7 +82,7 @@ def error(call: Any) -> str:
         ("n BETWEEN :a AND :b", {":a": 1, ":b": 5}, True),
         ("n BETWEEN :a AND :b", {":a": 6, ":b": 9}, False),
         ("s BETWEEN :a AND :b", {":a": "a", ":b": "z"}, True),
-        ("missing BETWEEN :a AND :b", {":a": 1, ":b": 5}, False),
+        ("gone BETWEEN :a AND :b", {":a": 1, ":b": 5}, False),
         ("n IN (:a, :b)", {":a": 4, ":b": 5}, True),
         ("n IN (:a)", {":a": "5"}, False),
         ("ss IN (:a)", {":a": {"y", "x"}}, True),  # sets compare as sets
@@ -110,7 +108,7 @@ def error(call: Any) -> str:
         ("contains(b, :v)", {":v": b"\xff"}, True),
         ("contains(l, :v)", {":v": "two"}, True),
         ("contains(l, :v)", {":v": [3]}, True),
-        ("contains(missing, :v)", {":v": "x"}, False),
+        ("contains(gone, :v)", {":v": "x"}, False),
         ("size(s) = :v", {":v": 5}, True),
         ("size(e) = :v", {":v": 0}, True),
         ("size(b) = :v", {":v": 2}, True),
@@ -118,7 +116,7 @@ def error(call: Any) -> str:
         ("size(l) = :v", {":v": 3}, True),
         ("size(m) = :v", {":v": 3}, True),
         ("size(n) = :v", {":v": 1}, False),  # no size for numbers: false, not an error
-        ("size(missing) < :v", {":v": 1}, False),
+        ("size(gone) < :v", {":v": 1}, False),
         ("size(s) = :v", {":v": "5"}, False),
         ("size(:x) = :v", {":x": "abc", ":v": 3}, True),
         ("size(s) > m.a", None, True),
@@ -183,8 +181,7 @@ def test_names_resolve_to_literal_attribute_names() -> None:
         ),
         (
             dict(condition="a = :v", values={":v": 1}, names={"#a": "a", "#b": "b"}),
-            "Value provided in ExpressionAttributeNames unused in expressions: "
-            "keys: {#a, #b}",
+            "Value provided in ExpressionAttributeNames unused in expressions: keys: {#a, #b}",
         ),
         (
             dict(condition="foo(a)"),
@@ -282,7 +279,7 @@ def test_names_resolve_to_literal_attribute_names() -> None:
         ),
         (
             dict(condition="a == :v", values={":v": 1}),
-            'Invalid ConditionExpression: Syntax error; token: "=", near: "= = :v"',
+            'Invalid ConditionExpression: Syntax error; token: "=", near: "== :v"',
         ),
         (
             dict(condition="_a = :v", values={":v": 1}),
@@ -304,9 +301,9 @@ def test_names_resolve_to_literal_attribute_names() -> None:
             "operator count: 301",
         ),
         (
-            dict(condition="a = :v" + " " * 4090, values={":v": 1}),
+            dict(condition="a = :v" + " " * 4091, values={":v": 1}),
             "Invalid ConditionExpression: Expression size has exceeded the maximum allowed "
-            "size; expression size: 4096",
+            "size; expression size: 4097",
         ),
         (dict(condition="a = :v", values={}), "ExpressionAttributeValues must not be empty"),
         (dict(condition="a = b", names={}), "ExpressionAttributeNames must not be empty"),
@@ -339,18 +336,33 @@ def test_condition_validation(kwargs: dict[str, Any], message: str) -> None:
     ("value", "message"),
     [
         (pb.AttributeValue(n="dog"), "The parameter cannot be converted to a numeric value: dog"),
-        (pb.AttributeValue(n="1e126"), "Number overflow. Attempting to store a number with "
-         "magnitude larger than supported range"),
-        (pb.AttributeValue(n="1e-131"), "Number underflow. Attempting to store a number with "
-         "magnitude smaller than supported range"),
-        (pb.AttributeValue(n="1" * 39), "Attempting to store more than 38 significant digits "
-         "in a Number"),
-        (pb.AttributeValue(ss=pb.StringSet()), "One or more parameter values were invalid: "
-         "An string set  may not be empty"),
-        (pb.AttributeValue(ss=pb.StringSet(values=["a", "a"])), "One or more parameter values "
-         "were invalid: Input collection [a, a] contains duplicates."),
-        (pb.AttributeValue(), "Supplied AttributeValue is empty, must contain exactly one of "
-         "the supported datatypes"),
+        (
+            pb.AttributeValue(n="1e126"),
+            "Number overflow. Attempting to store a number with "
+            "magnitude larger than supported range",
+        ),
+        (
+            pb.AttributeValue(n="1e-131"),
+            "Number underflow. Attempting to store a number with "
+            "magnitude smaller than supported range",
+        ),
+        (
+            pb.AttributeValue(n="1" * 39),
+            "Attempting to store more than 38 significant digits in a Number",
+        ),
+        (
+            pb.AttributeValue(ss=pb.StringSet()),
+            "One or more parameter values were invalid: An string set  may not be empty",
+        ),
+        (
+            pb.AttributeValue(ss=pb.StringSet(values=["a", "a"])),
+            "One or more parameter values "
+            "were invalid: Input collection [a, a] contains duplicates.",
+        ),
+        (
+            pb.AttributeValue(),
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+        ),
     ],
 )
 def test_invalid_values(value: pb.AttributeValue, message: str) -> None:
@@ -429,7 +441,7 @@ def applied(text: str, vals: dict[str, Any] | None = None, start: dict[str, Any]
             {"p": "k", "l": [0, 1, 2, 3]},
             {"p": "k", "l": [1, 3]},
         ),
-        ("REMOVE l[7], missing", None, {"p": "k", "l": [1]}, {"p": "k", "l": [1]}),
+        ("REMOVE l[7], gone", None, {"p": "k", "l": [1]}, {"p": "k", "l": [1]}),
         ("REMOVE m.a", None, {"p": "k", "m": {"a": 1}}, {"p": "k", "m": {}}),
         ("ADD n :v", {":v": 2}, {"p": "k"}, {"p": "k", "n": 2}),
         ("ADD n :v", {":v": Decimal("-3.5")}, {"p": "k", "n": 1}, {"p": "k", "n": Decimal("-2.5")}),
@@ -455,33 +467,86 @@ def test_update_results(
 @pytest.mark.parametrize(
     ("text", "vals", "start", "message"),
     [
-        ("SET a = b + :v", {":v": 1}, {"p": "k"}, "The provided expression refers to an "
-         "attribute that does not exist in the item"),
-        ("SET a = list_append(b, :v)", {":v": [1]}, {"p": "k"}, "The provided expression "
-         "refers to an attribute that does not exist in the item"),
-        ("SET a = a + :v", {":v": 1}, {"p": "k", "a": "x"}, "An operand in the update "
-         "expression has an incorrect data type"),
-        ("SET a = list_append(a, :v)", {":v": [1]}, {"p": "k", "a": 1}, "An operand in the "
-         "update expression has an incorrect data type"),
-        ("ADD a :v", {":v": 1}, {"p": "k", "a": "x"}, "An operand in the update expression "
-         "has an incorrect data type"),
-        ("ADD a :v", {":v": {"x"}}, {"p": "k", "a": {1}}, "An operand in the update "
-         "expression has an incorrect data type"),
-        ("SET a.c = :v", {":v": 1}, {"p": "k", "a": "hello"}, "The document path provided "
-         "in the update expression is invalid for update"),
-        ("SET c.c = :v", {":v": 1}, {"p": "k"}, "The document path provided in the update "
-         "expression is invalid for update"),
-        ("SET a[0] = :v", {":v": 1}, {"p": "k", "a": "hello"}, "The document path provided "
-         "in the update expression is invalid for update"),
-        ("REMOVE c.c", None, {"p": "k"}, "The document path provided in the update "
-         "expression is invalid for update"),
-        ("SET a = :x + :y", {":x": Decimal("9e125"), ":y": Decimal("9e125")}, {"p": "k"},
-         "Number overflow. Attempting to store a number with magnitude larger than "
-         "supported range"),
-        ("SET a = :x + :y", {":x": Decimal("1e50"), ":y": 1}, {"p": "k"}, "Number overflow. "
-         "Attempting to store a number with magnitude larger than supported range"),
-        ("SET a = :v", {":v": "x" * 400_000}, {"p": "k", "b": "y" * 1000}, "Item size to "
-         "update has exceeded the maximum allowed size"),
+        (
+            "SET a = b + :v",
+            {":v": 1},
+            {"p": "k"},
+            "The provided expression refers to an attribute that does not exist in the item",
+        ),
+        (
+            "SET a = list_append(b, :v)",
+            {":v": [1]},
+            {"p": "k"},
+            "The provided expression refers to an attribute that does not exist in the item",
+        ),
+        (
+            "SET a = a + :v",
+            {":v": 1},
+            {"p": "k", "a": "x"},
+            "An operand in the update expression has an incorrect data type",
+        ),
+        (
+            "SET a = list_append(a, :v)",
+            {":v": [1]},
+            {"p": "k", "a": 1},
+            "An operand in the update expression has an incorrect data type",
+        ),
+        (
+            "ADD a :v",
+            {":v": 1},
+            {"p": "k", "a": "x"},
+            "An operand in the update expression has an incorrect data type",
+        ),
+        (
+            "ADD a :v",
+            {":v": {"x"}},
+            {"p": "k", "a": {1}},
+            "An operand in the update expression has an incorrect data type",
+        ),
+        (
+            "SET a.c = :v",
+            {":v": 1},
+            {"p": "k", "a": "hello"},
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "SET c.c = :v",
+            {":v": 1},
+            {"p": "k"},
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "SET a[0] = :v",
+            {":v": 1},
+            {"p": "k", "a": "hello"},
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "REMOVE c.c",
+            None,
+            {"p": "k"},
+            "The document path provided in the update expression is invalid for update",
+        ),
+        (
+            "SET a = :x + :y",
+            {":x": Decimal("9e125"), ":y": Decimal("9e125")},
+            {"p": "k"},
+            "Number overflow. Attempting to store a number with magnitude larger than "
+            "supported range",
+        ),
+        (
+            "SET a = :x + :y",
+            {":x": Decimal("1e50"), ":y": 1},
+            {"p": "k"},
+            "Number overflow. "
+            "Attempting to store a number with magnitude larger than supported range",
+        ),
+        (
+            "SET a = :v",
+            {":v": "x" * 409_600},
+            {"p": "k"},
+            "Item size to update has exceeded the maximum allowed size",
+        ),
     ],
 )
 def test_update_errors(
@@ -493,38 +558,102 @@ def test_update_errors(
 @pytest.mark.parametrize(
     ("text", "vals", "names", "message"),
     [
-        ("SET a = :v, a.b = :v", {":v": 1}, None, "Two document paths overlap with each "
-         "other; must remove or rewrite one of these paths; path one: [a], path two: [a, b]"),
-        ("SET a[1] = :v REMOVE a[1]", {":v": 1}, None, "Two document paths overlap with each "
-         "other; must remove or rewrite one of these paths; path one: [a, [1]], "
-         "path two: [a, [1]]"),
-        ("SET #a = :v, #b = :v", {":v": 1}, {"#a": "x", "#b": "x"}, "Two document paths "
-         "overlap with each other; must remove or rewrite one of these paths; path one: "
-         "[x], path two: [x]"),
-        ("SET a.b = :v, a[1] = :v", {":v": 1}, None, "Two document paths conflict with each "
-         "other; must remove or rewrite one of these paths; path one: [a, b], "
-         "path two: [a, [1]]"),
-        ("SET a = :v SET b = :v", {":v": 1}, None, 'The "SET" section can only be used once '
-         "in an update expression;"),
-        ("ADD a :v", {":v": "x"}, None, "Incorrect operand type for operator or function; "
-         "operator: ADD, operand type: STRING"),
-        ("DELETE a :v", {":v": 1}, None, "Incorrect operand type for operator or function; "
-         "operator: DELETE, operand type: NUMBER"),
-        ("SET a = :v + :w", {":v": 1, ":w": "x"}, None, "Incorrect operand type for operator "
-         "or function; operator or function: +, operand type: S"),
-        ("SET a = list_append(:v, :w)", {":v": [1], ":w": 1}, None, "Incorrect operand type "
-         "for operator or function; operator or function: list_append, operand type: N"),
-        ("SET a = if_not_exists(:v, :w)", {":v": 1, ":w": 1}, None, "Operator or function "
-         "requires a document path; operator or function: if_not_exists"),
-        ("SET a = size(b)", None, None, "The function is not allowed to be used this way in "
-         "an expression; function: size"),
-        ("SET a = list_append(:v)", {":v": [1]}, None, "Incorrect number of operands for "
-         "operator or function; operator or function: list_append, number of operands: 1"),
-        ("SET a = :v + :w + :w", {":v": 1, ":w": 1}, None, 'Syntax error; token: "+", '
-         'near: ":w + :w"'),
+        (
+            "SET a = :v, a.b = :v",
+            {":v": 1},
+            None,
+            "Two document paths overlap with each "
+            "other; must remove or rewrite one of these paths; path one: [a], path two: [a, b]",
+        ),
+        (
+            "SET a[1] = :v REMOVE a[1]",
+            {":v": 1},
+            None,
+            "Two document paths overlap with each "
+            "other; must remove or rewrite one of these paths; path one: [a, [1]], "
+            "path two: [a, [1]]",
+        ),
+        (
+            "SET #a = :v, #b = :v",
+            {":v": 1},
+            {"#a": "x", "#b": "x"},
+            "Two document paths "
+            "overlap with each other; must remove or rewrite one of these paths; path one: "
+            "[x], path two: [x]",
+        ),
+        (
+            "SET a.b = :v, a[1] = :v",
+            {":v": 1},
+            None,
+            "Two document paths conflict with each "
+            "other; must remove or rewrite one of these paths; path one: [a, b], "
+            "path two: [a, [1]]",
+        ),
+        (
+            "SET a = :v SET b = :v",
+            {":v": 1},
+            None,
+            'The "SET" section can only be used once in an update expression;',
+        ),
+        (
+            "ADD a :v",
+            {":v": "x"},
+            None,
+            "Incorrect operand type for operator or function; operator: ADD, operand type: STRING",
+        ),
+        (
+            "DELETE a :v",
+            {":v": 1},
+            None,
+            "Incorrect operand type for operator or function; "
+            "operator: DELETE, operand type: NUMBER",
+        ),
+        (
+            "SET a = :v + :w",
+            {":v": 1, ":w": "x"},
+            None,
+            "Incorrect operand type for operator "
+            "or function; operator or function: +, operand type: S",
+        ),
+        (
+            "SET a = list_append(:v, :w)",
+            {":v": [1], ":w": 1},
+            None,
+            "Incorrect operand type "
+            "for operator or function; operator or function: list_append, operand type: N",
+        ),
+        (
+            "SET a = if_not_exists(:v, :w)",
+            {":v": 1, ":w": 1},
+            None,
+            "Operator or function requires a document path; operator or function: if_not_exists",
+        ),
+        (
+            "SET a = size(b)",
+            None,
+            None,
+            "The function is not allowed to be used this way in an expression; function: size",
+        ),
+        (
+            "SET a = list_append(:v)",
+            {":v": [1]},
+            None,
+            "Incorrect number of operands for "
+            "operator or function; operator or function: list_append, number of operands: 1",
+        ),
+        (
+            "SET a = :v + :w + :w",
+            {":v": 1, ":w": 1},
+            None,
+            'Syntax error; token: "+", near: ":w + :w"',
+        ),
         ("SET a[#i] = :v", {":v": 1}, {"#i": "1"}, 'Syntax error; token: "#i", near: "[#i]"'),
-        ("SET and = :v", {":v": 1}, None, "Attribute name is a reserved keyword; "
-         "reserved keyword: and"),
+        (
+            "SET and = :v",
+            {":v": 1},
+            None,
+            "Attribute name is a reserved keyword; reserved keyword: and",
+        ),
     ],
 )
 def test_update_validation(
@@ -562,7 +691,7 @@ def test_update_of_a_missing_item() -> None:
     created = update("SET a = :v", {":v": 1}).apply_update(None, key)
     assert items.to_plain(created.item) == {"p": "new", "a": 1}
     assert created.updated_old is None
-    # Only removing things creates nothing, even below a missing parent.
+    # Only removing things creates nothing, even below a gone parent.
     assert update("REMOVE x.y").apply_update(None, key).item is None
     assert update("DELETE s :v", {":v": {"x"}}).apply_update(None, key).item is None
 
@@ -585,7 +714,7 @@ def test_update_leaves_the_stored_item_alone() -> None:
         ("m.b.c", None, {"m": {"b": {"c": "deep"}}}),
         ("m.l[2], m.l[0]", None, {"m": {"l": [1, 3]}}),
         ("l[2][0]", None, {"l": [[3]]}),
-        ("missing, m.x, l[9], n", None, {"n": 5}),
+        ("gone, m.x, l[9], n", None, {"n": 5}),
         ("#a.#b", {"#a": "m", "#b": "a"}, {"m": {"a": 1}}),
     ],
 )
@@ -597,10 +726,16 @@ def test_projection(text: str, names: dict[str, str] | None, expected: dict[str,
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a, a.b", "Two document paths overlap with each other; must remove or rewrite one "
-         "of these paths; path one: [a], path two: [a, b]"),
-        ("a.b, a[0]", "Two document paths conflict with each other; must remove or rewrite "
-         "one of these paths; path one: [a, b], path two: [a, [0]]"),
+        (
+            "a, a.b",
+            "Two document paths overlap with each other; must remove or rewrite one "
+            "of these paths; path one: [a], path two: [a, b]",
+        ),
+        (
+            "a.b, a[0]",
+            "Two document paths conflict with each other; must remove or rewrite "
+            "one of these paths; path one: [a, b], path two: [a, [0]]",
+        ),
         ("a, size", "Attribute name is a reserved keyword; reserved keyword: size"),
         ("a" + ".b" * 32, "The document path has too many nesting levels; nesting levels: 33"),
     ],
@@ -620,8 +755,12 @@ def test_projection_validation(text: str, message: str) -> None:
         ("p = :p AND s = :a", {":p": "k", ":a": 1}, pb.SortKeyCondition.EQ, 1),
         ("s < :a AND p = :p", {":p": "k", ":a": 1}, pb.SortKeyCondition.LT, 1),
         ("p = :p AND :a <= s", {":p": "k", ":a": 1}, pb.SortKeyCondition.GE, 1),
-        ("p = :p AND s BETWEEN :a AND :b", {":p": "k", ":a": 1, ":b": 2},
-         pb.SortKeyCondition.BETWEEN, 2),
+        (
+            "p = :p AND s BETWEEN :a AND :b",
+            {":p": "k", ":a": 1, ":b": 2},
+            pb.SortKeyCondition.BETWEEN,
+            2,
+        ),
         ("#p = :p", {":p": "k"}, pb.SortKeyCondition.OP_UNSPECIFIED, 0),
     ],
 )
@@ -654,24 +793,45 @@ def test_begins_with_key_condition() -> None:
 @pytest.mark.parametrize(
     ("text", "vals", "message"),
     [
-        ("p = :p OR s = :a", {":p": "k", ":a": 1}, "Invalid operator used in "
-         "KeyConditionExpression: OR"),
-        ("p = :p AND s <> :a", {":p": "k", ":a": 1}, "Invalid operator used in "
-         "KeyConditionExpression: <>"),
-        ("p = :p AND attribute_exists(s)", {":p": "k"}, "Invalid operator used in "
-         "KeyConditionExpression: attribute_exists"),
-        ("p = :p AND p = :p", {":p": "k"}, "KeyConditionExpressions must only contain one "
-         "condition per key"),
+        (
+            "p = :p OR s = :a",
+            {":p": "k", ":a": 1},
+            "Invalid operator used in KeyConditionExpression: OR",
+        ),
+        (
+            "p = :p AND s <> :a",
+            {":p": "k", ":a": 1},
+            "Invalid operator used in KeyConditionExpression: <>",
+        ),
+        (
+            "p = :p AND attribute_exists(s)",
+            {":p": "k"},
+            "Invalid operator used in KeyConditionExpression: attribute_exists",
+        ),
+        (
+            "p = :p AND p = :p",
+            {":p": "k"},
+            "KeyConditionExpressions must only contain one condition per key",
+        ),
         ("s = :a", {":a": 1}, "Query condition missed key schema element: p"),
-        ("p = :p AND x = :a", {":p": "k", ":a": 1}, "Query condition missed key schema "
-         "element: s"),
+        ("p = :p AND x = :a", {":p": "k", ":a": 1}, "Query condition missed key schema element: s"),
         ("p < :p", {":p": "k"}, "Query key condition not supported"),
-        ("p = :p AND s = :a", {":p": "k", ":a": "x"}, "One or more parameter values were "
-         "invalid: Condition parameter type does not match schema type"),
-        ("p.x = :p", {":p": "k"}, "KeyConditionExpressions cannot have conditions on nested "
-         "attributes"),
-        ("p = :p AND s = :a AND s = :a", {":p": "k", ":a": 1}, "Conditions can be of length 1 "
-         "or 2 only"),
+        (
+            "p = :p AND s = :a",
+            {":p": "k", ":a": "x"},
+            "One or more parameter values were "
+            "invalid: Condition parameter type does not match schema type",
+        ),
+        (
+            "p.x = :p",
+            {":p": "k"},
+            "KeyConditionExpressions cannot have conditions on nested attributes",
+        ),
+        (
+            "p = :p AND s = :a AND s = :a",
+            {":p": "k", ":a": 1},
+            "Conditions can be of length 1 or 2 only",
+        ),
     ],
 )
 def test_key_condition_validation(text: str, vals: dict[str, Any], message: str) -> None:
@@ -692,8 +852,7 @@ def test_query_filter_cannot_name_key_attributes() -> None:
         )
     )
     assert got == (
-        "Filter Expression can only contain non-primary key attributes: Primary key "
-        "attribute: s"
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: s"
     )
 
 
@@ -733,14 +892,11 @@ def v(x: Any) -> pb.AttributeValue:
         ({"x": {"Exists": False}}, None, True),
         ({"n": {"ComparisonOperator": "GT", "AttributeValueList": [v(4)]}}, None, True),
         ({"x": {"ComparisonOperator": "NE", "AttributeValueList": [v(1)]}}, None, True),
-        ({"x": {"ComparisonOperator": "NOT_CONTAINS", "AttributeValueList": [v(1)]}}, None,
-         False),
+        ({"x": {"ComparisonOperator": "NOT_CONTAINS", "AttributeValueList": [v(1)]}}, None, False),
         ({"ss": {"ComparisonOperator": "CONTAINS", "AttributeValueList": [v("x")]}}, None, True),
         ({"n": {"ComparisonOperator": "IN", "AttributeValueList": [v(1), v(5)]}}, None, True),
-        ({"n": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [v(1), v(5)]}}, None,
-         True),
-        ({"s": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [v("he")]}}, None,
-         True),
+        ({"n": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [v(1), v(5)]}}, None, True),
+        ({"s": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [v("he")]}}, None, True),
         ({"x": {"ComparisonOperator": "NULL"}}, None, True),
         ({"n": {"Value": v(1)}, "s": {"Value": v("hello")}}, "OR", True),
         ({"n": {"Value": v(1)}, "s": {"Value": v("hello")}}, "AND", False),
@@ -754,27 +910,51 @@ def test_legacy_expected(expected: dict[str, Any], operator: str | None, holds: 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(expected={"a": {"Exists": True}}), "One or more parameter values were invalid: "
-         "Value must be provided when Exists is true for Attribute: a"),
-        (dict(expected={"a": {"Exists": False, "Value": v(1)}}), "One or more parameter values "
-         "were invalid: Value cannot be used when Exists is false for Attribute: a"),
-        (dict(expected={"a": {"ComparisonOperator": "EQ", "AttributeValueList": []}}), "One or "
-         "more parameter values were invalid: Invalid number of argument(s) for the EQ "
-         "ComparisonOperator"),
-        (dict(expected={"a": {"ComparisonOperator": "LT", "AttributeValueList": [v([1])]}}),
-         "One or more parameter values were invalid: ComparisonOperator LT is not valid for L "
-         "AttributeValue type"),
-        (dict(expected={"a": {"ComparisonOperator": "BETWEEN",
-                              "AttributeValueList": [v(5), v(1)]}}),
-         "The BETWEEN condition was provided a range where the lower bound is greater than "
-         "the upper bound"),
-        (dict(attribute_updates={"a": {"Action": "PUT"}}), "One or more parameter values were "
-         "invalid: Only DELETE action is allowed when no attribute value is specified"),
-        (dict(attribute_updates={"p": {"Value": v("x")}}, schema=SCHEMA), "One or more "
-         "parameter values were invalid: Cannot update attribute p. This attribute is part "
-         "of the key"),
-        (dict(attributes_to_get=["a", "a"]), "One or more parameter values were invalid: "
-         "Duplicate value in attribute name: a"),
+        (
+            dict(expected={"a": {"Exists": True}}),
+            "One or more parameter values were invalid: "
+            "Value must be provided when Exists is true for Attribute: a",
+        ),
+        (
+            dict(expected={"a": {"Exists": False, "Value": v(1)}}),
+            "One or more parameter values "
+            "were invalid: Value cannot be used when Exists is false for Attribute: a",
+        ),
+        (
+            dict(expected={"a": {"ComparisonOperator": "EQ", "AttributeValueList": []}}),
+            "One or "
+            "more parameter values were invalid: Invalid number of argument(s) for the EQ "
+            "ComparisonOperator",
+        ),
+        (
+            dict(expected={"a": {"ComparisonOperator": "LT", "AttributeValueList": [v([1])]}}),
+            "One or more parameter values were invalid: ComparisonOperator LT is not valid for L "
+            "AttributeValue type",
+        ),
+        (
+            dict(
+                expected={
+                    "a": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [v(5), v(1)]}
+                }
+            ),
+            "The BETWEEN condition was provided a range where the lower bound is greater than "
+            "the upper bound",
+        ),
+        (
+            dict(attribute_updates={"a": {"Action": "PUT"}}),
+            "One or more parameter values were "
+            "invalid: Only DELETE action is allowed when no attribute value is specified",
+        ),
+        (
+            dict(attribute_updates={"p": {"Value": v("x")}}, schema=SCHEMA),
+            "One or more "
+            "parameter values were invalid: Cannot update attribute p. This attribute is part "
+            "of the key",
+        ),
+        (
+            dict(attributes_to_get=["a", "a"]),
+            "One or more parameter values were invalid: Duplicate value in attribute name: a",
+        ),
     ],
 )
 def test_legacy_validation(kwargs: dict[str, Any], message: str) -> None:
@@ -787,12 +967,18 @@ def test_legacy_validation(kwargs: dict[str, Any], message: str) -> None:
         ({"a": {"Value": v(1)}}, {"p": "k"}, {"p": "k", "a": 1}),
         ({"a": {"Action": "DELETE"}}, {"p": "k", "a": 1}, {"p": "k"}),
         ({"a": {"Action": "ADD", "Value": v(2)}}, {"p": "k", "a": 1}, {"p": "k", "a": 3}),
-        ({"a": {"Action": "ADD", "Value": v({"y"})}}, {"p": "k", "a": {"x"}},
-         {"p": "k", "a": {"x", "y"}}),
+        (
+            {"a": {"Action": "ADD", "Value": v({"y"})}},
+            {"p": "k", "a": {"x"}},
+            {"p": "k", "a": {"x", "y"}},
+        ),
         ({"a": {"Action": "ADD", "Value": v([2])}}, {"p": "k", "a": [1]}, {"p": "k", "a": [1, 2]}),
         ({"a": {"Action": "ADD", "Value": v([2])}}, {"p": "k"}, {"p": "k", "a": [2]}),
-        ({"a": {"Action": "DELETE", "Value": v({1})}}, {"p": "k", "a": {1, 2}},
-         {"p": "k", "a": {2}}),
+        (
+            {"a": {"Action": "DELETE", "Value": v({1})}},
+            {"p": "k", "a": {1, 2}},
+            {"p": "k", "a": {2}},
+        ),
         ({}, {"p": "k", "a": 1}, {"p": "k", "a": 1}),
     ],
 )
@@ -841,20 +1027,27 @@ def test_legacy_key_conditions_and_filters() -> None:
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ({"UpdateExpression": "SET a = :v", "AttributeUpdates": {}}, "Non-expression "
-         "parameters: {AttributeUpdates} Expression parameters: {UpdateExpression}"),
-        ({"ProjectionExpression": "a", "AttributesToGet": ["a"]}, "Non-expression parameters: "
-         "{AttributesToGet} Expression parameters: {ProjectionExpression}"),
-        ({"ConditionExpression": "a = :v", "Expected": {}, "ConditionalOperator": "OR"},
-         "Non-expression parameters: {Expected, ConditionalOperator} Expression parameters: "
-         "{ConditionExpression}"),
+        (
+            {"UpdateExpression": "SET a = :v", "AttributeUpdates": {}},
+            "Non-expression "
+            "parameters: {AttributeUpdates} Expression parameters: {UpdateExpression}",
+        ),
+        (
+            {"ProjectionExpression": "a", "AttributesToGet": ["a"]},
+            "Non-expression parameters: "
+            "{AttributesToGet} Expression parameters: {ProjectionExpression}",
+        ),
+        (
+            {"ConditionExpression": "a = :v", "Expected": {}, "ConditionalOperator": "OR"},
+            "Non-expression parameters: {Expected, ConditionalOperator} Expression parameters: "
+            "{ConditionExpression}",
+        ),
     ],
 )
 def test_mixing_legacy_and_expressions(parameters: dict[str, Any], message: str) -> None:
     got = error(lambda: check_not_mixed(parameters))
     assert got == (
-        f"Can not use both expression and non-expression parameters in the same request: "
-        f"{message}"
+        f"Can not use both expression and non-expression parameters in the same request: {message}"
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("moto")
 
-from tests.expressions_moto import run  # noqa: E402
+from tests.expressions_moto import run
 
 CASES = int(os.environ.get("MERIDIAN_DIFF_CASES", "800"))
 SEED = int(os.environ.get("MERIDIAN_DIFF_SEED", "1"))
