@@ -174,8 +174,16 @@ def _set_problem(kind: str, members: Iterable[str] | Iterable[bytes]) -> str | N
 
 def normalized(v: AttributeValue) -> AttributeValue:
     """`v` with numbers spelled canonically and set members sorted (a copy if needed)."""
-    if v.WhichOneof("value") in ("s", "b", "bool", "null"):
+    kind = v.WhichOneof("value")
+    if kind in ("s", "b", "bool", "null"):
         return v
+    if kind == "n":
+        canonical = normalize_number("", v.n)
+        return v if canonical == v.n else AttributeValue(n=canonical)
+    if kind in ("ss", "bs"):
+        members = getattr(v, kind).values
+        if all(a < b for a, b in zip(members, members[1:], strict=False)):
+            return v
     holder = Item()
     holder.attributes["v"].CopyFrom(v)
     normalize_item(holder)
