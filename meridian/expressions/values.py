@@ -4,6 +4,7 @@ messages, numbers and exact arithmetic."""
 from __future__ import annotations
 
 import decimal
+import itertools
 import re
 from collections.abc import Iterable
 from decimal import Decimal
@@ -182,7 +183,7 @@ def normalized(v: AttributeValue) -> AttributeValue:
         return v if canonical == v.n else AttributeValue(n=canonical)
     if kind in ("ss", "bs"):
         members = getattr(v, kind).values
-        if all(a < b for a, b in zip(members, members[1:], strict=False)):
+        if all(a < b for a, b in itertools.pairwise(members)):
             return v
     holder = Item()
     holder.attributes["v"].CopyFrom(v)
