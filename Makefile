@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= deploy/local/group.yaml
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration e2e chaos chaos-smoke bench proto clean
+.PHONY: run test lint typecheck unit integration e2e chaos chaos-smoke bench proto clean expressions-diff
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: $(STAMP)
 	  integration "$(BIN)/pytest -q tests/integration" \
 	  e2e         "$(BIN)/pytest -q tests/e2e" \
 	  chaos       "$(BIN)/pytest -q chaos"
+
+# The expression engine against moto on many seeded random requests (the unit tests run 800).
+expressions-diff: $(STAMP)
+	MERIDIAN_DIFF_CASES=$${MERIDIAN_DIFF_CASES:-40000} $(BIN)/pytest -q tests/unit/test_expressions_differential.py
 
 chaos: $(STAMP)
 	$(BIN)/python -m chaos.run --all

@@ -1,0 +1,35 @@
+"""The item model the expression engine works on.
+
+The only module of the package that imports it, so that moving the model to a shared place
+changes one file.
+"""
+
+from __future__ import annotations
+
+from regionnode.items import (
+    MAX_DEPTH,
+    MAX_DIGITS,
+    MAX_EXPONENT,
+    MAX_ITEM_BYTES,
+    MIN_EXPONENT,
+    item_size,
+    normalize_item,
+    normalize_number,
+    values_equal,
+)
+from regionnode.pb.node_pb2 import AttributeValue, Item, SortKeyCondition
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DIGITS",
+    "MAX_EXPONENT",
+    "MAX_ITEM_BYTES",
+    "MIN_EXPONENT",
+    "AttributeValue",
+    "Item",
+    "SortKeyCondition",
+    "item_size",
+    "normalize_item",
+    "normalize_number",
+    "values_equal",
+]
