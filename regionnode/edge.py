@@ -141,11 +141,14 @@ class ServerEdge(grpc.aio.ServerInterceptor):
 
             async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator:
                 await self._check(method, request, context)
+                responses = behavior(request, context)
                 try:
-                    async for response in behavior(request, context):
+                    async for response in responses:
                         yield response
                 except Exception as exc:  # noqa: BLE001 - every error gets a status in _fail
                     await self._fail(method, exc, context)
+                finally:
+                    await responses.aclose()  # at once, should the call end early
 
             return streaming
 

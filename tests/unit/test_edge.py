@@ -1,4 +1,5 @@
-"""The server edge's pure parts: naming a decoding problem, and rate-limited warnings."""
+"""The server edge: naming a decoding problem, rate-limited warnings, and the nesting
+DynamoDB allows decoding in every message that carries items."""
 
 from __future__ import annotations
 
