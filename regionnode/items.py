@@ -144,7 +144,7 @@ def number(v: str) -> Decimal:
 def validate_value(path: str, v: pb.AttributeValue, depth: int = 0) -> None:
     """Raise ItemError, naming the attribute path, unless ``v`` is a valid attribute value."""
     if depth > MAX_DEPTH:
-        raise _error(path, f"nesting exceeds {MAX_DEPTH} levels")
+        raise _error(path, f"nesting exceeds {MAX_DEPTH} levels (DynamoDB's limit)")
     kind = v.WhichOneof("value")
     if kind is None:
         raise _error(path, "no type set")
@@ -329,7 +329,7 @@ def items_equal(a: pb.Item, b: pb.Item) -> bool:
 def _check_depth(path: str, depth: int) -> None:
     # Checked while converting too, so deeply nested input fails cleanly, not by recursion.
     if depth > MAX_DEPTH:
-        raise _error(path, f"nesting exceeds {MAX_DEPTH} levels")
+        raise _error(path, f"nesting exceeds {MAX_DEPTH} levels (DynamoDB's limit)")
 
 
 def _decode_base64(path: str, text: Any) -> bytes:

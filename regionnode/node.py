@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from regionnode import errors, hlc
 from regionnode.client import GRPC_OPTIONS
 from regionnode.config import GroupConfig
+from regionnode.edge import ServerEdge
 from regionnode.errors import StartupError
 from regionnode.metrics import NodeMetrics, serve_metrics
 from regionnode.pb import node_pb2 as pb
@@ -156,7 +157,7 @@ class Node:
         )
 
     async def _serve(self, service: NodeService) -> None:
-        server = grpc.aio.server(options=GRPC_OPTIONS)
+        server = grpc.aio.server(options=GRPC_OPTIONS, interceptors=[ServerEdge()])
         pb_grpc.add_NodeServicer_to_server(service, server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

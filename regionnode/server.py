@@ -60,10 +60,8 @@ def _rpc(
             status = errors.status_of(exc)
             if status is None:
                 log.exception("%s failed", name)
-                status = grpc.StatusCode.INTERNAL
-            code = status.name
-            await context.abort(status, errors.message_of(exc))
-            raise  # abort raises; this keeps type checkers informed
+            code = (status or errors.INTERNAL)[0].name
+            await errors.abort(context, exc)
         finally:
             self.metrics.requests.labels(name, code).inc()
             self.metrics.latency.labels(name).observe(time.perf_counter() - start)
@@ -438,10 +436,9 @@ async def _streaming(
         async for item in source:
             yield item
     except Exception as exc:
-        status = errors.status_of(exc) or grpc.StatusCode.INTERNAL
-        if status is grpc.StatusCode.INTERNAL:
+        if errors.status_of(exc) is None:
             log.exception("%s failed", name)
-        await context.abort(status, errors.message_of(exc))
+        await errors.abort(context, exc)
 
 
 def _entry_bytes(stored: pb.StoredItem) -> bytes:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from regionnode.errors import HandshakeRefused
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -18,7 +20,7 @@ class Identity:
     tables: Mapping[str, str]  # table name -> key-schema fingerprint
 
 
-class Refused(Exception):
+class Refused(HandshakeRefused):
     """The peer cannot join this replication link; the message says why."""
 
 

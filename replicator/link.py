@@ -21,6 +21,7 @@ import grpc
 
 from regionnode import hlc
 from regionnode.client import GRPC_OPTIONS
+from regionnode.errors import Reason, reason_of
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from replicator import backoff
@@ -115,6 +116,16 @@ async def _merged(
         yield merged
 
 
+def state_after(reason: str | None) -> str:
+    """The link state after a failed call with this reason: only a peer or node that says
+    the positions no longer line up starts a resync; anything unexpected is a reconnect."""
+    if reason == Reason.HANDSHAKE_REFUSED:
+        return "REFUSED"
+    if reason in (Reason.RESYNC_NEEDED, Reason.TRIMMED_DATA):
+        return "RESYNC_NEEDED"
+    return "DOWN"
+
+
 class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
 
@@ -207,13 +218,10 @@ class Link:
 
     def _on_rpc_error(self, exc: grpc.aio.AioRpcError) -> None:
         details = exc.details() or exc.code().name
-        if exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "handshake refused" in details:
-            self._set_state("REFUSED", details)
-        elif exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-            self._set_state("RESYNC_NEEDED", details)
+        state = state_after(reason_of(exc))
+        self._set_state(state, details)
+        if state == "RESYNC_NEEDED":
             self._resync_reason = details
-        else:
-            self._set_state("DOWN", details)
 
     async def _session(self) -> None:
         self._set_state("CONNECTING", self.status.error)  # keep the last error visible

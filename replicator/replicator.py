@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from regionnode import hlc
 from regionnode.client import GRPC_OPTIONS, connect_async, wait_for_node
 from regionnode.config import GroupConfig
+from regionnode.edge import ServerEdge
 from regionnode.errors import StartupError
 from regionnode.metrics import serve_metrics
 from regionnode.pb import node_pb2 as pb
@@ -130,7 +131,7 @@ class Replicator:
         self.metrics.bootstrap_bytes.set(state.bytes)
 
     async def _serve(self, service: ReplicatorService) -> None:
-        server = grpc.aio.server(options=GRPC_OPTIONS)
+        server = grpc.aio.server(options=GRPC_OPTIONS, interceptors=[ServerEdge()])
         rpb_grpc.add_ReplicatorServicer_to_server(service, server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

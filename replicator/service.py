@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 
-from regionnode import hlc
+from regionnode import errors, hlc
 from regionnode.client import GRPC_OPTIONS
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
@@ -50,7 +50,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         except Refused as exc:
             self.metrics.refusals.labels(self.region, req.region or "?", "source").inc()
             log.warning("handshake from %s (node %s) refused: %s", req.region, req.node_id, exc)
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"handshake refused: {exc}")
+            await errors.abort(context, exc)
 
     async def Handshake(
         self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext
@@ -71,13 +71,13 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             self.claims.acquire(peer, node_id)
         except Refused as exc:
             log.warning("pull from %s refused: %s", peer, exc)
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"handshake refused: {exc}")
+            await errors.abort(context, exc)
         try:
             me = await local_identity(self.node)
             async for batch in serve_pull(self.node, self.region, me.node_id, req):
                 yield batch
         except grpc.aio.AioRpcError as exc:
-            await context.abort(exc.code(), exc.details() or "local node error")
+            await errors.forward(context, exc)
         finally:
             self.claims.release(peer, node_id)
 
@@ -90,7 +90,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             async for batch in self.node.Snapshot(req.snapshot):
                 yield batch
         except grpc.aio.AioRpcError as exc:
-            await context.abort(exc.code(), exc.details() or "local node error")
+            await errors.forward(context, exc)
 
     async def Hold(
         self, req: rpb.HoldRequest, context: grpc.aio.ServicerContext
@@ -102,7 +102,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         try:
             reply: pb.HoldRetentionResponse = await self.node.HoldRetention(hold, timeout=5)
         except grpc.aio.AioRpcError as exc:
-            await context.abort(exc.code(), exc.details() or "local node error")
+            await errors.forward(context, exc)
         return reply
 
     async def Resync(
@@ -111,8 +111,10 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         """Merge a peer's snapshot by hand, streaming progress to the caller."""
         address = self.addresses.get(req.source)
         if address is None or req.source == self.region:
-            await context.abort(
+            await errors.abort_with(
+                context,
                 grpc.StatusCode.INVALID_ARGUMENT,
+                errors.Reason.INVALID_ARGUMENT,
                 f"source: expected one of {', '.join(sorted(self.addresses))}, got {req.source!r}",
             )
         me = await local_identity(self.node)
@@ -150,7 +152,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
                 yield item
             state = await task
         except grpc.aio.AioRpcError as exc:
-            await context.abort(exc.code(), f"resync from {req.source} failed: {exc.details()}")
+            await errors.forward(context, exc, f"resync from {req.source} failed: {exc.details()}")
         finally:
             task.cancel()
         log.info("resynced %d entries from %s by hand", state.entries, req.source)

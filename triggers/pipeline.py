@@ -23,6 +23,7 @@ import grpc
 
 from regionnode import hlc
 from regionnode.config import GroupConfig, RegionConfig, TriggerConfig
+from regionnode.errors import Reason, reason_of
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from replicator import backoff
@@ -225,9 +226,7 @@ class TriggerTask:
                 await asyncio.sleep(backoff.delay(attempt, base=0.1, cap=5.0))
                 attempt += 1
             except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "trimmed" in (
-                    exc.details() or ""
-                ):
+                if reason_of(exc) == Reason.TRIMMED_DATA:
                     await self._skip_trimmed()
                     continue
                 if attempt % 20 == 0:

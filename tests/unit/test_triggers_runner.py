@@ -18,7 +18,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from regionnode import items
+from regionnode import errors, items
 from regionnode.config import GroupConfig, parse
 from regionnode.pb import node_pb2 as pb
 from triggers import checkpoint, pipeline
@@ -65,11 +65,15 @@ class FakeNode:
     async def Subscribe(self, request: Any) -> AsyncIterator[Any]:
         self.subscriptions.append(request.after_sequence_number)
         if request.after_sequence_number + 1 < self.trim:
+            # As a node says it: the reason in the trailer, a message for people only.
+            status = errors.rich_status(
+                grpc.StatusCode.FAILED_PRECONDITION, errors.Reason.TRIMMED_DATA, "gone"
+            )
             raise grpc.aio.AioRpcError(
-                grpc.StatusCode.FAILED_PRECONDITION,
+                status.code,
                 grpc.aio.Metadata(),
-                grpc.aio.Metadata(),
-                details="trimmed data: gone",
+                grpc.aio.Metadata(*status.trailing_metadata),
+                details=status.details,
             )
         after = [r for r in self.records if r.sequence_number > request.after_sequence_number]
         for start in range(0, len(after), 4):
