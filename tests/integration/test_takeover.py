@@ -161,3 +161,43 @@ def test_accept_node_refuses_bad_arguments(
         assert cli.main([*base, *args]) == code, args
         assert message in capsys.readouterr().err, args
     assert cli.main(["accept-node", "--config", str(tmp_path / "nope.yaml"), *cases[0][0]]) == 3
+
+
+def test_accepting_another_node_ends_the_live_pulls_of_the_pinned_one(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc, path = two_regions(tmp_path)
+    config = load_doc(doc, path)
+    us, eu = Region("us", config), Region("eu", config)
+    other = "0123456789abcdef0123456789abcdef"
+
+    async def accept(node_id: str) -> None:
+        command = ["accept-node", "--config", str(path), "--region", "us", "--peer", "eu"]
+        assert await asyncio.to_thread(cli.main, [*command, "--node-id", node_id]) == 0
+        capsys.readouterr()
+
+    async def scenario() -> None:
+        try:
+            for r in (us, eu):
+                await r.start_node()
+                await r.start_replicator()
+            await eventually(lambda: state_is(eu, "us", "STREAMING"), 10, "eu pulls from us")
+            real_id = (await eu.stub.NodeInfo(pb.NodeInfoRequest())).node_id
+            await accept(other)  # while eu's node pulls from us
+            await eventually(
+                lambda: state_is(eu, "us", "REFUSED", f"pinned to node {other}"),
+                10,
+                "eu's pull ended and refused",
+            )
+            assert refusals(us, "us", "eu", "source") >= 1
+            await us.stub.PutItem(pb.PutItemRequest(table="orders", item=item("x", 1)))
+            got = await eu.stub.GetItem(pb.GetItemRequest(table="orders", key=item("x", 1)))
+            assert not got.found
+            await accept(real_id)  # and back
+            await eventually(lambda: state_is(eu, "us", "STREAMING"), 10, "eu pulls again")
+            await eventually(lambda: converged([us, eu]), 10, "the write arrives")
+        finally:
+            for r in (eu, us):
+                await r.stop()
+
+    asyncio.run(scenario())
