@@ -18,6 +18,7 @@ from meridian.output import emit, to_json
 from meridian.target import load_group
 from regionnode.config import ConfigError
 from regionnode.config import check as check_config
+from regionnode.errors import Reason, reason_of
 
 if TYPE_CHECKING:
     from replicator.pb import replicator_pb2 as rpb
@@ -123,7 +124,9 @@ def cmd_accept_node(args: argparse.Namespace) -> int:
             reply = rpb_grpc.ReplicatorStub(channel).AcceptNode(request, timeout=10)
         except grpc.RpcError as exc:
             details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-            raise CliError(f"accept-node in {region.name}: {details}") from None
+            usage = reason_of(exc) == Reason.INVALID_ARGUMENT  # e.g. which node: --node-id
+            code = EXIT_USAGE if usage else EXIT_FAILURE
+            raise CliError(f"accept-node in {region.name}: {details}", code) from None
     if args.json:
         print(to_json({"region": region.name, **_accepted_json(reply)}))
     else:

@@ -122,7 +122,7 @@ def test_impostor_is_refused_while_the_real_node_restarts_then_a_replacement_is_
             await eventually(copy_refused, 10, "us refuses to give it a snapshot")
 
             command = ["accept-node", "--config", str(path), "--region", "us", "--peer", "eu"]
-            assert await asyncio.to_thread(cli.main, command) == 1  # which one? both claimed eu
+            assert await asyncio.to_thread(cli.main, command) == 2  # which one? both claimed eu
             err = capsys.readouterr().err
             assert "several nodes claimed region 'eu'" in err and fake_id in err and new_id in err
             command += ["--node-id", new_id]
