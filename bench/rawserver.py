@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from bench.samples import subscribe_batch
+from regionnode.listen import NO_PORT_REUSE
 
 SERVICE = "bench.Raw"
 
@@ -46,7 +47,7 @@ async def serve(port: int, records: int) -> None:
         "Stream": grpc.unary_stream_rpc_method_handler(stream, _identity, _identity),
         "Bidi": grpc.stream_stream_rpc_method_handler(bidi, _identity, _identity),
     }
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=[NO_PORT_REUSE])  # never shares its port
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

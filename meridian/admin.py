@@ -1,5 +1,5 @@
 """Commands that run and look after a group's processes: `meridian node`, `replicator`,
-`run`, `check-config`, `status` and `bootstrap`.
+`run`, `check-config`, `status`, `bootstrap` and `accept-node`.
 
 The heavy imports (node, replicator, supervisor) happen only in the command that needs them.
 """
@@ -7,7 +7,9 @@ The heavy imports (node, replicator, supervisor) happen only in the command that
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -16,6 +18,10 @@ from meridian.output import emit, to_json
 from meridian.target import load_group
 from regionnode.config import ConfigError
 from regionnode.config import check as check_config
+from regionnode.errors import Reason, reason_of
+
+if TYPE_CHECKING:
+    from replicator.pb import replicator_pb2 as rpb
 
 
 def cmd_node(args: argparse.Namespace) -> int:
@@ -89,3 +95,61 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         summary |= {"entries": last.entries, "bytes": last.bytes, "state": last.state}
     print(to_json(summary))
     return EXIT_OK
+
+
+NODE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def cmd_accept_node(args: argparse.Namespace) -> int:
+    """Accept another node for a peer region in one region (its node was replaced)."""
+    from replicator.pb import replicator_pb2 as rpb
+    from replicator.pb import replicator_pb2_grpc as rpb_grpc
+
+    config = load_group(args.config)
+    try:
+        region = config.region(args.region)
+        config.region(args.peer)
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    if args.peer == region.name:
+        raise CliError("--peer: expected another region than --region", EXIT_USAGE)
+    if args.node_id is not None and not NODE_ID.fullmatch(args.node_id):
+        raise CliError(
+            f"--node-id: expected 32 hex digits (as in meridian status), got {args.node_id!r}",
+            EXIT_USAGE,
+        )
+    request = rpb.AcceptNodeRequest(peer=args.peer, node_id=args.node_id or "")
+    with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+        try:
+            reply = rpb_grpc.ReplicatorStub(channel).AcceptNode(request, timeout=10)
+        except grpc.RpcError as exc:
+            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            usage = reason_of(exc) == Reason.INVALID_ARGUMENT  # e.g. which node: --node-id
+            code = EXIT_USAGE if usage else EXIT_FAILURE
+            raise CliError(f"accept-node in {region.name}: {details}", code) from None
+    if args.json:
+        print(to_json({"region": region.name, **_accepted_json(reply)}))
+    else:
+        print(f"{region.name}: {_accepted_text(reply)}")
+    return EXIT_OK
+
+
+def _accepted_json(reply: rpb.AcceptNodeResponse) -> dict[str, object]:
+    return {
+        "peer": reply.peer,
+        "previous_node_id": reply.previous_node_id,
+        "node_id": reply.node_id,
+        "changed": reply.changed,
+    }
+
+
+def _accepted_text(reply: rpb.AcceptNodeResponse) -> str:
+    peer, before, now = reply.peer, reply.previous_node_id, reply.node_id
+    if not reply.changed:
+        return f"region {peer} is already pinned to node {now}; nothing changed"
+    if not before:
+        return f"region {peer} is now pinned to node {now} (nothing was pinned)"
+    return (
+        f"region {peer} was pinned to node {before}; now pinned to node {now}. "
+        f"Node {before} is refused from now on."
+    )

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meridian.admin import (
+    cmd_accept_node,
     cmd_bootstrap,
     cmd_check_config,
     cmd_node,
@@ -116,6 +117,23 @@ def _args_bootstrap(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from", dest="source", required=True, metavar="PEER", help="region to copy from"
     )
+
+
+def _args_accept_node(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="FILE", help="group file")
+    parser.add_argument(
+        "--region", required=True, metavar="NAME", help="region that accepts the new node"
+    )
+    parser.add_argument(
+        "--peer", required=True, metavar="PEER", help="region whose node was replaced"
+    )
+    parser.add_argument(
+        "--node-id",
+        metavar="ID",
+        help="the new node's id (default: the one other node that claimed PEER, as shown "
+        "by meridian status)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _args_status(parser: argparse.ArgumentParser) -> None:
@@ -266,6 +284,11 @@ COMMANDS: dict[str, Command] = {
         "resync a region from a peer's snapshot (last-writer-wins merge)",
         _args_bootstrap,
         cmd_bootstrap,
+    ),
+    "accept-node": Command(
+        "accept a peer region's replaced node (refused until then)",
+        _args_accept_node,
+        cmd_accept_node,
     ),
     "status": Command("replication state and lag of every region pair", _args_status, cmd_status),
     "verify": Command("check that all regions hold the same data", _args_verify, cmd_verify),

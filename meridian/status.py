@@ -45,6 +45,16 @@ def _region_json(name: str, reply: rpb.StatusResponse) -> dict[str, Any]:
         "entries": boot.entries,
         "entries_estimate": boot.entries_estimate,
         "bytes": boot.bytes,
+        "pins": {pin.region: pin.node_id for pin in reply.pins},
+        "refused_nodes": [
+            {
+                "peer": r.peer,
+                "node_id": r.node_id,
+                "pinned_node_id": r.pinned_node_id,
+                "refusals": r.refusals,
+            }
+            for r in reply.refused_nodes
+        ],
     }
 
 
@@ -92,6 +102,11 @@ def _region_line(r: dict[str, Any]) -> str:
         total = r["entries_estimate"]
         share = f" ({100 * r['entries'] // total}%)" if total else ""
         text += f" from {r['source']}: {r['entries']} entries copied{share}"
+    for claim in r.get("refused_nodes", ()):
+        text += (
+            f"; refused node {claim['node_id']} claiming {claim['peer']} "
+            f"(pinned: {claim['pinned_node_id']}; {claim['refusals']} times)"
+        )
     return text
 
 

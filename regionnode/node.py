@@ -22,10 +22,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from regionnode import errors, hlc
-from regionnode.client import GRPC_OPTIONS
 from regionnode.config import GroupConfig
 from regionnode.edge import ServerEdge
 from regionnode.errors import StartupError
+from regionnode.listen import SERVER_OPTIONS, config_key, listen_failed
 from regionnode.metrics import NodeMetrics, serve_metrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
@@ -55,10 +55,13 @@ class NodeSettings:
     peers: list[str] = field(default_factory=list)  # other regions of the group
     refuse_reads_while_bootstrapping: bool = False
     tombstone_lifetime_s: int = 24 * 3600
+    listen_key: str = "node.listen"  # where the group file sets each address, for errors
+    metrics_key: str = "metrics.listen"
 
     @classmethod
     def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
         reg = config.region(region)
+        names = [r.name for r in config.regions]
         return cls(
             group=config.group,
             region=reg.name,
@@ -75,6 +78,8 @@ class NodeSettings:
             refuse_reads_while_bootstrapping=(
                 config.replication.reads_while_bootstrapping == "refuse"
             ),
+            listen_key=config_key(names, reg.name, "node.listen"),
+            metrics_key=config_key(names, reg.name, "metrics.listen"),
         )
 
 
@@ -103,6 +108,14 @@ class Node:
         return self._store
 
     async def start(self) -> None:
+        """Start, or stop what was started and raise StartupError."""
+        try:
+            await self._start()
+        except StartupError:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         s = self.settings
         clear_snapshots(s.data_dir)
         try:
@@ -113,7 +126,6 @@ class Node:
             try:
                 ensure_table(self.store, spec)
             except errors.AlreadyExists as exc:
-                self.store.close()
                 raise StartupError(
                     f"data directory {s.data_dir} does not match the config: {exc}"
                 ) from exc
@@ -144,7 +156,7 @@ class Node:
         self._tasks.spawn("writer", writer.run())
         self._tasks.spawn("housekeeping", self._housekeeping_loop(streams))
         if s.metrics_listen:
-            self._metrics_server = serve_metrics(s.metrics_listen, self.registry)
+            self._metrics_server = serve_metrics(s.metrics_listen, self.registry, s.metrics_key)
         log.info(
             "node %s of group %s serving on %s:%d (data %s, node id %s, durability %s)",
             s.region,
@@ -157,15 +169,14 @@ class Node:
         )
 
     async def _serve(self, service: NodeService) -> None:
-        server = grpc.aio.server(options=GRPC_OPTIONS, interceptors=[ServerEdge()])
+        server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[ServerEdge()])
         pb_grpc.add_NodeServicer_to_server(service, server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         try:
             self.port = server.add_insecure_port(self.settings.listen)
         except RuntimeError as exc:
-            self.store.close()
-            raise StartupError(f"cannot listen on {self.settings.listen}: {exc}") from exc
+            raise listen_failed(self.settings.listen_key, self.settings.listen) from exc
         await server.start()
         self._server = server
         for name in ("", SERVICE_NAME):

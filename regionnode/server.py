@@ -6,6 +6,7 @@ to the store. Errors are mapped to status codes in one place (errors.py) by `_rp
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import functools
 import hashlib
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from regionnode import errors, query, schema
+from regionnode import errors, hlc, pins, query, schema
 from regionnode.items import ItemError, check_item, normalize_item, validate_item
 from regionnode.metrics import NodeMetrics
 from regionnode.pb import node_pb2 as pb
@@ -90,6 +91,7 @@ class NodeService(pb_grpc.NodeServicer):
         self.metrics = metrics
         self.conflicts = conflicts  # recent last-writer-wins losses, newest last
         self.refuse_bootstrapping_reads = refuse_reads_while_bootstrapping
+        self._pin_lock = asyncio.Lock()  # a pin is read, decided and stored as one step
 
     def _bootstrapping_read(self, context: grpc.aio.ServicerContext) -> None:
         """A half-copied region must not pass for the truth: refuse, or say so in metadata."""
@@ -299,7 +301,32 @@ class NodeService(pb_grpc.NodeServicer):
         )
         for name in sorted(self.store.tables):
             response.tables.append(self.store.tables[name].description)
+        response.pins.extend(self.store.pins())
         return response
+
+    @_rpc
+    async def PinPeer(self, req: pb.PinPeerRequest) -> pb.PinPeerResponse:
+        if not req.region or req.region == self.region:
+            raise ItemError(f"region: expected a peer region of {self.region}, got {req.region!r}")
+        if not req.node_id:
+            raise ItemError("node_id: required")
+        async with self._pin_lock:
+            current = self.store.pin(req.region)
+            new = pins.decide(current, req.region, req.node_id, req.replace, hlc.wall_ms())
+            if new is None:
+                assert current is not None
+                return pb.PinPeerResponse(pin=current)
+            await asyncio.to_thread(self.store.put_pin, new)
+        if current is None:
+            log.info("peer region %s pinned to node %s (first link)", new.region, new.node_id)
+        else:
+            log.warning(
+                "peer region %s re-pinned from node %s to node %s (accepted by an operator)",
+                new.region,
+                new.previous_node_id,
+                new.node_id,
+            )
+        return pb.PinPeerResponse(pin=new, changed=True)
 
     async def Snapshot(
         self, req: pb.SnapshotRequest, context: grpc.aio.ServicerContext

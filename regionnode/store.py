@@ -5,6 +5,7 @@ Layout of the single key space (raw bytes):
   m:node_id                      this data directory's identity (uuid, text)
   m:table:<name>                 TableDescription (spec, stream id, creation time)
   m:ckpt:<origin>\\0<table>       Checkpoint: the origin's sequence applied up to
+  m:pin:<region>                 PeerPin: the node of a peer region this region links with
   i<table>\\0<pk><sk>             StoredItem (item or tombstone with its version)
   s<table>\\0<seq:8 bytes BE>     StreamRecord (full images, whatever the view type)
   t<written_ms:8><item key>      index of tombstones by age, for collection (may be stale)
@@ -28,6 +29,7 @@ META_NODE_ID = b"m:node_id"
 META_TABLE = b"m:table:"
 META_CKPT = b"m:ckpt:"
 META_BOOTSTRAP = b"m:bootstrap"
+META_PIN = b"m:pin:"
 
 
 def stream_prefix(table: str) -> bytes:
@@ -133,6 +135,20 @@ class Store:
     def checkpoint(self, origin: str, table: str) -> pb.Checkpoint | None:
         raw = self.db.get(checkpoint_key(origin, table))
         return pb.Checkpoint.FromString(raw) if raw else None
+
+    def pins(self) -> list[pb.PeerPin]:
+        return [pb.PeerPin.FromString(v) for _, v in self.scan_prefix(META_PIN)]
+
+    def pin(self, region: str) -> pb.PeerPin | None:
+        raw = self.db.get(META_PIN + region.encode())
+        return pb.PeerPin.FromString(raw) if raw else None
+
+    def put_pin(self, pin: pb.PeerPin) -> None:
+        """Store a peer's pin, always synced: losing it in a crash would let any node of
+        that region link again as if for the first time."""
+        options = rocksdict.WriteOptions()
+        options.sync = True
+        self.db.put(META_PIN + pin.region.encode(), pin.SerializeToString(), options)
 
     # ------------------------------------------------------------ reads
 

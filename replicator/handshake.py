@@ -57,11 +57,33 @@ def check_tables(mine: Mapping[str, str], theirs: Mapping[str, str], peer_region
             )
 
 
+def check_pin(me: str, peer: str, pinned: str, offered: str) -> None:
+    """Refuse a node that claims a peer region pinned to another node."""
+    if offered != pinned:
+        raise Refused(
+            f"region {peer!r} is pinned to node {pinned} in {me}; node {offered} cannot claim "
+            f"it. If {peer}'s node was replaced, accept the new one: meridian accept-node "
+            f"--config FILE --region {me} --peer {peer} --node-id {offered}"
+        )
+
+
 class Claims:
     """Which node currently pulls on behalf of each region (live pulls only)."""
 
     def __init__(self) -> None:
         self._owners: dict[str, tuple[str, int]] = {}
+
+    def holds(self, region: str, node_id: str) -> bool:
+        """Whether `node_id` still holds its claim (false once evicted)."""
+        owner = self._owners.get(region)
+        return owner is not None and owner[0] == node_id
+
+    def evict(self, region: str, keep: str) -> None:
+        """End the claim of any node other than `keep` (an operator accepted `keep`): its
+        live pulls see they no longer hold it and stop."""
+        owner = self._owners.get(region)
+        if owner is not None and owner[0] != keep:
+            del self._owners[region]
 
     def acquire(self, region: str, node_id: str) -> None:
         owner = self._owners.get(region)

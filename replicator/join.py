@@ -3,7 +3,9 @@
 A region is ACTIVE once its node says so. A node that was never bootstrapped and holds
 nothing needs the group's data. While every peer's stream still starts at sequence 1 (a new
 group, or one younger than its retention), streaming each origin from the start brings it
-all, so the region becomes ACTIVE at once. Otherwise it copies a peer's snapshot first. A
+all, so the region becomes ACTIVE at once. Otherwise it copies a peer's snapshot first: also
+when a peer is pinned to an earlier node of this region, whose own writes only the peers
+still hold (a replaced node; the peers refuse it until an operator accepts it). A
 node that already holds data, or has no peers, just becomes ACTIVE. ACTIVE peers are
 preferred as the source; a peer still bootstrapping is a safe fallback (the positions of a
 half-done copy are not installed yet, so this region would stream those origins from the
@@ -32,9 +34,10 @@ from replicator.pb import replicator_pb2_grpc as rpb_grpc
 log = logging.getLogger(__name__)
 
 
-async def survey(peers: Sequence[RegionConfig]) -> tuple[str | None, bool]:
+async def survey(peers: Sequence[RegionConfig], me: Identity) -> tuple[str | None, bool]:
     """(source, copy needed): an ACTIVE peer if one answers, else any that answers; and
-    whether any answering peer's streams have lost their beginning to retention."""
+    whether any answering peer's streams have lost their beginning to retention, or a peer
+    knew an earlier node of this region."""
     source, fallback, trimmed = None, None, False
     for peer in peers:
         async with grpc.aio.insecure_channel(str(peer.replicator_listen)) as channel:
@@ -45,6 +48,7 @@ async def survey(peers: Sequence[RegionConfig]) -> tuple[str | None, bool]:
             except grpc.aio.AioRpcError:
                 continue
         trimmed |= reply.stream_trimmed
+        trimmed |= any(p.region == me.region and p.node_id != me.node_id for p in reply.pins)
         if reply.region_state == "ACTIVE":
             source = source or peer.name
         fallback = fallback or peer.name
@@ -100,7 +104,7 @@ async def join(
     addresses = {p.name: str(p.replicator_listen) for p in peers}
     attempt = 0
     while True:
-        source, trimmed = (state.source, True) if state.source else await survey(peers)
+        source, trimmed = (state.source, True) if state.source else await survey(peers, me)
         if source is not None and not trimmed:
             # Every stream still holds its whole history: streaming each origin from its
             # start brings everything, with one stream record per write here too.

@@ -32,6 +32,7 @@ from replicator.identity import from_hello, hello, local_identity
 from replicator.metrics import ReplicatorMetrics
 from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from replicator.pins import Pins
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class Link:
         members: list[str],
         settings: LinkSettings,
         metrics: ReplicatorMetrics,
+        pins: Pins,
     ) -> None:
         self.peer = peer
         self.address = address
@@ -161,6 +163,7 @@ class Link:
         self.members = members
         self.settings = settings
         self.metrics = metrics
+        self.pins = pins
         self.status = LinkState(complete_ms=hlc.wall_ms())
         self._positions: dict[str, int] = {}
         self._unsaved: dict[str, int] = {}
@@ -232,6 +235,7 @@ class Link:
             response = await peer.Handshake(hello(me, self.peer), timeout=5)
             peer_identity = from_hello(response)
             check_peer(me, peer_identity, self.members, expected_region=self.peer)
+            await self.pins.check(self.peer, peer_identity.node_id)
             if self._resync_reason:
                 await self._resync(peer, me)
             await self._load_positions(me)

@@ -18,10 +18,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from regionnode import hlc
-from regionnode.client import GRPC_OPTIONS, connect_async, wait_for_node
+from regionnode.client import connect_async, wait_for_node
 from regionnode.config import GroupConfig
 from regionnode.edge import ServerEdge
-from regionnode.errors import StartupError
+from regionnode.listen import SERVER_OPTIONS, config_key, listen_failed
 from regionnode.metrics import serve_metrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.tasks import TaskGroup
@@ -31,6 +31,7 @@ from replicator.join import join
 from replicator.link import Link, LinkSettings
 from replicator.metrics import ReplicatorMetrics
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from replicator.pins import Pins
 from replicator.service import ReplicatorService
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,14 @@ class Replicator:
         addresses = {
             r.name: str(r.replicator_listen) for r in self.config.regions if r.name != name
         }
+        pins = Pins(node, name)
         service = ReplicatorService(
             region=name,
             members=members,
             node=node,
             links=lambda: self.links,
             metrics=self.metrics,
+            pins=pins,
             addresses=addresses,
         )
         await self._serve(service)
@@ -101,6 +104,7 @@ class Replicator:
                 members=members,
                 settings=settings,
                 metrics=self.metrics,
+                pins=pins,
             )
             self.links.append(link)
         peers = [r for r in self.config.regions if r.name != name]
@@ -108,7 +112,9 @@ class Replicator:
         self._tasks.spawn("lag", self._lag_loop())
         if self._serve_metrics:
             self._metrics_server = serve_metrics(
-                str(self.region.replicator_metrics_listen), self.registry
+                str(self.region.replicator_metrics_listen),
+                self.registry,
+                self._key("replicator.metrics"),
             )
         log.info(
             "replicator %s (node %s) serving on %s, pulling from %s",
@@ -131,18 +137,22 @@ class Replicator:
         self.metrics.bootstrap_bytes.set(state.bytes)
 
     async def _serve(self, service: ReplicatorService) -> None:
-        server = grpc.aio.server(options=GRPC_OPTIONS, interceptors=[ServerEdge()])
+        server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[ServerEdge()])
         rpb_grpc.add_ReplicatorServicer_to_server(service, server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         try:
             self.port = server.add_insecure_port(str(self.region.replicator_listen))
         except RuntimeError as exc:
-            raise StartupError(f"cannot listen on {self.region.replicator_listen}: {exc}") from exc
+            listen = str(self.region.replicator_listen)
+            raise listen_failed(self._key("replicator.listen"), listen) from exc
         await server.start()
         self._server = server
         for svc in ("", SERVICE_NAME):
             await self._health.set(svc, health_pb2.HealthCheckResponse.SERVING)
+
+    def _key(self, field: str) -> str:
+        return config_key([r.name for r in self.config.regions], self.region.name, field)
 
     async def _lag_loop(self) -> None:
         """Keep lag gauges moving while a link is down or idle."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import NoReturn
 
 import grpc
 
@@ -19,6 +20,7 @@ from replicator.link import Link
 from replicator.metrics import ReplicatorMetrics
 from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from replicator.pins import NothingToAccept, Pins
 from replicator.source import serve_pull
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         node: pb_grpc.NodeStub,
         links: Callable[[], list[Link]],
         metrics: ReplicatorMetrics,
+        pins: Pins,
         addresses: dict[str, str] | None = None,
     ) -> None:
         self.addresses = addresses or {}  # peer region -> replicator address
@@ -41,16 +44,36 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         self.node = node
         self.links = links
         self.metrics = metrics
+        self.pins = pins
         self.claims = Claims()
 
-    async def _admit(self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext) -> None:
+    async def _admit(
+        self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext, claim: bool = False
+    ) -> None:
+        """Refuse a peer that cannot replicate with this region, or a node other than the
+        one its region is pinned to; with `claim`, also one while another node pulls for it.
+        The claim is taken before the pin is checked, so a pull admitted just before an
+        operator accepts another node is still ended by that acceptance."""
         me = await local_identity(self.node)
         try:
             check_peer(me, from_hello(req), self.members)
+            if claim:
+                self.claims.acquire(req.region, req.node_id)
+            try:
+                await self.pins.check(req.region, req.node_id)
+            except BaseException:
+                if claim:
+                    self.claims.release(req.region, req.node_id)
+                raise
         except Refused as exc:
-            self.metrics.refusals.labels(self.region, req.region or "?", "source").inc()
-            log.warning("handshake from %s (node %s) refused: %s", req.region, req.node_id, exc)
-            await errors.abort(context, exc)
+            await self._refuse(req, exc, context)
+
+    async def _refuse(
+        self, req: rpb.HandshakeRequest, exc: Refused, context: grpc.aio.ServicerContext
+    ) -> NoReturn:
+        self.metrics.refusals.labels(self.region, req.region or "?", "source").inc()
+        log.warning("handshake from %s (node %s) refused: %s", req.region, req.node_id, exc)
+        await errors.abort(context, exc)
 
     async def Handshake(
         self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext
@@ -65,16 +88,17 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
     async def Pull(
         self, req: rpb.PullRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[rpb.PullBatch]:
-        await self._admit(req.hello, context)
+        await self._admit(req.hello, context, claim=True)
         peer, node_id = req.hello.region, req.hello.node_id
-        try:
-            self.claims.acquire(peer, node_id)
-        except Refused as exc:
-            log.warning("pull from %s refused: %s", peer, exc)
-            await errors.abort(context, exc)
         try:
             me = await local_identity(self.node)
             async for batch in serve_pull(self.node, self.region, me.node_id, req):
+                if not self.claims.holds(peer, node_id):
+                    replaced = Refused(
+                        f"region {peer!r} is no longer pinned to node {node_id} in "
+                        f"{self.region}: an operator accepted another node"
+                    )
+                    await self._refuse(req.hello, replaced, context)
                 yield batch
         except grpc.aio.AioRpcError as exc:
             await errors.forward(context, exc)
@@ -103,6 +127,34 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             reply: pb.HoldRetentionResponse = await self.node.HoldRetention(hold, timeout=5)
         except grpc.aio.AioRpcError as exc:
             await errors.forward(context, exc)
+        return reply
+
+    async def AcceptNode(
+        self, req: rpb.AcceptNodeRequest, context: grpc.aio.ServicerContext
+    ) -> rpb.AcceptNodeResponse:
+        """Pin a peer region to another node by an operator's word; end the old one's pulls."""
+        if req.peer == self.region or req.peer not in self.members:
+            others = ", ".join(m for m in self.members if m != self.region)
+            await errors.abort_with(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                errors.Reason.INVALID_ARGUMENT,
+                f"peer: expected one of {others}, got {req.peer!r}",
+            )
+        try:
+            reply = await self.pins.accept(req.peer, req.node_id)
+        except NothingToAccept as exc:  # the caller has to say which node
+            await errors.abort_with(
+                context, grpc.StatusCode.INVALID_ARGUMENT, errors.Reason.INVALID_ARGUMENT, str(exc)
+            )
+        self.claims.evict(req.peer, reply.node_id)
+        if reply.changed:
+            log.warning(
+                "region %s: node %s accepted by an operator in place of node %s",
+                req.peer,
+                reply.node_id,
+                reply.previous_node_id or "(none)",
+            )
         return reply
 
     async def Resync(
@@ -134,9 +186,13 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         async def work() -> pb.BootstrapState:
             try:
                 async with grpc.aio.insecure_channel(address, options=GRPC_OPTIONS) as channel:
+                    peer = rpb_grpc.ReplicatorStub(channel)
+                    response = await peer.Handshake(hello(me, req.source), timeout=5)
+                    check_peer(me, from_hello(response), self.members, req.source)
+                    await self.pins.check(req.source, response.node_id)
                     return await copy_from(
                         node=self.node,
-                        peer=rpb_grpc.ReplicatorStub(channel),
+                        peer=peer,
                         me=me,
                         source=req.source,
                         state=new_state(req.source, "by hand"),
@@ -153,6 +209,14 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             state = await task
         except grpc.aio.AioRpcError as exc:
             await errors.forward(context, exc, f"resync from {req.source} failed: {exc.details()}")
+        except Refused as exc:
+            self.metrics.refusals.labels(req.source, self.region, "target").inc()
+            await errors.abort_with(
+                context,
+                grpc.StatusCode.FAILED_PRECONDITION,
+                errors.Reason.HANDSHAKE_REFUSED,
+                f"resync from {req.source} refused: {exc}",
+            )
         finally:
             task.cancel()
         log.info("resynced %d entries from %s by hand", state.entries, req.source)
@@ -167,6 +231,8 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             region=self.region,
             region_state=info.bootstrap.state or "STARTING",
             bootstrap=info.bootstrap,
+            pins=info.pins,
+            refused_nodes=self.pins.refused(),
         )
         for table in info.tables:
             stream = await self.node.DescribeStream(

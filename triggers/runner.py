@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from regionnode.client import connect_async, wait_for_node
 from regionnode.config import GroupConfig
 from regionnode.errors import StartupError
+from regionnode.listen import config_key
 from regionnode.metrics import serve_metrics as start_metrics_server
 from regionnode.tasks import TaskGroup
 from triggers import checkpoint
@@ -85,7 +86,9 @@ class Runner:
         if self._serve_metrics:
             listen = self.region.trigger_metrics_listen
             assert listen is not None  # the config requires it for regions with triggers
-            self._metrics_server = start_metrics_server(str(listen), self.registry)
+            names = [r.name for r in self.config.regions]
+            key = config_key(names, self.region.name, "triggers.metrics")
+            self._metrics_server = start_metrics_server(str(listen), self.registry, key)
         log.info(
             "trigger runner %s: %d triggers running (%s), metrics on %s",
             self.region.name,

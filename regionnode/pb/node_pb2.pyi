@@ -724,7 +724,7 @@ class NodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfoResponse(_message.Message):
-    __slots__ = ("group", "region", "node_id", "tables", "hlc", "bootstrap", "has_data")
+    __slots__ = ("group", "region", "node_id", "tables", "hlc", "bootstrap", "has_data", "pins")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -732,6 +732,7 @@ class NodeInfoResponse(_message.Message):
     HLC_FIELD_NUMBER: _ClassVar[int]
     BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
     HAS_DATA_FIELD_NUMBER: _ClassVar[int]
+    PINS_FIELD_NUMBER: _ClassVar[int]
     group: str
     region: str
     node_id: str
@@ -739,7 +740,38 @@ class NodeInfoResponse(_message.Message):
     hlc: int
     bootstrap: BootstrapState
     has_data: bool
-    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ..., hlc: _Optional[int] = ..., bootstrap: _Optional[_Union[BootstrapState, _Mapping]] = ..., has_data: _Optional[bool] = ...) -> None: ...
+    pins: _containers.RepeatedCompositeFieldContainer[PeerPin]
+    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ..., hlc: _Optional[int] = ..., bootstrap: _Optional[_Union[BootstrapState, _Mapping]] = ..., has_data: _Optional[bool] = ..., pins: _Optional[_Iterable[_Union[PeerPin, _Mapping]]] = ...) -> None: ...
+
+class PeerPin(_message.Message):
+    __slots__ = ("region", "node_id", "pinned_ms", "previous_node_id")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PINNED_MS_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    node_id: str
+    pinned_ms: int
+    previous_node_id: str
+    def __init__(self, region: _Optional[str] = ..., node_id: _Optional[str] = ..., pinned_ms: _Optional[int] = ..., previous_node_id: _Optional[str] = ...) -> None: ...
+
+class PinPeerRequest(_message.Message):
+    __slots__ = ("region", "node_id", "replace")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    node_id: str
+    replace: bool
+    def __init__(self, region: _Optional[str] = ..., node_id: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class PinPeerResponse(_message.Message):
+    __slots__ = ("pin", "changed")
+    PIN_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    pin: PeerPin
+    changed: bool
+    def __init__(self, pin: _Optional[_Union[PeerPin, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
 
 class Conflict(_message.Message):
     __slots__ = ("table", "keys", "winner", "loser", "rule", "at_ms")

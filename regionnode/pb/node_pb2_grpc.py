@@ -134,6 +134,11 @@ class NodeStub:
                 request_serializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionRequest.SerializeToString,
                 response_deserializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.FromString,
                 _registered_method=True)
+        self.PinPeer = channel.unary_unary(
+                '/meridian.node.v1.Node/PinPeer',
+                request_serializer=regionnode_dot_pb_dot_node__pb2.PinPeerRequest.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.PinPeerResponse.FromString,
+                _registered_method=True)
         self.ApplyReplicated = channel.unary_unary(
                 '/meridian.node.v1.Node/ApplyReplicated',
                 request_serializer=regionnode_dot_pb_dot_node__pb2.ApplyReplicatedRequest.SerializeToString,
@@ -289,6 +294,13 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PinPeer(self, request, context):
+        """Pin a peer region to a node (first link), or check the pin; `replace` re-pins it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ApplyReplicated(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -429,6 +441,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.HoldRetention,
                     request_deserializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionRequest.FromString,
                     response_serializer=regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.SerializeToString,
+            ),
+            'PinPeer': grpc.unary_unary_rpc_method_handler(
+                    servicer.PinPeer,
+                    request_deserializer=regionnode_dot_pb_dot_node__pb2.PinPeerRequest.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.PinPeerResponse.SerializeToString,
             ),
             'ApplyReplicated': grpc.unary_unary_rpc_method_handler(
                     servicer.ApplyReplicated,
@@ -1001,6 +1018,33 @@ class Node:
             '/meridian.node.v1.Node/HoldRetention',
             regionnode_dot_pb_dot_node__pb2.HoldRetentionRequest.SerializeToString,
             regionnode_dot_pb_dot_node__pb2.HoldRetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PinPeer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.node.v1.Node/PinPeer',
+            regionnode_dot_pb_dot_node__pb2.PinPeerRequest.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.PinPeerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -144,15 +144,53 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("region", "links", "region_state", "bootstrap", "stream_trimmed")
+    __slots__ = ("region", "links", "region_state", "bootstrap", "stream_trimmed", "pins", "refused_nodes")
     REGION_FIELD_NUMBER: _ClassVar[int]
     LINKS_FIELD_NUMBER: _ClassVar[int]
     REGION_STATE_FIELD_NUMBER: _ClassVar[int]
     BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
     STREAM_TRIMMED_FIELD_NUMBER: _ClassVar[int]
+    PINS_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_NODES_FIELD_NUMBER: _ClassVar[int]
     region: str
     links: _containers.RepeatedCompositeFieldContainer[LinkStatus]
     region_state: str
     bootstrap: _node_pb2.BootstrapState
     stream_trimmed: bool
-    def __init__(self, region: _Optional[str] = ..., links: _Optional[_Iterable[_Union[LinkStatus, _Mapping]]] = ..., region_state: _Optional[str] = ..., bootstrap: _Optional[_Union[_node_pb2.BootstrapState, _Mapping]] = ..., stream_trimmed: _Optional[bool] = ...) -> None: ...
+    pins: _containers.RepeatedCompositeFieldContainer[_node_pb2.PeerPin]
+    refused_nodes: _containers.RepeatedCompositeFieldContainer[RefusedNode]
+    def __init__(self, region: _Optional[str] = ..., links: _Optional[_Iterable[_Union[LinkStatus, _Mapping]]] = ..., region_state: _Optional[str] = ..., bootstrap: _Optional[_Union[_node_pb2.BootstrapState, _Mapping]] = ..., stream_trimmed: _Optional[bool] = ..., pins: _Optional[_Iterable[_Union[_node_pb2.PeerPin, _Mapping]]] = ..., refused_nodes: _Optional[_Iterable[_Union[RefusedNode, _Mapping]]] = ...) -> None: ...
+
+class RefusedNode(_message.Message):
+    __slots__ = ("peer", "node_id", "pinned_node_id", "refusals", "last_ms")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    PINNED_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
+    LAST_MS_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    node_id: str
+    pinned_node_id: str
+    refusals: int
+    last_ms: int
+    def __init__(self, peer: _Optional[str] = ..., node_id: _Optional[str] = ..., pinned_node_id: _Optional[str] = ..., refusals: _Optional[int] = ..., last_ms: _Optional[int] = ...) -> None: ...
+
+class AcceptNodeRequest(_message.Message):
+    __slots__ = ("peer", "node_id")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    node_id: str
+    def __init__(self, peer: _Optional[str] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class AcceptNodeResponse(_message.Message):
+    __slots__ = ("peer", "previous_node_id", "node_id", "changed")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    previous_node_id: str
+    node_id: str
+    changed: bool
+    def __init__(self, peer: _Optional[str] = ..., previous_node_id: _Optional[str] = ..., node_id: _Optional[str] = ..., changed: _Optional[bool] = ...) -> None: ...

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from replicator.handshake import Claims, Identity, Refused, check_peer
+from replicator.handshake import Claims, Identity, Refused, check_peer, check_pin
 
 MEMBERS = ["us", "eu", "ap"]
 ME = Identity(
@@ -111,3 +111,28 @@ def test_release_of_an_unknown_region_is_harmless() -> None:
     claims = Claims()
     claims.release("eu", "node-a")
     claims.acquire("eu", "node-b")
+
+
+def test_evicted_claim_is_no_longer_held_and_frees_the_region() -> None:
+    claims = Claims()
+    claims.acquire("eu", "node-a")
+    claims.acquire("eu", "node-a")
+    assert claims.holds("eu", "node-a") and not claims.holds("eu", "node-b")
+    claims.evict("eu", "node-a")  # the one to keep: nothing changes
+    assert claims.holds("eu", "node-a")
+    claims.evict("eu", "node-b")  # an operator accepted node-b
+    assert not claims.holds("eu", "node-a")
+    claims.acquire("eu", "node-b")
+    claims.release("eu", "node-a")  # the evicted pulls end later: ignored
+    claims.release("eu", "node-a")
+    assert claims.holds("eu", "node-b")
+
+
+def test_check_pin_accepts_the_pinned_node_only() -> None:
+    check_pin("us", "eu", "node-eu-1", "node-eu-1")
+    with pytest.raises(Refused) as info:
+        check_pin("us", "eu", "node-eu-1", "node-eu-2")
+    message = str(info.value)
+    assert "region 'eu' is pinned to node node-eu-1 in us" in message
+    assert "node node-eu-2 cannot claim it" in message
+    assert "meridian accept-node --config FILE --region us --peer eu --node-id node-eu-2" in message

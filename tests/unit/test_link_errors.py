@@ -10,6 +10,7 @@ from regionnode import errors
 from regionnode.errors import Reason
 from replicator.link import Link, LinkSettings, state_after
 from replicator.metrics import ReplicatorMetrics
+from replicator.pins import Pins
 
 Code = grpc.StatusCode
 
@@ -44,6 +45,7 @@ def link() -> Link:
         members=["us", "eu"],
         settings=LinkSettings(),
         metrics=ReplicatorMetrics(CollectorRegistry()),
+        pins=Pins(None, "us"),  # type: ignore[arg-type]
     )
 
 

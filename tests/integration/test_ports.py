@@ -1,0 +1,35 @@
+"""A second replicator on an address in use fails to start, naming the group file's key."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from regionnode.errors import StartupError
+from replicator.replicator import Replicator
+from tests.integration.group import Region, group_yaml, load_doc
+
+
+def test_second_replicator_on_the_same_address_is_a_startup_failure(
+    tmp_path: pathlib.Path,
+) -> None:
+    config = load_doc(group_yaml(tmp_path, ["us", "eu"]), tmp_path / "g.yaml")
+    eu = Region("eu", config)
+
+    async def scenario() -> None:
+        second = Replicator(config, "eu", CollectorRegistry(), serve_metrics=False, node_wait_s=5)
+        try:
+            await eu.start_node()
+            await eu.start_replicator()
+            with pytest.raises(StartupError) as info:
+                await second.start()
+            address = config.region("eu").replicator_listen
+            assert str(info.value) == f"regions[1].replicator.listen {address}: address in use"
+        finally:
+            await second.stop()
+            await eu.stop()
+
+    asyncio.run(scenario())
