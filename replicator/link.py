@@ -1,10 +1,12 @@
 """The pulling side of a link: bring one peer region's writes into the local node.
 
-A session: handshake (refuse a peer of another group, a wrong region or other tables), read
+A session: handshake (refuse a peer of another group, a wrong region or other tables), fetch
+the peer's progress report (kept fresh during the session, `replicator/progress.py`), read
 the per-origin checkpoints from the local node, then pull the peer's own-origin records from
 just after them and apply each batch through the node's ApplyReplicated (one stream per
 session, `replicator/applier.py`), which decides last-writer-wins and advances the checkpoint
-in the same WriteBatch. Sessions are retried
+in the same WriteBatch. A link whose position is older than the rebuild horizon this region
+holds for the peer resyncs instead of streaming those records. Sessions are retried
 forever with capped, jittered backoff; the checkpoint only moves for durably applied records,
 so a broken session leaves no gap and at most re-sends records that are then dropped.
 """
@@ -19,11 +21,11 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from regionnode import hlc
+from regionnode import collection, hlc
 from regionnode.client import GRPC_OPTIONS
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
-from replicator import backoff
+from replicator import backoff, progress
 from replicator.applier import Applier
 from replicator.bootstrap import copy_from, new_state
 from replicator.handshake import Identity, Refused, check_peer
@@ -157,6 +159,9 @@ class Link:
         self._resync_reason = ""
         self._progress_saved: dict[str, float] = {}
         self._applier = Applier(node)
+        self._report: pb.PeerProgress | None = None  # the peer's, as last fetched
+        self._complete: dict[str, int] = {}  # table -> complete_through_ms for the peer
+        self._horizon = 0  # this region's rebuild horizon for the peer
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -192,6 +197,8 @@ class Link:
                 self._set_state("REFUSED", str(exc))
             except ClockRejected as exc:
                 self._set_state("CLOCK_REJECTED", str(exc))
+            except progress.Behind as exc:
+                self._set_state("WAITING", str(exc))
             except Silent as exc:
                 self._set_state("DOWN", str(exc))
             except grpc.aio.AioRpcError as exc:
@@ -224,9 +231,20 @@ class Link:
             response = await peer.Handshake(hello(me, self.peer), timeout=5)
             peer_identity = from_hello(response)
             check_peer(me, peer_identity, self.members, expected_region=self.peer)
-            if self._resync_reason:
-                await self._resync(peer, me)
+            await self._refresh_report(peer, me)
             await self._load_positions(me)
+            if not self._resync_reason and collection.behind(
+                self._complete, me.tables, self._horizon
+            ):
+                self._resync_reason = (
+                    f"tombstones older than {collection.clock_text(self._horizon)} went here "
+                    f"without {self.peer}'s confirmation: its older records are not streamed"
+                )
+            if self._resync_reason:
+                assert self._report is not None
+                progress.check_source(self._horizon, self._report, self.members, me.tables)
+                await self._resync(peer, me)
+                await self._load_positions(me)
             request = rpb.PullRequest(
                 hello=hello(me, self.peer),
                 max_batch=self.settings.batch_size,
@@ -236,16 +254,45 @@ class Link:
                     for t, p in sorted(self._positions.items())
                 ],
             )
-            self._set_state("STREAMING")
+            self._set_state("STREAMING", self._note(me))
             queue: asyncio.Queue[rpb.PullBatch | Exception | None] = asyncio.Queue(RECEIVE_AHEAD)
             reader = asyncio.ensure_future(_receive(peer.Pull(request), queue))
+            reporter = asyncio.ensure_future(self._report_loop(peer, me))
             try:
                 idle_s = idle_timeout(self.settings.heartbeat_s)
                 async for batch in _merged(queue, self.settings.batch_size, idle_s):
                     await self._on_batch(batch)
             finally:
                 reader.cancel()
+                reporter.cancel()
                 self._applier.close()
+
+    async def _refresh_report(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
+        """Fetch the peer's progress and store it in the node (tombstone collection)."""
+        report = await progress.fetch(peer, me, self.peer)
+        await progress.record(self.node, report)
+        self._report = report
+
+    async def _report_loop(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
+        """Keep the peer's report fresh while streaming; a failed fetch waits for the next."""
+        while True:
+            await asyncio.sleep(progress.interval(self.settings.heartbeat_s))
+            try:
+                await self._refresh_report(peer, me)
+            except grpc.aio.AioRpcError as exc:
+                log.debug("link %s -> %s: progress report: %s", self.peer, self.region, exc)
+                continue
+            except Exception:
+                log.exception("link %s -> %s: progress report failed", self.peer, self.region)
+                continue
+            if self.status.state == "STREAMING":
+                self._set_state("STREAMING", self._note(me))
+
+    def _note(self, me: Identity) -> str:
+        complete = min((self._complete.get(t, 0) for t in me.tables), default=0)
+        return progress.note(
+            self._report, self.region, self._horizon, complete, self.members, me.tables
+        )
 
     async def _resync(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
         """Merge the peer's snapshot and move its checkpoint past what the copy covers."""
@@ -272,9 +319,12 @@ class Link:
     async def _load_positions(self, me: Identity) -> None:
         response = await self.node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)
         self._positions = {name: 0 for name in me.tables}
+        self._complete = {}
         for ckpt in response.checkpoints:
             if ckpt.origin == self.peer and ckpt.table in self._positions:
                 self._positions[ckpt.table] = ckpt.sequence_number
+                self._complete[ckpt.table] = ckpt.complete_through_ms
+        self._horizon = progress.horizon_for(response.horizons, self.peer)
         self._unsaved.clear()
 
     async def _on_batch(self, batch: rpb.PullBatch) -> None:
@@ -306,6 +356,9 @@ class Link:
             origin_node_id=batch.source_node_id,
         )
         result = await self._applier.apply(request)
+        if not result.clock_rejected:
+            complete = max(self._complete.get(batch.table, 0), request.complete_through_ms)
+            self._complete[batch.table] = complete
         self._progress_saved[batch.table] = time.monotonic()
         self._positions[batch.table] = result.checkpoint
         self._unsaved.pop(batch.table, None)

@@ -19,6 +19,7 @@ from replicator.link import Link
 from replicator.metrics import ReplicatorMetrics
 from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from replicator.progress import Behind
 from replicator.source import serve_pull
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,23 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             await context.abort(exc.code(), exc.details() or "local node error")
         return reply
 
+    async def Progress(
+        self, req: rpb.ProgressRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PeerProgress:
+        """This region's checkpoints and rebuild horizons: what peers' collection waits for."""
+        await self._admit(req.hello, context)
+        me = await local_identity(self.node)
+        try:
+            ckpts = await self.node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)
+        except grpc.aio.AioRpcError as exc:
+            await context.abort(exc.code(), exc.details() or "local node error")
+        return pb.PeerProgress(
+            region=self.region,
+            node_id=me.node_id,
+            checkpoints=ckpts.checkpoints,
+            horizons=ckpts.horizons,
+        )
+
     async def Resync(
         self, req: rpb.ResyncRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[rpb.ResyncProgress]:
@@ -140,6 +158,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
                         state=new_state(req.source, "by hand"),
                         bootstrap=False,
                         on_progress=progress,
+                        members=self.members,
                     )
             finally:
                 queue.put_nowait(None)
@@ -151,6 +170,8 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             state = await task
         except grpc.aio.AioRpcError as exc:
             await context.abort(exc.code(), f"resync from {req.source} failed: {exc.details()}")
+        except Behind as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         finally:
             task.cancel()
         log.info("resynced %d entries from %s by hand", state.entries, req.source)
