@@ -1,4 +1,5 @@
-"""Tombstone collection: only after the lifetime, and only once no older write can arrive."""
+"""Tombstone collection: only after the lifetime, and only once no older write can arrive and
+every peer holds the delete; after the maximum lifetime anyway, without resurrections."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import asyncio
 import pathlib
 
 from regionnode import hlc, items
+from regionnode.config import GroupConfig
 from regionnode.pb import node_pb2 as pb
-from tests.integration.group import eventually, group_yaml, load_doc, running_group
+from tests.integration.group import Region, eventually, group_yaml, load_doc, running_group
+
+DAY_MS = 86_400_000
+FAR_FUTURE = 10**13  # a wall-clock value that makes every stream record look expired
 
 
 def key(pk: str) -> pb.Item:
@@ -63,5 +68,122 @@ def test_collection_waits_for_every_peer(tmp_path: pathlib.Path) -> None:
                 return await tombstones(g["us"]) == 0
 
             await eventually(collected, 15, "collection once ap is heard from again")
+
+    asyncio.run(scenario())
+
+
+def two_regions(tmp_path: pathlib.Path) -> GroupConfig:
+    doc = group_yaml(tmp_path, ["us", "eu"], replication={"heartbeat_interval": "100ms"})
+    return load_doc(doc, tmp_path / "g.yaml")
+
+
+async def found(region: Region, pk: str) -> bool:
+    got = await region.stub.GetItem(pb.GetItemRequest(table="orders", key=key(pk)))
+    return got.found
+
+
+async def complete_through(region: Region, origin: str) -> int:
+    ckpt = region.node.store.checkpoint(origin, "orders")
+    return ckpt.complete_through_ms if ckpt else 0
+
+
+def resyncs(region: Region, source: str) -> float:
+    return region.replicator.metrics.resyncs.labels(source, region.name)._value.get()
+
+
+async def identical(regions: list[Region], later_ms: int) -> bool:
+    """Collect what may go, then compare digests."""
+    for r in regions:
+        await r.node.collect_tombstones(later_ms)
+    digests = [await r.stub.Digest(pb.DigestRequest(table="orders")) for r in regions]
+    return len({d.digest for d in digests}) == 1
+
+
+def test_delete_survives_a_one_way_outage_longer_than_retention(tmp_path: pathlib.Path) -> None:
+    """eu cannot pull from us while us still pulls from eu; us deletes k; the outage outlasts
+    us's stream retention, so eu resyncs from us's snapshot when it heals. us must not have
+    collected the tombstone eu never confirmed, and eu must not keep k."""
+
+    async def scenario() -> None:
+        async with running_group(two_regions(tmp_path)) as g:
+            us, eu = g["us"], g["eu"]
+            await us.stub.PutItem(pb.PutItemRequest(table="orders", item=key("k")))
+            await eventually(lambda: found(eu, "k"), 10, "k reaches eu")
+            await eu.stop_replicator()
+            await eu.start_replicator(cut_from={"us"})  # eu cannot pull from us any more
+            deleted = await us.stub.DeleteItem(pb.DeleteItemRequest(table="orders", key=key("k")))
+            await us.stub.PutItem(pb.PutItemRequest(table="orders", item=key("later")))
+            clock = hlc.physical_ms(deleted.version.hlc)
+
+            async def us_is_past_the_delete() -> bool:
+                return await complete_through(us, "eu") > clock
+
+            await eventually(us_is_past_the_delete, 10, "us applies eu's stream past the delete")
+            later = hlc.wall_ms() + 2 * DAY_MS  # past the lifetime, short of the maximum
+            await us.node.collect_tombstones(later)
+            kept = await tombstones(us)
+            us.node.service.streams.trim(FAR_FUTURE)  # the outage outlasts the retention
+            await eu.stop_replicator()
+            await eu.start_replicator()  # healed
+
+            async def k_gone_at_eu() -> bool:
+                return not await found(eu, "k")
+
+            await eventually(k_gone_at_eu, 20, "the delete reaches eu through the resync")
+            assert resyncs(eu, "us") >= 1
+            assert kept == 1  # us kept the tombstone eu had not confirmed
+            await eventually(lambda: identical([us, eu], later), 20, "us and eu converge")
+            assert await tombstones(us) == 0  # eu confirmed: the tombstone went
+
+    asyncio.run(scenario())
+
+
+def test_silent_peer_past_the_max_lifetime_rebuilds_instead_of_resurrecting(
+    tmp_path: pathlib.Path,
+) -> None:
+    """eu is silent (both directions) while us deletes two items, one written by eu, and
+    stays away past tombstone_max_lifetime: us collects anyway and holds a rebuild horizon
+    for eu. When eu comes back nothing deleted comes back anywhere, eu's write made while it
+    was away is kept, and the regions converge."""
+
+    async def scenario() -> None:
+        async with running_group(two_regions(tmp_path)) as g:
+            us, eu = g["us"], g["eu"]
+            await us.stub.PutItem(pb.PutItemRequest(table="orders", item=key("k")))
+            mine = await eu.stub.PutItem(pb.PutItemRequest(table="orders", item=key("eu-k")))
+            await eventually(lambda: found(eu, "k"), 10, "k reaches eu")
+
+            async def us_is_past_eu_write() -> bool:
+                return await complete_through(us, "eu") > hlc.physical_ms(mine.version.hlc)
+
+            await eventually(us_is_past_eu_write, 10, "us applies eu's stream past its write")
+            await eu.stop_replicator()  # eu goes silent
+            deletes = [
+                await us.stub.DeleteItem(pb.DeleteItemRequest(table="orders", key=key(pk)))
+                for pk in ("k", "eu-k")
+            ]
+            await eu.stub.PutItem(pb.PutItemRequest(table="orders", item=key("fresh")))
+            await us.stub.PutItem(pb.PutItemRequest(table="orders", item=key("later")))
+            us.node.service.streams.trim(FAR_FUTURE)
+            later = hlc.wall_ms() + 8 * DAY_MS  # past tombstone_max_lifetime (7d)
+            assert await us.node.collect_tombstones(later) == 2  # forced
+            newest = max(hlc.physical_ms(d.version.hlc) for d in deletes)
+            assert us.node.store.horizons["eu"].horizon_ms == newest + 1
+            assert us.node.store.horizons["eu"].tombstones == 2
+            assert us.node.metrics.tombstones_forced._value.get() == 2
+            await eu.start_replicator()  # eu comes back
+
+            async def nothing_resurrected() -> bool:
+                held = {pk: await found(r, pk) for r in (us, eu) for pk in ("k", "eu-k")}
+                assert not any(held.values()), held
+                return await found(us, "fresh")  # the write eu made while away is kept
+
+            await eventually(nothing_resurrected, 30, "eu rebuilds, us takes eu's new write")
+            assert resyncs(eu, "us") >= 1  # eu's position was trimmed at us
+            assert resyncs(us, "eu") >= 1  # us does not stream eu's records from before
+            await eventually(lambda: identical([us, eu], later), 20, "us and eu converge")
+            for r in (us, eu):
+                for pk in ("k", "eu-k"):
+                    assert not await found(r, pk)
 
     asyncio.run(scenario())
