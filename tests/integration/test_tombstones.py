@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import pathlib
 
+import grpc
+
 from regionnode import hlc, items
 from regionnode.config import GroupConfig
 from regionnode.pb import node_pb2 as pb
@@ -185,5 +187,65 @@ def test_silent_peer_past_the_max_lifetime_rebuilds_instead_of_resurrecting(
             for r in (us, eu):
                 for pk in ("k", "eu-k"):
                     assert not await found(r, pk)
+
+    asyncio.run(scenario())
+
+
+def stored(pk: str, clock_ms: int, origin: str, tombstone: bool = False) -> pb.StoredItem:
+    entry = pb.StoredItem(tombstone=tombstone, item=key(pk))
+    entry.version.hlc, entry.version.region = hlc.pack(clock_ms), origin
+    return entry
+
+
+def test_snapshot_merge_removes_only_what_the_source_shows_deleted(tmp_path: pathlib.Path) -> None:
+    """A resync from eu: keys held here in the copied ranges but absent from eu's copy go
+    when eu covers their version; every other key stays (it may be a write eu has not seen),
+    and nothing goes before the copy of the table is done."""
+    doc = group_yaml(tmp_path, ["us", "eu", "ap"])
+    config = load_doc(doc, tmp_path / "g.yaml")
+
+    async def scenario() -> None:
+        async with running_group(config, replicate=False) as g:
+            us = g["us"]
+            held = [
+                stored("a", 10, "eu"),  # eu's own write, absent from its copy: deleted there
+                stored("b", 10, "ap"),  # ap's write eu applied (coverage 50): deleted there
+                stored("c", 60, "ap"),  # ap's write eu has not seen yet: kept
+                stored("d", 10, "us", tombstone=True),  # a tombstone: left to collection
+                stored("e", 10, "sa"),  # an origin eu never heard of: kept
+                stored("m", 10, "eu"),  # in eu's copy: merged, not removed
+                stored("z", 10, "eu"),  # after the last entry: only the last message covers it
+            ]
+            await us.stub.ApplySnapshot(pb.ApplySnapshotRequest(table="orders", entries=held))
+            coverage = [
+                pb.Checkpoint(origin="ap", table="orders", complete_through_ms=50),
+                pb.Checkpoint(origin="eu", table="orders", sequence_number=9),
+            ]
+            rng = pb.SnapshotRange(source="eu", session="s1", coverage=coverage)
+            first = pb.ApplySnapshotRequest(
+                table="orders", entries=[stored("m", 20, "eu")], range=rng
+            )
+            assert (await us.stub.ApplySnapshot(first)).removed == 0
+            assert await found(us, "a")  # noted, not removed before the copy is done
+            rng.after.CopyFrom(key("m"))
+            rng.to_end = True
+            last = pb.ApplySnapshotRequest(table="orders", range=rng, install=coverage)
+            assert (await us.stub.ApplySnapshot(last)).removed == 3
+            present = {pk: await found(us, pk) for pk in "abcdemz"}
+            assert present == dict(a=False, b=False, c=True, d=False, e=True, m=True, z=False)
+            gone = await us.stub.DiffKeys(pb.DiffKeysRequest(table="orders"))
+            versions = {items.to_plain(e.keys)["pk"]: e for e in gone.entries}
+            assert versions["a"].tombstone and versions["a"].version.hlc == hlc.pack(10)
+            # a copy that lists its entries out of order is refused: skipped keys would go
+            rng.to_end, rng.session = False, "s2"
+            bad = pb.ApplySnapshotRequest(
+                table="orders", entries=[stored("y", 1, "eu"), stored("x", 1, "eu")], range=rng
+            )
+            try:
+                await us.stub.ApplySnapshot(bad)
+                raise AssertionError("entries out of key order were accepted")
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert "ascending key order" in exc.details()
 
     asyncio.run(scenario())
