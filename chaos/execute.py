@@ -33,6 +33,7 @@ from chaos.nemesis import Nemesis
 from chaos.net import Link, Network
 from chaos.scenarios import Scenario
 from chaos.workload import Spec
+from regionnode.config import parse_duration_ms
 
 log = logging.getLogger("chaos")
 SAMPLE_INTERVAL_S = 0.5
@@ -79,6 +80,9 @@ class ScenarioRun:
                 for f in self.faults
                 if f.kind == "skew" and f.target.get("from_start")
             },
+            retention=sc.retention,
+            tombstone_lifetime=sc.tombstone_lifetime,
+            tombstone_max_lifetime=sc.tombstone_max_lifetime,
         )
         self.cluster = Cluster(self.out, self.settings, self.net)
         self.nemesis = Nemesis(self.cluster, self.faults)
@@ -219,7 +223,7 @@ class ScenarioRun:
             samples=[row for row in samples if row["t"] >= rep["t0_ns"]],
             heads=rep["heads"],
             final={
-                r: {k: v for k, v in s.items() if k in ("lag", "pending", "rejections")}
+                r: {k: v for k, v in s.items() if k in ("lag", "pending", "rejections", "resyncs")}
                 for r, s in rep["final_metrics"].items()
             },
             exits=rep["exits"],
@@ -229,6 +233,8 @@ class ScenarioRun:
             expect_clock_rejections=sc.expect_clock_rejections,
             lag_bound_s=sc.lag_bound_s,
             recovery_bound_s=sc.recovery_bound_s,
+            tombstones_collected=(parse_duration_ms(sc.tombstone_lifetime) or 0)
+            < sc.duration_s * 1000,
         )
         result = checker.check(obs)
         rep.update(summary=result["summary"], checks=result["checks"])
