@@ -117,6 +117,13 @@ async def _merged(
         yield merged
 
 
+def _cancelled() -> bool:
+    """Whether this task was asked to stop. gRPC can turn a cancellation that meets a call
+    failing at the same moment into that call's error; a retry loop must still end."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
 
@@ -205,6 +212,8 @@ class Link:
                 self._on_rpc_error(exc)
             else:
                 self._set_state("DOWN", "stream ended")
+            if _cancelled():
+                raise asyncio.CancelledError
             if self.status.state == "STREAMING":
                 attempt = 0
             self.status.reconnects += 1
@@ -261,6 +270,8 @@ class Link:
             try:
                 idle_s = idle_timeout(self.settings.heartbeat_s)
                 async for batch in _merged(queue, self.settings.batch_size, idle_s):
+                    if _cancelled():  # asyncio.wait_for may swallow a cancel (Python 3.11)
+                        raise asyncio.CancelledError
                     await self._on_batch(batch)
             finally:
                 reader.cancel()
@@ -280,6 +291,8 @@ class Link:
             try:
                 await self._refresh_report(peer, me)
             except grpc.aio.AioRpcError as exc:
+                if _cancelled():
+                    raise asyncio.CancelledError from None
                 log.debug("link %s -> %s: progress report: %s", self.peer, self.region, exc)
                 continue
             except Exception:
