@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -124,6 +125,10 @@ def _cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+class Rebuild(Exception):
+    """The peer dropped tombstones this region may still lack: resync with removal."""
+
+
 class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
 
@@ -169,6 +174,8 @@ class Link:
         self._report: pb.PeerProgress | None = None  # the peer's, as last fetched
         self._complete: dict[str, int] = {}  # table -> complete_through_ms for the peer
         self._horizon = 0  # this region's rebuild horizon for the peer
+        self._own = pb.GetCheckpointsResponse()  # this region's checkpoints, as last read
+        self._rebuilt = 0  # the peer's horizon for this region, as last rebuilt against
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -206,6 +213,8 @@ class Link:
                 self._set_state("CLOCK_REJECTED", str(exc))
             except progress.Behind as exc:
                 self._set_state("WAITING", str(exc))
+            except Rebuild as exc:
+                self._set_state("RESYNC_NEEDED", str(exc))
             except Silent as exc:
                 self._set_state("DOWN", str(exc))
             except grpc.aio.AioRpcError as exc:
@@ -242,18 +251,7 @@ class Link:
             check_peer(me, peer_identity, self.members, expected_region=self.peer)
             await self._refresh_report(peer, me)
             await self._load_positions(me)
-            if not self._resync_reason and collection.behind(
-                self._complete, me.tables, self._horizon
-            ):
-                self._resync_reason = (
-                    f"tombstones older than {collection.clock_text(self._horizon)} went here "
-                    f"without {self.peer}'s confirmation: its older records are not streamed"
-                )
-            if self._resync_reason:
-                assert self._report is not None
-                progress.check_source(self._horizon, self._report, self.members, me.tables)
-                await self._resync(peer, me)
-                await self._load_positions(me)
+            await self._catch_up(peer, me)
             request = rpb.PullRequest(
                 hello=hello(me, self.peer),
                 max_batch=self.settings.batch_size,
@@ -266,7 +264,7 @@ class Link:
             self._set_state("STREAMING", self._note(me))
             queue: asyncio.Queue[rpb.PullBatch | Exception | None] = asyncio.Queue(RECEIVE_AHEAD)
             reader = asyncio.ensure_future(_receive(peer.Pull(request), queue))
-            reporter = asyncio.ensure_future(self._report_loop(peer, me))
+            reporter = asyncio.ensure_future(self._report_loop(peer, me, queue))
             try:
                 idle_s = idle_timeout(self.settings.heartbeat_s)
                 async for batch in _merged(queue, self.settings.batch_size, idle_s):
@@ -284,12 +282,39 @@ class Link:
         await progress.record(self.node, report)
         self._report = report
 
-    async def _report_loop(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
-        """Keep the peer's report fresh while streaming; a failed fetch waits for the next."""
+    async def _catch_up(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
+        """Resync before streaming when a resync is due, when streaming would apply the
+        peer's records older than this region's rebuild horizon for it, or when the peer
+        dropped tombstones this region may still lack (a rebuild); never from a peer still
+        behind this region's horizon for it (progress.Behind: the link waits)."""
+        if not self._resync_reason and collection.behind(self._complete, me.tables, self._horizon):
+            self._resync_reason = (
+                f"tombstones older than {collection.clock_text(self._horizon)} went here "
+                f"without {self.peer}'s confirmation: its older records are not streamed"
+            )
+        rebuild, theirs = progress.rebuild_reason(
+            self._report, self.region, self._own, self.members, me.tables, self._rebuilt
+        )
+        self._resync_reason = self._resync_reason or rebuild
+        if not self._resync_reason:
+            return
+        assert self._report is not None
+        progress.check_source(self._horizon, self._report, self.members, me.tables)
+        await self._resync(peer, me)
+        self._rebuilt = max(self._rebuilt, theirs)
+        await self._load_positions(me)
+
+    async def _report_loop(
+        self, peer: rpb_grpc.ReplicatorStub, me: Identity, queue: asyncio.Queue[Any]
+    ) -> None:
+        """Keep the peer's report fresh while streaming; a failed fetch waits for the next.
+        When the peer turns out to have dropped tombstones this region may still lack, end
+        the session (through the batch queue) so that the next one rebuilds."""
         while True:
             await asyncio.sleep(progress.interval(self.settings.heartbeat_s))
             try:
                 await self._refresh_report(peer, me)
+                own = await self.node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)
             except grpc.aio.AioRpcError as exc:
                 if _cancelled():
                     raise asyncio.CancelledError from None
@@ -298,6 +323,14 @@ class Link:
             except Exception:
                 log.exception("link %s -> %s: progress report failed", self.peer, self.region)
                 continue
+            self._own = own
+            rebuild, _ = progress.rebuild_reason(
+                self._report, self.region, own, self.members, me.tables, self._rebuilt
+            )
+            if rebuild:
+                self._resync_reason = rebuild
+                await queue.put(Rebuild(rebuild))
+                return
             if self.status.state == "STREAMING":
                 self._set_state("STREAMING", self._note(me))
 
@@ -338,6 +371,7 @@ class Link:
                 self._positions[ckpt.table] = ckpt.sequence_number
                 self._complete[ckpt.table] = ckpt.complete_through_ms
         self._horizon = progress.horizon_for(response.horizons, self.peer)
+        self._own = response
         self._unsaved.clear()
 
     async def _on_batch(self, batch: rpb.PullBatch) -> None:

@@ -64,6 +64,36 @@ def check_source(
         )
 
 
+def rebuild_reason(
+    report: pb.PeerProgress | None,
+    region: str,
+    own: pb.GetCheckpointsResponse,
+    members: Sequence[str],
+    tables: Iterable[str],
+    rebuilt_ms: int,
+) -> tuple[str, int]:
+    """Why this region must rebuild from `report`'s region ("" when it need not), and the
+    horizon that asks for it: the peer dropped tombstones older than its rebuild horizon for
+    this region without this region's confirmation, this region has not applied every
+    region's stream past it (it may still hold what they deleted), and it has not rebuilt
+    from this peer against that horizon yet."""
+    if report is None:
+        return "", 0
+    theirs = horizon_for(report.horizons, region)
+    if theirs <= rebuilt_ms:
+        return "", theirs
+    progress = collection.progress_of(own.checkpoints)
+    settled = collection.settled_through(progress, region, members, tables)
+    if settled >= theirs:
+        return "", theirs
+    return (
+        f"{report.region} dropped tombstones older than {collection.clock_text(theirs)} without "
+        f"this region's confirmation, and this region has applied every region's stream only "
+        f"through {collection.clock_text(settled)}: rebuild from {report.region}'s snapshot, "
+        f"removing what it shows deleted"
+    ), theirs
+
+
 def note(
     report: pb.PeerProgress | None,
     region: str,
@@ -80,7 +110,7 @@ def note(
     theirs = horizon_for(report.horizons, region)
     if theirs > complete_ms:
         return (
-            f"{report.region} collected tombstones older than {collection.clock_text(theirs)} "
+            f"{report.region} dropped tombstones older than {collection.clock_text(theirs)} "
             f"without this region's confirmation: the deletes arrive by stream, or by a "
             f"resync that removes what {report.region} shows deleted"
         )

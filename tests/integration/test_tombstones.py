@@ -249,3 +249,43 @@ def test_snapshot_merge_removes_only_what_the_source_shows_deleted(tmp_path: pat
                 assert "ascending key order" in exc.details()
 
     asyncio.run(scenario())
+
+
+def test_peer_that_missed_a_dead_region_delete_rebuilds_from_the_collector(
+    tmp_path: pathlib.Path,
+) -> None:
+    """ap deletes k while eu cannot pull from ap, then ap is gone for good. us, past the
+    maximum lifetime, drops the tombstone eu never confirmed; eu learns that from us's
+    report and rebuilds from us, removing k (nobody else could ever tell it)."""
+    doc = group_yaml(tmp_path, ["us", "eu", "ap"], replication={"heartbeat_interval": "100ms"})
+    config = load_doc(doc, tmp_path / "g.yaml")
+
+    async def scenario() -> None:
+        async with running_group(config) as g:
+            us, eu, ap = g["us"], g["eu"], g["ap"]
+            put = await ap.stub.PutItem(pb.PutItemRequest(table="orders", item=key("k")))
+            await eventually(lambda: found(eu, "k"), 10, "k reaches eu")
+            await eu.stop_replicator()
+            await eu.start_replicator(cut_from={"ap"})
+            deleted = await ap.stub.DeleteItem(pb.DeleteItemRequest(table="orders", key=key("k")))
+
+            async def us_is_past_the_delete() -> bool:
+                clock = hlc.physical_ms(deleted.version.hlc)
+                return not await found(us, "k") and await complete_through(us, "ap") > clock
+
+            await eventually(us_is_past_the_delete, 10, "us holds ap's delete")
+            assert await complete_through(us, "ap") > hlc.physical_ms(put.version.hlc)
+            await ap.stop()  # ap is gone
+            later = hlc.wall_ms() + 8 * DAY_MS
+            collected = await us.node.collect_tombstones(later)
+
+            async def k_gone_at_eu() -> bool:
+                return not await found(eu, "k")
+
+            await eventually(k_gone_at_eu, 20, "eu rebuilds from us")
+            assert resyncs(eu, "us") >= 1
+            assert collected == 1
+            assert us.node.metrics.tombstones_forced._value.get() == 1  # eu never confirmed
+            assert "eu" in us.node.store.horizons
+
+    asyncio.run(scenario())
