@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class LinkSettings:
     batch_size: int = 500
     max_clock_offset_ms: int = 5000
     heartbeat_s: float = 1.0
+    rebuild_every_s: float = 7 * 86400  # at most one rebuild from a peer this often
 
 
 # Writes are stamped before their batch commits; a heartbeat can overtake a commit in flight.
@@ -176,6 +178,7 @@ class Link:
         self._horizon = 0  # this region's rebuild horizon for the peer
         self._own = pb.GetCheckpointsResponse()  # this region's checkpoints, as last read
         self._rebuilt = 0  # the peer's horizon for this region, as last rebuilt against
+        self._rebuilt_at = -math.inf  # monotonic time of that rebuild
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -292,17 +295,26 @@ class Link:
                 f"tombstones older than {collection.clock_text(self._horizon)} went here "
                 f"without {self.peer}'s confirmation: its older records are not streamed"
             )
-        rebuild, theirs = progress.rebuild_reason(
-            self._report, self.region, self._own, self.members, me.tables, self._rebuilt
-        )
+        rebuild, theirs = self._rebuild_reason(self._own, me)
         self._resync_reason = self._resync_reason or rebuild
         if not self._resync_reason:
             return
         assert self._report is not None
         progress.check_source(self._horizon, self._report, self.members, me.tables)
         await self._resync(peer, me)
-        self._rebuilt = max(self._rebuilt, theirs)
+        if rebuild:
+            self._rebuilt, self._rebuilt_at = max(self._rebuilt, theirs), time.monotonic()
         await self._load_positions(me)
+
+    def _rebuild_reason(self, own: pb.GetCheckpointsResponse, me: Identity) -> tuple[str, int]:
+        """progress.rebuild_reason, at most once per rebuild_every_s: a peer keeps raising its
+        horizon while this region cannot pull from the deleting region, and each rebuild
+        is a full copy."""
+        if time.monotonic() - self._rebuilt_at < self.settings.rebuild_every_s:
+            return "", 0
+        return progress.rebuild_reason(
+            self._report, self.region, own, self.members, me.tables, self._rebuilt
+        )
 
     async def _report_loop(
         self, peer: rpb_grpc.ReplicatorStub, me: Identity, queue: asyncio.Queue[Any]
@@ -324,9 +336,7 @@ class Link:
                 log.exception("link %s -> %s: progress report failed", self.peer, self.region)
                 continue
             self._own = own
-            rebuild, _ = progress.rebuild_reason(
-                self._report, self.region, own, self.members, me.tables, self._rebuilt
-            )
+            rebuild, _ = self._rebuild_reason(own, me)
             if rebuild:
                 self._resync_reason = rebuild
                 await queue.put(Rebuild(rebuild))
