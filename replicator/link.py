@@ -280,8 +280,16 @@ class Link:
                 self._applier.close()
 
     async def _refresh_report(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
-        """Fetch the peer's progress and store it in the node (tombstone collection)."""
-        report = await progress.fetch(peer, me, self.peer)
+        """Fetch the peer's progress and store it in the node (tombstone collection). A peer
+        of an older version has no Progress call: its tombstones then wait for the maximum
+        lifetime, and streaming goes on."""
+        try:
+            report = await progress.fetch(peer, me, self.peer)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            self._report = None
+            return
         await progress.record(self.node, report)
         self._report = report
 
@@ -299,7 +307,6 @@ class Link:
         self._resync_reason = self._resync_reason or rebuild
         if not self._resync_reason:
             return
-        assert self._report is not None
         progress.check_source(self._horizon, self._report, self.members, me.tables)
         await self._resync(peer, me)
         if rebuild:

@@ -48,12 +48,17 @@ class Behind(Exception):
 
 
 def check_source(
-    horizon_ms: int, report: pb.PeerProgress, members: Sequence[str], tables: Iterable[str]
+    horizon_ms: int,
+    report: pb.PeerProgress | None,
+    members: Sequence[str],
+    tables: Iterable[str],
 ) -> None:
     """Raise Behind unless `report`'s region applied every region's stream past the horizon
     this region holds for it (it then holds every delete that went without its word)."""
     if not horizon_ms:
         return
+    if report is None:
+        raise Behind("the peer fell behind a forced tombstone collection and reports no progress")
     progress = collection.progress_of(report.checkpoints)
     settled = collection.settled_through(progress, report.region, members, tables)
     if settled < horizon_ms:

@@ -76,3 +76,9 @@ def test_note_names_who_is_behind() -> None:
     ours = progress.note(report("eu", us=0, ap=H), "us", H, H, MEMBERS, TABLES)
     assert ours.startswith("eu fell behind a forced tombstone collection")
     assert progress.note(report("eu", us=H, ap=H), "us", H, H, MEMBERS, TABLES) == ""
+
+
+def test_a_peer_without_reports_is_behind_only_a_horizon() -> None:
+    progress.check_source(0, None, MEMBERS, TABLES)
+    with pytest.raises(progress.Behind, match="reports no progress"):
+        progress.check_source(H, None, MEMBERS, TABLES)
