@@ -7,7 +7,7 @@ Input (`Observation`), gathered after the faults healed and the writes quiesced:
   digests   per region: the node's content digest
   samples   replication metrics sampled during the run, per target region
   heads     per region: stream heads read twice, a while apart, once quiescent
-  final     per region: one replication sample taken once quiescent
+  final     per region: one replication sample taken once quiescent (resyncs per source too)
   exits     per process: every exit code it had; kills: how many were ours (kill -9)
 
 Checks (each lists up to MAX_EXAMPLES violations and counts them all):
@@ -32,6 +32,12 @@ Checks (each lists up to MAX_EXAMPLES violations and counts them all):
   causality       (DESIGN 8) a local write's version exceeds every version that its region's
                             stream held before it
   clean_exits                every process exited 0 on SIGTERM; no exits besides our kills
+
+Scenarios with a short stream retention and tombstone lifetime lose history on purpose: a
+stream that no longer starts at 1 is only checked from its oldest record on; a region that
+resynced from an origin may lack that origin's records (the copy brought their effect); a
+key may be absent when a later delete beat its writes (the tombstone was collected), and a
+tombstone may carry the version of the item a resync removed, when a later delete beat it.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ class Observation:
     expect_clock_rejections: bool | None = None
     lag_bound_s: float = 2.0
     recovery_bound_s: float = 30.0
+    tombstones_collected: bool = False  # the run's tombstone lifetime ends within it
 
 
 def ver(value: Any) -> Version | None:
@@ -139,10 +146,54 @@ class Context:
                 keys[r["key"]].append((i, r["version"], r["event"]))
             self.positions[region] = pos
             self.per_key[region] = keys
+        # region -> creation time of its oldest record, when its stream was trimmed
+        self.trimmed_ms = {
+            region: int(records[0]["created_ms"])
+            for region, records in self.streams.items()
+            if records and int(records[0]["seq"]) > 1
+        }
+        # trimmed region -> its oldest own record's version (None: none left)
+        self.oldest_own = {
+            region: min((r["version"] for r in records if r["version"][1] == region), default=None)
+            for region, records in self.streams.items()
+            if region in self.trimmed_ms
+        }
+        self.resynced = {
+            (region, source)
+            for region, sample in obs.final.items()
+            for source, count in sample.get("resyncs", {}).items()
+            if count
+        }
+        self.deletes: dict[str, list[Version]] = collections.defaultdict(list)
+        for op in self.acked:
+            if op["kind"] == "delete":
+                self.deletes[op["key"]].append(op["version"])
+        self.unknown_deletes = {
+            key for (key, _), ops in self.unknown.items() if any(o["kind"] == "delete" for o in ops)
+        }
+
+    def deleted_after(self, key: str, version: Version) -> bool:
+        """Whether a delete some client made may have beaten this version of the key."""
+        return key in self.unknown_deletes or any(d > version for d in self.deletes.get(key, []))
+
+    def collected(self, op: dict[str, Any]) -> bool:
+        """Whether an acknowledged write may be gone with a collected tombstone."""
+        return self.obs.tombstones_collected and (
+            op["kind"] == "delete" or self.deleted_after(op["key"], op["version"])
+        )
+
+    def maybe_trimmed(self, origin: str, version: Version) -> bool:
+        """Whether the origin's record of this version may have gone with retention."""
+        if origin not in self.trimmed_ms:
+            return False
+        oldest = self.oldest_own.get(origin)
+        return oldest is None or version < oldest
 
     def explain(self, key: str, version: Version, tombstone: bool, v: Any) -> str | None:
         """Why this (key, version) may exist: None when an operation of the history wrote
         it (acknowledged with that version, or unknown with that value); else the reason."""
+        if tombstone and self.obs.tombstones_collected and self.deleted_after(key, version):
+            return None  # a resync removed this item: a later delete beat it
         op = self.by_version.get((key, version))
         if op is not None:
             if (op["kind"] == "delete") != tombstone:
@@ -204,13 +255,15 @@ def acknowledged_writes(ctx: Context) -> Check:
         for region, state in ctx.obs.states.items():
             entry = state.get(key)
             final = ver(entry.get("version")) if entry else None
+            if final is None and ctx.collected(op):
+                continue  # beaten by a delete whose tombstone was collected
             if final is None:
                 lost.add(op["id"])
                 c.fail(
                     f"LOST: {op['kind']} {op['id']} (key {key!r}, version {show(v)}, "
                     f"acknowledged in {op['region']}) is missing from {region}"
                 )
-            elif final < v:
+            elif final < v and not (entry.get("tombstone") and ctx.collected(op)):
                 lost.add(op["id"])
                 c.fail(
                     f"LOST: {op['kind']} {op['id']} (key {key!r}, version {show(v)}, "
@@ -336,6 +389,8 @@ def no_duplicates(ctx: Context) -> Check:
                 )
     for op in ctx.acked:
         origin = ctx.positions.get(op["region"])
+        if ctx.maybe_trimmed(op["region"], op["version"]):
+            continue
         if origin is not None and (op["key"], op["version"]) not in origin:
             c.fail(
                 f"acknowledged {op['kind']} {op['id']} (version {show(op['version'])}) has no "
@@ -345,6 +400,8 @@ def no_duplicates(ctx: Context) -> Check:
         for r in records:
             origin = r["version"][1]
             if origin == region or origin not in ctx.positions:
+                continue
+            if ctx.maybe_trimmed(origin, r["version"]):
                 continue
             if (r["key"], r["version"]) not in ctx.positions[origin]:
                 c.fail(
@@ -483,6 +540,10 @@ def no_gaps(ctx: Context) -> Check:
             for r in local:
                 if (r["key"], r["version"]) in positions:
                     continue
+                if (region, origin) in ctx.resynced:
+                    continue  # the copy brought what the records did
+                if int(r["created_ms"]) < ctx.trimmed_ms.get(region, 0):
+                    continue  # its copy here may have gone with retention
                 nxt = bisect.bisect_right(seqs, r["seq"])
                 before = arrived[nxt][1] if nxt < len(arrived) else len(theirs)
                 newer = any(

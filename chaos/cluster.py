@@ -36,6 +36,9 @@ class Settings:
     heartbeat_ms: int = 200
     ready_timeout_s: float = 30.0
     clock_offsets_ms: dict[str, int] = field(default_factory=dict)  # skew from the start
+    retention: str = "24h"  # of the table's stream
+    tombstone_lifetime: str = "24h"
+    tombstone_max_lifetime: str = "7d"
 
 
 class Cluster:
@@ -68,13 +71,14 @@ class Cluster:
                 {
                     "name": TABLE,
                     "partition_key": {"name": "pk", "type": "S"},
-                    "stream": {"view_type": "NEW_AND_OLD_IMAGES", "retention": "24h"},
+                    "stream": {"view_type": "NEW_AND_OLD_IMAGES", "retention": s.retention},
                 }
             ],
             "replication": {
                 "batch_size": s.batch_size,
                 "max_clock_offset": f"{s.max_clock_offset_ms}ms",
-                "tombstone_lifetime": "24h",
+                "tombstone_lifetime": s.tombstone_lifetime,
+                "tombstone_max_lifetime": s.tombstone_max_lifetime,
                 "heartbeat_interval": f"{s.heartbeat_ms}ms",
             },
             "regions": [

@@ -122,9 +122,15 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
 
 
 def replication_sample(text: str) -> dict[str, dict[str, float]]:
-    """Per source region: lag seconds, pending records (all tables), clock rejections and
-    whether the link is STREAMING, from one replicator's /metrics page."""
-    out: dict[str, dict[str, float]] = {"lag": {}, "pending": {}, "rejections": {}, "streaming": {}}
+    """Per source region: lag seconds, pending records (all tables), clock rejections,
+    resyncs and whether the link is STREAMING, from one replicator's /metrics page."""
+    out: dict[str, dict[str, float]] = {
+        "lag": {},
+        "pending": {},
+        "rejections": {},
+        "streaming": {},
+        "resyncs": {},
+    }
     for name, labels, value in parse_metrics(text):
         src = labels.get("source", "")
         if name == "meridian_replication_lag_seconds":
@@ -133,6 +139,8 @@ def replication_sample(text: str) -> dict[str, dict[str, float]]:
             out["pending"][src] = out["pending"].get(src, 0.0) + value
         elif name == "meridian_replication_clock_rejections_total":
             out["rejections"][src] = value
+        elif name == "meridian_replication_resyncs_total":
+            out["resyncs"][src] = value
         elif name == "meridian_replication_link_state" and labels.get("state") == "STREAMING":
             out["streaming"][src] = value
     return out

@@ -33,6 +33,7 @@ from chaos.nemesis import Nemesis
 from chaos.net import Link, Network
 from chaos.scenarios import Scenario
 from chaos.workload import Spec
+from regionnode.config import parse_duration_ms
 
 log = logging.getLogger("chaos")
 SAMPLE_INTERVAL_S = 0.5
@@ -79,8 +80,13 @@ class ScenarioRun:
                 for f in self.faults
                 if f.kind == "skew" and f.target.get("from_start")
             },
+            retention=sc.retention,
+            tombstone_lifetime=sc.tombstone_lifetime,
+            tombstone_max_lifetime=sc.tombstone_max_lifetime,
         )
         self.cluster = Cluster(self.out, self.settings, self.net)
+        # tombstones go during the run (and keep going once it is quiet)
+        self.collects = (parse_duration_ms(sc.tombstone_lifetime) or 0) < sc.duration_s * 1000
         self.nemesis = Nemesis(self.cluster, self.faults)
         self.rep: dict[str, Any] = {
             "scenario": sc.name,
@@ -172,14 +178,17 @@ class ScenarioRun:
             rep["links_quiescent"][r] = (await agent.call("status", endpoint=endpoint))["links"]
 
     async def wait_converged(self) -> float | None:
-        """Seconds until every region's digest is the same (None: not within the timeout)."""
+        """Seconds until every region's digest is the same (None: not within the timeout);
+        when tombstones are collected during the run, also until none is left (each region
+        collects at its own pace: the states only stay put once they all went)."""
         start = time.monotonic()
         while time.monotonic() - start < self.sc.converge_timeout_s:
             try:
                 digests = await asyncio.gather(
                     *(agent.call("digest", timeout=30) for _, agent in self.agents())
                 )
-                if len({d["digest"] for d in digests}) == 1:
+                settled = not self.collects or all(d["tombstones"] == 0 for d in digests)
+                if len({d["digest"] for d in digests}) == 1 and settled:
                     return time.monotonic() - start
             except Exception as exc:
                 log.warning("digest poll failed: %s", exc)
@@ -219,7 +228,7 @@ class ScenarioRun:
             samples=[row for row in samples if row["t"] >= rep["t0_ns"]],
             heads=rep["heads"],
             final={
-                r: {k: v for k, v in s.items() if k in ("lag", "pending", "rejections")}
+                r: {k: v for k, v in s.items() if k in ("lag", "pending", "rejections", "resyncs")}
                 for r, s in rep["final_metrics"].items()
             },
             exits=rep["exits"],
@@ -229,6 +238,7 @@ class ScenarioRun:
             expect_clock_rejections=sc.expect_clock_rejections,
             lag_bound_s=sc.lag_bound_s,
             recovery_bound_s=sc.recovery_bound_s,
+            tombstones_collected=self.collects,
         )
         result = checker.check(obs)
         rep.update(summary=result["summary"], checks=result["checks"])

@@ -11,6 +11,9 @@ Kinds:
   split    {groups: [[..], [..]]}   cut every pair across groups
   bridge   {a, b}                   cut a<->b only; the others still see both (non-transitive)
   oneway   {src, dst}               drop packets src -> dst only
+  nopull   {puller, source}         the puller's replicator cannot reach the source's (its
+                                    link from the source is down) while every other
+                                    connection, the source pulling from it included, works
   lossy    {src, dst, loss}         lose a fraction of packets src -> dst only
   packets  {loss, dup, reorder, jitter_ms}   on every pair
   flap     {region, pattern: [s, ..]}  isolate / reconnect alternately for these durations
@@ -29,11 +32,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chaos.cluster import COMPONENTS, Cluster
-from chaos.net import Link
+from chaos.cluster import COMPONENTS, REPLICATOR_PORT, Cluster
+from chaos.net import Cut, Link
 
 log = logging.getLogger(__name__)
-NETWORK_KINDS = frozenset({"isolate", "split", "bridge", "oneway", "flap"})
+NETWORK_KINDS = frozenset({"isolate", "split", "bridge", "oneway", "nopull", "flap"})
 SHAPING_KINDS = frozenset({"lossy", "packets"})
 
 
@@ -54,24 +57,26 @@ class Fault:
         return {**asdict(self), "label": self.label()}
 
 
-def cut_pairs(fault: Fault, regions: list[str]) -> list[tuple[str, str]]:
-    """The directed pairs a partition fault blocks."""
+def cut_pairs(fault: Fault, regions: list[str]) -> list[Cut]:
+    """The directed pairs (and port, 0 for all) a partition fault blocks."""
     t = fault.target
     if fault.kind in ("isolate", "flap"):
         others = [r for r in regions if r != t["region"]]
-        return [(t["region"], o) for o in others] + [(o, t["region"]) for o in others]
+        return [(t["region"], o, 0) for o in others] + [(o, t["region"], 0) for o in others]
     if fault.kind == "split":
         pairs = []
         for i, group in enumerate(t["groups"]):
             for other in t["groups"][i + 1 :]:
                 for a in group:
                     for b in other:
-                        pairs += [(a, b), (b, a)]
+                        pairs += [(a, b, 0), (b, a, 0)]
         return pairs
     if fault.kind == "bridge":
-        return [(t["a"], t["b"]), (t["b"], t["a"])]
+        return [(t["a"], t["b"], 0), (t["b"], t["a"], 0)]
     if fault.kind == "oneway":
-        return [(t["src"], t["dst"])]
+        return [(t["src"], t["dst"], 0)]
+    if fault.kind == "nopull":
+        return [(t["puller"], t["source"], REPLICATOR_PORT)]
     return []
 
 
@@ -141,8 +146,8 @@ class Nemesis:
             self._partition(fault, False)
 
     def _partition(self, fault: Fault, on: bool) -> None:
-        for pair in cut_pairs(fault, self.cluster.regions):
-            (self.net.block if on else self.net.unblock)(*pair)
+        for cut in cut_pairs(fault, self.cluster.regions):
+            (self.net.block if on else self.net.unblock)(*cut)
 
     def _reshape(self) -> None:
         regions = self.cluster.regions

@@ -11,7 +11,8 @@ packet between two regions is routed by the hub through a TUN device served by
 `chaos.shaper`, a user-space packet scheduler that applies per-pair delay, jitter, loss,
 duplication and reordering (the job of tc netem, which kernels built without sch_netem
 lack; the shaper behaves the same everywhere). Partitions are iptables DROP rules in the
-hub's FORWARD chain, one per directed pair, so one-way cuts come for free.
+hub's FORWARD chain, one per directed pair, so one-way cuts come for free (a rule may also
+match one TCP port only: connections to that service fail, the rest still flows).
 
 Names: every namespace of a run starts with `mrc-<run id>-`; a run holds an flock on
 /run/meridian-chaos/<run id>.lock while it lives. `cleanup_leftovers()` removes the
@@ -42,6 +43,7 @@ PREFIX = "mrc-"
 LOCK_DIR = pathlib.Path("/run/meridian-chaos")
 TUN = "shp0"
 SHAPED_TABLE = "100"
+Cut = tuple[str, str, int]  # packets from region to region dropped (to this TCP port; 0: all)
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -141,7 +143,7 @@ class Network:
     base: dict[tuple[str, str], Link] = field(default_factory=dict)
     _lock: IO[bytes] | None = None
     _shaper: subprocess.Popen[str] | None = None
-    _blocked: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+    _blocked: collections.Counter[Cut] = field(default_factory=collections.Counter)
     _links: dict[tuple[str, str], Link] = field(default_factory=dict)
     _created: list[str] = field(default_factory=list)
 
@@ -281,60 +283,51 @@ class Network:
 
     # ---------------------------------------------------------------- partitions
 
-    def block(self, src: str, dst: str) -> None:
-        """Drop every packet from src to dst (one direction) until as many unblock() calls.
+    def block(self, src: str, dst: str, port: int = 0) -> None:
+        """Drop every packet from src to dst (one direction; with a port, only TCP packets to
+        that port of dst) until as many unblock() calls.
 
         Counted, so overlapping faults that cut the same pair compose.
         """
-        self._blocked[(src, dst)] += 1
-        if self._blocked[(src, dst)] == 1:
-            sh(
-                "ip",
-                "netns",
-                "exec",
-                self.hub,
-                "iptables",
-                "-w",
-                "-I",
-                "FORWARD",
-                "-s",
-                self.ip(src),
-                "-d",
-                self.ip(dst),
-                "-j",
-                "DROP",
-            )
+        self._blocked[(src, dst, port)] += 1
+        if self._blocked[(src, dst, port)] == 1:
+            self._drop_rule("-I", src, dst, port)
 
-    def unblock(self, src: str, dst: str) -> None:
-        if self._blocked[(src, dst)] <= 0:
+    def unblock(self, src: str, dst: str, port: int = 0) -> None:
+        if self._blocked[(src, dst, port)] <= 0:
             return
-        self._blocked[(src, dst)] -= 1
-        if self._blocked[(src, dst)] == 0:
-            sh(
-                "ip",
-                "netns",
-                "exec",
-                self.hub,
-                "iptables",
-                "-w",
-                "-D",
-                "FORWARD",
-                "-s",
-                self.ip(src),
-                "-d",
-                self.ip(dst),
-                "-j",
-                "DROP",
-            )
+        self._blocked[(src, dst, port)] -= 1
+        if self._blocked[(src, dst, port)] == 0:
+            self._drop_rule("-D", src, dst, port)
 
-    def blocked(self) -> set[tuple[str, str]]:
-        return {pair for pair, count in self._blocked.items() if count > 0}
+    def _drop_rule(self, action: str, src: str, dst: str, port: int) -> None:
+        match = ("-p", "tcp", "--dport", str(port)) if port else ()
+        sh(
+            "ip",
+            "netns",
+            "exec",
+            self.hub,
+            "iptables",
+            "-w",
+            action,
+            "FORWARD",
+            "-s",
+            self.ip(src),
+            "-d",
+            self.ip(dst),
+            *match,
+            "-j",
+            "DROP",
+        )
+
+    def blocked(self) -> set[Cut]:
+        return {cut for cut, count in self._blocked.items() if count > 0}
 
     def heal(self) -> None:
         """Remove every partition and restore the base shaping of every pair."""
-        for pair in sorted(self.blocked()):
-            self._blocked[pair] = 1
-            self.unblock(*pair)
+        for cut in sorted(self.blocked()):
+            self._blocked[cut] = 1
+            self.unblock(*cut)
         for src in self.regions:
             for dst in self.regions:
                 if src != dst:

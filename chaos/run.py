@@ -28,7 +28,7 @@ from typing import Any
 
 from chaos import execute, report
 from chaos.net import cleanup_leftovers, missing_tools
-from chaos.scenarios import SCENARIOS, SMOKE, Scenario
+from chaos.scenarios import OUTAGE_SHORT, SCENARIOS, SMOKE, Scenario
 
 OUT = pathlib.Path(__file__).resolve().parent / "out"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    known = {**SCENARIOS, SMOKE.name: SMOKE}
+    known = {**SCENARIOS, SMOKE.name: SMOKE, OUTAGE_SHORT.name: OUTAGE_SHORT}
     if args.list:
         for sc in known.values():
             print(f"{sc.name:18} {sc.proves}")

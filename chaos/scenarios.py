@@ -35,6 +35,9 @@ class Scenario:
     converge_timeout_s: float = 90.0
     clients: int = 3  # per region
     rate: float = 8.0  # operations per second per client
+    retention: str = "24h"  # of the table's stream
+    tombstone_lifetime: str = "24h"
+    tombstone_max_lifetime: str = "7d"
 
 
 def window(rng: random.Random, sc: Scenario, low: float, high: float) -> tuple[float, float]:
@@ -188,6 +191,15 @@ def mixed(rng: random.Random, regions: list[str], sc: Scenario) -> list[Fault]:
     return faults
 
 
+def outage_past_lifetime(rng: random.Random, regions: list[str], sc: Scenario) -> list[Fault]:
+    """One region cannot pull from another from shortly after the warm-up until just before
+    the heal (longer than the retention and the maximum tombstone lifetime); the other
+    still pulls from it."""
+    puller, source = rng.sample(regions, 2)
+    start = round(sc.warmup_s + rng.uniform(0.0, 1.0), 2)
+    return [Fault("nopull", start, sc.duration_s - 1.0, {"puller": puller, "source": source})]
+
+
 def smoke(rng: random.Random, regions: list[str], sc: Scenario) -> list[Fault]:
     """Partition one region for 10 s; kill -9 one node (maybe the cut-off one) meanwhile."""
     isolated = rng.choice(regions)
@@ -280,6 +292,17 @@ SCENARIOS = {
             expect_clock_rejections=True,
         ),
         Scenario("mixed", "four random faults from the other scenarios, overlapping", mixed),
+        Scenario(
+            "outage-past-lifetime",
+            "one-way outage past retention and tombstone lifetime: a region that cannot pull "
+            "from another for longer than the stream retention and the maximum tombstone "
+            "lifetime resyncs, removes what was deleted meanwhile, and loses nothing",
+            outage_past_lifetime,
+            duration_s=40.0,
+            retention="5s",
+            tombstone_lifetime="2s",
+            tombstone_max_lifetime="8s",
+        ),
     )
 }
 
@@ -293,4 +316,20 @@ SMOKE = Scenario(
     latency_ms=(5.0, 20.0),
     clients=2,
     converge_timeout_s=60.0,
+)
+
+# The CI variant of outage-past-lifetime (chaos/test_outage.py): shorter, and faster links.
+OUTAGE_SHORT = Scenario(
+    "outage-short",
+    "one-way outage past retention and tombstone lifetime, short (the CI variant)",
+    outage_past_lifetime,
+    duration_s=16.0,
+    warmup_s=2.0,
+    settle_s=2.0,
+    latency_ms=(5.0, 20.0),
+    clients=2,
+    converge_timeout_s=60.0,
+    retention="3s",
+    tombstone_lifetime="1s",
+    tombstone_max_lifetime="4s",
 )

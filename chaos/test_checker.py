@@ -355,3 +355,65 @@ def test_exit_codes() -> None:
     assert ok["checks"]["clean_exits"]["ok"]
     crashed = check(sim.observation(exits={"node a": [1, 0]}, kills={}))
     assert not crashed["checks"]["clean_exits"]["ok"]
+
+
+# --------------------------------------------------------------------------- short-lived history
+
+
+def trim(sim: Sim, region: str, keep: int) -> None:
+    """Retention: only the newest `keep` records of the region's stream are left."""
+    sim.stream[region] = sim.stream[region][-keep:]
+
+
+def test_collected_tombstones_and_trimmed_streams_pass_only_when_declared() -> None:
+    sim = Sim()
+    sim.write("a", "put", "k")
+    sim.write("b", "put", "j")
+    sim.converge()
+    sim.write("a", "delete", "k")
+    sim.write("b", "put", "j")
+    sim.converge()
+    for region in sim.regions:
+        del sim.store[region]["k"]  # the tombstone was collected everywhere
+        trim(sim, region, 1)
+    assert check(sim.observation(tombstones_collected=True))["ok"]
+    assert "acknowledged_writes" in failing(check(sim.observation()))
+
+
+def test_a_write_no_delete_beat_is_lost_even_when_tombstones_are_collected() -> None:
+    sim = Sim()
+    put = sim.write("a", "put", "k")
+    sim.converge()
+    del sim.store["b"]["k"]
+    result = check(sim.observation(tombstones_collected=True))
+    assert "acknowledged_writes" in failing(result)
+    assert any(put["id"] in e for e in result["checks"]["acknowledged_writes"]["examples"])
+
+
+def test_removal_tombstone_needs_a_later_delete() -> None:
+    sim = Sim()
+    put = sim.write("a", "put", "k")
+    sim.converge()
+    removed = {"version": put["version"], "tombstone": True, "v": None}
+    states = {r: {"k": dict(removed)} for r in sim.regions}
+    alone = check(sim.observation(states=states, tombstones_collected=True))
+    assert "acknowledged_writes" in failing(alone)
+    sim.write("b", "delete", "k")  # a later delete beat the put: a resync may remove it so
+    sim.converge()
+    states = {r: {"k": dict(removed)} for r in sim.regions}
+    later = check(sim.observation(states=states, tombstones_collected=True))
+    assert "acknowledged_writes" not in failing(later)
+
+
+def test_a_region_that_resynced_may_lack_the_origin_records() -> None:
+    sim = Sim()
+    sim.write("a", "put", "k")
+    sim.write("a", "put", "j")
+    sim.replicate("a", "c")
+    sim.store["b"] = dict(sim.store["a"])  # b got a's data by a copy, not its records
+    sim.done[("a", "b")] = len(sim.local("a"))
+    assert "no_gaps" in failing(check(sim.observation()))
+    pairs = [(s, d) for s in sim.regions for d in sim.regions if s != d]
+    final: dict[str, Any] = {d: {"lag": {s: 0.1}, "pending": {s: 0}} for s, d in pairs}
+    final["b"]["resyncs"] = {"a": 1.0}
+    assert check(sim.observation(final=final))["ok"]

@@ -120,6 +120,9 @@ class TableConfig:
         return spec
 
 
+DEFAULT_TOMBSTONE_MAX_LIFETIME_S = 7 * 86400
+
+
 @dataclass(frozen=True, slots=True)
 class ReplicationConfig:
     batch_size: int = 500
@@ -127,6 +130,8 @@ class ReplicationConfig:
     tombstone_lifetime_s: int = 86400
     heartbeat_interval_s: float = 1.0
     reads_while_bootstrapping: str = "serve"  # or "refuse": FAILED_PRECONDITION until ACTIVE
+    # After this long a tombstone goes even if a peer has not confirmed it (forced collection).
+    tombstone_max_lifetime_s: int = DEFAULT_TOMBSTONE_MAX_LIFETIME_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -677,6 +682,7 @@ def _replication(value: Any) -> ReplicationConfig:
             "tombstone_lifetime",
             "heartbeat_interval",
             "reads_while_bootstrapping",
+            "tombstone_max_lifetime",
         ),
     )
     defaults = ReplicationConfig()
@@ -695,7 +701,25 @@ def _replication(value: Any) -> ReplicationConfig:
         f"{path}.reads_while_bootstrapping",
         BOOTSTRAP_READS,
     )
-    return ReplicationConfig(batch_size, offset_ms, tombstone_s, heartbeat_ms / 1000, reads)
+    max_tombstone_s = _max_tombstone_lifetime(fields, tombstone_s)
+    return ReplicationConfig(
+        batch_size, offset_ms, tombstone_s, heartbeat_ms / 1000, reads, max_tombstone_s
+    )
+
+
+def _max_tombstone_lifetime(fields: dict[str, Any], lifetime_s: int) -> int:
+    """At least the tombstone lifetime; by default 7 days, or the lifetime when longer."""
+    path = "replication.tombstone_max_lifetime"
+    if "tombstone_max_lifetime" not in fields:
+        return max(DEFAULT_TOMBSTONE_MAX_LIFETIME_S, lifetime_s)
+    value = fields["tombstone_max_lifetime"]
+    seconds = _duration_s(value, path, 1, 365 * 86400)
+    if seconds < lifetime_s:
+        raise ConfigError(
+            f"{path}: expected at least tombstone_lifetime ({_format_ms(lifetime_s * 1000)}), "
+            f"got {_show(value)}"
+        )
+    return seconds
 
 
 # --------------------------------------------------------------------------- regions

@@ -34,6 +34,15 @@ class StoreCollector(Collector):
         for name, table in self.store.tables.items():
             head.add_metric([name], table.head)
             trim.add_metric([name], table.trim)
+        horizon = GaugeMetricFamily(
+            "meridian_node_rebuild_horizon_seconds",
+            "Per peer: tombstones stamped before this time (epoch seconds) went without its "
+            "confirmation; its older records and snapshots are not taken",
+            labels=["peer"],
+        )
+        for peer, h in sorted(self.store.horizons.items()):
+            horizon.add_metric([peer], h.horizon_ms / 1000)
+        yield horizon
         size = GaugeMetricFamily("meridian_node_store_bytes", "Estimated store size in bytes")
         size.add_metric([], self.store.size_bytes())
         yield head
@@ -66,6 +75,16 @@ class NodeMetrics:
         self.tombstones_collected = Counter(
             "meridian_node_tombstones_collected",
             "Tombstones dropped after their lifetime",
+            registry=registry,
+        )
+        self.tombstones_forced = Counter(
+            "meridian_node_tombstones_forced",
+            "Tombstones collected at tombstone_max_lifetime without every peer's confirmation",
+            registry=registry,
+        )
+        self.snapshot_removed = Counter(
+            "meridian_node_snapshot_removed",
+            "Items removed by a snapshot merge because its source showed them deleted",
             registry=registry,
         )
         self.commit_operations = Histogram(

@@ -14,6 +14,7 @@ import collections
 import logging
 import pathlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -21,7 +22,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from regionnode import errors, hlc
+from regionnode import collection, errors, hlc
 from regionnode.config import GroupConfig
 from regionnode.edge import ServerEdge
 from regionnode.errors import StartupError
@@ -31,15 +32,16 @@ from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from regionnode.server import NodeService, ensure_table
 from regionnode.snapshot import clear_snapshots
-from regionnode.store import TOMBSTONES, Store, table_of
+from regionnode.store import TOMBSTONES, Store
 from regionnode.stream import Streams
 from regionnode.tasks import TaskGroup
-from regionnode.writer import CollectOp, Writer
+from regionnode.writer import Collected, CollectOp, Writer
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = "meridian.node.v1.Node"
 COLLECT_BATCH = 5000
+HORIZON_LOG_S = 60.0  # a rising rebuild horizon is logged at most this often per peer
 
 
 @dataclass
@@ -57,6 +59,7 @@ class NodeSettings:
     tombstone_lifetime_s: int = 24 * 3600
     listen_key: str = "node.listen"  # where the group file sets each address, for errors
     metrics_key: str = "metrics.listen"
+    tombstone_max_lifetime_s: int = 7 * 24 * 3600
 
     @classmethod
     def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
@@ -75,6 +78,7 @@ class NodeSettings:
                 10.0, max(0.5, min(t.retention_seconds for t in config.tables) / 2)
             ),
             tombstone_lifetime_s=config.replication.tombstone_lifetime_s,
+            tombstone_max_lifetime_s=config.replication.tombstone_max_lifetime_s,
             refuse_reads_while_bootstrapping=(
                 config.replication.reads_while_bootstrapping == "refuse"
             ),
@@ -97,6 +101,7 @@ class Node:
         self._store: Store | None = None
         self.service: NodeService | None = None
         self._stopped = False
+        self._horizon_logged: dict[str, float] = {}
 
     def _crashed(self, name: str, exc: BaseException) -> None:
         log.critical("%s crashed; the node stops: %s", name, exc)
@@ -189,42 +194,59 @@ class Node:
             streams.trim(hlc.wall_ms())
             await self.collect_tombstones(hlc.wall_ms())
 
-    def tombstone_horizons(self) -> dict[str, int]:
-        """Per table, the clock time before which no replicated write can still arrive.
-
-        Every peer's own-origin stream has been applied through `complete_through_ms`, and a
-        peer's later writes are stamped after it; so a tombstone older than the minimum over
-        all peers can no longer be beaten by an older write that would bring the item back.
-        A peer never heard from holds collection back entirely.
-        """
-        peers = set(self.settings.peers)
-        horizons: dict[str, int] = {}
-        for name in self.store.tables:
-            seen = {
-                c.origin: c.complete_through_ms
-                for c in self.store.checkpoints()
-                if c.table == name and c.origin in peers
-            }
-            horizons[name] = min((seen.get(p, 0) for p in peers), default=hlc.MAX_MS)
-        return horizons
+    def collection_rule(self, now_ms: int) -> collection.Rule:
+        """The tombstone collection rule as of now: this region's checkpoints and each
+        peer's last reported ones (`regionnode/collection.py`)."""
+        s = self.settings
+        return collection.Rule(
+            region=s.region,
+            peers=frozenset(s.peers),
+            own=collection.progress_of(self.store.checkpoints()),
+            reports={
+                peer: collection.progress_of(report.checkpoints)
+                for peer, report in self.store.peers.items()
+            },
+            now_ms=now_ms,
+            lifetime_ms=s.tombstone_lifetime_s * 1000,
+            max_lifetime_ms=s.tombstone_max_lifetime_s * 1000,
+        )
 
     async def collect_tombstones(self, now_ms: int) -> int:
+        """Drop the oldest tombstones the rule lets go; returns how many went."""
         cutoff = now_ms - self.settings.tombstone_lifetime_s * 1000
-        horizons = self.tombstone_horizons()
-        candidates: list[tuple[bytes, bytes, int]] = []
+        candidates: list[tuple[bytes, bytes]] = []
         for index_key, _ in self.store.scan_prefix(TOMBSTONES):
             if int.from_bytes(index_key[1:9], "big") > cutoff or len(candidates) >= COLLECT_BATCH:
                 break
-            item_key = index_key[9:]
-            candidates.append((index_key, item_key, horizons.get(table_of(item_key), 0)))
+            candidates.append((index_key, index_key[9:]))
         if not candidates:
             return 0
         assert self.service is not None, "node not started"
-        dropped = cast(int, await self.service.writer.submit(CollectOp(candidates)))
-        if dropped:
-            self.metrics.tombstones_collected.inc(dropped)
-            log.info("collected %d tombstones", dropped)
-        return dropped
+        op = CollectOp(candidates, self.collection_rule(now_ms))
+        result = cast(Collected, await self.service.writer.submit(op))
+        self._account(result)
+        return result.dropped
+
+    def _account(self, result: Collected) -> None:
+        if result.dropped:
+            self.metrics.tombstones_collected.inc(result.dropped)
+            log.info("collected %d tombstones", result.dropped)
+        if result.forced:
+            self.metrics.tombstones_forced.inc(result.forced)
+        now = time.monotonic()
+        for peer, horizon in result.horizons.items():
+            if now - self._horizon_logged.get(peer, -HORIZON_LOG_S) < HORIZON_LOG_S:
+                continue
+            self._horizon_logged[peer] = now
+            log.warning(
+                "tombstones outlived tombstone_max_lifetime (%d s) and were collected without "
+                "%s's confirmation: rebuild horizon of %s raised to %s (its records and "
+                "snapshots older than that are not taken; its link resyncs instead)",
+                self.settings.tombstone_max_lifetime_s,
+                peer,
+                peer,
+                collection.clock_text(horizon),
+            )
 
     async def stop(self, grace: float = 5.0) -> None:
         if self._stopped:

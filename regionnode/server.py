@@ -23,10 +23,20 @@ from regionnode.items import ItemError, check_item, normalize_item, validate_ite
 from regionnode.metrics import NodeMetrics
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
+from regionnode.removal import Removal
 from regionnode.snapshot import stream_snapshot
 from regionnode.store import Store, Table
 from regionnode.stream import Streams
-from regionnode.writer import ApplyOp, BatchOp, DeleteOp, PutOp, SnapshotOp, UpdateOp, Writer
+from regionnode.writer import (
+    ApplyOp,
+    BatchOp,
+    DeleteOp,
+    ProgressOp,
+    PutOp,
+    SnapshotOp,
+    UpdateOp,
+    Writer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -344,8 +354,12 @@ class NodeService(pb_grpc.NodeServicer):
         table = self._table(req.table)
         keys = [_entry_key(table, index, entry) for index, entry in enumerate(req.entries)]
         progress = req.progress if req.HasField("progress") else None
-        op = SnapshotOp(table, list(req.entries), keys, progress, list(req.install))
-        return await self.writer.submit(op)  # type: ignore[return-value]
+        removal = _snapshot_removal(self.region, table, req, keys)
+        op = SnapshotOp(table, list(req.entries), keys, progress, list(req.install), removal)
+        response: pb.ApplySnapshotResponse = await self.writer.submit(op)  # type: ignore[assignment]
+        if response.removed:
+            self.metrics.snapshot_removed.inc(response.removed)
+        return response
 
     @_rpc
     async def HoldRetention(self, req: pb.HoldRetentionRequest) -> pb.HoldRetentionResponse:
@@ -401,7 +415,17 @@ class NodeService(pb_grpc.NodeServicer):
 
     @_rpc
     async def GetCheckpoints(self, req: pb.GetCheckpointsRequest) -> pb.GetCheckpointsResponse:
-        return pb.GetCheckpointsResponse(checkpoints=self.store.checkpoints())
+        horizons = [self.store.horizons[p] for p in sorted(self.store.horizons)]
+        return pb.GetCheckpointsResponse(checkpoints=self.store.checkpoints(), horizons=horizons)
+
+    @_rpc
+    async def RecordPeerProgress(self, req: pb.PeerProgress) -> pb.RecordPeerProgressResponse:
+        if not req.region or req.region == self.region:
+            raise ItemError(f"region: must name another region, got {req.region!r}")
+        report = pb.PeerProgress()
+        report.CopyFrom(req)
+        await self.writer.submit(ProgressOp(report))
+        return pb.RecordPeerProgressResponse()
 
     @_rpc
     async def ListConflicts(self, req: pb.ListConflictsRequest) -> pb.ListConflictsResponse:
@@ -506,6 +530,28 @@ def _entry_key(table: Table, index: int, entry: pb.StoredItem) -> bytes:
     if entry.version.hlc >= MAX_REPLICATED_HLC or not entry.version.region:
         raise ItemError(f"entries[{index}]: implausible version")
     return key
+
+
+def _snapshot_removal(
+    region: str, table: Table, req: pb.ApplySnapshotRequest, keys: list[bytes]
+) -> Removal | None:
+    """The removal side of a snapshot message, checked: the entries must be in ascending key
+    order after the range's start, or keys they skip would be taken for deleted ones."""
+    if not req.HasField("range"):
+        return None
+    rng = req.range
+    if not rng.source or rng.source == region or not rng.session:
+        raise ItemError(f"range: needs the source region and a session, got {rng.source!r}")
+    try:
+        after = table.schema.storage_key(rng.after) if rng.HasField("after") else None
+    except ItemError as exc:
+        raise ItemError(f"range.after: {exc}") from None
+    previous = after
+    for index, key in enumerate(keys):
+        if previous is not None and key <= previous:
+            raise ItemError(f"entries[{index}]: not in ascending key order after the range start")
+        previous = key
+    return Removal.of(rng, after)
 
 
 def _replicated_keys(region: str, table: Table, req: pb.ApplyReplicatedRequest) -> list[bytes]:

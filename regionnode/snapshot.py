@@ -15,7 +15,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 
-from regionnode import query
+from regionnode import hlc, query
 from regionnode.pb import node_pb2 as pb
 from regionnode.store import Store, Table
 
@@ -34,12 +34,15 @@ def clear_snapshots(data_dir: pathlib.Path) -> None:
 
 
 def watermarks(copy: Store, region: str, node_id: str, table: str) -> list[pb.Checkpoint]:
-    """Where each origin's stream stands in the copy, this region's own included."""
+    """Where each origin's stream stands in the copy, this region's own included. Every own
+    write stamped before the copy's clock high-water mark is in the copy: later ones are
+    stamped after it."""
     own = pb.Checkpoint(
         origin=region,
         table=table,
         sequence_number=copy.tables[table].head,
         origin_node_id=node_id,
+        complete_through_ms=hlc.physical_ms(copy.clock_high_water()),
     )
     others = [c for c in copy.checkpoints() if c.table == table and c.origin != region]
     return [own, *others]
@@ -63,6 +66,7 @@ async def stream_snapshot(
         low, high = query.resume(schema.prefix, query.successor(schema.prefix), start, False)
         first = pb.SnapshotBatch(
             watermarks=watermarks(copy, region, store.node_id, name),
+            horizons=[copy.horizons[p] for p in sorted(copy.horizons)],
             entries_estimate=int(copy.db.property_int_value("rocksdb.estimate-num-keys") or 0),
         )
         batch, size = first, req.batch_items or DEFAULT_BATCH

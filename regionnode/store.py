@@ -6,6 +6,8 @@ Layout of the single key space (raw bytes):
   m:table:<name>                 TableDescription (spec, stream id, creation time)
   m:ckpt:<origin>\\0<table>       Checkpoint: the origin's sequence applied up to
   m:pin:<region>                 PeerPin: the node of a peer region this region links with
+  m:peer:<region>                PeerProgress: a peer's checkpoints as it last reported them
+  m:horizon:<peer>               RebuildHorizon: the peer fell behind a forced collection
   i<table>\\0<pk><sk>             StoredItem (item or tombstone with its version)
   s<table>\\0<seq:8 bytes BE>     StreamRecord (full images, whatever the view type)
   t<written_ms:8><item key>      index of tombstones by age, for collection (may be stale)
@@ -30,6 +32,8 @@ META_TABLE = b"m:table:"
 META_CKPT = b"m:ckpt:"
 META_BOOTSTRAP = b"m:bootstrap"
 META_PIN = b"m:pin:"
+META_PEER = b"m:peer:"
+META_HORIZON = b"m:horizon:"
 
 
 def stream_prefix(table: str) -> bytes:
@@ -54,6 +58,14 @@ def table_of(item_key: bytes) -> str:
 
 def checkpoint_key(origin: str, table: str) -> bytes:
     return META_CKPT + origin.encode() + b"\x00" + table.encode()
+
+
+def peer_key(region: str) -> bytes:
+    return META_PEER + region.encode()
+
+
+def horizon_key(peer: str) -> bytes:
+    return META_HORIZON + peer.encode()
 
 
 @dataclass
@@ -86,6 +98,14 @@ class Store:
         self._load_tables()
         raw = self.db.get(META_BOOTSTRAP)
         self.bootstrap = pb.BootstrapState.FromString(raw) if raw else pb.BootstrapState()
+        self.peers: dict[str, pb.PeerProgress] = {}  # peer region -> its last report
+        for _, value in self.scan_prefix(META_PEER):
+            report = pb.PeerProgress.FromString(value)
+            self.peers[report.region] = report
+        self.horizons: dict[str, pb.RebuildHorizon] = {}  # peer region -> its horizon
+        for _, value in self.scan_prefix(META_HORIZON):
+            horizon = pb.RebuildHorizon.FromString(value)
+            self.horizons[horizon.peer] = horizon
 
     def copy_to(self, path: pathlib.Path) -> None:
         """A consistent point-in-time copy (hard links where possible), for snapshots."""

@@ -17,16 +17,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from regionnode import hlc, lww
+from regionnode import collection, hlc, lww
 from regionnode.errors import ResyncNeeded
 from regionnode.items import ItemError, check_item, items_equal
 from regionnode.pb import node_pb2 as pb
+from regionnode.removal import Candidates, Removal, held
 from regionnode.store import (
     META_BOOTSTRAP,
     Store,
     Table,
     checkpoint_key,
+    horizon_key,
+    peer_key,
     stream_key,
+    table_of,
     tombstone_key,
 )
 from regionnode.updates import ConditionFailed, apply_updates, check_conditions
@@ -75,9 +79,25 @@ class BatchOp:
 
 @dataclass
 class CollectOp:
-    """Tombstones to drop: (index key, item key, clock horizon of the item's table)."""
+    """Tombstones that may have outlived their lifetime: (index key, item key), and the
+    rule that decides, against what is stored when the batch is written."""
 
-    candidates: list[tuple[bytes, bytes, int]]
+    candidates: list[tuple[bytes, bytes]]
+    rule: collection.Rule
+
+
+@dataclass
+class Collected:
+    dropped: int = 0
+    forced: int = 0  # of which without every peer's confirmation
+    horizons: dict[str, int] = field(default_factory=dict)  # peer -> horizon raised to
+
+
+@dataclass
+class ProgressOp:
+    """A peer's reported progress, to store."""
+
+    report: pb.PeerProgress
 
 
 @dataclass
@@ -105,15 +125,17 @@ class SnapshotOp:
     keys: list[bytes]  # the storage key of each entry
     progress: pb.BootstrapState | None  # a bootstrap's resume point; None for a resync
     install: list[pb.Checkpoint]
+    removal: Removal | None = None
 
 
-Op = PutOp | DeleteOp | UpdateOp | BatchOp | ApplyOp | CollectOp | SnapshotOp
+Op = PutOp | DeleteOp | UpdateOp | BatchOp | ApplyOp | CollectOp | SnapshotOp | ProgressOp
 Result = (
     pb.WriteResult
     | pb.BatchWriteItemResponse
     | pb.ApplyReplicatedResponse
     | pb.ApplySnapshotResponse
-    | int
+    | Collected
+    | None
 )
 
 
@@ -127,7 +149,27 @@ class Stage:
         self.heads: dict[str, tuple[Table, int]] = {}
         self.checkpoints: dict[tuple[str, str], pb.Checkpoint] = {}
         self.bootstrap: pb.BootstrapState | None = None
+        self.horizons: dict[str, pb.RebuildHorizon] = {}
+        self.peers: dict[str, pb.PeerProgress] = {}
         self.empty = True
+
+    def raise_horizon(self, peer: str, horizon_ms: int, now: int, tombstones: int = 0) -> bool:
+        """Move a peer's rebuild horizon up (never down), counting the tombstones collected
+        without its confirmation; True when the horizon moved."""
+        current = self.horizons.get(peer) or self.store.horizons.get(peer)
+        current = current or pb.RebuildHorizon(peer=peer)
+        moved = horizon_ms > current.horizon_ms
+        if not moved and not tombstones:
+            return False
+        self.horizons[peer] = new = pb.RebuildHorizon(
+            peer=peer,
+            horizon_ms=max(horizon_ms, current.horizon_ms),
+            tombstones=current.tombstones + tombstones,
+            updated_ms=now if moved else current.updated_ms,
+        )
+        self.batch.put(horizon_key(peer), new.SerializeToString())
+        self.empty = False
+        return moved
 
     def current(self, key: bytes) -> pb.StoredItem | None:
         if key in self.overlay:
@@ -196,6 +238,7 @@ class Writer:
         self._wake = asyncio.Event()
         self._event_prefix = store.node_id[:12]
         self.batch_sizes: collections.Counter[int] = collections.Counter()
+        self._candidates = Candidates()
         self._closed = False
 
     async def submit(self, op: Op) -> Result:
@@ -242,6 +285,8 @@ class Writer:
                     self.store.write(stage.batch)
             if stage.bootstrap is not None:
                 self.store.bootstrap = stage.bootstrap
+            self.store.horizons.update(stage.horizons)
+            self.store.peers.update(stage.peers)
         except Exception as exc:
             stage.rollback()
             log.exception("write batch of %d operations failed", len(work))
@@ -274,28 +319,49 @@ class Writer:
             return self._collect(stage, op)
         if isinstance(op, SnapshotOp):
             return self._merge_snapshot(stage, op)
+        if isinstance(op, ProgressOp):
+            self._record_progress(stage, op)
+            return None
         return self._apply_replicated(stage, op, conflicts)
 
-    def _collect(self, stage: Stage, op: CollectOp) -> int:
-        """Drop tombstones that no replicated write can still be older than.
+    def _collect(self, stage: Stage, op: CollectOp) -> Collected:
+        """Drop tombstones the rule lets go (`regionnode/collection.py`).
 
         Checked here, against the current state, so a write that replaced the tombstone
-        since the candidates were chosen is never touched; stale index entries just go.
+        since the candidates were chosen is never touched; stale index entries just go. A
+        forced collection raises the rebuild horizon of every peer that had not confirmed
+        the tombstone, in the same WriteBatch.
         """
-        dropped = 0
-        for index_key, key, horizon_ms in op.candidates:
+        result = Collected()
+        forced: dict[str, tuple[int, int]] = {}  # peer -> (horizon, tombstones)
+        for index_key, key in op.candidates:
             stored = stage.current(key)
             written_ms = int.from_bytes(index_key[1:9], "big")
             if stored is None or not stored.tombstone or stored.written_ms != written_ms:
                 stage.batch.delete(index_key)
                 stage.empty = False
                 continue
-            if hlc.physical_ms(stored.version.hlc) >= horizon_ms:
+            verdict = op.rule.verdict(table_of(key), stored)
+            if not verdict.collect:
                 continue
             stage.delete_item(key)
             stage.batch.delete(index_key)
-            dropped += 1
-        return dropped
+            result.dropped += 1
+            if verdict.forced:
+                result.forced += 1
+                for peer in verdict.lagging:
+                    horizon, count = forced.get(peer, (0, 0))
+                    forced[peer] = (max(horizon, collection.horizon_of(stored)), count + 1)
+        for peer, (horizon, count) in sorted(forced.items()):
+            if stage.raise_horizon(peer, horizon, op.rule.now_ms, count):
+                result.horizons[peer] = stage.horizons[peer].horizon_ms
+        return result
+
+    def _record_progress(self, stage: Stage, op: ProgressOp) -> None:
+        op.report.received_ms = self.clock.wall()
+        stage.peers[op.report.region] = op.report
+        stage.batch.put(peer_key(op.report.region), op.report.SerializeToString())
+        stage.empty = False
 
     # ------------------------------------------------------------ local writes
 
@@ -410,34 +476,82 @@ class Writer:
         """Copy what is newer, keep what is not; no stream records (a copy is not a change).
 
         The progress (resume point) and any checkpoints to install go in the same batch, so
-        a crash resumes exactly where the durable copy ends.
+        a crash resumes exactly where the durable copy ends. With a removal range, keys the
+        source shows deleted are noted, and removed when the table's copy is done
+        (`regionnode/removal.py`).
         """
         response = pb.ApplySnapshotResponse()
         now = self.clock.wall()
         for entry, key in zip(op.entries, op.keys, strict=True):
-            stored = stage.current(key)
-            incoming = (entry.version.hlc, entry.version.region)
-            current = (stored.version.hlc, stored.version.region) if stored else None
-            if lww.decide(incoming, current) is not lww.Outcome.APPLY:
+            if collection.merge_outcome(entry, stage.current(key)) is not lww.Outcome.APPLY:
                 response.kept += 1
                 continue
             self.clock.observe(entry.version.hlc)
             entry.written_ms = now  # the entry itself is what is stored (a copy costs more)
             stage.put_item(key, entry)
             response.applied += 1
+        if op.removal is not None:
+            self._note_absent(stage, op, op.removal)
+        source = op.removal.source if op.removal is not None else ""
         for ckpt in op.install:
-            self._install_checkpoint(stage, ckpt, now)
+            self._install_checkpoint(stage, ckpt, now, source)
+        if op.removal is not None and op.removal.to_end:
+            response.removed = self._remove_absent(stage, op.table, op.removal, now)
         if op.progress is not None:
             stage.batch.put(META_BOOTSTRAP, op.progress.SerializeToString())
             stage.bootstrap = op.progress
         stage.empty = False
         return response
 
-    def _install_checkpoint(self, stage: Stage, ckpt: pb.Checkpoint, now: int) -> None:
+    def _note_absent(self, stage: Stage, op: SnapshotOp, removal: Removal) -> None:
+        present = set(op.keys)
+        bounds = removal.bounds(op.table.schema.prefix, op.keys[-1] if op.keys else None)
+        found = [
+            key
+            for key in held(self.store, bounds)
+            if key not in present
+            and collection.removable(stage.current(key), removal.source, removal.coverage)
+        ]
+        self._candidates.add(removal.session, found)
+
+    def _remove_absent(self, stage: Stage, table: Table, removal: Removal, now: int) -> int:
+        """Turn each candidate still covered into a tombstone of its own version, and adopt
+        the source's rebuild horizons (what it no longer takes from a peer, neither does
+        this region now that it holds the source's view)."""
+        removed = 0
+        names = table.schema.key_names
+        for key in self._candidates.take(removal.session):
+            stored = stage.current(key)
+            if stored is None or not collection.removable(stored, removal.source, removal.coverage):
+                continue
+            gone = pb.StoredItem(tombstone=True, written_ms=now, version=stored.version)
+            for name in names:
+                gone.item.attributes[name].CopyFrom(stored.item.attributes[name])
+            stage.put_item(key, gone)
+            removed += 1
+        for horizon in removal.horizons:
+            if horizon.peer != self.region:
+                stage.raise_horizon(horizon.peer, horizon.horizon_ms, now)
+        if removed:
+            log.info(
+                "table %s: removed %d items that %s shows deleted",
+                table.description.spec.name,
+                removed,
+                removal.source,
+            )
+        return removed
+
+    def _install_checkpoint(self, stage: Stage, ckpt: pb.Checkpoint, now: int, source: str) -> None:
         """Move a checkpoint forward to what a snapshot reflects; replace it outright when
-        the origin's node changed (its sequence numbers started over)."""
-        current = self.store.checkpoint(ckpt.origin, ckpt.table)
+        the source's own node changed (its sequence numbers started over). Positions of
+        other origins only move forward on the same node, never this region's own."""
+        if ckpt.origin == self.region:
+            return
+        ckpt_id = (ckpt.origin, ckpt.table)
+        current = stage.checkpoints.get(ckpt_id) or self.store.checkpoint(*ckpt_id)
         same_node = current is not None and current.origin_node_id == ckpt.origin_node_id
+        if source and ckpt.origin != source and current is not None and not same_node:
+            return
         if same_node and current is not None and current.sequence_number >= ckpt.sequence_number:
             return
         new = pb.Checkpoint()
@@ -445,7 +559,7 @@ class Writer:
         new.updated_ms = now
         if same_node and current is not None:
             new.complete_through_ms = max(new.complete_through_ms, current.complete_through_ms)
-        stage.checkpoints[(ckpt.origin, ckpt.table)] = new
+        stage.checkpoints[ckpt_id] = new
         stage.batch.put(checkpoint_key(ckpt.origin, ckpt.table), new.SerializeToString())
 
     # ------------------------------------------------------------ replicated writes

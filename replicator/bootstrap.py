@@ -8,19 +8,25 @@ batch, so a crash resumes from the last durable key (keeping the first snapshot'
 which replay covers whatever changed in between).
 
 Resync (a link that fell behind the peer's retention, or whose peer's node changed): merge
-the peer's snapshot the same way and move only that peer's checkpoint. Nothing newer is ever
-overwritten, and nothing is skipped silently.
+the peer's snapshot the same way, and move each origin's position forward to what the copy
+reflects. Nothing newer is ever overwritten, and nothing is skipped silently.
+
+Both also remove what the copy shows deleted: each message names the key range it covers,
+so the node finds the keys it holds there that the copy lacks, and removes those whose
+version the source covers once the table is done (`regionnode/removal.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 
 from regionnode import hlc
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
+from replicator import progress as reports
 from replicator.handshake import Identity
 from replicator.identity import hello
 from replicator.pb import replicator_pb2 as rpb
@@ -96,50 +102,94 @@ async def copy_from(
     bootstrap: bool,
     on_progress: Progress,
     on_positions: Positions | None = None,
+    members: Sequence[str] = (),
 ) -> pb.BootstrapState:
-    """Copy every table not yet done from `source`; returns the final state."""
+    """Copy every table not yet done from `source`; returns the final state. With `members`,
+    first check that this region holds no rebuild horizon the source is still behind."""
+    if members:
+        await check_source(node, peer, me, source, members)
     names = await key_names(node)
     work = pb.BootstrapState()  # ahead of `state` by the batch being applied
     work.CopyFrom(state)
     applier = _Applier(node, state, on_progress)
     try:
         for table in sorted(me.tables):
-            if table in work.tables_done:
-                continue
-            request = rpb.SnapshotPullRequest(
-                hello=hello(me, source),
-                snapshot=pb.SnapshotRequest(table=table, batch_items=BATCH_ENTRIES),
-            )
-            if table in work.resume_after:
-                request.snapshot.exclusive_start_key.CopyFrom(work.resume_after[table])
-            known = any(w.table == table for w in work.watermarks)
-            async for batch in peer.Snapshot(request):
-                if batch.watermarks and not known:
-                    wanted = [w for w in batch.watermarks if bootstrap or w.origin == source]
-                    work.watermarks.extend(wanted)
-                    if on_positions is not None:  # e.g. retention holds, before any entry lands
-                        await on_positions(wanted)
-                    work.entries_estimate += batch.entries_estimate
-                    known = True
-                if batch.entries:
-                    work.resume_after[table].CopyFrom(key_of(batch.entries[-1], names[table]))
-                    work.entries += len(batch.entries)
-                    work.bytes += sum(e.ByteSize() for e in batch.entries)
-                install: list[pb.Checkpoint] = []
-                if batch.done:
-                    work.tables_done.append(table)
-                    install = [w for w in work.watermarks if w.table == table]
-                apply = pb.ApplySnapshotRequest(
-                    table=table,
-                    entries=batch.entries,
-                    install=install,
-                    progress=work if bootstrap else None,
+            if table not in work.tables_done:
+                await _copy_table(
+                    peer, me, source, table, names[table], work, applier, bootstrap, on_positions
                 )
-                await applier.send(apply, work, table)
         await applier.wait()
     finally:
         applier.cancel()
     return state
+
+
+async def _copy_table(
+    peer: rpb_grpc.ReplicatorStub,
+    me: Identity,
+    source: str,
+    table: str,
+    names: list[str],
+    work: pb.BootstrapState,
+    applier: _Applier,
+    bootstrap: bool,
+    on_positions: Positions | None,
+) -> None:
+    request = rpb.SnapshotPullRequest(
+        hello=hello(me, source),
+        snapshot=pb.SnapshotRequest(table=table, batch_items=BATCH_ENTRIES),
+    )
+    rng = pb.SnapshotRange(source=source, session=uuid.uuid4().hex)
+    if table in work.resume_after:
+        request.snapshot.exclusive_start_key.CopyFrom(work.resume_after[table])
+        rng.after.CopyFrom(work.resume_after[table])
+    known = any(w.table == table for w in work.watermarks)
+    async for batch in peer.Snapshot(request):
+        if batch.watermarks:
+            rng.horizons.extend(batch.horizons)
+            if not known:  # a resumed copy keeps the first snapshot's positions
+                work.watermarks.extend(batch.watermarks)
+                if on_positions is not None:  # e.g. retention holds, before any entry lands
+                    await on_positions(list(batch.watermarks))
+                work.entries_estimate += batch.entries_estimate
+                known = True
+            rng.coverage.extend(w for w in work.watermarks if w.table == table)
+        covered = pb.SnapshotRange()
+        covered.CopyFrom(rng)  # this message's range starts after the previous one's last key
+        covered.to_end = batch.done
+        if batch.entries:
+            work.resume_after[table].CopyFrom(key_of(batch.entries[-1], names))
+            work.entries += len(batch.entries)
+            work.bytes += sum(e.ByteSize() for e in batch.entries)
+            rng.after.CopyFrom(work.resume_after[table])
+        install: list[pb.Checkpoint] = []
+        if batch.done:
+            work.tables_done.append(table)
+            install = [w for w in work.watermarks if w.table == table]
+        apply = pb.ApplySnapshotRequest(
+            table=table,
+            entries=batch.entries,
+            install=install,
+            progress=work if bootstrap else None,
+            range=covered,
+        )
+        await applier.send(apply, work, table)
+
+
+async def check_source(
+    node: pb_grpc.NodeStub,
+    peer: rpb_grpc.ReplicatorStub,
+    me: Identity,
+    source: str,
+    members: Sequence[str],
+) -> None:
+    """Raise reports.Behind when this region holds a rebuild horizon for `source` that the
+    source has not yet applied every region's stream past."""
+    own = await node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)
+    horizon = reports.horizon_for(own.horizons, source)
+    if horizon:
+        report = await reports.fetch(peer, me, source)
+        reports.check_source(horizon, report, members, me.tables)
 
 
 def new_state(source: str, reason: str) -> pb.BootstrapState:

@@ -1,10 +1,12 @@
 """The pulling side of a link: bring one peer region's writes into the local node.
 
-A session: handshake (refuse a peer of another group, a wrong region or other tables), read
+A session: handshake (refuse a peer of another group, a wrong region or other tables), fetch
+the peer's progress report (kept fresh during the session, `replicator/progress.py`), read
 the per-origin checkpoints from the local node, then pull the peer's own-origin records from
 just after them and apply each batch through the node's ApplyReplicated (one stream per
 session, `replicator/applier.py`), which decides last-writer-wins and advances the checkpoint
-in the same WriteBatch. Sessions are retried
+in the same WriteBatch. A link whose position is older than the rebuild horizon this region
+holds for the peer resyncs instead of streaming those records. Sessions are retried
 forever with capped, jittered backoff; the checkpoint only moves for durably applied records,
 so a broken session leaves no gap and at most re-sends records that are then dropped.
 """
@@ -13,18 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
-from regionnode import hlc
+from regionnode import collection, hlc
 from regionnode.client import GRPC_OPTIONS
 from regionnode.errors import Reason, reason_of
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
-from replicator import backoff
+from replicator import backoff, progress
 from replicator.applier import Applier
 from replicator.bootstrap import copy_from, new_state
 from replicator.handshake import Identity, Refused, check_peer
@@ -42,6 +46,7 @@ class LinkSettings:
     batch_size: int = 500
     max_clock_offset_ms: int = 5000
     heartbeat_s: float = 1.0
+    rebuild_every_s: float = 7 * 86400  # at most one rebuild from a peer this often
 
 
 # Writes are stamped before their batch commits; a heartbeat can overtake a commit in flight.
@@ -127,6 +132,17 @@ def state_after(reason: str | None) -> str:
     return "DOWN"
 
 
+def _cancelled() -> bool:
+    """Whether this task was asked to stop. gRPC can turn a cancellation that meets a call
+    failing at the same moment into that call's error; a retry loop must still end."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+class Rebuild(Exception):
+    """The peer dropped tombstones this region may still lack: resync with removal."""
+
+
 class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
 
@@ -171,6 +187,12 @@ class Link:
         self._resync_reason = ""
         self._progress_saved: dict[str, float] = {}
         self._applier = Applier(node)
+        self._report: pb.PeerProgress | None = None  # the peer's, as last fetched
+        self._complete: dict[str, int] = {}  # table -> complete_through_ms for the peer
+        self._horizon = 0  # this region's rebuild horizon for the peer
+        self._own = pb.GetCheckpointsResponse()  # this region's checkpoints, as last read
+        self._rebuilt = 0  # the peer's horizon for this region, as last rebuilt against
+        self._rebuilt_at = -math.inf  # monotonic time of that rebuild
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -206,12 +228,18 @@ class Link:
                 self._set_state("REFUSED", str(exc))
             except ClockRejected as exc:
                 self._set_state("CLOCK_REJECTED", str(exc))
+            except progress.Behind as exc:
+                self._set_state("WAITING", str(exc))
+            except Rebuild as exc:
+                self._set_state("RESYNC_NEEDED", str(exc))
             except Silent as exc:
                 self._set_state("DOWN", str(exc))
             except grpc.aio.AioRpcError as exc:
                 self._on_rpc_error(exc)
             else:
                 self._set_state("DOWN", "stream ended")
+            if _cancelled():
+                raise asyncio.CancelledError
             if self.status.state == "STREAMING":
                 attempt = 0
             self.status.reconnects += 1
@@ -236,9 +264,9 @@ class Link:
             peer_identity = from_hello(response)
             check_peer(me, peer_identity, self.members, expected_region=self.peer)
             await self.pins.check(self.peer, peer_identity.node_id)
-            if self._resync_reason:
-                await self._resync(peer, me)
+            await self._refresh_report(peer, me)
             await self._load_positions(me)
+            await self._catch_up(peer, me)
             request = rpb.PullRequest(
                 hello=hello(me, self.peer),
                 max_batch=self.settings.batch_size,
@@ -248,16 +276,98 @@ class Link:
                     for t, p in sorted(self._positions.items())
                 ],
             )
-            self._set_state("STREAMING")
+            self._set_state("STREAMING", self._note(me))
             queue: asyncio.Queue[rpb.PullBatch | Exception | None] = asyncio.Queue(RECEIVE_AHEAD)
             reader = asyncio.ensure_future(_receive(peer.Pull(request), queue))
+            reporter = asyncio.ensure_future(self._report_loop(peer, me, queue))
             try:
                 idle_s = idle_timeout(self.settings.heartbeat_s)
                 async for batch in _merged(queue, self.settings.batch_size, idle_s):
+                    if _cancelled():  # asyncio.wait_for may swallow a cancel (Python 3.11)
+                        raise asyncio.CancelledError
                     await self._on_batch(batch)
             finally:
                 reader.cancel()
+                reporter.cancel()
                 self._applier.close()
+
+    async def _refresh_report(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
+        """Fetch the peer's progress and store it in the node (tombstone collection). A peer
+        of an older version has no Progress call: its tombstones then wait for the maximum
+        lifetime, and streaming goes on."""
+        try:
+            report = await progress.fetch(peer, me, self.peer)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            self._report = None
+            return
+        await progress.record(self.node, report)
+        self._report = report
+
+    async def _catch_up(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
+        """Resync before streaming when a resync is due, when streaming would apply the
+        peer's records older than this region's rebuild horizon for it, or when the peer
+        dropped tombstones this region may still lack (a rebuild); never from a peer still
+        behind this region's horizon for it (progress.Behind: the link waits)."""
+        if not self._resync_reason and collection.behind(self._complete, me.tables, self._horizon):
+            self._resync_reason = (
+                f"tombstones older than {collection.clock_text(self._horizon)} went here "
+                f"without {self.peer}'s confirmation: its older records are not streamed"
+            )
+        rebuild, theirs = self._rebuild_reason(self._own, me)
+        self._resync_reason = self._resync_reason or rebuild
+        if not self._resync_reason:
+            return
+        progress.check_source(self._horizon, self._report, self.members, me.tables)
+        await self._resync(peer, me)
+        if rebuild:
+            self._rebuilt, self._rebuilt_at = max(self._rebuilt, theirs), time.monotonic()
+        await self._load_positions(me)
+
+    def _rebuild_reason(self, own: pb.GetCheckpointsResponse, me: Identity) -> tuple[str, int]:
+        """progress.rebuild_reason, at most once per rebuild_every_s: a peer keeps raising its
+        horizon while this region cannot pull from the deleting region, and each rebuild
+        is a full copy."""
+        if time.monotonic() - self._rebuilt_at < self.settings.rebuild_every_s:
+            return "", 0
+        return progress.rebuild_reason(
+            self._report, self.region, own, self.members, me.tables, self._rebuilt
+        )
+
+    async def _report_loop(
+        self, peer: rpb_grpc.ReplicatorStub, me: Identity, queue: asyncio.Queue[Any]
+    ) -> None:
+        """Keep the peer's report fresh while streaming; a failed fetch waits for the next.
+        When the peer turns out to have dropped tombstones this region may still lack, end
+        the session (through the batch queue) so that the next one rebuilds."""
+        while True:
+            await asyncio.sleep(progress.interval(self.settings.heartbeat_s))
+            try:
+                await self._refresh_report(peer, me)
+                own = await self.node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)
+            except grpc.aio.AioRpcError as exc:
+                if _cancelled():
+                    raise asyncio.CancelledError from None
+                log.debug("link %s -> %s: progress report: %s", self.peer, self.region, exc)
+                continue
+            except Exception:
+                log.exception("link %s -> %s: progress report failed", self.peer, self.region)
+                continue
+            self._own = own
+            rebuild, _ = self._rebuild_reason(own, me)
+            if rebuild:
+                self._resync_reason = rebuild
+                await queue.put(Rebuild(rebuild))
+                return
+            if self.status.state == "STREAMING":
+                self._set_state("STREAMING", self._note(me))
+
+    def _note(self, me: Identity) -> str:
+        complete = min((self._complete.get(t, 0) for t in me.tables), default=0)
+        return progress.note(
+            self._report, self.region, self._horizon, complete, self.members, me.tables
+        )
 
     async def _resync(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
         """Merge the peer's snapshot and move its checkpoint past what the copy covers."""
@@ -284,9 +394,13 @@ class Link:
     async def _load_positions(self, me: Identity) -> None:
         response = await self.node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)
         self._positions = {name: 0 for name in me.tables}
+        self._complete = {}
         for ckpt in response.checkpoints:
             if ckpt.origin == self.peer and ckpt.table in self._positions:
                 self._positions[ckpt.table] = ckpt.sequence_number
+                self._complete[ckpt.table] = ckpt.complete_through_ms
+        self._horizon = progress.horizon_for(response.horizons, self.peer)
+        self._own = response
         self._unsaved.clear()
 
     async def _on_batch(self, batch: rpb.PullBatch) -> None:
@@ -318,6 +432,9 @@ class Link:
             origin_node_id=batch.source_node_id,
         )
         result = await self._applier.apply(request)
+        if not result.clock_rejected:
+            complete = max(self._complete.get(batch.table, 0), request.complete_through_ms)
+            self._complete[batch.table] = complete
         self._progress_saved[batch.table] = time.monotonic()
         self._positions[batch.table] = result.checkpoint
         self._unsaved.pop(batch.table, None)

@@ -32,6 +32,7 @@ STATES = (
     "REFUSED",
     "RESYNC_NEEDED",
     "RESYNCING",
+    "WAITING",
     "DOWN",
 )
 

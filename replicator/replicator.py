@@ -92,7 +92,12 @@ class Replicator:
         )
         await self._serve(service)
         rep = self.config.replication
-        settings = LinkSettings(rep.batch_size, rep.max_clock_offset_ms, rep.heartbeat_interval_s)
+        settings = LinkSettings(
+            rep.batch_size,
+            rep.max_clock_offset_ms,
+            rep.heartbeat_interval_s,
+            rebuild_every_s=rep.tombstone_max_lifetime_s,
+        )
         for peer in self.config.regions:
             if peer.name == name:
                 continue

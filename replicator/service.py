@@ -21,6 +21,7 @@ from replicator.metrics import ReplicatorMetrics
 from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
 from replicator.pins import NothingToAccept, Pins
+from replicator.progress import Behind
 from replicator.source import serve_pull
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,23 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             )
         return reply
 
+    async def Progress(
+        self, req: rpb.ProgressRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PeerProgress:
+        """This region's checkpoints and rebuild horizons: what peers' collection waits for."""
+        await self._admit(req.hello, context)
+        me = await local_identity(self.node)
+        try:
+            ckpts = await self.node.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=5)
+        except grpc.aio.AioRpcError as exc:
+            await errors.forward(context, exc)
+        return pb.PeerProgress(
+            region=self.region,
+            node_id=me.node_id,
+            checkpoints=ckpts.checkpoints,
+            horizons=ckpts.horizons,
+        )
+
     async def Resync(
         self, req: rpb.ResyncRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[rpb.ResyncProgress]:
@@ -198,6 +216,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
                         state=new_state(req.source, "by hand"),
                         bootstrap=False,
                         on_progress=progress,
+                        members=self.members,
                     )
             finally:
                 queue.put_nowait(None)
@@ -216,6 +235,10 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 errors.Reason.HANDSHAKE_REFUSED,
                 f"resync from {req.source} refused: {exc}",
+            )
+        except Behind as exc:
+            await errors.abort_with(
+                context, grpc.StatusCode.FAILED_PRECONDITION, errors.Reason.NOT_READY, str(exc)
             )
         finally:
             task.cancel()

@@ -617,10 +617,42 @@ class GetCheckpointsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetCheckpointsResponse(_message.Message):
-    __slots__ = ("checkpoints",)
+    __slots__ = ("checkpoints", "horizons")
     CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    HORIZONS_FIELD_NUMBER: _ClassVar[int]
     checkpoints: _containers.RepeatedCompositeFieldContainer[Checkpoint]
-    def __init__(self, checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ...) -> None: ...
+    horizons: _containers.RepeatedCompositeFieldContainer[RebuildHorizon]
+    def __init__(self, checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ...) -> None: ...
+
+class RebuildHorizon(_message.Message):
+    __slots__ = ("peer", "horizon_ms", "tombstones", "updated_ms")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    HORIZON_MS_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    horizon_ms: int
+    tombstones: int
+    updated_ms: int
+    def __init__(self, peer: _Optional[str] = ..., horizon_ms: _Optional[int] = ..., tombstones: _Optional[int] = ..., updated_ms: _Optional[int] = ...) -> None: ...
+
+class PeerProgress(_message.Message):
+    __slots__ = ("region", "node_id", "checkpoints", "horizons", "received_ms")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    HORIZONS_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_MS_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    node_id: str
+    checkpoints: _containers.RepeatedCompositeFieldContainer[Checkpoint]
+    horizons: _containers.RepeatedCompositeFieldContainer[RebuildHorizon]
+    received_ms: int
+    def __init__(self, region: _Optional[str] = ..., node_id: _Optional[str] = ..., checkpoints: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ..., received_ms: _Optional[int] = ...) -> None: ...
+
+class RecordPeerProgressResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class SnapshotRequest(_message.Message):
     __slots__ = ("table", "exclusive_start_key", "batch_items")
@@ -633,16 +665,18 @@ class SnapshotRequest(_message.Message):
     def __init__(self, table: _Optional[str] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., batch_items: _Optional[int] = ...) -> None: ...
 
 class SnapshotBatch(_message.Message):
-    __slots__ = ("entries", "watermarks", "entries_estimate", "done")
+    __slots__ = ("entries", "watermarks", "entries_estimate", "done", "horizons")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     WATERMARKS_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
+    HORIZONS_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
     watermarks: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     entries_estimate: int
     done: bool
-    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
+    horizons: _containers.RepeatedCompositeFieldContainer[RebuildHorizon]
+    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ...) -> None: ...
 
 class BootstrapState(_message.Message):
     __slots__ = ("state", "source", "watermarks", "resume_after", "tables_done", "entries", "bytes", "entries_estimate", "started_ms", "reason")
@@ -676,24 +710,44 @@ class BootstrapState(_message.Message):
     def __init__(self, state: _Optional[str] = ..., source: _Optional[str] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., resume_after: _Optional[_Mapping[str, Item]] = ..., tables_done: _Optional[_Iterable[str]] = ..., entries: _Optional[int] = ..., bytes: _Optional[int] = ..., entries_estimate: _Optional[int] = ..., started_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ApplySnapshotRequest(_message.Message):
-    __slots__ = ("table", "entries", "progress", "install")
+    __slots__ = ("table", "entries", "progress", "install", "range")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     INSTALL_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
     table: str
     entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
     progress: BootstrapState
     install: _containers.RepeatedCompositeFieldContainer[Checkpoint]
-    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ...) -> None: ...
+    range: SnapshotRange
+    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., range: _Optional[_Union[SnapshotRange, _Mapping]] = ...) -> None: ...
+
+class SnapshotRange(_message.Message):
+    __slots__ = ("source", "session", "after", "to_end", "coverage", "horizons")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    TO_END_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    HORIZONS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    session: str
+    after: Item
+    to_end: bool
+    coverage: _containers.RepeatedCompositeFieldContainer[Checkpoint]
+    horizons: _containers.RepeatedCompositeFieldContainer[RebuildHorizon]
+    def __init__(self, source: _Optional[str] = ..., session: _Optional[str] = ..., after: _Optional[_Union[Item, _Mapping]] = ..., to_end: _Optional[bool] = ..., coverage: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ...) -> None: ...
 
 class ApplySnapshotResponse(_message.Message):
-    __slots__ = ("applied", "kept")
+    __slots__ = ("applied", "kept", "removed")
     APPLIED_FIELD_NUMBER: _ClassVar[int]
     KEPT_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
     applied: int
     kept: int
-    def __init__(self, applied: _Optional[int] = ..., kept: _Optional[int] = ...) -> None: ...
+    removed: int
+    def __init__(self, applied: _Optional[int] = ..., kept: _Optional[int] = ..., removed: _Optional[int] = ...) -> None: ...
 
 class RetentionHold(_message.Message):
     __slots__ = ("table", "sequence_number")

@@ -154,6 +154,11 @@ class NodeStub:
                 request_serializer=regionnode_dot_pb_dot_node__pb2.GetCheckpointsRequest.SerializeToString,
                 response_deserializer=regionnode_dot_pb_dot_node__pb2.GetCheckpointsResponse.FromString,
                 _registered_method=True)
+        self.RecordPeerProgress = channel.unary_unary(
+                '/meridian.node.v1.Node/RecordPeerProgress',
+                request_serializer=regionnode_dot_pb_dot_node__pb2.PeerProgress.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.RecordPeerProgressResponse.FromString,
+                _registered_method=True)
         self.ListConflicts = channel.unary_unary(
                 '/meridian.node.v1.Node/ListConflicts',
                 request_serializer=regionnode_dot_pb_dot_node__pb2.ListConflictsRequest.SerializeToString,
@@ -321,6 +326,13 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordPeerProgress(self, request, context):
+        """Store a peer's reported progress (tombstone collection waits for its acknowledgements).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListConflicts(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -461,6 +473,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.GetCheckpoints,
                     request_deserializer=regionnode_dot_pb_dot_node__pb2.GetCheckpointsRequest.FromString,
                     response_serializer=regionnode_dot_pb_dot_node__pb2.GetCheckpointsResponse.SerializeToString,
+            ),
+            'RecordPeerProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPeerProgress,
+                    request_deserializer=regionnode_dot_pb_dot_node__pb2.PeerProgress.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.RecordPeerProgressResponse.SerializeToString,
             ),
             'ListConflicts': grpc.unary_unary_rpc_method_handler(
                     servicer.ListConflicts,
@@ -1126,6 +1143,33 @@ class Node:
             '/meridian.node.v1.Node/GetCheckpoints',
             regionnode_dot_pb_dot_node__pb2.GetCheckpointsRequest.SerializeToString,
             regionnode_dot_pb_dot_node__pb2.GetCheckpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPeerProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.node.v1.Node/RecordPeerProgress',
+            regionnode_dot_pb_dot_node__pb2.PeerProgress.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.RecordPeerProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -93,6 +93,12 @@ class HoldRequest(_message.Message):
     hold: _node_pb2.HoldRetentionRequest
     def __init__(self, hello: _Optional[_Union[HandshakeRequest, _Mapping]] = ..., hold: _Optional[_Union[_node_pb2.HoldRetentionRequest, _Mapping]] = ...) -> None: ...
 
+class ProgressRequest(_message.Message):
+    __slots__ = ("hello",)
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    hello: HandshakeRequest
+    def __init__(self, hello: _Optional[_Union[HandshakeRequest, _Mapping]] = ...) -> None: ...
+
 class ResyncRequest(_message.Message):
     __slots__ = ("source",)
     SOURCE_FIELD_NUMBER: _ClassVar[int]

@@ -70,6 +70,11 @@ class ReplicatorStub:
                 request_serializer=replicator_dot_pb_dot_replicator__pb2.AcceptNodeRequest.SerializeToString,
                 response_deserializer=replicator_dot_pb_dot_replicator__pb2.AcceptNodeResponse.FromString,
                 _registered_method=True)
+        self.Progress = channel.unary_unary(
+                '/meridian.replicator.v1.Replicator/Progress',
+                request_serializer=replicator_dot_pb_dot_replicator__pb2.ProgressRequest.SerializeToString,
+                response_deserializer=regionnode_dot_pb_dot_node__pb2.PeerProgress.FromString,
+                _registered_method=True)
 
 
 class ReplicatorServicer:
@@ -122,6 +127,14 @@ class ReplicatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Progress(self, request, context):
+        """This region's checkpoints and rebuild horizons (after a handshake): what it has applied,
+        which peers' tombstone collection waits for.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReplicatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -159,6 +172,11 @@ def add_ReplicatorServicer_to_server(servicer, server):
                     servicer.AcceptNode,
                     request_deserializer=replicator_dot_pb_dot_replicator__pb2.AcceptNodeRequest.FromString,
                     response_serializer=replicator_dot_pb_dot_replicator__pb2.AcceptNodeResponse.SerializeToString,
+            ),
+            'Progress': grpc.unary_unary_rpc_method_handler(
+                    servicer.Progress,
+                    request_deserializer=replicator_dot_pb_dot_replicator__pb2.ProgressRequest.FromString,
+                    response_serializer=regionnode_dot_pb_dot_node__pb2.PeerProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -350,6 +368,33 @@ class Replicator:
             '/meridian.replicator.v1.Replicator/AcceptNode',
             replicator_dot_pb_dot_replicator__pb2.AcceptNodeRequest.SerializeToString,
             replicator_dot_pb_dot_replicator__pb2.AcceptNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Progress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.replicator.v1.Replicator/Progress',
+            replicator_dot_pb_dot_replicator__pb2.ProgressRequest.SerializeToString,
+            regionnode_dot_pb_dot_node__pb2.PeerProgress.FromString,
             options,
             channel_credentials,
             insecure,

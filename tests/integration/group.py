@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import pathlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 
 import grpc
@@ -77,11 +77,17 @@ class Region:
         await self.node.start()
         self.channel, self.stub = connect_async(str(self.config.region(self.name).node_listen))
 
-    async def start_replicator(self) -> None:
+    async def start_replicator(self, cut_from: Collection[str] = ()) -> None:
+        """Start the region's replicator; its links from the regions in `cut_from` dial a
+        dead address (a one-way outage: those regions still pull from this one)."""
         self.replicator = Replicator(
             self.config, self.name, CollectorRegistry(), serve_metrics=False, node_wait_s=5
         )
-        await self.replicator.start()
+        await self.replicator.start()  # the links start once this returns and the loop runs
+        dead = f"127.0.0.1:{free_ports(1)[0]}"
+        for link in self.replicator.links:
+            if link.peer in cut_from:
+                link.address = dead
 
     async def stop_replicator(self) -> None:
         if self.replicator is not None:

@@ -545,7 +545,8 @@ INVALID: list[tuple[str, Mutation, str]] = [
         "replication-unknown-key",
         put("replication", {"batch": 10}),
         'replication: unknown key "batch" (expected one of: batch_size, heartbeat_interval, '
-        "max_clock_offset, reads_while_bootstrapping, tombstone_lifetime)",
+        "max_clock_offset, reads_while_bootstrapping, tombstone_lifetime, "
+        "tombstone_max_lifetime)",
     ),
     (
         "bootstrap-reads",
@@ -596,6 +597,26 @@ INVALID: list[tuple[str, Mutation, str]] = [
         "tombstone-zero",
         put("replication", {"tombstone_lifetime": 0}),
         "replication.tombstone_lifetime: expected a duration from 1s to 365d, got 0",
+    ),
+    (
+        "tombstone-max-below-lifetime",
+        put("replication", {"tombstone_lifetime": "2d", "tombstone_max_lifetime": "1d"}),
+        'replication.tombstone_max_lifetime: expected at least tombstone_lifetime (2d), got "1d"',
+    ),
+    (
+        "tombstone-max-below-default-lifetime",
+        put("replication", {"tombstone_max_lifetime": "1h"}),
+        'replication.tombstone_max_lifetime: expected at least tombstone_lifetime (1d), got "1h"',
+    ),
+    (
+        "tombstone-max-too-long",
+        put("replication", {"tombstone_max_lifetime": "400d"}),
+        'replication.tombstone_max_lifetime: expected a duration from 1s to 365d, got "400d"',
+    ),
+    (
+        "tombstone-max-fraction",
+        put("replication", {"tombstone_max_lifetime": "1500ms"}),
+        'replication.tombstone_max_lifetime: expected whole seconds, got "1500ms"',
     ),
     (
         "heartbeat-too-fast",
@@ -853,6 +874,20 @@ def test_explicit_values_are_used() -> None:
     assert table.view_type == pb.KEYS_ONLY
     assert table.retention_seconds == 3600
     assert cfg.regions[0].replicator_metrics_listen == Address("127.0.0.1", 9301)
+
+
+@pytest.mark.parametrize(
+    ("replication", "expected_s"),
+    [
+        ({}, 7 * 86400),
+        ({"tombstone_lifetime": "10d"}, 10 * 86400),
+        ({"tombstone_max_lifetime": "24h"}, 86400),
+        ({"tombstone_lifetime": "2s", "tombstone_max_lifetime": 5}, 5),
+    ],
+)
+def test_tombstone_max_lifetime(replication: dict, expected_s: int) -> None:
+    cfg = parse_doc(mutated(put("replication", replication)))
+    assert cfg.replication.tombstone_max_lifetime_s == expected_s
 
 
 def test_bare_integer_heartbeat_is_seconds() -> None:
