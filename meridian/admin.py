@@ -16,9 +16,10 @@ import grpc
 from meridian.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from meridian.output import emit, to_json
 from meridian.target import load_group
-from regionnode.config import ConfigError
-from regionnode.config import check as check_config
+from regionnode.config import ConfigError, summary, warnings_of
+from regionnode.config import load as load_config
 from regionnode.errors import Reason, reason_of
+from regionnode.oneline import describe
 
 if TYPE_CHECKING:
     from replicator.pb import replicator_pb2 as rpb
@@ -43,10 +44,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    """Exit 3 for a file that cannot be used; warnings (on stderr) leave the exit code 0."""
     try:
-        emit(check_config(args.file))
+        config = load_config(args.file)
     except ConfigError as exc:
         raise CliError(str(exc), EXIT_CONFIG) from None
+    emit(summary(config))
+    for warning in warnings_of(config):
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -87,8 +92,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
                 last = update
         except grpc.RpcError as exc:
             printer.finish()
-            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-            raise CliError(f"resync of {region.name} from {args.source}: {details}") from None
+            raise CliError(f"resync of {region.name} from {args.source}: {describe(exc)}") from None
     printer.finish()
     summary = {"region": region.name, "source": args.source}
     if last is not None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from regionnode import items
+from regionnode.oneline import one_line
 from regionnode.pb import node_pb2 as pb
 
 SEQUENCE_DIGITS = 21  # DynamoDB sequence numbers are strings of 21 to 40 digits
@@ -133,7 +134,7 @@ def conflict_json(conflict: pb.Conflict) -> dict[str, Any]:
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
-    return str(value)
+    return one_line(str(value))
 
 
 def _numeric(value: Any) -> bool:
@@ -143,7 +144,8 @@ def _numeric(value: Any) -> bool:
 def render_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """Columns aligned with two spaces between them; numbers right-aligned, the rest left.
 
-    ``None`` shows as ``-``. Every row must have one cell per header. The result ends
+    ``None`` shows as ``-``; a cell's text is one line (see `one_line`). Every row must have
+    one cell per header. The result ends
     without a newline and has no trailing spaces.
     """
     body = [list(row) for row in rows]

@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from regionnode.config import GroupConfig
+from regionnode.oneline import describe, one_line
 from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc
 
@@ -69,12 +70,11 @@ def _link_json(link: rpb.LinkStatus) -> dict[str, Any]:
         "conflicts": link.conflicts,
         "clock_rejected": link.clock_rejected,
         "reconnects": link.reconnects,
-        "error": link.error,
+        "error": one_line(link.error),
     }
 
 
 def _unreachable(source: str, target: str, exc: grpc.RpcError) -> dict[str, Any]:
-    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
     return {
         "source": source,
         "target": target,
@@ -85,7 +85,7 @@ def _unreachable(source: str, target: str, exc: grpc.RpcError) -> dict[str, Any]
         "conflicts": None,
         "clock_rejected": None,
         "reconnects": None,
-        "error": f"replicator {target} unreachable: {details}",
+        "error": f"replicator {target} unreachable: {describe(exc)}",
     }
 
 
@@ -121,7 +121,7 @@ def _links_table(rows: list[dict[str, Any]]) -> str:
             "-" if r["lag_records"] is None else str(r["lag_records"]),
             "-" if r["applied"] is None else str(r["applied"]),
             "-" if r["conflicts"] is None else str(r["conflicts"]),
-            str(r["error"] or ""),
+            one_line(str(r["error"] or "")),
         ]
         for r in rows
     ]

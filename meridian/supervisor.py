@@ -1,34 +1,48 @@
 """`meridian run CONFIG`: every region of a group on this machine, each node, replicator and
 trigger runner its own process.
 
-Start: all nodes, wait until each answers its health check, then all replicators, then a
-trigger runner for each region that has triggers (ready when its metrics page answers),
-then print the endpoints and how to try it. A process that exits unexpectedly is restarted
-with capped backoff (its log says why). Stop (Ctrl-C or SIGTERM): trigger runners first,
-then replicators, then nodes, each asked to stop gracefully and killed if it has not within
-the grace period; a second Ctrl-C kills at once.
+Start: refuse at once, in one line, when a port or data directory of the group is in use
+(the group is running already, say); then all nodes, wait until each answers its health
+check from its own socket (not another process's on the same port), then all replicators,
+then a trigger runner for each region that has triggers (ready when its metrics page
+answers), then print the endpoints and how to try it. A child that exits before it is
+ready fails the start (exit 3, one line saying why). A process that exits later is
+restarted with capped backoff (its log says why), except one that exits with code 3
+(configuration or startup failure); once every child has stopped that way, `run` exits 3.
+Stop (Ctrl-C or SIGTERM): trigger runners first, then replicators, then nodes, each asked
+to stop gracefully and killed if it has not within the grace period; a second Ctrl-C kills
+at once. `run` then exits 128 + the signal's number (130 after Ctrl-C), as shells do.
 """
 
 from __future__ import annotations
 
+import json
 import pathlib
+import shlex
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from meridian.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
-from regionnode.config import ConfigError, GroupConfig, load
+from meridian.errors import EXIT_CONFIG, EXIT_FAILURE
+from meridian.occupancy import in_use, listens_on
+from regionnode.config import ConfigError, GroupConfig, KeyAttr, TableConfig, load
+from regionnode.oneline import one_line
+from regionnode.pb import node_pb2 as pb
 from replicator import backoff
 
 READY_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
+
+
+class StartFailed(Exception):
+    """The group cannot start; the message is one line saying why."""
 
 
 @dataclass
@@ -61,6 +75,24 @@ class Child:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def exit_reason(self) -> str:
+        """One line: the exit code, why (from the log), and where the log is."""
+        assert self.proc is not None
+        return (
+            f"exit code {self.proc.returncode}: {last_reason(self.tail())} (log: {self.log_path})"
+        )
+
+
+def last_reason(log_tail: str) -> str:
+    """The line of a child's last log lines that says why it stopped: the last one starting
+    with "meridian " (how node, replicator and trigger runner report a configuration or
+    startup failure), else the last line."""
+    lines = [line.strip() for line in log_tail.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("meridian "):
+            return one_line(line)
+    return one_line(lines[-1]) if lines else "no output"
 
 
 def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> list[Child]:
@@ -101,6 +133,15 @@ def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> li
     return out
 
 
+def in_use_message(config_path: str, busy: list[str]) -> str:
+    """One line naming what is in use (the first three, and how many more)."""
+    shown = ", ".join(busy[:3]) + (f" and {len(busy) - 3} more" if len(busy) > 3 else "")
+    return (
+        f"ports or data directories of {config_path} are in use: {shown}; "
+        "is this group running already?"
+    )
+
+
 def healthy(endpoint: str, timeout: float = 1.0) -> bool:
     with grpc.insecure_channel(endpoint) as channel:
         try:
@@ -122,28 +163,31 @@ def serving_metrics(endpoint: str, timeout: float = 1.0) -> bool:
 
 
 def ready(child: Child) -> bool:
+    """The child answers, and from its own socket: a process of another group that answers
+    on the same port does not make it ready."""
+    assert child.proc is not None
     if child.component == "triggers":
-        return serving_metrics(child.endpoint)
-    return healthy(child.endpoint)
+        answers = serving_metrics(child.endpoint)
+    else:
+        answers = healthy(child.endpoint)
+    return answers and listens_on(child.proc.pid, int(child.endpoint.rsplit(":", 1)[1]))
 
 
-def wait_ready(group: list[Child]) -> None:
-    """Wait until every child is healthy; raise with its log when one exits or times out."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
+def wait_ready(group: list[Child], timeout: float = READY_TIMEOUT_S) -> None:
+    """Wait until every child is ready; StartFailed (one line) when one exits or time is up."""
+    deadline = time.monotonic() + timeout
     waiting = list(group)
     while waiting:
         for child in list(waiting):
             assert child.proc is not None
             if child.proc.poll() is not None:
-                raise RuntimeError(
-                    f"{child.name} exited with code {child.proc.returncode}:\n{child.tail()}"
-                )
+                raise StartFailed(f"{child.name} did not start: {child.exit_reason()}")
             if ready(child):
                 waiting.remove(child)
         if waiting and time.monotonic() > deadline:
             names = ", ".join(c.name for c in waiting)
-            raise RuntimeError(
-                f"not ready after {READY_TIMEOUT_S:.0f}s: {names}\n{waiting[0].tail()}"
+            raise StartFailed(
+                f"not ready after {timeout:.0f}s: {names} (log: {waiting[0].log_path})"
             )
         time.sleep(0.1)
 
@@ -171,14 +215,30 @@ def stop_all(group: list[Child], grace: float = STOP_GRACE_S) -> None:
             child.log.close()
 
 
+def _example_value(attribute: KeyAttr) -> Any:
+    """A value of the key attribute's type, in plain JSON."""
+    if attribute.type == pb.KEY_TYPE_N:
+        return 1
+    if attribute.type == pb.KEY_TYPE_B:
+        return {"$b": "AQI="}
+    return f"{attribute.name}-1"
+
+
+def example_item(table: TableConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(item, key) that fit the table's key schema, for the banner's put and get."""
+    key = {table.partition_key.name: _example_value(table.partition_key)}
+    if table.sort_key is not None:
+        key[table.sort_key.name] = _example_value(table.sort_key)
+    note = next(name for name in ("note", "note_", "note__") if name not in key)
+    return {**key, note: "hello"}, key
+
+
 def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
     first, second = config.regions[0].name, config.regions[-1].name
     table = config.tables[0]
-    key = {table.partition_key.name: "order-1"}
-    if table.sort_key is not None:
-        key[table.sort_key.name] = "2026-01-01"
-    item_json = str({**key, "total": 42}).replace("'", '"')
-    key_json = str(key).replace("'", '"')
+    item, key = example_item(table)
+    item_json = shlex.quote(json.dumps(item, ensure_ascii=False))
+    key_json = shlex.quote(json.dumps(key, ensure_ascii=False))
     # the CLI needs --table when the group has several tables
     table_flag = f"--table {table.name} " if len(config.tables) > 1 else ""
     lines = [f"group {config.group!r} is running ({len(config.regions)} regions):", ""]
@@ -203,9 +263,9 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
         f"logs: {log_dir}/<region>.<node|replicator{'|triggers' if triggers else ''}>.log",
         "",
         f"write in {first}:",
-        f"  meridian put --config {config_path} --region {first} {table_flag}'{item_json}'",
+        f"  meridian put --config {config_path} --region {first} {table_flag}{item_json}",
         f"read it in {second}:",
-        f"  meridian get --config {config_path} --region {second} {table_flag}'{key_json}'",
+        f"  meridian get --config {config_path} --region {second} {table_flag}{key_json}",
         "replication status and a content check of all regions:",
         f"  meridian status --config {config_path}",
         f"  meridian verify --config {config_path}",
@@ -217,8 +277,9 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
 
 
 def supervise(group: list[Child]) -> None:
-    """Restart children that exit on their own, with capped backoff, until interrupted."""
-    while True:
+    """Restart children that exit on their own, with capped backoff, until interrupted;
+    return once every child has given up (each exited with code 3)."""
+    while not all(child.given_up for child in group):
         tend(group, time.monotonic())
         time.sleep(0.2)
 
@@ -235,8 +296,8 @@ def tend(group: list[Child], now: float) -> None:
         if child.proc.returncode == EXIT_CONFIG:
             child.given_up = True
             print(
-                f"{child.name} exited with code 3 (configuration or startup failure); not "
-                f"restarting it. Last lines of {child.log_path}:\n{child.tail()}",
+                f"{child.name} stopped with a configuration or startup failure, not restarting "
+                f"it: {child.exit_reason()}",
                 file=sys.stderr,
             )
         elif child.next_start == 0.0:
@@ -263,12 +324,11 @@ def run(config_path: str, log_dir: str | None = None) -> int:
         return EXIT_CONFIG
     logs = pathlib.Path(log_dir) if log_dir else config.regions[0].data_dir.parent / "log"
     group = children(config, config_path, logs)
-    interrupted = 0
+    signals: list[int] = []
 
     def on_signal(signum: int, frame: object) -> None:
-        nonlocal interrupted
-        interrupted += 1
-        if interrupted > 1:
+        signals.append(signum)
+        if len(signals) > 1:
             for child in group:
                 if child.proc and child.proc.poll() is None:
                     child.proc.kill()
@@ -277,8 +337,9 @@ def run(config_path: str, log_dir: str | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    return_code = EXIT_OK
     try:
+        if busy := in_use(config):
+            raise StartFailed(in_use_message(config_path, busy))
         for component in ("node", "replicator", "triggers"):
             batch = [c for c in group if c.component == component]
             for child in batch:
@@ -286,9 +347,12 @@ def run(config_path: str, log_dir: str | None = None) -> int:
             wait_ready(batch)
         print(banner(config, config_path, logs), flush=True)
         supervise(group)
+        print("meridian run: every process stopped with a failure (see above)", file=sys.stderr)
+        return_code = EXIT_CONFIG
     except KeyboardInterrupt:
         print("\nstopping...", file=sys.stderr)
-    except RuntimeError as exc:
+        return_code = 128 + (signals[0] if signals else signal.SIGINT)
+    except StartFailed as exc:
         print(f"meridian run: {exc}", file=sys.stderr)
         return_code = EXIT_CONFIG
     finally:

@@ -13,6 +13,7 @@ import grpc
 from meridian.errors import EXIT_CONFIG, EXIT_USAGE, CliError, UsageError
 from regionnode.config import ConfigError, GroupConfig
 from regionnode.config import load as load_config
+from regionnode.oneline import one_line
 from regionnode.pb import node_pb2 as pb
 
 RPC_TIMEOUT_S = 30.0
@@ -75,7 +76,7 @@ def target_of(args: argparse.Namespace, *, table: bool = True) -> Target:
 def rpc_error(exc: grpc.RpcError, target: Target) -> CliError:
     """The CLI error for a failed call: the node's message and a status-appropriate code."""
     code = exc.code()
-    details = exc.details() or code.name
+    details = one_line(exc.details() or code.name)
     if code == grpc.StatusCode.UNAVAILABLE:
         return CliError(f"cannot reach node {target.label}: {details}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

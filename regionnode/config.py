@@ -38,13 +38,13 @@ __all__ = [
     "ReplicationConfig",
     "TableConfig",
     "TriggerConfig",
-    "check",
     "load",
     "parse",
     "parse_address",
     "parse_duration_ms",
     "parse_filter",
     "summary",
+    "warnings_of",
 ]
 
 DURABILITY_MODES = ("fsync", "buffered")
@@ -274,33 +274,50 @@ def parse(text: str, path: pathlib.Path) -> GroupConfig:
     return _group(data, path)
 
 
-def check(path: str | os.PathLike[str]) -> str:
-    """Load a group file and describe it in one paragraph (for ``meridian check-config``)."""
-    return summary(load(path))
-
-
 def summary(config: GroupConfig) -> str:
-    """One paragraph naming the group, its tables and each region's addresses."""
-    tables = ", ".join(t.name for t in config.tables)
-    regions = "; ".join(
-        f"{r.name} (node {r.node_listen}, replicator {r.replicator_listen}, "
-        f"metrics {r.metrics_listen} (node) and {r.replicator_metrics_listen} (replicator), "
-        f"data {r.data_dir})"
-        for r in config.regions
-    )
-    text = (
-        f"{config.path}: group {config.group!r} is valid: durability {config.durability}, "
-        f"{_plural(len(config.tables), 'table')} ({tables}), "
-        f"{_plural(len(config.regions), 'region')}: {regions}."
-    )
+    """The group, its tables, each region's addresses and the triggers, in short lines."""
+    lines = [
+        f"{config.path}: group {config.group!r} is valid",
+        f"  durability: {config.durability}",
+        f"  {_plural(len(config.tables), 'table')}: {', '.join(t.name for t in config.tables)}",
+        f"  {_plural(len(config.regions), 'region')}:",
+    ]
+    for r in config.regions:
+        metrics = f"{r.metrics_listen} (node), {r.replicator_metrics_listen} (replicator)"
+        if config.triggers_of(r.name) and r.trigger_metrics_listen is not None:
+            metrics += f", {r.trigger_metrics_listen} (triggers)"
+        lines += [
+            f"    {r.name}: node {r.node_listen}, replicator {r.replicator_listen}",
+            f"      metrics {metrics}",
+            f"      data {r.data_dir}",
+        ]
     if config.triggers:
-        triggers = "; ".join(
-            f"{t.name} on {t.table} in {', '.join(t.regions)} ({t.function})"
+        lines.append(f"  {_plural(len(config.triggers), 'trigger')}:")
+        lines += [
+            f"    {t.name} on {t.table} in {', '.join(t.regions)} ({t.function})"
             + ("" if t.enabled else ", disabled")
             for t in config.triggers
-        )
-        text += f" {_plural(len(config.triggers), 'trigger')}: {triggers}."
-    return text
+        ]
+    return "\n".join(lines)
+
+
+def warnings_of(config: GroupConfig) -> list[str]:
+    """What is valid but almost surely wrong: a wildcard host (0.0.0.0, ::) where processes
+    also connect. Every process reaches a region's node and replicator at the address they
+    listen on, and a wildcard address reaches only the connecting machine itself."""
+    out = []
+    for index, r in enumerate(config.regions):
+        for path, address in (
+            (f"regions[{index}].node.listen", r.node_listen),
+            (f"regions[{index}].replicator.listen", r.replicator_listen),
+        ):
+            if address.host in _WILDCARDS:
+                out.append(
+                    f"{path}: {address.host} is also the address other processes connect to, "
+                    "and it reaches only their own machine; give an address that the other "
+                    "regions can reach (see deploy/README.md)"
+                )
+    return out
 
 
 def _plural(n: int, word: str) -> str:

@@ -8,10 +8,15 @@
 - An exception a handler lets out gets its status and reason from ``errors.STATUS``; a
   failed call to another server is forwarded with its reason; anything else is a bug,
   logged and sent as INTERNAL.
+- At stop, `close` ends the streams still open (a peer's pull never ends on its own) with
+  UNAVAILABLE and waits for their handlers. Left to the server's grace period, they were
+  cancelled underneath the server and outlived it, and the end of the process logged a
+  CancelledError traceback for each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -103,6 +108,8 @@ class ServerEdge(grpc.aio.ServerInterceptor):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
         self._warnings = Throttled(log, WARN_INTERVAL_S, clock)
+        self._streams: set[asyncio.Task[Any]] = set()  # the handlers of open streams
+        self._closing = ""  # why new streams are refused, once `close` was called
 
     async def intercept_service(
         self,
@@ -141,12 +148,17 @@ class ServerEdge(grpc.aio.ServerInterceptor):
 
             async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator:
                 await self._check(method, request, context)
+                await self._open(context)
                 responses = behavior(request, context)
                 try:
                     async for response in responses:
                         yield response
                 except Exception as exc:  # noqa: BLE001 - every error gets a status in _fail
                     await self._fail(method, exc, context)
+                except asyncio.CancelledError:
+                    if not self._closing:
+                        raise  # the caller went away
+                    await errors.abort(context, errors.Unavailable(self._closing))
                 finally:
                     await responses.aclose()  # at once, should the call end early
 
@@ -160,6 +172,25 @@ class ServerEdge(grpc.aio.ServerInterceptor):
                 await self._fail(method, exc, context)
 
         return call
+
+    async def _open(self, context: grpc.aio.ServicerContext) -> None:
+        """Count a stream as open until its handler's task ends; refused once closing."""
+        if self._closing:
+            await errors.abort(context, errors.Unavailable(self._closing))
+        task = asyncio.current_task()
+        if task is not None:
+            self._streams.add(task)
+            task.add_done_callback(self._streams.discard)
+
+    async def close(self, reason: str, timeout: float = 5.0) -> None:
+        """End every open stream with UNAVAILABLE (`reason`) and wait, at most `timeout`,
+        until their handlers have finished; refuse new streams the same way. Idempotent."""
+        self._closing = reason
+        handlers = list(self._streams)
+        for task in handlers:
+            task.cancel()
+        if handlers:
+            await asyncio.wait(handlers, timeout=timeout)
 
     async def _check(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
         if isinstance(request, _Undecodable):

@@ -18,6 +18,7 @@ from regionnode.errors import StartupError
 from regionnode.node import Node, NodeSettings
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONFIG = 0, 1, 2, 3
+DRAIN_S = 5.0
 log = logging.getLogger("meridian")
 
 
@@ -52,7 +53,18 @@ async def serve_until_signal(component: object, failed: asyncio.Event) -> int:
     for waiter in waiters:
         waiter.cancel()
     await component.stop()  # type: ignore[attr-defined]
+    await drain(DRAIN_S)
     return EXIT_FAILURE if failed.is_set() else EXIT_OK
+
+
+async def drain(timeout: float) -> None:
+    """Wait, a bounded time, for the tasks still finishing after a stop: calls the gRPC
+    server has just ended, client calls being cancelled. Cancelled instead by the end of
+    asyncio.run, gRPC logs a CancelledError traceback for each."""
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current]
+    if left:
+        await asyncio.wait(left, timeout=timeout)
 
 
 async def _run(settings: NodeSettings) -> int:

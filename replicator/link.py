@@ -26,6 +26,7 @@ import grpc
 from regionnode import collection, hlc
 from regionnode.client import GRPC_OPTIONS
 from regionnode.errors import Reason, reason_of
+from regionnode.oneline import one_line
 from regionnode.pb import node_pb2 as pb
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from replicator import backoff, progress
@@ -196,6 +197,7 @@ class Link:
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
+        error = one_line(error)
         self.status.state, self.status.error = state, error
         self.metrics.set_state(self.peer, self.region, state)
         if state in ("CONNECTING", "HANDSHAKING") or (state, error) == self._logged:

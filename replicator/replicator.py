@@ -2,8 +2,9 @@
 
 Start order: wait for the local node (it may still be starting), check that it is the node
 of this group and region, serve the Replicator service, then start one link per peer and
-the lag updater. Stop order: health NOT_SERVING, stop serving (short grace), cancel links
-and updater, close the node channel. stop() is idempotent.
+the lag updater. Stop order: health NOT_SERVING, end the streams still open (peers' pulls)
+and wait for them (regionnode/edge.py), stop serving (short grace), cancel links and
+updater, close the node channel. stop() is idempotent.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from regionnode.config import GroupConfig
 from regionnode.edge import ServerEdge
 from regionnode.listen import SERVER_OPTIONS, config_key, listen_failed
 from regionnode.metrics import serve_metrics
+from regionnode.oneline import describe
 from regionnode.pb import node_pb2 as pb
 from regionnode.tasks import TaskGroup
 from replicator.handshake import Identity
@@ -62,11 +64,12 @@ class Replicator:
         self._channel: grpc.aio.Channel | None = None
         self._server: grpc.aio.Server | None = None
         self._health: health.aio.HealthServicer | None = None
+        self._edge = ServerEdge()
         self._metrics_server: Any = None
         self._stopped = False
 
     def _crashed(self, name: str, exc: BaseException) -> None:
-        log.critical("%s crashed; the replicator stops: %s", name, exc)
+        log.critical("%s crashed; the replicator stops: %s", name, describe(exc))
         self.failed.set()
 
     async def start(self) -> None:
@@ -142,7 +145,7 @@ class Replicator:
         self.metrics.bootstrap_bytes.set(state.bytes)
 
     async def _serve(self, service: ReplicatorService) -> None:
-        server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[ServerEdge()])
+        server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[self._edge])
         rpb_grpc.add_ReplicatorServicer_to_server(service, server)
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -173,6 +176,7 @@ class Replicator:
         self._stopped = True
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
+        await self._edge.close(f"replicator {self.region.name} stopping")
         if self._server is not None:
             await self._server.stop(grace)
         await self._tasks.cancel_all()

@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from meridian.output import render_table, time_text
 from regionnode.client import connect
 from regionnode.config import GroupConfig, RegionConfig
+from regionnode.oneline import one_line
 from regionnode.pb import node_pb2 as pb
 from triggers import checkpoint
 
@@ -154,5 +155,5 @@ def render(rows: list[dict[str, Any]], as_json: bool) -> str:
         for r in rows
     ]
     lines = [render_table(headers, body)]
-    lines += [f"{r['region']}/{r['trigger']}: {r['error']}" for r in rows if r["error"]]
+    lines += [f"{r['region']}/{r['trigger']}: {one_line(r['error'])}" for r in rows if r["error"]]
     return "\n".join(lines)

@@ -1142,22 +1142,23 @@ def test_example_file_mentions_every_key() -> None:
     assert [k for k in keys if k not in text] == []
 
 
-def test_check_summarises_the_group() -> None:
-    summary = config.check(EXAMPLE)
-    assert "group 'demo' is valid" in summary
-    assert "durability fsync" in summary
-    assert "1 table (orders)" in summary
-    assert "3 regions" in summary
+def test_the_summary_names_the_group_in_short_lines() -> None:
+    summary = config.summary(config.load(EXAMPLE))
+    lines = summary.splitlines()
+    assert lines[0].endswith("group 'demo' is valid")
+    assert "  durability: fsync" in lines
+    assert "  1 table: orders" in lines
+    assert "  3 regions:" in lines
     for port in (7101, 7202, 9103, 9201):
         assert f"127.0.0.1:{port}" in summary
-    assert "\n" not in summary
+    assert max(len(line) for line in lines) <= 100
 
 
-def test_check_raises_on_invalid_file(tmp_path: pathlib.Path) -> None:
+def test_load_raises_on_invalid_file(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "g.yaml"
     path.write_text(text_of(mutated(put("trigger", []))))
     with pytest.raises(ConfigError, match="unknown key"):
-        config.check(path)
+        config.load(path)
 
 
 def test_triggers_default_to_lambda_values() -> None:
@@ -1257,10 +1258,10 @@ def test_trigger_knobs_are_used(tmp_path: pathlib.Path, monkeypatch: pytest.Monk
     assert hook.on_failure == config.OnFailureConfig("table", "dead")
     assert cfg.region("eu-west").trigger_metrics_listen == Address("127.0.0.1", 9999)
     assert cfg.triggers_of("us-east") == (hook,)
-    summary = config.summary(cfg)
+    summary = config.summary(cfg).splitlines()
+    assert "  2 triggers:" in summary
     assert (
-        "2 triggers: archive on orders in eu-west (command python3 archive.py --fast), disabled"
-        in summary
+        "    archive on orders in eu-west (command python3 archive.py --fast), disabled" in summary
     )
 
 

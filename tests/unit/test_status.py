@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pathlib
 from typing import Any
 
 import pytest
 
-from meridian.status import problems
+from meridian.status import _link_json, collect, problems, render
+from regionnode.config import load
+from replicator.pb import replicator_pb2 as rpb
+from tests.e2e.helpers import group_doc, write_group
 
 
 def region(name: str, state: str = "ACTIVE") -> dict[str, Any]:
@@ -43,3 +47,38 @@ def test_problems(
     regions: list[dict[str, Any]], links: list[dict[str, Any]], expected: list[str]
 ) -> None:
     assert problems(regions, links) == expected
+
+
+# ---------------------------------------------------------------- one line per row
+
+MULTI_LINE = (
+    "Unexpected <class 'grpc.aio._call.AioRpcError'>: <AioRpcError of RPC that terminated "
+    'with:\n\tstatus = StatusCode.UNAVAILABLE\n\tdetails = "failed to connect"\n\t'
+    'debug_error_string = "UNAVAILABLE:failed to connect"\n>'
+)
+
+
+def test_a_multi_line_link_error_is_shown_on_one_line() -> None:
+    row = _link_json(rpb.LinkStatus(source="a", target="b", state="DOWN", error=MULTI_LINE))
+    assert row["error"] == (
+        "Unexpected <class 'grpc.aio._call.AioRpcError'>: <AioRpcError of RPC that terminated "
+        'with: status = StatusCode.UNAVAILABLE details = "failed to connect" '
+        'debug_error_string = "UNAVAILABLE:failed to connect" >'
+    )
+    rows = [
+        {**row, "error": MULTI_LINE},
+        {**row, "source": "c", "error": ""},
+    ]
+    text = render([region("a"), region("b")], rows, as_json=False)
+    assert len(text.splitlines()) == 2 + 1 + 1 + 2, text  # regions, blank, header, links
+
+
+def test_an_unreachable_replicator_is_one_line_with_its_status_code(
+    tmp_path: pathlib.Path,
+) -> None:
+    config = load(write_group(tmp_path / "group.yaml", group_doc(tmp_path, ("us", "eu"))))
+    regions, links = collect(config, timeout=2)  # nothing listens on the group's ports
+    assert [r["state"] for r in regions] == ["UNREACHABLE", "UNREACHABLE"]
+    for link in links:
+        assert link["error"].startswith(f"replicator {link['target']} unreachable: UNAVAILABLE: ")
+        assert "\n" not in link["error"]

@@ -1,13 +1,35 @@
-"""`meridian run` restarts a crashed child with backoff, but not one that failed to start."""
+"""`meridian run`: restarts a crashed child with backoff, but not one that failed to start;
+says in one line why a start failed; counts only its own children's answers as ready."""
 
 from __future__ import annotations
 
 import pathlib
+import shlex
+import socket
+import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
-from meridian.supervisor import Child, tend
+from meridian.occupancy import in_use
+from meridian.parsing import parse_item
+from meridian.supervisor import (
+    Child,
+    StartFailed,
+    banner,
+    in_use_message,
+    last_reason,
+    stop_all,
+    supervise,
+    tend,
+    wait_ready,
+)
+from regionnode.config import load
+from regionnode.schema import Schema
+from tests.e2e.helpers import group_doc, write_group
+from tests.ports import free_ports
 
 
 def child(tmp_path: pathlib.Path, name: str, code: int) -> Child:
@@ -45,3 +67,198 @@ def test_a_child_that_fails_at_startup_stays_down(
     assert failed.given_up and failed.proc is first and failed.restarts == 0
     err = capsys.readouterr().err
     assert err.count("not restarting") == 1 and "exiting 3" in err
+    assert err.count("\n") == 1, err  # one line, not the log's tail
+
+
+# ---------------------------------------------------------------- one-line reasons
+
+
+@pytest.mark.parametrize(
+    ("log", "reason"),
+    [
+        ("", "no output"),
+        ("starting\nexiting 3\n", "exiting 3"),
+        (
+            "2026 INFO node: opening\nmeridian node: cannot open the store in d: IO error: lock\n"
+            "2026 INFO node[us] regionnode.node: node us stopped\n",
+            "meridian node: cannot open the store in d: IO error: lock",
+        ),
+        ("meridian replicator: cannot\n\tserve\n", "meridian replicator: cannot"),
+        ("Traceback (most recent call last):\n  File x\nValueError: bad\n", "ValueError: bad"),
+    ],
+)
+def test_last_reason(log: str, reason: str) -> None:
+    assert last_reason(log) == reason
+
+
+def test_in_use_message_is_one_line_naming_the_first_three() -> None:
+    busy = [f"127.0.0.1:{port} (node r{port})" for port in range(5)]
+    text = in_use_message("g.yaml", busy)
+    assert "\n" not in text
+    assert text == (
+        "ports or data directories of g.yaml are in use: 127.0.0.1:0 (node r0), "
+        "127.0.0.1:1 (node r1), 127.0.0.1:2 (node r2) and 2 more; "
+        "is this group running already?"
+    )
+
+
+# ---------------------------------------------------------------- real processes
+
+HEALTH_SERVER = """
+import sys, time
+from concurrent import futures
+import grpc
+from grpc_health.v1 import health, health_pb2_grpc
+server = grpc.server(futures.ThreadPoolExecutor(2), options=[("grpc.so_reuseport", 0)])
+health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+server.add_insecure_port(sys.argv[1])
+server.start()
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def python_child(tmp_path: pathlib.Path, name: str, endpoint: str, script: str) -> Child:
+    return Child(
+        region=name,
+        component="node",
+        endpoint=endpoint,
+        command=[sys.executable, "-c", script],
+        log_path=tmp_path / f"{name}.log",
+    )
+
+
+def health_server(tmp_path: pathlib.Path, name: str, endpoint: str) -> Child:
+    c = python_child(tmp_path, name, endpoint, HEALTH_SERVER)
+    c.command += [endpoint, "60"]
+    return c
+
+
+def test_an_answer_from_another_process_does_not_make_a_child_ready(
+    tmp_path: pathlib.Path,
+) -> None:
+    endpoint = f"127.0.0.1:{free_ports(1)[0]}"
+    stranger = health_server(tmp_path, "stranger", endpoint)
+    mine = python_child(
+        tmp_path,
+        "mine",
+        endpoint,
+        "import time; time.sleep(1.5); "
+        f"print('meridian node: cannot listen on {endpoint}: address in use'); "
+        "raise SystemExit(3)",
+    )
+    try:
+        stranger.start()
+        wait_ready([stranger], timeout=30)
+        mine.start()
+        started = time.monotonic()
+        with pytest.raises(StartFailed) as failed:
+            wait_ready([mine], timeout=30)
+        assert time.monotonic() - started < 20
+    finally:
+        stop_all([stranger, mine], grace=5)
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message == (
+        f"node mine did not start: exit code 3: meridian node: cannot listen on {endpoint}: "
+        f"address in use (log: {mine.log_path})"
+    )
+
+
+def test_a_child_that_answers_from_its_own_socket_is_ready(tmp_path: pathlib.Path) -> None:
+    server = health_server(tmp_path, "own", f"127.0.0.1:{free_ports(1)[0]}")
+    try:
+        server.start()
+        wait_ready([server], timeout=30)
+    finally:
+        stop_all([server], grace=5)
+
+
+def test_supervise_returns_once_every_child_gave_up(tmp_path: pathlib.Path) -> None:
+    group = [child(tmp_path, "c", 3), child(tmp_path, "d", 3)]
+    done = threading.Event()
+
+    def watch() -> None:
+        supervise(group)
+        done.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert done.wait(timeout=10), "supervise kept going with no child left"
+    assert all(c.given_up for c in group)
+
+
+def test_a_held_port_or_data_directory_is_in_use(tmp_path: pathlib.Path) -> None:
+    doc = group_doc(tmp_path, ("us-east",))
+    config = load(write_group(tmp_path / "group.yaml", doc))
+    region = config.regions[0]
+    assert in_use(config) == []
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, rocksdict; db = rocksdict.Rdict(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.read()",
+            str(region.data_dir),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"open\n"
+        with socket.socket() as taken:
+            taken.bind((region.replicator_listen.host, region.replicator_listen.port))
+            taken.listen()
+            assert in_use(config) == [
+                f"{region.replicator_listen} (replicator us-east)",
+                f"{region.data_dir} (data of us-east)",
+            ]
+    finally:
+        holder.communicate(b"", timeout=30)
+    assert in_use(config) == []
+
+
+# ---------------------------------------------------------------- the banner
+
+
+def banner_commands(config_path: pathlib.Path) -> dict[str, list[str]]:
+    """The banner's put and get command lines, split as a shell would."""
+    text = banner(load(config_path), str(config_path), pathlib.Path("log"))
+    lines = [shlex.split(line) for line in text.splitlines() if "meridian put" in line]
+    lines += [shlex.split(line) for line in text.splitlines() if "meridian get" in line]
+    return {words[1]: words for words in lines}
+
+
+@pytest.mark.parametrize(
+    ("partition_key", "sort_key"),
+    [
+        ({"name": "pk", "type": "S"}, {"name": "sk", "type": "S"}),
+        ({"name": "id", "type": "N"}, None),
+        ({"name": "list", "type": "S"}, {"name": "at", "type": "N"}),
+        ({"name": "blob", "type": "B"}, {"name": "note", "type": "N"}),
+    ],
+)
+def test_the_banner_item_fits_the_first_table(
+    tmp_path: pathlib.Path, partition_key: dict, sort_key: dict | None
+) -> None:
+    table = {"name": "things", "partition_key": partition_key}
+    if sort_key is not None:
+        table["sort_key"] = sort_key
+    doc = group_doc(tmp_path, ("us-east", "eu-west"), tables=[table])
+    config_path = write_group(tmp_path / "group.yaml", doc)
+    check_banner_fits(config_path)
+
+
+@pytest.mark.parametrize("example", ["deploy/local/group.yaml", "examples/group.yaml"])
+def test_the_banner_item_fits_the_example_groups(example: str) -> None:
+    check_banner_fits(pathlib.Path(__file__).parents[2] / example)
+
+
+def check_banner_fits(config_path: pathlib.Path) -> None:
+    commands = banner_commands(config_path)
+    spec = load(config_path).tables[0].to_spec()
+    schema = Schema(spec)
+    item = parse_item(commands["put"][-1], "ITEM_JSON", typed=False)
+    schema.extract(item)  # raises ItemError when a key attribute is missing or mistyped
+    assert len(item.attributes) > len(schema.key_of(item).attributes)  # and one more
+    key = parse_item(commands["get"][-1], "KEY_JSON", typed=False)
+    schema.check_key(key)
+    assert key == schema.key_of(item)
