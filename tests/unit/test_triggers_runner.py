@@ -214,7 +214,13 @@ def test_latest_starts_at_the_head_and_saves_it_at_once(
 ) -> None:
     config = group(tmp_path, starting_position="LATEST")
     node = FakeNode(10)
-    calls, _, _ = run_task(config, node, lambda c: c.sequence_number == 10, monkeypatch=monkeypatch)
+    # The checkpoint is saved before the reader subscribes: wait for both.
+    calls, _, _ = run_task(
+        config,
+        node,
+        lambda c: c.sequence_number == 10 and bool(node.subscriptions),
+        monkeypatch=monkeypatch,
+    )
     assert calls == []
     assert node.subscriptions == [10]
 
