@@ -30,7 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chaos import dump
 from chaos.workload import Spec, Workload
-from regionnode.node import GRPC_OPTIONS
+from regionnode.client import GRPC_OPTIONS
 from regionnode.pb import node_pb2_grpc as pb_grpc
 from replicator.pb import replicator_pb2 as rpb
 from replicator.pb import replicator_pb2_grpc as rpb_grpc

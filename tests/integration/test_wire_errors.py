@@ -250,7 +250,8 @@ def test_node_and_replicator_errors_carry_their_reason_in_the_trailer(
                 assert status_trailer(exc).reason == reason
             me = await local_identity(node)
             stranger = Identity("other", "eu", "node-x", me.tables)
-            peer = Identity(me.group, "eu", "node-x", me.tables)
+            # eu's own node: its id is pinned by us once their links are up.
+            peer = await local_identity(regions["eu"].stub)
             async with grpc.aio.insecure_channel(addresses(us)["replicator"]) as channel:
                 replicator = rpb_grpc.ReplicatorStub(channel)
                 exc = await failure(replicator.Handshake(hello(stranger, "us")))
