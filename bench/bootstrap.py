@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from bench import load, workload
 from bench.cluster import REGION_NAMES, Cluster
 from bench.workload import raw_method
-from regionnode.pb import node_pb2 as pb
+from meridian.pb import node_pb2 as pb
 
 TABLE = "boot"
 BATCH = 1000

@@ -18,11 +18,11 @@ import yaml
 
 from bench.procs import Proc, python, wait_serving
 from bench.workload import TABLES
-from regionnode.client import connect_async
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.wire.channels import connect_async
 
 REGION_NAMES = ["us-east", "eu-west", "ap-south"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from meridian.expressions import KeySchema, compile_request
 from meridian.expressions.request import _template
-from regionnode import items
+from meridian.model import items
 
 SCHEMA = KeySchema("pk", "S")
 ITEM = items.from_plain(

@@ -20,7 +20,7 @@ import grpc
 
 from bench import workload
 from bench.stats import summary_ms
-from regionnode.client import GRPC_OPTIONS
+from meridian.wire.channels import GRPC_OPTIONS
 
 TICK_S = 0.01
 MAX_IN_FLIGHT = 32  # requests per region; when reached the generator falls behind

@@ -27,7 +27,7 @@ from bench.profile import Profile
 from bench.samples import stored_item, stream_record
 from bench.stats import summary_ms
 from bench.workload import TABLE, key_parts
-from regionnode.pb import node_pb2 as pb
+from meridian.pb import node_pb2 as pb
 from regionnode.store import stream_key
 
 PAIRS_PER_BATCH = 1000

@@ -17,7 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from bench.samples import subscribe_batch
-from regionnode.listen import NO_PORT_REUSE
+from meridian.daemon.listen import NO_PORT_REUSE
 
 SERVICE = "bench.Raw"
 

@@ -28,8 +28,8 @@ from bench import metrics
 from bench.cluster import Cluster
 from bench.stats import histogram_quantile, summary_ms
 from bench.workload import TABLE
-from regionnode import hlc
-from regionnode.pb import node_pb2 as pb
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
 
 SUSTAINED_SHARE = 0.95  # of the offered rate, achieved by the load generator
 SUSTAINED_LAG_MS = 1000.0  # median lag of the last second of writes stays below this

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.workload import TABLE, item, key
-from regionnode import hlc
-from regionnode.pb import node_pb2 as pb
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
 
 
 def stored_item(n: int) -> pb.StoredItem:

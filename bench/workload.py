@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import grpc
 
-from regionnode.items import from_plain
-from regionnode.pb import node_pb2 as pb
+from meridian.model.items import from_plain
+from meridian.pb import node_pb2 as pb
 
 NODE_SERVICE = "/meridian.node.v1.Node/"
 SORT_KEYS_PER_PARTITION = 10

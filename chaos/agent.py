@@ -30,10 +30,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chaos import dump
 from chaos.workload import Spec, Workload
-from regionnode.client import GRPC_OPTIONS
-from regionnode.pb import node_pb2_grpc as pb_grpc
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.wire.channels import GRPC_OPTIONS
 
 log = logging.getLogger("chaos.agent")
 REPO = pathlib.Path(__file__).resolve().parent.parent

@@ -49,7 +49,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from regionnode.hlc import physical_ms
+from meridian.model.hlc import physical_ms
 
 Version = tuple[int, str]
 MAX_EXAMPLES = 20
@@ -263,7 +263,7 @@ def acknowledged_writes(ctx: Context) -> Check:
                     f"LOST: {op['kind']} {op['id']} (key {key!r}, version {show(v)}, "
                     f"acknowledged in {op['region']}) is missing from {region}"
                 )
-            elif final < v and not (entry.get("tombstone") and ctx.collected(op)):
+            elif final < v and not (entry and entry.get("tombstone") and ctx.collected(op)):
                 lost.add(op["id"])
                 c.fail(
                     f"LOST: {op['kind']} {op['id']} (key {key!r}, version {show(v)}, "

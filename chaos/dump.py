@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from regionnode.items import to_plain
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.model.items import to_plain
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
 
 PAGE = 1000
 RPC_TIMEOUT_S = 30.0

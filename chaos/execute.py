@@ -33,7 +33,7 @@ from chaos.nemesis import Nemesis
 from chaos.net import Link, Network
 from chaos.scenarios import Scenario
 from chaos.workload import Spec
-from regionnode.config import parse_duration_ms
+from meridian.config import parse_duration_ms
 
 log = logging.getLogger("chaos")
 SAMPLE_INTERVAL_S = 0.5
@@ -54,7 +54,7 @@ def base_links(rng: random.Random, regions: list[str], sc: Scenario) -> dict[tup
 
 
 def read_jsonl(paths: list[pathlib.Path]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in paths:
         if path.exists():
             rows.extend(json.loads(line) for line in path.read_text().splitlines() if line)

@@ -14,7 +14,7 @@ import random
 from typing import Any
 
 from chaos.checker import Observation, check
-from regionnode import hlc, lww
+from meridian.model import hlc, lww
 
 HEAL_NS = 10**18
 
@@ -55,7 +55,7 @@ class Sim:
     def write(self, region: str, kind: str, key: str, outcome: str = "ok") -> dict[str, Any]:
         self.now_ms += 1
         self.count += 1
-        op = {
+        op: dict[str, Any] = {
             "id": f"{region}.0.{self.count}",
             "region": region,
             "client": 0,

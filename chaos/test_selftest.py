@@ -20,7 +20,7 @@ from chaos import dump
 from chaos.checker import Observation, check
 from chaos.execute import read_jsonl
 from chaos.workload import Spec, Workload
-from regionnode import lww
+from meridian.model import lww
 from regionnode.writer import Writer
 from tests.integration.group import group_yaml, load_doc, running_group
 

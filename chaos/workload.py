@@ -32,9 +32,9 @@ from typing import Any
 
 import grpc
 
-from regionnode.items import from_plain, to_plain
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.model.items import from_plain, to_plain
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
 
 KINDS = ("put", "update", "delete", "cput", "get")
 WRITES = frozenset({"put", "update", "delete", "cput"})

@@ -13,28 +13,27 @@ import asyncio
 import collections
 import logging
 import pathlib
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import cast
 
-import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from regionnode import collection, errors, hlc
-from regionnode.config import GroupConfig
-from regionnode.edge import ServerEdge
-from regionnode.errors import StartupError
-from regionnode.listen import SERVER_OPTIONS, config_key, listen_failed
-from regionnode.metrics import NodeMetrics, serve_metrics
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.config import GroupConfig
+from meridian.daemon.errors import StartupError
+from meridian.daemon.grpc_server import GrpcServer
+from meridian.daemon.listen import config_key
+from meridian.daemon.metrics_endpoint import MetricsEndpoint
+from meridian.daemon.tasks import TaskGroup
+from meridian.model import collection, hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.wire import errors
+from regionnode.metrics import NodeMetrics
 from regionnode.server import NodeService, ensure_table
 from regionnode.snapshot import clear_snapshots
 from regionnode.store import TOMBSTONES, Store
 from regionnode.stream import Streams
-from regionnode.tasks import TaskGroup
 from regionnode.writer import Collected, CollectOp, Writer
 
 log = logging.getLogger(__name__)
@@ -95,9 +94,8 @@ class Node:
         self.failed = asyncio.Event()
         self.port = 0
         self._tasks = TaskGroup(f"node {settings.region}", self._crashed)
-        self._server: grpc.aio.Server | None = None
-        self._health: health.aio.HealthServicer | None = None
-        self._metrics_server: Any = None
+        self._server: GrpcServer | None = None
+        self._metrics: MetricsEndpoint | None = None
         self._store: Store | None = None
         self.service: NodeService | None = None
         self._stopped = False
@@ -161,7 +159,8 @@ class Node:
         self._tasks.spawn("writer", writer.run())
         self._tasks.spawn("housekeeping", self._housekeeping_loop(streams))
         if s.metrics_listen:
-            self._metrics_server = serve_metrics(s.metrics_listen, self.registry, s.metrics_key)
+            self._metrics = MetricsEndpoint(s.metrics_listen, self.registry, s.metrics_key)
+            self._metrics.start()
         log.info(
             "node %s of group %s serving on %s:%d (data %s, node id %s, durability %s)",
             s.region,
@@ -174,18 +173,9 @@ class Node:
         )
 
     async def _serve(self, service: NodeService) -> None:
-        server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[ServerEdge()])
-        pb_grpc.add_NodeServicer_to_server(service, server)
-        self._health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        try:
-            self.port = server.add_insecure_port(self.settings.listen)
-        except RuntimeError as exc:
-            raise listen_failed(self.settings.listen_key, self.settings.listen) from exc
-        await server.start()
-        self._server = server
-        for name in ("", SERVICE_NAME):
-            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._server = GrpcServer(self.settings.listen, self.settings.listen_key, [SERVICE_NAME])
+        pb_grpc.add_NodeServicer_to_server(service, self._server.server)
+        self.port = await self._server.start()
 
     async def _housekeeping_loop(self, streams: Streams) -> None:
         """Trim streams past their retention and collect tombstones past their lifetime."""
@@ -252,15 +242,13 @@ class Node:
         if self._stopped:
             return
         self._stopped = True
-        if self._health is not None:
-            await self._health.enter_graceful_shutdown()
         if self.service is not None:
             self.service.streams.close()
         if self._server is not None:
             await self._server.stop(grace)
         await self._tasks.cancel_all()
-        if self._metrics_server is not None:
-            threading.Thread(target=self._metrics_server.shutdown, daemon=True).start()
+        if self._metrics is not None:
+            self._metrics.stop()
         if self._store is not None:
             self._store.close()
         log.info("node %s stopped", self.settings.region)

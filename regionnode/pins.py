@@ -7,7 +7,7 @@ until an operator accepts it as the replacement (`meridian accept-node`).
 
 from __future__ import annotations
 
-from regionnode.pb import node_pb2 as pb
+from meridian.pb import node_pb2 as pb
 
 
 def decide(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import zlib
 
-from regionnode import keys
-from regionnode.items import ItemError
-from regionnode.pb import node_pb2 as pb
-from regionnode.schema import Schema
+from meridian.model import keys
+from meridian.model.items import ItemError
+from meridian.model.schema import Schema
+from meridian.pb import node_pb2 as pb
 
 Op = pb.SortKeyCondition
 

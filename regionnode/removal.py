@@ -15,8 +15,8 @@ import collections
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from meridian.pb import node_pb2 as pb
 from regionnode import query
-from regionnode.pb import node_pb2 as pb
 from regionnode.store import Store
 
 MAX_SESSIONS = 16  # copies in progress at once; an abandoned one is forgotten after that

@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 
 import grpc
 
-from regionnode import errors, hlc, pins, query, schema
-from regionnode.items import ItemError, check_item, normalize_item, validate_item
+from meridian.model import hlc, schema
+from meridian.model.items import ItemError, check_item, normalize_item, validate_item
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.wire import errors
+from regionnode import pins, query
 from regionnode.metrics import NodeMetrics
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
 from regionnode.removal import Removal
 from regionnode.snapshot import stream_snapshot
 from regionnode.store import Store, Table

@@ -15,8 +15,9 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 
-from regionnode import hlc, query
-from regionnode.pb import node_pb2 as pb
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from regionnode import query
 from regionnode.store import Store, Table
 
 log = logging.getLogger(__name__)

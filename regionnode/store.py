@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import rocksdict
 
-from regionnode.pb import node_pb2 as pb
-from regionnode.schema import Schema
+from meridian.model.schema import Schema
+from meridian.pb import node_pb2 as pb
 
 META_HLC = b"m:hlc"
 META_NODE_ID = b"m:node_id"

@@ -14,11 +14,11 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from regionnode import hlc
-from regionnode.errors import NotFound, TrimmedData
+from meridian.model import hlc
+from meridian.model.items import ItemError
+from meridian.pb import node_pb2 as pb
+from meridian.wire.errors import NotFound, TrimmedData
 from regionnode.holds import RetentionHolds
-from regionnode.items import ItemError
-from regionnode.pb import node_pb2 as pb
 from regionnode.store import Store, Table, stream_prefix
 
 log = logging.getLogger(__name__)

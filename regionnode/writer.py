@@ -17,10 +17,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from regionnode import collection, hlc, lww
-from regionnode.errors import ResyncNeeded
-from regionnode.items import ItemError, check_item, items_equal
-from regionnode.pb import node_pb2 as pb
+from meridian.model import collection, hlc, lww
+from meridian.model.items import ItemError, check_item, items_equal
+from meridian.model.updates import ConditionFailed, apply_updates, check_conditions
+from meridian.pb import node_pb2 as pb
+from meridian.wire.errors import ResyncNeeded
 from regionnode.removal import Candidates, Removal, held
 from regionnode.store import (
     META_BOOTSTRAP,
@@ -33,7 +34,6 @@ from regionnode.store import (
     table_of,
     tombstone_key,
 )
-from regionnode.updates import ConditionFailed, apply_updates, check_conditions
 
 log = logging.getLogger(__name__)
 

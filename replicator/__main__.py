@@ -1,12 +1,8 @@
 """`python -m replicator --config FILE --region NAME`: run one replicator process."""
 
-import argparse
 import sys
 
+from meridian.daemon.lifecycle import daemon_main
 from replicator.main import run_replicator
 
-parser = argparse.ArgumentParser(prog="python -m replicator")
-parser.add_argument("--config", required=True)
-parser.add_argument("--region", required=True)
-args = parser.parse_args()
-sys.exit(run_replicator(args.config, args.region))
+sys.exit(daemon_main("replicator", run_replicator))

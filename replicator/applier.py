@@ -11,8 +11,8 @@ import asyncio
 
 import grpc
 
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
 
 
 def _failure(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:

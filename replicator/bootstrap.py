@@ -23,14 +23,14 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from regionnode import hlc
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from replicator import progress as reports
 from replicator.handshake import Identity
 from replicator.identity import hello
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
 
 log = logging.getLogger(__name__)
 

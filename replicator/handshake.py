@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from regionnode.errors import HandshakeRefused
+from meridian.wire.errors import HandshakeRefused
 
 
 @dataclass(frozen=True)

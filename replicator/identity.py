@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
 from replicator.handshake import Identity
-from replicator.pb import replicator_pb2 as rpb
 
 
 async def local_identity(node: pb_grpc.NodeStub, timeout: float = 5.0) -> Identity:

@@ -20,16 +20,16 @@ from collections.abc import Sequence
 
 import grpc
 
-from regionnode.client import GRPC_OPTIONS
-from regionnode.config import RegionConfig
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
-from replicator import backoff
+from meridian.config import RegionConfig
+from meridian.daemon import backoff
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.wire.channels import GRPC_OPTIONS
 from replicator.bootstrap import Progress, copy_from, mark_active, new_state
 from replicator.handshake import Identity
 from replicator.identity import hello
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
 
 log = logging.getLogger(__name__)
 

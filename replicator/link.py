@@ -23,20 +23,21 @@ from typing import Any
 
 import grpc
 
-from regionnode import collection, hlc
-from regionnode.client import GRPC_OPTIONS
-from regionnode.errors import Reason, reason_of
-from regionnode.oneline import one_line
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
-from replicator import backoff, progress
+from meridian.daemon import backoff
+from meridian.model import collection, hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.wire.channels import GRPC_OPTIONS
+from meridian.wire.errors import Reason, reason_of
+from meridian.wire.oneline import one_line
+from replicator import progress
 from replicator.applier import Applier
 from replicator.bootstrap import copy_from, new_state
 from replicator.handshake import Identity, Refused, check_peer
 from replicator.identity import from_hello, hello, local_identity
 from replicator.metrics import ReplicatorMetrics
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
 from replicator.pins import Pins
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from regionnode import hlc
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
 from replicator.handshake import check_pin
-from replicator.pb import replicator_pb2 as rpb
 
 MAX_CLAIMANTS = 8  # other nodes remembered per peer region, most recent first
 

@@ -11,28 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from regionnode import hlc
-from regionnode.client import connect_async, wait_for_node
-from regionnode.config import GroupConfig
-from regionnode.edge import ServerEdge
-from regionnode.listen import SERVER_OPTIONS, config_key, listen_failed
-from regionnode.metrics import serve_metrics
-from regionnode.oneline import describe
-from regionnode.pb import node_pb2 as pb
-from regionnode.tasks import TaskGroup
+from meridian.config import GroupConfig
+from meridian.daemon.grpc_server import GrpcServer
+from meridian.daemon.listen import config_key
+from meridian.daemon.metrics_endpoint import MetricsEndpoint
+from meridian.daemon.tasks import TaskGroup
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.wire.channels import connect_async, wait_for_node
+from meridian.wire.oneline import describe
 from replicator.handshake import Identity
 from replicator.identity import local_identity
 from replicator.join import join
 from replicator.link import Link, LinkSettings
 from replicator.metrics import ReplicatorMetrics
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
 from replicator.pins import Pins
 from replicator.service import ReplicatorService
 
@@ -62,10 +60,8 @@ class Replicator:
         self._node_wait_s = node_wait_s
         self._tasks = TaskGroup(f"replicator {region}", self._crashed)
         self._channel: grpc.aio.Channel | None = None
-        self._server: grpc.aio.Server | None = None
-        self._health: health.aio.HealthServicer | None = None
-        self._edge = ServerEdge()
-        self._metrics_server: Any = None
+        self._server: GrpcServer | None = None
+        self._metrics: MetricsEndpoint | None = None
         self._stopped = False
 
     def _crashed(self, name: str, exc: BaseException) -> None:
@@ -119,11 +115,9 @@ class Replicator:
         self._tasks.spawn("join", self._join_then_link(node, me, peers))
         self._tasks.spawn("lag", self._lag_loop())
         if self._serve_metrics:
-            self._metrics_server = serve_metrics(
-                str(self.region.replicator_metrics_listen),
-                self.registry,
-                self._key("replicator.metrics"),
-            )
+            listen = str(self.region.replicator_metrics_listen)
+            self._metrics = MetricsEndpoint(listen, self.registry, self._key("replicator.metrics"))
+            self._metrics.start()
         log.info(
             "replicator %s (node %s) serving on %s, pulling from %s",
             name,
@@ -145,19 +139,10 @@ class Replicator:
         self.metrics.bootstrap_bytes.set(state.bytes)
 
     async def _serve(self, service: ReplicatorService) -> None:
-        server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[self._edge])
-        rpb_grpc.add_ReplicatorServicer_to_server(service, server)
-        self._health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        try:
-            self.port = server.add_insecure_port(str(self.region.replicator_listen))
-        except RuntimeError as exc:
-            listen = str(self.region.replicator_listen)
-            raise listen_failed(self._key("replicator.listen"), listen) from exc
-        await server.start()
-        self._server = server
-        for svc in ("", SERVICE_NAME):
-            await self._health.set(svc, health_pb2.HealthCheckResponse.SERVING)
+        listen = str(self.region.replicator_listen)
+        self._server = GrpcServer(listen, self._key("replicator.listen"), [SERVICE_NAME])
+        rpb_grpc.add_ReplicatorServicer_to_server(service, self._server.server)
+        self.port = await self._server.start()
 
     def _key(self, field: str) -> str:
         return config_key([r.name for r in self.config.regions], self.region.name, field)
@@ -174,14 +159,11 @@ class Replicator:
         if self._stopped:
             return
         self._stopped = True
-        if self._health is not None:
-            await self._health.enter_graceful_shutdown()
-        await self._edge.close(f"replicator {self.region.name} stopping")
         if self._server is not None:
-            await self._server.stop(grace)
+            await self._server.stop(grace, closing=f"replicator {self.region.name} stopping")
         await self._tasks.cancel_all()
         if self._channel is not None:
             await self._channel.close()
-        if self._metrics_server is not None:
-            threading.Thread(target=self._metrics_server.shutdown, daemon=True).start()
+        if self._metrics is not None:
+            self._metrics.stop()
         log.info("replicator %s stopped", self.region.name)

@@ -9,17 +9,18 @@ from typing import NoReturn
 
 import grpc
 
-from regionnode import errors, hlc
-from regionnode.client import GRPC_OPTIONS
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.wire import errors
+from meridian.wire.channels import GRPC_OPTIONS
 from replicator.bootstrap import copy_from, new_state
 from replicator.handshake import Claims, Refused, check_peer
 from replicator.identity import from_hello, hello, local_identity
 from replicator.link import Link
 from replicator.metrics import ReplicatorMetrics
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
 from replicator.pins import NothingToAccept, Pins
 from replicator.progress import Behind
 from replicator.source import serve_pull

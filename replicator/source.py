@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from regionnode import hlc
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
-from regionnode.tasks import TaskGroup
-from replicator.pb import replicator_pb2 as rpb
+from meridian.daemon.tasks import TaskGroup
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replicator_pb2 as rpb
 
 QUEUE_BATCHES = 8
 

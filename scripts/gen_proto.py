@@ -1,7 +1,7 @@
 """Generate Python code for the protos: `python scripts/gen_proto.py [OUTDIR]`.
 
 The virtual include paths make the generated modules import each other as
-`regionnode.pb.node_pb2` and `replicator.pb.replicator_pb2`, so no sys.path tricks are needed.
+`meridian.pb.node_pb2` and `meridian.pb.replicator_pb2`, so no sys.path tricks are needed.
 """
 
 import pathlib
@@ -16,13 +16,13 @@ def generate(out: pathlib.Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     args = [
         "protoc",
-        f"-Iregionnode/pb={ROOT / 'proto/meridian/node/v1'}",
-        f"-Ireplicator/pb={ROOT / 'proto/meridian/replicator/v1'}",
+        f"-Imeridian/pb={ROOT / 'proto/meridian/node/v1'}",
+        f"-Imeridian/pb={ROOT / 'proto/meridian/replicator/v1'}",
         f"--python_out={out}",
         f"--pyi_out={out}",
         f"--grpc_python_out={out}",
-        "regionnode/pb/node.proto",
-        "replicator/pb/replicator.proto",
+        "meridian/pb/node.proto",
+        "meridian/pb/replicator.proto",
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")

@@ -41,7 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from meridian.expressions import ExpressionError, KeySchema, compile_request
-from regionnode.pb import node_pb2 as pb
+from meridian.pb import node_pb2 as pb
 
 TABLE = "diff"
 SCAN_TABLE = "diff_scan"

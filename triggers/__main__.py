@@ -1,10 +1,8 @@
-"""``python -m triggers --config FILE --region NAME``: one region's trigger runner."""
-
-from __future__ import annotations
+"""`python -m triggers --config FILE --region NAME`: run one region's trigger runner process."""
 
 import sys
 
-from triggers.main import main
+from meridian.daemon.lifecycle import daemon_main
+from triggers.main import run_triggers
 
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(daemon_main("triggers", run_triggers))

@@ -14,7 +14,7 @@ import pathlib
 import threading
 from dataclasses import asdict, dataclass
 
-from regionnode.config import RegionConfig
+from meridian.config import RegionConfig
 
 FORMAT = 1
 _SAVING = threading.Lock()  # one save at a time per process (a temp file per process)

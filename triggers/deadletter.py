@@ -17,11 +17,11 @@ import pathlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from meridian.output import time_text
-from regionnode import items
-from regionnode.config import OnFailureConfig, TableConfig
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.config import OnFailureConfig, TableConfig
+from meridian.model import items
+from meridian.model.render import time_text
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
 from triggers.events import Record, sequence_text
 
 MAX_ITEM_BYTES = 350 * 1024  # below the node's 400 KB item limit, with room for the rest

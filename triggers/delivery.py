@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from regionnode.config import TriggerConfig
+from meridian.config import TriggerConfig
 from triggers.events import Record
 
 RETRIES_EXHAUSTED = "RetryAttemptsExhausted"

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from meridian.output import SEQUENCE_DIGITS, stream_record_json
-from regionnode.pb import node_pb2 as pb
+from meridian.model.render import SEQUENCE_DIGITS, stream_record_json
+from meridian.pb import node_pb2 as pb
 
 EVENT_SOURCE = "meridian:stream"
 EVENT_VERSION = "1.1"

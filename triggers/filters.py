@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from regionnode.config import FilterMatcher, FilterPattern, parse_filter
+from meridian.config import FilterMatcher, FilterPattern, parse_filter
 
 __all__ = ["bind", "compile_pattern", "matches", "matches_any"]
 

@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from regionnode.config import FunctionConfig
+from meridian.config import FunctionConfig
 from triggers.delivery import Result
 
 MAX_LINE = 256 * 1024 * 1024  # longest reply line from a worker

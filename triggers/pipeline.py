@@ -21,12 +21,12 @@ from typing import Any
 
 import grpc
 
-from regionnode import hlc
-from regionnode.config import GroupConfig, RegionConfig, TriggerConfig
-from regionnode.errors import Reason, reason_of
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
-from replicator import backoff
+from meridian.config import GroupConfig, RegionConfig, TriggerConfig
+from meridian.daemon import backoff
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.wire.errors import Reason, reason_of
 from triggers import checkpoint, deadletter, events, filters
 from triggers.batching import MIN_PENDING_RECORDS, Progress, take, window_left
 from triggers.delivery import RECORDS_TRIMMED, Policy, Result, deliver

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry
 
-from regionnode.client import connect_async, wait_for_node
-from regionnode.config import GroupConfig
-from regionnode.errors import StartupError
-from regionnode.listen import config_key
-from regionnode.metrics import serve_metrics as start_metrics_server
-from regionnode.tasks import TaskGroup
+from meridian.config import GroupConfig
+from meridian.daemon.errors import StartupError
+from meridian.daemon.listen import config_key
+from meridian.daemon.metrics_endpoint import MetricsEndpoint
+from meridian.daemon.tasks import TaskGroup
+from meridian.wire.channels import connect_async, wait_for_node
 from triggers import checkpoint
 from triggers.metrics import TriggerMetrics
 from triggers.pipeline import TriggerTask
@@ -53,7 +51,7 @@ class Runner:
         self._node_wait_s = node_wait_s
         self._group = TaskGroup(f"triggers {region}", self._crashed)
         self._channel: grpc.aio.Channel | None = None
-        self._metrics_server: Any = None
+        self._metrics: MetricsEndpoint | None = None
         self._stopped = False
 
     def _crashed(self, name: str, exc: BaseException) -> None:
@@ -88,7 +86,8 @@ class Runner:
             assert listen is not None  # the config requires it for regions with triggers
             names = [r.name for r in self.config.regions]
             key = config_key(names, self.region.name, "triggers.metrics")
-            self._metrics_server = start_metrics_server(str(listen), self.registry, key)
+            self._metrics = MetricsEndpoint(str(listen), self.registry, key)
+            self._metrics.start()
         log.info(
             "trigger runner %s: %d triggers running (%s), metrics on %s",
             self.region.name,
@@ -106,6 +105,6 @@ class Runner:
             await task.close()
         if self._channel is not None:
             await self._channel.close()
-        if self._metrics_server is not None:
-            threading.Thread(target=self._metrics_server.shutdown, daemon=True).start()
+        if self._metrics is not None:
+            self._metrics.stop()
         log.info("trigger runner %s stopped", self.region.name)

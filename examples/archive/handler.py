@@ -14,10 +14,10 @@ import datetime
 import os
 from typing import Any
 
-from regionnode import items
-from regionnode.client import connect
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.wire.channels import connect
 
 ARCHIVE_TABLE = os.environ.get("ARCHIVE_TABLE", "items_archive")
 _node: pb_grpc.NodeStub | None = None

@@ -20,10 +20,10 @@ from typing import Any
 
 import grpc
 
-from regionnode import items
-from regionnode.client import connect
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.wire.channels import connect
 
 COUNTS_TABLE = os.environ.get("COUNTS_TABLE", "task_counts")
 _node: pb_grpc.NodeStub | None = None

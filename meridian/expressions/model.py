@@ -6,7 +6,7 @@ changes one file.
 
 from __future__ import annotations
 
-from regionnode.items import (
+from meridian.model.items import (
     MAX_DEPTH,
     MAX_DIGITS,
     MAX_EXPONENT,
@@ -17,7 +17,7 @@ from regionnode.items import (
     normalize_number,
     values_equal,
 )
-from regionnode.pb.node_pb2 import AttributeValue, Item, SortKeyCondition
+from meridian.pb.node_pb2 import AttributeValue, Item, SortKeyCondition
 
 __all__ = [
     "MAX_DEPTH",

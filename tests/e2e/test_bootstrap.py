@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from meridian.supervisor import Child, children, stop_all, wait_ready
-from regionnode.client import connect
-from regionnode.config import load
-from regionnode.pb import node_pb2 as pb
+from meridian.cli.supervisor import Child, children, stop_all, wait_ready
+from meridian.config import load
+from meridian.pb import node_pb2 as pb
+from meridian.wire.channels import connect
 from tests.e2e.helpers import group_doc, json_of, run_cli, write_group
 
 ITEMS = 30_000

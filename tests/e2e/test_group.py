@@ -170,10 +170,10 @@ def test_kill_9_replicator_and_node_under_load_loses_nothing(group: Group) -> No
     errors: list[str] = []
 
     def writer(region: str) -> None:
-        from regionnode import items
-        from regionnode.client import connect
-        from regionnode.config import load
-        from regionnode.pb import node_pb2 as pb
+        from meridian.config import load
+        from meridian.model import items
+        from meridian.pb import node_pb2 as pb
+        from meridian.wire.channels import connect
 
         endpoint = str(load(group.config).region(region).node_listen)
         channel, stub = connect(endpoint)

@@ -19,10 +19,10 @@ import grpc
 import pytest
 import yaml
 
-from regionnode import items
-from regionnode.client import connect
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc
+from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
 from tests.e2e.helpers import (
     MERIDIAN,

@@ -10,9 +10,9 @@ import grpc
 import pytest
 import yaml
 
-from regionnode import items
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc
 from tests.e2e.conftest import Nodes
 from tests.e2e.helpers import NodeProcess, free_port, write_group
 

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from meridian.supervisor import Child, children, stop_all, wait_ready
-from regionnode import items
-from regionnode.client import connect
-from regionnode.config import load
-from regionnode.pb import node_pb2 as pb
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.cli.supervisor import Child, children, stop_all, wait_ready
+from meridian.config import load
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.wire.channels import connect
 from tests.e2e.helpers import group_doc, write_group
 
 REGIONS = ("us-east", "eu-west", "ap-south")

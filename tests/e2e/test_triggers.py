@@ -27,9 +27,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from regionnode import items
-from regionnode.client import connect
-from regionnode.pb import node_pb2 as pb
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
 from tests.e2e.helpers import (
     MERIDIAN,

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from regionnode import items
-from regionnode.client import connect
-from regionnode.pb import node_pb2 as pb
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
 from tests.e2e.helpers import free_port, region_doc, write_group
 from tests.e2e.test_triggers import REPO, TriggerRunner, batch_write, head, wait_for

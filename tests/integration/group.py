@@ -13,10 +13,10 @@ import grpc
 import yaml
 from prometheus_client import CollectorRegistry
 
-from regionnode.client import connect_async
-from regionnode.config import GroupConfig, parse
+from meridian.config import GroupConfig, parse
+from meridian.pb import node_pb2_grpc
+from meridian.wire.channels import connect_async
 from regionnode.node import Node, NodeSettings
-from regionnode.pb import node_pb2_grpc
 from replicator.replicator import Replicator
 from tests.ports import free_ports
 
@@ -68,7 +68,7 @@ class Region:
     node: Node | None = None
     replicator: Replicator | None = None
     channel: grpc.aio.Channel | None = None
-    stub: node_pb2_grpc.NodeStub = field(default=None)  # type: ignore[assignment]
+    stub: node_pb2_grpc.NodeStub = field(default=None)
 
     async def start_node(self) -> None:
         settings = NodeSettings.from_config(self.config, self.name)

@@ -7,7 +7,7 @@ import pathlib
 import grpc
 import pytest
 
-from regionnode import hlc
+from meridian.model import hlc
 from replicator.applier import Applier
 from tests.integration.test_node import (
     apply_request,

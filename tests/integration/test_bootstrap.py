@@ -10,12 +10,12 @@ from typing import Any
 import grpc
 import pytest
 
-from regionnode import items
-from regionnode.pb import node_pb2 as pb
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from regionnode.server import NodeService
 from replicator import bootstrap
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
 from tests.integration.group import Region, eventually, group_yaml, load_doc
 
 FAR_FUTURE = 10**13  # a wall-clock value that makes every stream record look expired

@@ -15,11 +15,11 @@ import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
-from regionnode import hlc
-from regionnode.client import connect_async
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.wire.channels import connect_async
 from regionnode.node import Node, NodeSettings
-from regionnode.pb import node_pb2 as pb
-from regionnode.pb import node_pb2_grpc as pb_grpc
 from regionnode.writer import PutOp
 
 DEADLINE_S = 30.0

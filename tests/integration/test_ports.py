@@ -8,7 +8,7 @@ import pathlib
 import pytest
 from prometheus_client import CollectorRegistry
 
-from regionnode.errors import StartupError
+from meridian.daemon.errors import StartupError
 from replicator.replicator import Replicator
 from tests.integration.group import Region, group_yaml, load_doc
 

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from regionnode import hlc, items
-from regionnode.pb import node_pb2 as pb
+from meridian.model import hlc, items
+from meridian.pb import node_pb2 as pb
 from tests.integration.group import eventually, group_yaml, load_doc, running_group
 
 REGIONS = ["us", "eu", "ap"]

@@ -12,9 +12,9 @@ from typing import Any
 import grpc
 import pytest
 
-from regionnode.main import drain
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.daemon.lifecycle import drain
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from tests.integration.group import eventually, group_yaml, load_doc, running_group
 
 
@@ -55,14 +55,15 @@ def test_stop_ends_open_pulls_with_a_status(config, caplog: pytest.LogCaptureFix
         async with running_group(config) as g:
             await eventually(lambda: streaming(g), what="both links streaming")
             us = g["us"].replicator
-            assert us is not None
+            assert us is not None and us._server is not None
+            edge = us._server.edge
 
             async def serving() -> bool:  # eu's pull is open in us's server
-                return bool(us._edge._streams)
+                return bool(edge._streams)
 
             await eventually(serving, what="eu's pull open in us")
             await us.stop()
-            assert not us._edge._streams  # every call ended before the server stopped
+            assert not edge._streams  # every call ended before the server stopped
 
             async def told() -> bool:  # the link's log, as its state moves on at once
                 return any(r.getMessage() == stopping for r in caplog.records)

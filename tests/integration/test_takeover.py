@@ -10,9 +10,10 @@ import shutil
 import pytest
 import yaml
 
-from meridian import cli, status
-from regionnode import items
-from regionnode.pb import node_pb2 as pb
+from meridian.cli import main as cli
+from meridian.cli import status
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
 from tests.integration.group import Region, eventually, group_yaml, load_doc
 
 

@@ -8,9 +8,9 @@ import pathlib
 
 import grpc
 
-from regionnode import hlc, items
-from regionnode.config import GroupConfig
-from regionnode.pb import node_pb2 as pb
+from meridian.config import GroupConfig
+from meridian.model import hlc, items
+from meridian.pb import node_pb2 as pb
 from tests.integration.group import Region, eventually, group_yaml, load_doc, running_group
 
 DAY_MS = 86_400_000

@@ -20,13 +20,13 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2
 
-from regionnode import errors
-from regionnode.errors import Reason, reason_of
-from regionnode.pb import node_pb2 as pb
+from meridian.pb import node_pb2 as pb
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.wire import errors
+from meridian.wire.errors import Reason, reason_of
 from replicator.handshake import Identity
 from replicator.identity import hello, local_identity
-from replicator.pb import replicator_pb2 as rpb
-from replicator.pb import replicator_pb2_grpc as rpb_grpc
 from tests.integration.group import Region, eventually, group_yaml, load_doc, running_group
 from tests.protowire import nested_list, nested_map, put_request, string
 
@@ -138,7 +138,7 @@ def test_garbage_sent_to_any_method_is_invalid_argument_without_traceback(
     assert len(set(sent)) == methods  # every method of both servers
     assert len(sent) > 2 * methods
     assert_no_traceback(logged)
-    warnings = [r for r in logged if r.name == "regionnode.edge"]
+    warnings = [r for r in logged if r.name == "meridian.wire.edge"]
     assert len(warnings) == 2, [r.getMessage() for r in warnings]  # one per server
 
 
@@ -284,7 +284,7 @@ def test_blocking_client_reads_the_reason_too(tmp_path: pathlib.Path) -> None:
             address = addresses(regions["us"])["node"]
 
             def blocking() -> grpc.RpcError:
-                from regionnode.client import connect
+                from meridian.wire.channels import connect
 
                 channel, stub = connect(address)
                 with channel, pytest.raises(grpc.RpcError) as info:

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from replicator.backoff import delay
+from meridian.daemon.backoff import delay
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import pathlib
 
 import pytest
 
-from meridian import cli, errors
+from meridian.cli import errors
+from meridian.cli import main as cli
 from tests.e2e.helpers import group_doc, write_group
 from tests.ports import free_ports
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from regionnode import collection, lww
-from regionnode.collection import Rule, Verdict
-from regionnode.hlc import MAX_MS
-from regionnode.pb import node_pb2 as pb
+from meridian.model import collection, lww
+from meridian.model.collection import Rule, Verdict
+from meridian.model.hlc import MAX_MS
+from meridian.pb import node_pb2 as pb
 
 HOUR = 3_600_000
 NOW = 1_000 * HOUR  # any fixed clock: the rule only compares the times it is given

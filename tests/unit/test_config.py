@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from regionnode import config
-from regionnode.config import (
+from meridian import config
+from meridian.config import (
     Address,
     ConfigError,
     GroupConfig,
@@ -22,7 +22,7 @@ from regionnode.config import (
     parse_duration_ms,
     same_machine,
 )
-from regionnode.pb import node_pb2 as pb
+from meridian.pb import node_pb2 as pb
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "deploy" / "local" / "group.yaml"

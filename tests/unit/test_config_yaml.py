@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from regionnode import config
-from regionnode.config import MAX_ALIAS_VALUES, MAX_YAML_DEPTH, ConfigError, parse
+from meridian import config
+from meridian.config import MAX_ALIAS_VALUES, MAX_YAML_DEPTH, ConfigError, parse
 
 FILE = pathlib.Path("group.yaml")
 GROUP = """\

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 from google.protobuf.message import DecodeError, Message
 
-from regionnode.edge import Throttled, decode_problem
-from regionnode.items import MAX_DEPTH
-from regionnode.pb import node_pb2 as pb
-from replicator.pb import replicator_pb2 as rpb
+from meridian.model.items import MAX_DEPTH
+from meridian.pb import node_pb2 as pb
+from meridian.pb import replicator_pb2 as rpb
+from meridian.wire.edge import Throttled, decode_problem
 from tests.protowire import nested_list, nested_map, put_request, string
 
 

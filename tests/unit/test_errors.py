@@ -6,10 +6,10 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from regionnode import errors
-from regionnode.errors import Reason, reason_of
-from regionnode.items import ItemError
-from regionnode.updates import ConditionFailed
+from meridian.model.items import ItemError
+from meridian.model.updates import ConditionFailed
+from meridian.wire import errors
+from meridian.wire.errors import Reason, reason_of
 from replicator.handshake import Refused
 
 Code = grpc.StatusCode

@@ -17,8 +17,8 @@ from meridian.expressions import (
     compile_request,
 )
 from meridian.expressions.request import _template
-from regionnode import items
-from regionnode.pb import node_pb2 as pb
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
 
 SCHEMA = KeySchema("p", "S")
 SORTED = KeySchema("p", "S", "s", "N")

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from regionnode import hlc
-from regionnode.hlc import LOGICAL_MASK, HybridClock, ahead_ms, merge, pack, tick
+from meridian.model import hlc
+from meridian.model.hlc import LOGICAL_MASK, HybridClock, ahead_ms, merge, pack, tick
 
 T = 1_700_000_000_000  # a wall-clock millisecond in 2023
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from regionnode import items
-from regionnode.items import ItemError
-from regionnode.pb import node_pb2 as pb
+from meridian.model import items
+from meridian.model.items import ItemError
+from meridian.pb import node_pb2 as pb
 
 
 def S(s: str) -> pb.AttributeValue:
@@ -604,7 +604,7 @@ def test_canonical_fast_path_agrees_with_the_full_normalisation() -> None:
     must give exactly what the slow path gives for every spelling."""
     import random
 
-    from regionnode import items as it
+    from meridian.model import items as it
 
     rng = random.Random(11)
     spellings = [

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from regionnode.items import ItemError
-from regionnode.keys import check_type, encode_component, encode_prefix
-from regionnode.pb import node_pb2 as pb
+from meridian.model.items import ItemError
+from meridian.model.keys import check_type, encode_component, encode_prefix
+from meridian.pb import node_pb2 as pb
 
 S, N, B = pb.KEY_TYPE_S, pb.KEY_TYPE_N, pb.KEY_TYPE_B
 

@@ -6,8 +6,8 @@ import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
-from regionnode import errors
-from regionnode.errors import Reason
+from meridian.wire import errors
+from meridian.wire.errors import Reason
 from replicator.link import Link, LinkSettings, state_after
 from replicator.metrics import ReplicatorMetrics
 from replicator.pins import Pins

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from regionnode.pb import node_pb2 as pb
+from meridian.pb import node_pb2 as pb
+from meridian.pb import replicator_pb2 as rpb
 from replicator.link import Silent, _merged, idle_timeout
-from replicator.pb import replicator_pb2 as rpb
 
 
 @pytest.mark.parametrize(("heartbeat", "timeout"), [(0.1, 2.0), (1.0, 3.0), (5.0, 15.0)])

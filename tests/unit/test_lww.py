@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from regionnode import lww
-from regionnode.hlc import pack
-from regionnode.lww import Outcome, admit, compare, decide, rule
+from meridian.model import lww
+from meridian.model.hlc import pack
+from meridian.model.lww import Outcome, admit, compare, decide, rule
 
 T = 1_700_000_000_000
 APPLY, LOST, DUP = Outcome.APPLY, Outcome.LOST_TO_NEWER, Outcome.DUPLICATE

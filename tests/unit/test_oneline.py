@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from regionnode.oneline import describe, one_line
+from meridian.wire.oneline import describe, one_line
 
 
 @pytest.mark.parametrize(

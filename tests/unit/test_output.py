@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from meridian import cli, errors, output, parsing, verify
-from regionnode import items
-from regionnode.config import KeyAttr, TableConfig
-from regionnode.pb import node_pb2 as pb
+from meridian.cli import errors, output, parsing, verify
+from meridian.cli import main as cli
+from meridian.config import KeyAttr, TableConfig
+from meridian.model import items, render
+from meridian.pb import node_pb2 as pb
 
 
 def item(**attrs: Any) -> pb.Item:
@@ -39,7 +40,7 @@ def record(**fields: Any) -> pb.StreamRecord:
 
 def test_stream_record_shape() -> None:
     new = item(pk="a", sk="1", n=Decimal("12345678901234567890.5"), tags={"x", "y"})
-    got = output.stream_record_json(record(new_image=new))
+    got = render.stream_record_json(record(new_image=new))
     assert got == {
         "eventID": "abc.orders.42",
         "eventName": "INSERT",
@@ -62,7 +63,7 @@ def test_stream_record_shape() -> None:
             "table": "orders",
         },
     }
-    text = output.to_json(got)
+    text = render.to_json(got)
     assert '"n": 12345678901234567890.5' in text
     assert '"tags": {"$set": ["x", "y"]}' in text
 
@@ -84,13 +85,13 @@ def test_stream_record_images_only_when_present(
         fields["new_image"] = item(pk="a", sk="1", v=2)
     if old:
         fields["old_image"] = item(pk="a", sk="1", v=1)
-    body = output.stream_record_json(record(**fields))["dynamodb"]
+    body = render.stream_record_json(record(**fields))["dynamodb"]
     assert [k for k in ("NewImage", "OldImage") if k in body] == keys_present
     assert body["StreamViewType"] == pb.StreamViewType.Name(view)
 
 
 def test_stream_record_typed_images() -> None:
-    got = output.stream_record_json(record(new_image=item(pk="a", sk="1", b=b"\x00\x01")), True)
+    got = render.stream_record_json(record(new_image=item(pk="a", sk="1", b=b"\x00\x01")), True)
     assert got["dynamodb"]["Keys"] == {"pk": {"S": "a"}, "sk": {"S": "1"}}
     assert got["dynamodb"]["NewImage"]["b"] == {"B": "AAE="}
 
@@ -105,7 +106,7 @@ def test_stream_record_typed_images() -> None:
     ],
 )
 def test_sequence_number_text(seq: int, text: str) -> None:
-    assert output.sequence_number_text(seq) == text
+    assert render.sequence_number_text(seq) == text
     assert len(text) >= 21 and text.isdigit()
 
 
@@ -145,19 +146,19 @@ def test_write_result_json(result: pb.WriteResult, with_attributes: bool, expect
 
 def test_version_text_round_trips_through_if_version() -> None:
     version = pb.Version(hlc=117659920710238208, region="us-east")
-    assert output.version_text(version) == "117659920710238208@us-east"
-    assert parsing.parse_version(output.version_text(version)) == version
-    assert output.version_text(pb.Version()) == "-"
+    assert render.version_text(version) == "117659920710238208@us-east"
+    assert parsing.parse_version(render.version_text(version)) == version
+    assert render.version_text(pb.Version()) == "-"
 
 
 def test_item_json_sorts_nested_maps() -> None:
-    text = output.to_json(output.item_json(item(pk="a", m={"z": 1, "a": {"y": 2, "b": 3}})))
+    text = render.to_json(render.item_json(item(pk="a", m={"z": 1, "a": {"y": 2, "b": 3}})))
     assert text == '{"m": {"a": {"b": 3, "y": 2}, "z": 1}, "pk": "a"}'
 
 
 def test_time_text() -> None:
-    assert output.time_text(1_795_347_911_218) == "2026-11-22T11:45:11.218Z"
-    assert output.time_text(0) == "1970-01-01T00:00:00.000Z"
+    assert render.time_text(1_795_347_911_218) == "2026-11-22T11:45:11.218Z"
+    assert render.time_text(0) == "1970-01-01T00:00:00.000Z"
 
 
 # ---------------------------------------------------------------- tables

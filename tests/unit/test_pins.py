@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from meridian.pb import node_pb2 as pb
 from regionnode import pins
-from regionnode.pb import node_pb2 as pb
 from replicator.pins import NothingToAccept, choose
 
 PINNED = pb.PeerPin(region="eu", node_id="a", pinned_ms=5)

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from meridian.progress import Printer, human_bytes, line
+from meridian.cli.progress import Printer, human_bytes, line
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,12 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GENERATED = [
-    "regionnode/pb/node_pb2.py",
-    "regionnode/pb/node_pb2.pyi",
-    "regionnode/pb/node_pb2_grpc.py",
-    "replicator/pb/replicator_pb2.py",
-    "replicator/pb/replicator_pb2.pyi",
-    "replicator/pb/replicator_pb2_grpc.py",
+    "meridian/pb/node_pb2.py",
+    "meridian/pb/node_pb2.pyi",
+    "meridian/pb/node_pb2_grpc.py",
+    "meridian/pb/replicator_pb2.py",
+    "meridian/pb/replicator_pb2.pyi",
+    "meridian/pb/replicator_pb2_grpc.py",
 ]
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from regionnode import keys
-from regionnode.items import ItemError
-from regionnode.pb import node_pb2 as pb
+from meridian.model import keys
+from meridian.model.items import ItemError
+from meridian.model.schema import Schema
+from meridian.pb import node_pb2 as pb
 from regionnode.query import in_segment, resume, sort_range, successor
-from regionnode.schema import Schema
 
 Op = pb.SortKeyCondition
 

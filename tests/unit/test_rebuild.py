@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regionnode.pb import node_pb2 as pb
+from meridian.pb import node_pb2 as pb
 from replicator import progress
 
 MEMBERS = ["us", "eu", "ap"]

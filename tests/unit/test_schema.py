@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from regionnode.items import ItemError
-from regionnode.pb import node_pb2 as pb
-from regionnode.schema import Schema, fingerprint, validate_spec
+from meridian.model.items import ItemError
+from meridian.model.schema import Schema, fingerprint, validate_spec
+from meridian.pb import node_pb2 as pb
 
 S, N, B = pb.KEY_TYPE_S, pb.KEY_TYPE_N, pb.KEY_TYPE_B
 

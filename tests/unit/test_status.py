@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from meridian.status import _link_json, collect, problems, render
-from regionnode.config import load
-from replicator.pb import replicator_pb2 as rpb
+from meridian.cli.status import _link_json, collect, problems, render
+from meridian.config import load
+from meridian.pb import replicator_pb2 as rpb
 from tests.e2e.helpers import group_doc, write_group
 
 

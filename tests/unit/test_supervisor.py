@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from meridian.occupancy import in_use
-from meridian.parsing import parse_item
-from meridian.supervisor import (
+from meridian.cli.occupancy import in_use
+from meridian.cli.parsing import parse_item
+from meridian.cli.supervisor import (
     Child,
     StartFailed,
     banner,
@@ -26,8 +26,8 @@ from meridian.supervisor import (
     tend,
     wait_ready,
 )
-from regionnode.config import load
-from regionnode.schema import Schema
+from meridian.config import load
+from meridian.model.schema import Schema
 from tests.e2e.helpers import group_doc, write_group
 from tests.ports import free_ports
 

@@ -7,8 +7,8 @@ import pathlib
 
 import pytest
 
-from regionnode.config import Address, KeyAttr, RegionConfig, TableConfig
-from regionnode.pb import node_pb2 as pb
+from meridian.config import Address, KeyAttr, RegionConfig, TableConfig
+from meridian.pb import node_pb2 as pb
 from triggers import checkpoint, deadletter
 from triggers.checkpoint import Checkpoint, CheckpointError
 from triggers.events import Record, sequence_text

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from regionnode.config import FunctionConfig, TriggerConfig
+from meridian.config import FunctionConfig, TriggerConfig
 from triggers.delivery import (
     AGE_EXCEEDED,
     RETRIES_EXHAUSTED,

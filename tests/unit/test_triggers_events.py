@@ -7,9 +7,9 @@ import pathlib
 
 import pytest
 
-from regionnode import items
-from regionnode.config import load
-from regionnode.pb import node_pb2 as pb
+from meridian.config import load
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
 from triggers import worker
 from triggers.events import key_hash, make_record, payload, source_arn
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from regionnode.config import ConfigError
+from meridian.config import ConfigError
 from triggers.filters import bind, compile_pattern, matches, matches_any
 
 EVENT: dict[str, Any] = {

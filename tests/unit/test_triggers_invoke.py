@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from regionnode.config import FunctionConfig
+from meridian.config import FunctionConfig
 from triggers.delivery import Result
 from triggers.invoke import CommandInvoker, Invoker, PythonInvoker, UrlInvoker, make_invoker
 

@@ -18,9 +18,10 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from regionnode import errors, items
-from regionnode.config import GroupConfig, parse
-from regionnode.pb import node_pb2 as pb
+from meridian.config import GroupConfig, parse
+from meridian.model import items
+from meridian.pb import node_pb2 as pb
+from meridian.wire import errors
 from triggers import checkpoint, pipeline
 from triggers.checkpoint import Checkpoint
 from triggers.delivery import Result

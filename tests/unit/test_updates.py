@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from regionnode.items import ItemError
-from regionnode.pb import node_pb2 as pb
-from regionnode.updates import ConditionFailed, apply_updates, check_conditions
+from meridian.model.items import ItemError
+from meridian.model.updates import ConditionFailed, apply_updates, check_conditions
+from meridian.pb import node_pb2 as pb
 
 # ---------------------------------------------------------------- value and item helpers
 

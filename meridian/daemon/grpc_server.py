@@ -1,0 +1,51 @@
+"""A gRPC server as every Meridian daemon runs one: no port sharing, the server edge
+(undecodable requests, error statuses with reasons), and the standard health service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from meridian.daemon.listen import SERVER_OPTIONS, listen_failed
+from meridian.wire.edge import ServerEdge
+
+
+class GrpcServer:
+    """Add services to `server`, then start(); `health_names` report SERVING once started
+    (the empty name, the process as a whole, is always among them)."""
+
+    def __init__(self, listen: str, key: str, health_names: Sequence[str] = ()) -> None:
+        self.listen = listen
+        self.key = key
+        self.edge = ServerEdge()
+        self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[self.edge])
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self._health_names = ("", *health_names)
+        self.port = 0
+        self._started = False
+
+    async def start(self) -> int:
+        """Bind and serve; the bound port. StartupError naming `key` when it cannot bind."""
+        try:
+            self.port = self.server.add_insecure_port(self.listen)
+        except RuntimeError:
+            raise listen_failed(self.key, self.listen) from None
+        await self.server.start()
+        self._started = True
+        for name in self._health_names:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace: float, closing: str = "") -> None:
+        """Health NOT_SERVING, end open streams with UNAVAILABLE (`closing`) when given, then
+        stop accepting and let unary calls finish within `grace`. Idempotent."""
+        if not self._started:
+            return
+        self._started = False
+        await self.health.enter_graceful_shutdown()
+        if closing:
+            await self.edge.close(closing)
+        await self.server.stop(grace)

@@ -1,0 +1,113 @@
+"""One lifecycle for every daemon (node, replicator, trigger runner) run as a process.
+
+`run_daemon` sets up logging, builds the component from the group file, starts it, serves
+until a signal or a crash, then stops it. Exit codes (`exit_codes`): 0 after a clean stop,
+1 when a component crashed, 3 when the configuration or startup failed (with a message that
+says what to fix). The first SIGTERM or SIGINT stops gracefully; a second one exits at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Protocol
+
+from meridian.config import ConfigError, GroupConfig, load
+from meridian.daemon.errors import StartupError
+from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+
+DRAIN_S = 5.0
+log = logging.getLogger("meridian")
+
+
+class Daemon(Protocol):
+    """A long-lived component: start() serves or raises StartupError; `failed` is set when
+    a background task crashed; stop() is idempotent and undoes whatever start() did."""
+
+    failed: asyncio.Event
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def setup_logging(component: str, region: str) -> None:
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format=f"%(asctime)s %(levelname)s {component}[{region}] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def run_daemon(
+    component: str, region: str, config_path: str, make: Callable[[GroupConfig], Daemon]
+) -> int:
+    """Run one daemon process to its end; its exit code. `make` may raise ConfigError."""
+    setup_logging(component, region)
+    try:
+        daemon = make(load(config_path))
+    except ConfigError as exc:
+        print(f"meridian {component}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return asyncio.run(_run(component, daemon))
+
+
+async def _run(component: str, daemon: Daemon) -> int:
+    try:
+        await daemon.start()
+    except StartupError as exc:
+        print(f"meridian {component}: {exc}", file=sys.stderr)
+        await daemon.stop()
+        return EXIT_CONFIG
+    return await serve_until_signal(daemon)
+
+
+async def serve_until_signal(daemon: Daemon) -> int:
+    """Wait for a stop signal or a crash; stop the daemon; return the exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            log.warning("second signal: exiting now")
+            os._exit(EXIT_FAILURE)
+        log.info("stopping (send the signal again to force)")
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(daemon.failed.wait())]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    await daemon.stop()
+    await drain(DRAIN_S)
+    return EXIT_FAILURE if daemon.failed.is_set() else EXIT_OK
+
+
+async def drain(timeout: float) -> None:
+    """Wait, a bounded time, for the tasks still finishing after a stop: calls the gRPC
+    server has just ended, client calls being cancelled. Cancelled instead by the end of
+    asyncio.run, gRPC logs a CancelledError traceback for each."""
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current]
+    if left:
+        await asyncio.wait(left, timeout=timeout)
+
+
+def daemon_main(prog: str, run: Callable[[str, str], int], argv: list[str] | None = None) -> int:
+    """`python -m PROG --config FILE --region NAME`: parse the two flags and run."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    parser.add_argument("--config", required=True, metavar="FILE", help="group file")
+    parser.add_argument("--region", required=True, metavar="NAME", help="region to run")
+    args = parser.parse_args(argv)
+    return run(args.config, args.region)
