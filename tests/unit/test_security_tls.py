@@ -128,23 +128,25 @@ def test_server_certificate_rotation_on_disk_needs_no_restart(tmp_path: Path) ->
         return found.serial_number
 
     async def scenario() -> None:
-        async with echo_server(source.credentials()) as port:
-            async with tls_channel(port, CA, R2) as old_channel:
-                assert await unary(old_channel) == b"ping"
-                assert await probe(port) == R1.cert.serial_number
+        async with (
+            echo_server(source.credentials()) as port,
+            tls_channel(port, CA, R2) as old_channel,
+        ):
+            assert await unary(old_channel) == b"ping"
+            assert await probe(port) == R1.cert.serial_number
 
-                # Half a rotation: a new key without its certificate is not used.
-                certs.write_atomic(files.key, stray.key_pem(), 0o600, force=True)
-                assert await probe(port) == R1.cert.serial_number
-                assert source.last_error is not None and "is not the key" in source.last_error
-                assert source.version == 1
+            # Half a rotation: a new key without its certificate is not used.
+            certs.write_atomic(files.key, stray.key_pem(), 0o600, force=True)
+            assert await probe(port) == R1.cert.serial_number
+            assert source.last_error is not None and "is not the key" in source.last_error
+            assert source.version == 1
 
-                certs.write_issued(files.cert, files.key, renewed, force=True)
-                assert await probe(port) == renewed.cert.serial_number
-                assert (source.version, source.last_error) == (2, None)
-                async with tls_channel(port, CA, R2) as new_channel:
-                    assert await unary(new_channel) == b"ping"
-                assert await unary(old_channel) == b"ping"  # open connections carry on
+            certs.write_issued(files.cert, files.key, renewed, force=True)
+            assert await probe(port) == renewed.cert.serial_number
+            assert (source.version, source.last_error) == (2, None)
+            async with tls_channel(port, CA, R2) as new_channel:
+                assert await unary(new_channel) == b"ping"
+            assert await unary(old_channel) == b"ping"  # open connections carry on
 
     run(scenario)
     assert source.serial == renewed.cert.serial_number
