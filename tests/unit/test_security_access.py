@@ -110,7 +110,7 @@ GOOD = {"access_key_id": RW.key_id, "secret_access_key": SECRET, "permission": "
         ({"credentials": [GOOD], "keys": []}, "keys: unknown key; expected only credentials"),
         ({"credentials": []}, "credentials: expected a list of at least one access key"),
         ({"credentials": GOOD}, "credentials: expected a list of at least one access key"),
-        (doc(GOOD, "x"), r"credentials\[1\]: expected a mapping, got 'x'"),
+        ({"credentials": [GOOD, "x"]}, r"credentials\[1\]: expected a mapping, got 'x'"),
         (doc({**GOOD, "role": 1}), r"credentials\[0\].role: unknown key; expected access_key_id"),
         (doc({"access_key_id": RW.key_id}), r"credentials\[0\].secret_access_key: missing"),
         (doc({**GOOD, "access_key_id": "MK/SHORT"}), r"access_key_id: expected 16 to 128 .*"),
