@@ -147,6 +147,8 @@ def test_server_certificate_rotation_on_disk_needs_no_restart(tmp_path: Path) ->
             async with tls_channel(port, CA, R2) as new_channel:
                 assert await unary(new_channel) == b"ping"
             assert await unary(old_channel) == b"ping"  # open connections carry on
+            assert await probe(port) == renewed.cert.serial_number
+            assert source.version == 2
 
     run(scenario)
     assert source.serial == renewed.cert.serial_number
