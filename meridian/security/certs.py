@@ -1,7 +1,8 @@
 """A group's certificate authority and the certificates it issues, in memory and on disk.
 
 Keys are ECDSA P-256 and signatures ECDSA-SHA256: every TLS stack accepts them, gRPC's
-BoringSSL included, for TLS 1.2 and 1.3, as server and as client certificates.
+BoringSSL included, for TLS 1.2 and 1.3, as server and as client certificates. (Ed25519
+certificates fail grpcio's handshake with NO_COMMON_SIGNATURE_ALGORITHMS.)
 
 - The group CA (10 years by default) signs region certificates; an optional client CA signs
   operator certificates instead when clients should be trusted apart from regions.
