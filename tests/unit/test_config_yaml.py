@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from meridian import config
-from meridian.config import MAX_ALIAS_VALUES, MAX_YAML_DEPTH, ConfigError, parse
+from meridian.config import ConfigError, parse, yaml_reader
+from meridian.config.yaml_reader import MAX_ALIAS_VALUES, MAX_YAML_DEPTH
 
 FILE = pathlib.Path("group.yaml")
 GROUP = """\
@@ -51,8 +51,8 @@ class Counting:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.composed = 0
         self.constructed = False
-        compose = config._StrictLoader.compose_node
-        construct = config._StrictLoader.construct_document
+        compose = yaml_reader._StrictLoader.compose_node
+        construct = yaml_reader._StrictLoader.construct_document
 
         def counted_compose(loader: Any, parent: Any, index: Any) -> Any:
             self.composed += 1
@@ -62,8 +62,8 @@ class Counting:
             self.constructed = True
             return construct(loader, node)
 
-        monkeypatch.setattr(config._StrictLoader, "compose_node", counted_compose)
-        monkeypatch.setattr(config._StrictLoader, "construct_document", counted_construct)
+        monkeypatch.setattr(yaml_reader._StrictLoader, "compose_node", counted_compose)
+        monkeypatch.setattr(yaml_reader._StrictLoader, "construct_document", counted_construct)
 
 
 @pytest.mark.parametrize("levels", [4, 6, 40])
@@ -89,9 +89,9 @@ def test_the_bound_counts_every_value_aliases_add() -> None:
     shared = "shared: &s [" + ", ".join(str(n) for n in range(99)) + "]\n"  # 100 values
     uses = MAX_ALIAS_VALUES // 100
     fits = shared + "uses: [" + ", ".join(["*s"] * uses) + "]\n"
-    assert len(config._load_yaml(fits, FILE)["uses"]) == uses
+    assert len(yaml_reader.load_yaml_text(fits, FILE)["uses"]) == uses
     with pytest.raises(ConfigError, match=r"uses\[10\]: alias \*s \(line 2\): aliases would"):
-        config._load_yaml(fits.replace("]\n", ", *s]\n").replace("98, *s]", "98]"), FILE)
+        yaml_reader.load_yaml_text(fits.replace("]\n", ", *s]\n").replace("98, *s]", "98]"), FILE)
 
 
 def test_aliases_that_share_settings_are_still_allowed() -> None:
@@ -149,7 +149,7 @@ def test_deep_block_nesting_is_refused_too() -> None:
 
 def test_nesting_up_to_the_bound_is_read() -> None:
     depth = MAX_YAML_DEPTH - 1  # the document's mapping is the first level
-    value = config._load_yaml("group: " + "[" * depth + "]" * depth + "\n", FILE)["group"]
+    value = yaml_reader.load_yaml_text("group: " + "[" * depth + "]" * depth + "\n", FILE)["group"]
     for _ in range(depth - 1):
         (value,) = value
     assert value == []

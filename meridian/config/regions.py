@@ -1,0 +1,135 @@
+"""The regions section: each region's node, replicator and metrics addresses and data
+directory."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from meridian.config.addresses import Address, parse_address, refuse_clashes, same_machine
+from meridian.config.errors import ConfigError
+from meridian.config.values import list_value, mapping_fields, name_value, show_value
+
+REPLICATOR_METRICS_PORT_OFFSET = 100
+
+
+TRIGGER_METRICS_PORT_OFFSET = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RegionConfig:
+    name: str
+    node_listen: Address
+    data_dir: pathlib.Path
+    replicator_listen: Address
+    metrics_listen: Address
+    replicator_metrics_listen: Address
+    # The trigger runner's metrics address; None only when the default would overflow and
+    # no trigger runs in the region (then it is not needed).
+    trigger_metrics_listen: Address | None
+
+
+def _data_dir(value: Any, path: str) -> pathlib.Path:
+    """A directory path; a relative one is resolved against the current working directory."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: expected a directory path, got {show_value(value)}")
+    return pathlib.Path(os.path.abspath(os.path.expanduser(value)))
+
+
+def _replicator_metrics(fields: dict[str, Any], path: str, metrics: Address) -> Address:
+    """The replicator's metrics address; by default the node's metrics port + 100."""
+    if "metrics" in fields:
+        return parse_address(fields["metrics"], path)
+    port = metrics.port + REPLICATOR_METRICS_PORT_OFFSET
+    if port > 65535:
+        raise ConfigError(
+            f"{path}: required because metrics.listen port + {REPLICATOR_METRICS_PORT_OFFSET} "
+            f"is above 65535"
+        )
+    return Address(metrics.host, port)
+
+
+def _trigger_metrics(value: Any, path: str, metrics: Address) -> Address | None:
+    """The trigger runner's metrics address; by default the node's metrics port + 200."""
+    if value is not None:
+        fields = mapping_fields(value, path, required=(), optional=("metrics",))
+        if "metrics" in fields:
+            return parse_address(fields["metrics"], f"{path}.metrics")
+    port = metrics.port + TRIGGER_METRICS_PORT_OFFSET
+    return Address(metrics.host, port) if port <= 65535 else None
+
+
+def _region(value: Any, path: str) -> RegionConfig:
+    fields = mapping_fields(
+        value, path, required=("name", "node", "replicator", "metrics"), optional=("triggers",)
+    )
+    name = name_value(fields["name"], f"{path}.name", 1, 64)
+    node = mapping_fields(fields["node"], f"{path}.node", required=("listen", "data_dir"))
+    replicator = mapping_fields(
+        fields["replicator"], f"{path}.replicator", required=("listen",), optional=("metrics",)
+    )
+    metrics = mapping_fields(fields["metrics"], f"{path}.metrics", required=("listen",))
+    metrics_listen = parse_address(metrics["listen"], f"{path}.metrics.listen")
+    return RegionConfig(
+        name=name,
+        node_listen=parse_address(node["listen"], f"{path}.node.listen"),
+        data_dir=_data_dir(node["data_dir"], f"{path}.node.data_dir"),
+        replicator_listen=parse_address(replicator["listen"], f"{path}.replicator.listen"),
+        metrics_listen=metrics_listen,
+        replicator_metrics_listen=_replicator_metrics(
+            replicator, f"{path}.replicator.metrics", metrics_listen
+        ),
+        trigger_metrics_listen=_trigger_metrics(
+            fields.get("triggers"), f"{path}.triggers", metrics_listen
+        ),
+    )
+
+
+def listen_addresses_of(regions: Iterable[RegionConfig]) -> Iterable[tuple[str, Address, str]]:
+    """Every listen address of the group with its YAML path, in file order."""
+    for i, region in enumerate(regions):
+        metrics = region.metrics_listen
+        default = Address(metrics.host, metrics.port + REPLICATOR_METRICS_PORT_OFFSET)
+        note = ""
+        if region.replicator_metrics_listen == default:
+            note = (
+                f" (the replicator's metrics address defaults to metrics.listen port + "
+                f"{REPLICATOR_METRICS_PORT_OFFSET}; set replicator.metrics to choose another)"
+            )
+        yield f"regions[{i}].node.listen", region.node_listen, ""
+        yield f"regions[{i}].replicator.listen", region.replicator_listen, ""
+        yield f"regions[{i}].metrics.listen", metrics, ""
+        yield f"regions[{i}].replicator.metrics", region.replicator_metrics_listen, note
+
+
+def _shared_data_dirs(regions: tuple[RegionConfig, ...]) -> None:
+    """Two regions whose nodes listen on the same host must not share a data directory."""
+    for i, region in enumerate(regions):
+        for j, other in enumerate(regions[:i]):
+            if same_machine(other.node_listen.host, region.node_listen.host) and (
+                other.data_dir == region.data_dir
+            ):
+                raise ConfigError(
+                    f"regions[{i}].node.data_dir: directory {region.data_dir} already used by "
+                    f"regions[{j}].node.data_dir on the same host"
+                )
+
+
+def regions_section(value: Any) -> tuple[RegionConfig, ...]:
+    regions: list[RegionConfig] = []
+    for i, item in enumerate(list_value(value, "regions", "region")):
+        region = _region(item, f"regions[{i}]")
+        for j, other in enumerate(regions):
+            if other.name == region.name:
+                raise ConfigError(
+                    f"regions[{i}].name: duplicate region {show_value(region.name)} "
+                    f"(also regions[{j}])"
+                )
+        regions.append(region)
+    result = tuple(regions)
+    refuse_clashes(listen_addresses_of(result))
+    _shared_data_dirs(result)
+    return result

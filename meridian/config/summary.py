@@ -1,0 +1,56 @@
+"""What `meridian check-config` prints: a short description and warnings."""
+
+from __future__ import annotations
+
+from meridian.config.addresses import WILDCARD_HOSTS
+from meridian.config.group import GroupConfig
+
+
+def summary(config: GroupConfig) -> str:
+    """The group, its tables, each region's addresses and the triggers, in short lines."""
+    lines = [
+        f"{config.path}: group {config.group!r} is valid",
+        f"  durability: {config.durability}",
+        f"  {_plural(len(config.tables), 'table')}: {', '.join(t.name for t in config.tables)}",
+        f"  {_plural(len(config.regions), 'region')}:",
+    ]
+    for r in config.regions:
+        metrics = f"{r.metrics_listen} (node), {r.replicator_metrics_listen} (replicator)"
+        if config.triggers_of(r.name) and r.trigger_metrics_listen is not None:
+            metrics += f", {r.trigger_metrics_listen} (triggers)"
+        lines += [
+            f"    {r.name}: node {r.node_listen}, replicator {r.replicator_listen}",
+            f"      metrics {metrics}",
+            f"      data {r.data_dir}",
+        ]
+    if config.triggers:
+        lines.append(f"  {_plural(len(config.triggers), 'trigger')}:")
+        lines += [
+            f"    {t.name} on {t.table} in {', '.join(t.regions)} ({t.function})"
+            + ("" if t.enabled else ", disabled")
+            for t in config.triggers
+        ]
+    return "\n".join(lines)
+
+
+def warnings_of(config: GroupConfig) -> list[str]:
+    """What is valid but almost surely wrong: a wildcard host (0.0.0.0, ::) where processes
+    also connect. Every process reaches a region's node and replicator at the address they
+    listen on, and a wildcard address reaches only the connecting machine itself."""
+    out = []
+    for index, r in enumerate(config.regions):
+        for path, address in (
+            (f"regions[{index}].node.listen", r.node_listen),
+            (f"regions[{index}].replicator.listen", r.replicator_listen),
+        ):
+            if address.host in WILDCARD_HOSTS:
+                out.append(
+                    f"{path}: {address.host} is also the address other processes connect to, "
+                    "and it reaches only their own machine; give an address that the other "
+                    "regions can reach (see deploy/README.md)"
+                )
+    return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
