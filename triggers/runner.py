@@ -1,10 +1,11 @@
 """A region's trigger runner: every trigger of the region as one component.
 
 Start order: wait for the node and check its group and region, check every checkpoint
-file, start a pipeline (``triggers.pipeline``) per enabled trigger, then serve metrics (the
-supervisor's readiness signal). Stop order: cancel the pipelines (in-flight invocations are
-abandoned and their workers killed; those records run again after a restart), save every
-checkpoint, close the node channel, stop serving metrics. stop() is idempotent.
+file, start a pipeline (``triggers.pipeline``) per enabled trigger, then serve gRPC health
+(the supervisor's readiness signal) and metrics. Stop order: health NOT_SERVING, cancel the
+pipelines (in-flight invocations are abandoned and their workers killed; those records run
+again after a restart), save every checkpoint, close the node channel, stop serving metrics.
+stop() is idempotent.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from meridian.config import GroupConfig
 from meridian.daemon.errors import StartupError
+from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.listen import config_key
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
 from meridian.daemon.tasks import TaskGroup
@@ -37,7 +39,7 @@ class Runner:
         region: str,
         registry: CollectorRegistry | None = None,
         *,
-        serve_metrics: bool = True,
+        serve: bool = True,
         node_wait_s: float = 30.0,
     ) -> None:
         self.config = config
@@ -47,10 +49,11 @@ class Runner:
         self.metrics = TriggerMetrics(self.registry)
         self.failed = asyncio.Event()
         self.tasks: list[TriggerTask] = []
-        self._serve_metrics = serve_metrics
+        self._serve = serve
         self._node_wait_s = node_wait_s
         self._group = TaskGroup(f"triggers {region}", self._crashed)
         self._channel: grpc.aio.Channel | None = None
+        self._server: GrpcServer | None = None
         self._metrics: MetricsEndpoint | None = None
         self._stopped = False
 
@@ -81,25 +84,35 @@ class Runner:
             task = TriggerTask(self.config, self.region, trigger, node, self.metrics)
             self.tasks.append(task)
             self._group.spawn(f"trigger {trigger.name}", task.run())
-        if self._serve_metrics:
-            listen = self.region.trigger_metrics_listen
-            assert listen is not None  # the config requires it for regions with triggers
-            names = [r.name for r in self.config.regions]
-            key = config_key(names, self.region.name, "triggers.metrics")
-            self._metrics = MetricsEndpoint(str(listen), self.registry, key)
-            self._metrics.start()
+        if self._serve:
+            await self._serve_endpoints()
         log.info(
-            "trigger runner %s: %d triggers running (%s), metrics on %s",
+            "trigger runner %s: %d triggers running (%s), health on %s, metrics on %s",
             self.region.name,
             len(self.tasks),
             ", ".join(t.trigger.name for t in self.tasks) or "none",
+            self.region.trigger_listen,
             self.region.trigger_metrics_listen,
         )
+
+    async def _serve_endpoints(self) -> None:
+        """gRPC health and /metrics; the config requires both addresses where triggers run."""
+        listen, metrics = self.region.trigger_listen, self.region.trigger_metrics_listen
+        assert listen is not None and metrics is not None
+        names = [r.name for r in self.config.regions]
+        key = config_key(names, self.region.name, "triggers.listen")
+        self._server = GrpcServer(str(listen), key)
+        await self._server.start()
+        key = config_key(names, self.region.name, "triggers.metrics")
+        self._metrics = MetricsEndpoint(str(metrics), self.registry, key)
+        self._metrics.start()
 
     async def stop(self) -> None:
         if self._stopped:
             return
         self._stopped = True
+        if self._server is not None:
+            await self._server.stop(grace=1.0)
         await self._group.cancel_all()
         for task in self.tasks:
             await task.close()

@@ -28,8 +28,13 @@ def ports(config: GroupConfig) -> list[tuple[Address, str]]:
             (r.metrics_listen, f"node {r.name} metrics"),
             (r.replicator_metrics_listen, f"replicator {r.name} metrics"),
         ]
-        if config.triggers_of(r.name) and r.trigger_metrics_listen is not None:
-            out.append((r.trigger_metrics_listen, f"triggers {r.name} metrics"))
+        if config.triggers_of(r.name):
+            for address, whose in (
+                (r.trigger_listen, f"triggers {r.name}"),
+                (r.trigger_metrics_listen, f"triggers {r.name} metrics"),
+            ):
+                if address is not None:
+                    out.append((address, whose))
     return out
 
 

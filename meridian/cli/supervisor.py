@@ -4,8 +4,8 @@ trigger runner its own process.
 Start: refuse at once, in one line, when a port or data directory of the group is in use
 (the group is running already, say); then all nodes, wait until each answers its health
 check from its own socket (not another process's on the same port), then all replicators,
-then a trigger runner for each region that has triggers (ready when its metrics page
-answers), then print the endpoints and how to try it. A child that exits before it is
+then a trigger runner for each region that has triggers (ready when its health check
+answers the same way), then print the endpoints and how to try it. A child that exits before it is
 ready fails the start (exit 3, one line saying why). A process that exits later is
 restarted with capped backoff (its log says why), except one that exits with code 3
 (configuration or startup failure); once every child has stopped that way, `run` exits 3.
@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -49,7 +48,7 @@ class StartFailed(Exception):
 class Child:
     region: str
     component: str  # "node", "replicator" or "triggers"
-    endpoint: str  # gRPC address (node, replicator) or metrics address (triggers)
+    endpoint: str  # gRPC address, where the health check answers
     command: list[str]
     log_path: pathlib.Path
     proc: subprocess.Popen[bytes] | None = None
@@ -125,7 +124,7 @@ def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> li
                 Child(
                     region.name,
                     "triggers",
-                    str(region.trigger_metrics_listen),
+                    str(region.trigger_listen),
                     [*command, "--region", region.name],
                     log_dir / f"{region.name}.triggers.log",
                 )
@@ -153,24 +152,13 @@ def healthy(endpoint: str, timeout: float = 1.0) -> bool:
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
-def serving_metrics(endpoint: str, timeout: float = 1.0) -> bool:
-    """A trigger runner is ready once its metrics page answers (after it found its node)."""
-    try:
-        with urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=timeout) as reply:
-            return bool(reply.status == 200)
-    except OSError:
-        return False
-
-
 def ready(child: Child) -> bool:
     """The child answers, and from its own socket: a process of another group that answers
     on the same port does not make it ready."""
     assert child.proc is not None
-    if child.component == "triggers":
-        answers = serving_metrics(child.endpoint)
-    else:
-        answers = healthy(child.endpoint)
-    return answers and listens_on(child.proc.pid, int(child.endpoint.rsplit(":", 1)[1]))
+    return healthy(child.endpoint) and listens_on(
+        child.proc.pid, int(child.endpoint.rsplit(":", 1)[1])
+    )
 
 
 def wait_ready(group: list[Child], timeout: float = READY_TIMEOUT_S) -> None:

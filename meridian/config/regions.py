@@ -3,7 +3,6 @@ directory."""
 
 from __future__ import annotations
 
-import os
 import pathlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,12 +10,17 @@ from typing import Any
 
 from meridian.config.addresses import Address, parse_address, refuse_clashes, same_machine
 from meridian.config.errors import ConfigError
-from meridian.config.values import list_value, mapping_fields, name_value, show_value
+from meridian.config.values import (
+    directory_value,
+    list_value,
+    mapping_fields,
+    name_value,
+    show_value,
+)
 
 REPLICATOR_METRICS_PORT_OFFSET = 100
-
-
 TRIGGER_METRICS_PORT_OFFSET = 200
+TRIGGER_LISTEN_PORT_OFFSET = 100  # above replicator.listen's port
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +31,10 @@ class RegionConfig:
     replicator_listen: Address
     metrics_listen: Address
     replicator_metrics_listen: Address
-    # The trigger runner's metrics address; None only when the default would overflow and
-    # no trigger runs in the region (then it is not needed).
+    # The trigger runner's metrics and gRPC (health) addresses; None only when the default
+    # would overflow and no trigger runs in the region (then it is not needed).
     trigger_metrics_listen: Address | None
-
-
-def _data_dir(value: Any, path: str) -> pathlib.Path:
-    """A directory path; a relative one is resolved against the current working directory."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{path}: expected a directory path, got {show_value(value)}")
-    return pathlib.Path(os.path.abspath(os.path.expanduser(value)))
+    trigger_listen: Address | None = None
 
 
 def _replicator_metrics(fields: dict[str, Any], path: str, metrics: Address) -> Address:
@@ -52,14 +50,28 @@ def _replicator_metrics(fields: dict[str, Any], path: str, metrics: Address) -> 
     return Address(metrics.host, port)
 
 
-def _trigger_metrics(value: Any, path: str, metrics: Address) -> Address | None:
-    """The trigger runner's metrics address; by default the node's metrics port + 200."""
+def _trigger_runner(
+    value: Any, path: str, replicator: Address, metrics: Address
+) -> tuple[Address | None, Address | None]:
+    """The trigger runner's gRPC and metrics addresses; by default the replicator's listen
+    port + 100 and the node's metrics port + 200."""
+    fields = {} if value is None else mapping_fields(value, path, (), ("listen", "metrics"))
+    return (
+        _address_or_offset(
+            fields.get("listen"), f"{path}.listen", replicator, TRIGGER_LISTEN_PORT_OFFSET
+        ),
+        _address_or_offset(
+            fields.get("metrics"), f"{path}.metrics", metrics, TRIGGER_METRICS_PORT_OFFSET
+        ),
+    )
+
+
+def _address_or_offset(value: Any, path: str, base: Address, offset: int) -> Address | None:
+    """The address given, or `base` with its port moved by `offset` (None above 65535)."""
     if value is not None:
-        fields = mapping_fields(value, path, required=(), optional=("metrics",))
-        if "metrics" in fields:
-            return parse_address(fields["metrics"], f"{path}.metrics")
-    port = metrics.port + TRIGGER_METRICS_PORT_OFFSET
-    return Address(metrics.host, port) if port <= 65535 else None
+        return parse_address(value, path)
+    port = base.port + offset
+    return Address(base.host, port) if port <= 65535 else None
 
 
 def _region(value: Any, path: str) -> RegionConfig:
@@ -73,18 +85,21 @@ def _region(value: Any, path: str) -> RegionConfig:
     )
     metrics = mapping_fields(fields["metrics"], f"{path}.metrics", required=("listen",))
     metrics_listen = parse_address(metrics["listen"], f"{path}.metrics.listen")
+    replicator_listen = parse_address(replicator["listen"], f"{path}.replicator.listen")
+    trigger_listen, trigger_metrics = _trigger_runner(
+        fields.get("triggers"), f"{path}.triggers", replicator_listen, metrics_listen
+    )
     return RegionConfig(
         name=name,
         node_listen=parse_address(node["listen"], f"{path}.node.listen"),
-        data_dir=_data_dir(node["data_dir"], f"{path}.node.data_dir"),
-        replicator_listen=parse_address(replicator["listen"], f"{path}.replicator.listen"),
+        data_dir=directory_value(node["data_dir"], f"{path}.node.data_dir"),
+        replicator_listen=replicator_listen,
         metrics_listen=metrics_listen,
         replicator_metrics_listen=_replicator_metrics(
             replicator, f"{path}.replicator.metrics", metrics_listen
         ),
-        trigger_metrics_listen=_trigger_metrics(
-            fields.get("triggers"), f"{path}.triggers", metrics_listen
-        ),
+        trigger_metrics_listen=trigger_metrics,
+        trigger_listen=trigger_listen,
     )
 
 

@@ -16,10 +16,12 @@ def summary(config: GroupConfig) -> str:
     ]
     for r in config.regions:
         metrics = f"{r.metrics_listen} (node), {r.replicator_metrics_listen} (replicator)"
-        if config.triggers_of(r.name) and r.trigger_metrics_listen is not None:
+        processes = f"node {r.node_listen}, replicator {r.replicator_listen}"
+        if config.triggers_of(r.name):
             metrics += f", {r.trigger_metrics_listen} (triggers)"
+            processes += f", triggers {r.trigger_listen}"
         lines += [
-            f"    {r.name}: node {r.node_listen}, replicator {r.replicator_listen}",
+            f"    {r.name}: {processes}",
             f"      metrics {metrics}",
             f"      data {r.data_dir}",
         ]

@@ -10,15 +10,16 @@ from meridian.config.addresses import Address, refuse_clashes
 from meridian.config.errors import ConfigError
 from meridian.config.filters import MAX_FILTERS, FilterPattern, parse_filter
 from meridian.config.regions import (
+    TRIGGER_LISTEN_PORT_OFFSET,
     TRIGGER_METRICS_PORT_OFFSET,
     RegionConfig,
-    _data_dir,
     listen_addresses_of,
 )
 from meridian.config.tables import TableConfig
 from meridian.config.values import (
     bool_value,
     choice_value,
+    directory_value,
     duration_ms_value,
     duration_s_value,
     int_value,
@@ -163,7 +164,7 @@ def _on_failure(
     ((kind, target),) = fields.items()
     where = f"{path}.{kind}"
     if kind == "file":
-        return OnFailureConfig(kind, str(_data_dir(target, where)))
+        return OnFailureConfig(kind, str(directory_value(target, where)))
     names = [t.name for t in tables]
     if target not in names:
         raise ConfigError(
@@ -288,26 +289,46 @@ def triggers_section(
 def check_trigger_runner_addresses(
     regions: tuple[RegionConfig, ...], triggers: tuple[TriggerConfig, ...]
 ) -> None:
-    """Regions that run triggers need a free metrics address for their trigger runner."""
+    """Regions that run triggers need free gRPC and metrics addresses for their runner."""
     used = {name for t in triggers for name in t.regions}
     extra: list[tuple[str, Address, str]] = []
     for i, region in enumerate(regions):
-        if region.name not in used:
-            continue
-        if region.trigger_metrics_listen is None:
-            raise ConfigError(
-                f"regions[{i}].triggers.metrics: required because metrics.listen port + "
-                f"{TRIGGER_METRICS_PORT_OFFSET} is above 65535"
+        if region.name in used:
+            extra.append(
+                _runner_address(
+                    i,
+                    "listen",
+                    region.trigger_listen,
+                    region.replicator_listen,
+                    ("replicator.listen", TRIGGER_LISTEN_PORT_OFFSET),
+                )
             )
-        metrics = region.metrics_listen
-        note = ""
-        if region.trigger_metrics_listen == Address(
-            metrics.host, metrics.port + TRIGGER_METRICS_PORT_OFFSET
-        ):
-            note = (
-                f" (the trigger runner's metrics address defaults to metrics.listen port + "
-                f"{TRIGGER_METRICS_PORT_OFFSET}; set triggers.metrics to choose another)"
+            extra.append(
+                _runner_address(
+                    i,
+                    "metrics",
+                    region.trigger_metrics_listen,
+                    region.metrics_listen,
+                    ("metrics.listen", TRIGGER_METRICS_PORT_OFFSET),
+                )
             )
-        extra.append((f"regions[{i}].triggers.metrics", region.trigger_metrics_listen, note))
     if extra:
         refuse_clashes([*listen_addresses_of(regions), *extra])
+
+
+def _runner_address(
+    index: int, key: str, address: Address | None, base: Address, default: tuple[str, int]
+) -> tuple[str, Address, str]:
+    """One trigger runner address with its YAML path and, when it is the default, a note
+    saying how to choose another; ConfigError when the default does not exist."""
+    path = f"regions[{index}].triggers.{key}"
+    base_key, offset = default
+    if address is None:
+        raise ConfigError(f"{path}: required because {base_key} port + {offset} is above 65535")
+    note = ""
+    if address == Address(base.host, base.port + offset):
+        note = (
+            f" (the trigger runner's {'metrics ' if key == 'metrics' else ''}address defaults "
+            f"to {base_key} port + {offset}; set triggers.{key} to choose another)"
+        )
+    return path, address, note

@@ -4,6 +4,8 @@ integers and durations. Each raises ConfigError with the YAML path of the value.
 from __future__ import annotations
 
 import json
+import os
+import pathlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -143,3 +145,10 @@ def bool_value(value: Any, path: str) -> bool:
     if isinstance(value, bool):
         return value
     raise ConfigError(f"{path}: expected true or false, got {show_value(value)}")
+
+
+def directory_value(value: Any, path: str) -> pathlib.Path:
+    """A directory path; a relative one is resolved against the current working directory."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: expected a directory path, got {show_value(value)}")
+    return pathlib.Path(os.path.abspath(os.path.expanduser(value)))

@@ -23,8 +23,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import grpc
 import pytest
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from meridian.model import items
@@ -99,7 +101,10 @@ def trigger_group(
     """A one-region group file (us-east) with triggers; the handlers module beside it."""
     (base / "e2e_trigger_handlers.py").write_text(HANDLERS)
     doc = group_doc(base, durability="buffered", tables=tables)
-    doc["regions"][0]["triggers"] = {"metrics": f"127.0.0.1:{free_port()}"}
+    doc["regions"][0]["triggers"] = {
+        "listen": f"127.0.0.1:{free_port()}",
+        "metrics": f"127.0.0.1:{free_port()}",
+    }
     doc["triggers"] = triggers
     return write_group(base / "group.yaml", doc)
 
@@ -143,6 +148,7 @@ class TriggerRunner:
         doc = yaml.safe_load(config.read_text())
         (entry,) = [r for r in doc["regions"] if r["name"] == region]
         self.metrics_endpoint: str = entry["triggers"]["metrics"]
+        self.endpoint: str = entry["triggers"]["listen"]
         self.data_dir = pathlib.Path(entry["node"]["data_dir"])
         self.process: subprocess.Popen[bytes] | None = None
         self.children: set[int] = set()
@@ -182,16 +188,24 @@ class TriggerRunner:
         return text
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> TriggerRunner:
+        """Ready once its gRPC health check says SERVING (and then its metrics answer)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"trigger runner exited with {self.process.returncode}\n{self.logs()}"
-                )
-            if self.metrics_text() is not None:
-                return self
-            time.sleep(0.05)
+        with grpc.insecure_channel(self.endpoint) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise AssertionError(
+                        f"trigger runner exited with {self.process.returncode}\n{self.logs()}"
+                    )
+                try:
+                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                except grpc.RpcError:
+                    reply = None
+                if reply is not None and reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    assert self.metrics_text() is not None, self.logs()
+                    return self
+                time.sleep(0.05)
         raise AssertionError(f"trigger runner not ready within {timeout}s\n{self.logs()}")
 
     def metrics_text(self) -> str | None:

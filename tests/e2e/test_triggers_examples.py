@@ -59,7 +59,10 @@ def example_group(base: pathlib.Path) -> pathlib.Path:
     """examples/group.yaml with one region (us-east) on free ports and files under base."""
     doc = yaml.safe_load(EXAMPLE.read_text())
     doc["regions"] = [region_doc("us-east", base / "data" / "us-east")]
-    doc["regions"][0]["triggers"] = {"metrics": f"127.0.0.1:{free_port()}"}
+    doc["regions"][0]["triggers"] = {
+        "listen": f"127.0.0.1:{free_port()}",
+        "metrics": f"127.0.0.1:{free_port()}",
+    }
     doc["durability"] = "buffered"
     for trigger in doc["triggers"]:
         trigger.pop("regions", None)

@@ -373,8 +373,8 @@ TRIGGER_INVALID: list[tuple[str, Mutation, str]] = [
     ),
     (
         "region-triggers-unknown-key",
-        put(*R0, "triggers", {"listen": "127.0.0.1:1"}),
-        'regions[0].triggers: unknown key "listen" (expected one of: metrics)',
+        put(*R0, "triggers", {"port": "127.0.0.1:1"}),
+        'regions[0].triggers: unknown key "port" (expected one of: listen, metrics)',
     ),
     (
         "region-triggers-metrics-bad",
@@ -394,6 +394,22 @@ TRIGGER_INVALID: list[tuple[str, Mutation, str]] = [
             put(*R0, "replicator", "metrics", "127.0.0.1:9999"),
         ),
         "regions[0].triggers.metrics: required because metrics.listen port + 200 is above 65535",
+    ),
+    (
+        "region-triggers-listen-bad",
+        put(*R0, "triggers", {"listen": "x"}),
+        'regions[0].triggers.listen: expected HOST:PORT, got "x"',
+    ),
+    (
+        "trigger-listen-default-clash",
+        with_trigger(put(*R1, "node", "listen", "127.0.0.1:7301")),
+        "regions[0].triggers.listen: port 7301 already used by regions[1].node.listen "
+        "(the trigger runner's address defaults to replicator.listen port + 100",
+    ),
+    (
+        "trigger-listen-default-overflows",
+        with_trigger(put(*R0, "replicator", "listen", "127.0.0.1:65500")),
+        "regions[0].triggers.listen: required because replicator.listen port + 100 is above 65535",
     ),
 ]
 
@@ -1186,6 +1202,7 @@ def test_triggers_default_to_lambda_values() -> None:
     assert cfg.triggers_of("eu-west") == (trigger,)
     assert cfg.trigger("count") is trigger
     assert cfg.region("us-east").trigger_metrics_listen == Address("127.0.0.1", 9301)
+    assert cfg.region("us-east").trigger_listen == Address("127.0.0.1", 7301)
     assert parse_doc(BASE).triggers == ()
 
 
