@@ -259,6 +259,8 @@ class Network:
             if self._shaper.poll() is None:
                 self._shaper.kill()
                 self._shaper.wait(3)
+            if self._shaper.stdout is not None:
+                self._shaper.stdout.close()
             self._shaper = None
         for ns in reversed(self._created):
             delete_namespace(ns)

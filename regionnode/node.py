@@ -29,12 +29,13 @@ from meridian.model import collection, hlc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import node_pb2_grpc as pb_grpc
 from meridian.wire import errors
+from regionnode.collection_ops import Collected, CollectOp
 from regionnode.metrics import NodeMetrics
 from regionnode.server import NodeService, ensure_table
 from regionnode.snapshot import clear_snapshots
 from regionnode.store import TOMBSTONES, Store
 from regionnode.stream import Streams
-from regionnode.writer import Collected, CollectOp, Writer
+from regionnode.writer import Writer
 
 log = logging.getLogger(__name__)
 

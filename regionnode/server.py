@@ -19,35 +19,26 @@ from typing import Any, TypeVar
 import grpc
 
 from meridian.model import hlc, schema
-from meridian.model.items import ItemError, check_item, normalize_item, validate_item
+from meridian.model.items import ItemError, check_item, normalize_item
 from meridian.pb import node_pb2 as pb
 from meridian.pb import node_pb2_grpc as pb_grpc
 from meridian.wire import errors
 from regionnode import pins, query
+from regionnode.collection_ops import ProgressOp
+from regionnode.local_writes import BatchOp, DeleteOp, PutOp, UpdateOp
 from regionnode.metrics import NodeMetrics
-from regionnode.removal import Removal
+from regionnode.replicated_apply import ApplyOp, record_keys
 from regionnode.snapshot import stream_snapshot
+from regionnode.snapshot_merge import SnapshotOp, entry_key, snapshot_removal
 from regionnode.store import Store, Table
 from regionnode.stream import Streams
-from regionnode.writer import (
-    ApplyOp,
-    BatchOp,
-    DeleteOp,
-    ProgressOp,
-    PutOp,
-    SnapshotOp,
-    UpdateOp,
-    Writer,
-)
+from regionnode.writer import Writer
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH_WRITES = 1000
 MAX_BATCH_GETS = 1000
 MAX_PAGE_BYTES = 1024 * 1024
-# Replicated clocks at or beyond this (the year 6400) are garbage: accepting one would push
-# the local clock to the end of its range and break every later write.
-MAX_REPLICATED_HLC = 1 << 63
 READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 STATE_METADATA = "meridian-region-state"
 Req = TypeVar("Req")
@@ -354,9 +345,9 @@ class NodeService(pb_grpc.NodeServicer):
     @_rpc
     async def ApplySnapshot(self, req: pb.ApplySnapshotRequest) -> pb.ApplySnapshotResponse:
         table = self._table(req.table)
-        keys = [_entry_key(table, index, entry) for index, entry in enumerate(req.entries)]
+        keys = [entry_key(table, index, entry) for index, entry in enumerate(req.entries)]
         progress = req.progress if req.HasField("progress") else None
-        removal = _snapshot_removal(self.region, table, req, keys)
+        removal = snapshot_removal(self.region, table, req, keys)
         op = SnapshotOp(table, list(req.entries), keys, progress, list(req.install), removal)
         response: pb.ApplySnapshotResponse = await self.writer.submit(op)  # type: ignore[assignment]
         if response.removed:
@@ -380,7 +371,7 @@ class NodeService(pb_grpc.NodeServicer):
     @_rpc
     async def ApplyReplicated(self, req: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:
         table = self._table(req.table)
-        keys = _replicated_keys(self.region, table, req)
+        keys = record_keys(self.region, table, req)
         op = ApplyOp(
             table,
             req.origin,
@@ -518,86 +509,6 @@ def _page(rows: Any, limit: int, sch: schema.Schema) -> tuple[list[pb.Item], pb.
         if (limit and len(items) >= limit) or size >= MAX_PAGE_BYTES:
             return items, sch.key_of(stored.item)
     return items, None
-
-
-def _entry_key(table: Table, index: int, entry: pb.StoredItem) -> bytes:
-    """The storage key of a snapshot entry, whose item is checked and normalized; ItemError
-    when the entry is malformed."""
-    try:
-        key = table.schema.storage_key(entry.item)
-        if not entry.tombstone:
-            check_item(entry.item)
-    except ItemError as exc:
-        raise ItemError(f"entries[{index}]: {exc}") from None
-    if entry.version.hlc >= MAX_REPLICATED_HLC or not entry.version.region:
-        raise ItemError(f"entries[{index}]: implausible version")
-    return key
-
-
-def _snapshot_removal(
-    region: str, table: Table, req: pb.ApplySnapshotRequest, keys: list[bytes]
-) -> Removal | None:
-    """The removal side of a snapshot message, checked: the entries must be in ascending key
-    order after the range's start, or keys they skip would be taken for deleted ones."""
-    if not req.HasField("range"):
-        return None
-    rng = req.range
-    if not rng.source or rng.source == region or not rng.session:
-        raise ItemError(f"range: needs the source region and a session, got {rng.source!r}")
-    try:
-        after = table.schema.storage_key(rng.after) if rng.HasField("after") else None
-    except ItemError as exc:
-        raise ItemError(f"range.after: {exc}") from None
-    previous = after
-    for index, key in enumerate(keys):
-        if previous is not None and key <= previous:
-            raise ItemError(f"entries[{index}]: not in ascending key order after the range start")
-        previous = key
-    return Removal.of(rng, after)
-
-
-def _replicated_keys(region: str, table: Table, req: pb.ApplyReplicatedRequest) -> list[bytes]:
-    """The storage key of each record of a replicated batch; ItemError when the batch is
-    malformed, so that nothing of it is applied."""
-    if not req.origin or req.origin == region:
-        raise ItemError(f"origin: must name another region, got {req.origin!r}")
-    previous = 0
-    keys = []
-    for index, record in enumerate(req.records):
-        try:
-            keys.append(_record_key(table.schema, record, req.origin, previous))
-        except ItemError as exc:
-            raise ItemError(f"records[{index}]: {exc}") from None
-        previous = record.sequence_number
-    return keys
-
-
-def _record_key(sch: schema.Schema, record: pb.StreamRecord, origin: str, previous: int) -> bytes:
-    """The storage key of a replicated record that follows sequence number `previous`."""
-    if record.version.region != origin:
-        raise ItemError(f"origin {record.version.region!r} is not {origin!r}")
-    if record.sequence_number <= previous:
-        raise ItemError("sequence numbers must ascend")
-    if record.version.hlc >= MAX_REPLICATED_HLC:
-        raise ItemError(f"version clock {record.version.hlc} is not a plausible time")
-    if record.event_name not in (pb.INSERT, pb.MODIFY, pb.REMOVE):
-        raise ItemError("unknown event name")
-    key = sch.storage_key(record.keys)
-    if record.event_name != pb.REMOVE:
-        validate_item(record.new_image)  # the origin normalised it already
-        if not _has_keys(sch, record.new_image, record.keys):
-            sch.key_of(record.new_image)  # a missing or mistyped key says so
-            raise ItemError("new image does not match the record's keys")
-    return key
-
-
-def _has_keys(sch: schema.Schema, image: pb.Item, keys: pb.Item) -> bool:
-    """Whether `keys`, whose key attributes are valid, is exactly `sch.key_of(image)`
-    (compared in place, without building that copy)."""
-    values, own = keys.attributes, image.attributes
-    return len(values) == len(sch.key_names) and all(
-        name in own and own[name] == values[name] for name in sch.key_names
-    )
 
 
 def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -52,7 +52,6 @@ class Child:
     command: list[str]
     log_path: pathlib.Path
     proc: subprocess.Popen[bytes] | None = None
-    log: IO[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
     given_up: bool = False
@@ -64,10 +63,10 @@ class Child:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's life
-        self.proc = subprocess.Popen(
-            self.command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the file
+            self.proc = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def tail(self, lines: int = 20) -> str:
         try:
@@ -198,9 +197,6 @@ def stop_all(group: list[Child], grace: float = STOP_GRACE_S) -> None:
                 print(f"{child.name} did not stop in {grace:.0f}s; killing it", file=sys.stderr)
                 child.proc.kill()
                 child.proc.wait()
-    for child in group:
-        if child.log is not None:
-            child.log.close()
 
 
 def _example_value(attribute: KeyAttr) -> Any:
@@ -299,8 +295,6 @@ def tend(group: list[Child], now: float) -> None:
         elif now >= child.next_start:
             child.restarts += 1
             child.next_start = 0.0
-            if child.log is not None:
-                child.log.close()
             child.start()
 
 

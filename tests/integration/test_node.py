@@ -19,8 +19,8 @@ from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import node_pb2_grpc as pb_grpc
 from meridian.wire.channels import connect_async
+from regionnode.local_writes import PutOp
 from regionnode.node import Node, NodeSettings
-from regionnode.writer import PutOp
 
 DEADLINE_S = 30.0
 Code = grpc.StatusCode
@@ -1123,20 +1123,21 @@ def test_concurrent_puts_are_group_committed(tmp_path: pathlib.Path) -> None:
     run(body)
 
 
-def test_writer_crash_fails_callers_instead_of_hanging(tmp_path: pathlib.Path) -> None:
+def test_writer_crash_fails_callers_instead_of_hanging(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def body() -> None:
         async with running_node(tmp_path / "n") as (node, stub):
             await put(stub, "orders", order("ok", 1))
             assert node.service is not None
-            writer = node.service.writer
-            original = writer._apply
+            original = PutOp.apply
 
-            def faulty(stage: Any, op: Any, conflicts: Any) -> Any:
-                if isinstance(op, PutOp) and b"boom" in op.key:
+            def faulty(op: PutOp, stage: Any, ctx: Any) -> Any:
+                if b"boom" in op.key:
                     raise RuntimeError("injected fault")
-                return original(stage, op, conflicts)
+                return original(op, stage, ctx)
 
-            writer._apply = faulty  # type: ignore[method-assign]
+            monkeypatch.setattr(PutOp, "apply", faulty)
             crashed = put(stub, "orders", order("boom", 1))
             await asyncio.wait_for(expect_error(crashed, Code.UNAVAILABLE), 5)
             await asyncio.wait_for(node.failed.wait(), 5)  # the crash is reported, not silent

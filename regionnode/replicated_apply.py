@@ -1,0 +1,181 @@
+"""Records from another region's stream, applied with last-writer-wins.
+
+Each record is checked against the per-origin checkpoint (already applied: dropped), the
+clock offset (too far ahead: refused, and nothing after it in the batch), and the stored
+version (`lww`); a winner is staged as this region's write with its own stream record,
+origin and version kept. The checkpoint moves in the same batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meridian.model import lww, schema
+from meridian.model.items import ItemError, validate_item
+from meridian.pb import node_pb2 as pb
+from meridian.wire.errors import ResyncNeeded
+from regionnode.stage import Context, Stage, live, stage_record
+from regionnode.store import Table, checkpoint_key
+
+# Replicated clocks at or beyond this (the year 6400) are garbage: accepting one would push
+# the local clock to the end of its range and break every later write.
+MAX_REPLICATED_HLC = 1 << 63
+
+
+@dataclass
+class ApplyOp:
+    """Records from one origin region's stream, to apply with last-writer-wins. The records
+    are used up: each winner becomes this region's stream record of its write."""
+
+    table: Table
+    origin: str
+    records: list[pb.StreamRecord]
+    keys: list[bytes]  # the storage key of each record
+    max_clock_offset_ms: int
+    source_sequence: int
+    origin_node_id: str = ""
+    complete_through_ms: int = 0
+
+    def apply(self, stage: Stage, ctx: Context) -> pb.ApplyReplicatedResponse:
+        name = self.table.description.spec.name
+        ckpt = stage.checkpoints.get((self.origin, name)) or ctx.store.checkpoint(self.origin, name)
+        self._check_node(ckpt, name)
+        position = ckpt.sequence_number if ckpt else 0
+        response = pb.ApplyReplicatedResponse()
+        now = ctx.clock.wall()
+        rejected = False
+        for record, key in zip(self.records, self.keys, strict=True):
+            sequence = record.sequence_number  # the origin's; a winner gets a local one
+            admitted = lww.admit(
+                sequence, position, record.version.hlc, now, self.max_clock_offset_ms
+            )
+            if admitted is lww.Outcome.STALE_SEQUENCE:
+                response.stale_sequence += 1
+                continue
+            if admitted is lww.Outcome.CLOCK_REJECTED:
+                response.clock_rejected += 1
+                rejected = True
+                break
+            ctx.clock.observe(record.version.hlc)
+            apply_record(stage, ctx, self.table, record, key, response, now)
+            position = sequence
+        if not rejected:
+            position = max(position, self.source_sequence)
+        response.checkpoint = position
+        self._advance(stage, ckpt, position, 0 if rejected else self.complete_through_ms, now)
+        return response
+
+    def _check_node(self, ckpt: pb.Checkpoint | None, name: str) -> None:
+        """Sequence numbers of another node of the origin do not continue the checkpoint."""
+        if (
+            ckpt is not None
+            and self.origin_node_id
+            and ckpt.origin_node_id not in ("", self.origin_node_id)
+        ):
+            raise ResyncNeeded(
+                f"{self.origin} is now served by node {self.origin_node_id}; table {name!r} "
+                f"was replicated from node {ckpt.origin_node_id}"
+            )
+
+    def _advance(
+        self, stage: Stage, ckpt: pb.Checkpoint | None, position: int, complete: int, now: int
+    ) -> None:
+        """Stage the checkpoint when the position or the complete-through time moved."""
+        name = self.table.description.spec.name
+        before = ckpt or pb.Checkpoint()
+        if (
+            ckpt is not None
+            and position <= before.sequence_number
+            and complete <= before.complete_through_ms
+        ):
+            return
+        new_ckpt = pb.Checkpoint(
+            origin=self.origin,
+            table=name,
+            sequence_number=position,
+            updated_ms=now,
+            origin_node_id=self.origin_node_id or before.origin_node_id,
+            complete_through_ms=max(complete, before.complete_through_ms),
+        )
+        stage.checkpoints[(self.origin, name)] = new_ckpt
+        stage.batch.put(checkpoint_key(self.origin, name), new_ckpt.SerializeToString())
+
+
+def apply_record(
+    stage: Stage,
+    ctx: Context,
+    table: Table,
+    record: pb.StreamRecord,
+    key: bytes,
+    response: pb.ApplyReplicatedResponse,
+    now: int,
+) -> None:
+    """Decide one record against what is stored; stage it when it wins."""
+    stored = stage.current(key)
+    incoming = (record.version.hlc, record.version.region)
+    current = (stored.version.hlc, stored.version.region) if stored is not None else None
+    outcome = lww.decide(incoming, current)
+    if outcome is lww.Outcome.DUPLICATE:
+        response.duplicate += 1
+        return
+    if outcome is lww.Outcome.LOST_TO_NEWER:
+        response.lost_to_newer += 1
+        assert stored is not None and current is not None
+        stage.conflicts.append(
+            pb.Conflict(
+                table=table.description.spec.name,
+                keys=record.keys,
+                winner=stored.version,
+                loser=record.version,
+                rule=lww.rule(incoming, current),
+                at_ms=now,
+            )
+        )
+        return
+    response.applied += 1
+    response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
+    stage_record(stage, ctx, table, key, record, live(stored))  # the record is reused
+
+
+def record_keys(region: str, table: Table, req: pb.ApplyReplicatedRequest) -> list[bytes]:
+    """The storage key of each record of a replicated batch; ItemError when the batch is
+    malformed, so that nothing of it is applied."""
+    if not req.origin or req.origin == region:
+        raise ItemError(f"origin: must name another region, got {req.origin!r}")
+    previous = 0
+    keys = []
+    for index, record in enumerate(req.records):
+        try:
+            keys.append(_record_key(table.schema, record, req.origin, previous))
+        except ItemError as exc:
+            raise ItemError(f"records[{index}]: {exc}") from None
+        previous = record.sequence_number
+    return keys
+
+
+def _record_key(sch: schema.Schema, record: pb.StreamRecord, origin: str, previous: int) -> bytes:
+    """The storage key of a replicated record that follows sequence number `previous`."""
+    if record.version.region != origin:
+        raise ItemError(f"origin {record.version.region!r} is not {origin!r}")
+    if record.sequence_number <= previous:
+        raise ItemError("sequence numbers must ascend")
+    if record.version.hlc >= MAX_REPLICATED_HLC:
+        raise ItemError(f"version clock {record.version.hlc} is not a plausible time")
+    if record.event_name not in (pb.INSERT, pb.MODIFY, pb.REMOVE):
+        raise ItemError("unknown event name")
+    key = sch.storage_key(record.keys)
+    if record.event_name != pb.REMOVE:
+        validate_item(record.new_image)  # the origin normalised it already
+        if not _has_keys(sch, record.new_image, record.keys):
+            sch.key_of(record.new_image)  # a missing or mistyped key says so
+            raise ItemError("new image does not match the record's keys")
+    return key
+
+
+def _has_keys(sch: schema.Schema, image: pb.Item, keys: pb.Item) -> bool:
+    """Whether `keys`, whose key attributes are valid, is exactly `sch.key_of(image)`
+    (compared in place, without building that copy)."""
+    values, own = keys.attributes, image.attributes
+    return len(values) == len(sch.key_names) and all(
+        name in own and own[name] == values[name] for name in sch.key_names
+    )

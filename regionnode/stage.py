@@ -1,0 +1,124 @@
+"""What one group-commit batch will write (`Stage`), and what every operation applied to it
+may use (`Context`). Operations read through the stage, so each sees the writes of the
+operations before it in the same batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from meridian.model import hlc
+from meridian.pb import node_pb2 as pb
+from regionnode.removal import Candidates
+from regionnode.store import Store, Table, horizon_key, stream_key, tombstone_key
+
+
+@dataclass
+class Context:
+    """The writer's long-lived state that operations use."""
+
+    store: Store
+    clock: hlc.HybridClock
+    region: str
+    event_prefix: str  # of this node's stream event ids
+    candidates: Candidates = field(default_factory=Candidates)  # snapshot removals in progress
+
+
+class Stage:
+    """What one group-commit batch will write, readable before it is committed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.batch = store.new_batch()
+        self.overlay: dict[bytes, pb.StoredItem | None] = {}
+        self.heads: dict[str, tuple[Table, int]] = {}
+        self.checkpoints: dict[tuple[str, str], pb.Checkpoint] = {}
+        self.bootstrap: pb.BootstrapState | None = None
+        self.horizons: dict[str, pb.RebuildHorizon] = {}
+        self.peers: dict[str, pb.PeerProgress] = {}
+        self.conflicts: list[pb.Conflict] = []  # last-writer-wins losses of this batch
+        self.empty = True
+
+    def raise_horizon(self, peer: str, horizon_ms: int, now: int, tombstones: int = 0) -> bool:
+        """Move a peer's rebuild horizon up (never down), counting the tombstones collected
+        without its confirmation; True when the horizon moved."""
+        current = self.horizons.get(peer) or self.store.horizons.get(peer)
+        current = current or pb.RebuildHorizon(peer=peer)
+        moved = horizon_ms > current.horizon_ms
+        if not moved and not tombstones:
+            return False
+        self.horizons[peer] = new = pb.RebuildHorizon(
+            peer=peer,
+            horizon_ms=max(horizon_ms, current.horizon_ms),
+            tombstones=current.tombstones + tombstones,
+            updated_ms=now if moved else current.updated_ms,
+        )
+        self.batch.put(horizon_key(peer), new.SerializeToString())
+        self.empty = False
+        return moved
+
+    def current(self, key: bytes) -> pb.StoredItem | None:
+        if key in self.overlay:
+            return self.overlay[key]
+        stored = self.store.get_item(key)
+        self.overlay[key] = stored
+        return stored
+
+    def put_item(self, key: bytes, stored: pb.StoredItem) -> None:
+        self.overlay[key] = stored
+        self.batch.put(key, stored.SerializeToString())
+        if stored.tombstone:
+            self.batch.put(tombstone_key(stored.written_ms, key), b"")
+        self.empty = False
+
+    def delete_item(self, key: bytes) -> None:
+        self.overlay[key] = None
+        self.batch.delete(key)
+        self.empty = False
+
+    def emit(self, table: Table, record: pb.StreamRecord, event_prefix: str) -> None:
+        """Give the record the table's next sequence number and stage it."""
+        name = table.description.spec.name
+        self.heads.setdefault(name, (table, table.head))
+        table.head += 1
+        record.sequence_number = table.head
+        record.event_id = f"{event_prefix}.{name}.{table.head}"
+        record.size_bytes = record.ByteSize()
+        self.batch.put(stream_key(name, table.head), record.SerializeToString())
+
+    def rollback(self) -> None:
+        """Undo in-memory sequence counters after a failed commit."""
+        for table, head in self.heads.values():
+            table.head = head
+
+
+def live(stored: pb.StoredItem | None) -> pb.Item | None:
+    return stored.item if stored is not None and not stored.tombstone else None
+
+
+def stage_record(
+    stage: Stage,
+    ctx: Context,
+    table: Table,
+    key: bytes,
+    record: pb.StreamRecord,
+    old: pb.Item | None,
+) -> None:
+    """Stage the item (or tombstone) that `record` writes, with the record made this
+    region's: event name from the local state, local time, the local old image."""
+    removed = record.event_name == pb.REMOVE
+    if removed:
+        record.ClearField("new_image")
+    else:
+        record.event_name = pb.INSERT if old is None else pb.MODIFY
+    if old is None:
+        record.ClearField("old_image")
+    else:
+        record.old_image.CopyFrom(old)
+    spec = table.description.spec
+    record.table, record.view_type = spec.name, spec.view_type
+    record.creation_time_ms = ctx.clock.wall()
+    stored = pb.StoredItem(tombstone=removed, written_ms=record.creation_time_ms)
+    stored.version.CopyFrom(record.version)
+    stored.item.CopyFrom(record.keys if removed else record.new_image)
+    stage.put_item(key, stored)
+    stage.emit(table, record, ctx.event_prefix)
