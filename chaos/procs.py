@@ -7,7 +7,7 @@ run's output directory. Restarts append to the same log after a marker line. Eve
 a deadline and raises ProcessFailed with the log tail.
 
 Clock skew: `env` may set MERIDIAN_TEST_CLOCK_OFFSET_MS, the test-only offset that
-regionnode.hlc adds to the wall clock of the process (read once at start; see README,
+meridian.model.hlc adds to the wall clock of the process (read once at start; see README,
 "Clock skew"); changing it takes a restart.
 """
 

@@ -3,7 +3,7 @@ deliberately broken apply must be reported.
 
 `Sim` is a toy group: each region has an in-memory store and stream, local writes are
 stamped by the real hybrid logical clock, and each origin's records are replicated in order
-with the real last-writer-wins decision (regionnode.lww) or with a planted bug.
+with the real last-writer-wins decision (meridian.model.lww) or with a planted bug.
 """
 
 from __future__ import annotations

@@ -85,6 +85,6 @@ async def streaming(group: dict) -> bool:
 
 
 async def then_drain(scenario: Coroutine[Any, Any, None]) -> None:
-    """The scenario, then the wait a process makes after its stop (regionnode.main)."""
+    """The scenario, then the wait a process makes after its stop (meridian.daemon.lifecycle)."""
     await scenario
     await drain(5.0)

@@ -1,4 +1,4 @@
-"""Reconnect backoff (replicator.backoff): capped exponential growth with full jitter."""
+"""Reconnect backoff (meridian.daemon.backoff): capped exponential growth with full jitter."""
 
 from __future__ import annotations
 

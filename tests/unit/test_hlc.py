@@ -1,4 +1,4 @@
-"""Hybrid logical clock (regionnode.hlc): ticks, merges, skew and restarts."""
+"""Hybrid logical clock (meridian.model.hlc): ticks, merges, skew and restarts."""
 
 from __future__ import annotations
 

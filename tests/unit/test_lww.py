@@ -1,4 +1,4 @@
-"""Last-writer-wins decisions (regionnode.lww): decide, admit, rule, order-independence."""
+"""Last-writer-wins decisions (meridian.model.lww): decide, admit, rule, order-independence."""
 
 from __future__ import annotations
 

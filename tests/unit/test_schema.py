@@ -1,4 +1,4 @@
-"""Table key schemas (regionnode.schema): spec validation, fingerprints, key extraction."""
+"""Table key schemas (meridian.model.schema): spec validation, fingerprints, key extraction."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Write conditions and UpdateItem actions (regionnode.updates)."""
+"""Write conditions and UpdateItem actions (meridian.model.updates)."""
 
 from __future__ import annotations
 
