@@ -1,6 +1,6 @@
 """Filter patterns (EventBridge syntax) matched against event records. Pure.
 
-Patterns are validated and compiled by ``regionnode.config.parse_filter``; this module
+Patterns are validated and compiled by ``meridian.config.parse_filter``; this module
 decides whether one event record (the JSON object a function receives in ``Records``)
 matches. A trigger with several patterns takes a record when any pattern matches; inside
 one pattern every field must match. A field's value list matches when any entry matches
