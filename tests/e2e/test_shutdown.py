@@ -18,14 +18,15 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.wire.channels import connect
-from tests.e2e.helpers import group_doc, write_group
+from tests.e2e.helpers import child_logs, e2e_group
+from tests.harness import wait_until, write_group
 
 REGIONS = ("us-east", "eu-west", "ap-south")
 
 
 @pytest.fixture
 def group(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, dict[str, Child]]]:
-    doc = group_doc(tmp_path, REGIONS, durability="buffered")
+    doc = e2e_group(tmp_path, REGIONS, durability="buffered")
     doc["replication"] = {"heartbeat_interval": "200ms"}
     config = write_group(tmp_path / "group.yaml", doc)
     procs = {
@@ -54,15 +55,6 @@ def streaming_from(config: pathlib.Path, source: str) -> bool:
     return True
 
 
-def wait(check, what: str, procs: dict[str, Child], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {n}\n{c.tail()}" for n, c in procs.items() if c.proc)
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
-        time.sleep(0.1)
-
-
 def write_until(config: pathlib.Path, stop: threading.Event) -> None:
     """Put items into us-east until told to stop, so its pulls carry records."""
     channel, stub = connect(str(load(config).region("us-east").node_listen))
@@ -83,7 +75,12 @@ def test_sigint_of_a_replicator_serving_pulls_logs_no_traceback(group) -> None:
         wait_ready(batch)
     stopping = procs["us-east.replicator"]
     for _attempt in range(3):  # the stop caught a pull mid-stream about every other time
-        wait(lambda: streaming_from(config, "us-east"), "links from us-east", procs)
+        wait_until(
+            lambda: streaming_from(config, "us-east"),
+            30,
+            "links from us-east",
+            logs=[child_logs(procs)],
+        )
         stop = threading.Event()
         writer = threading.Thread(target=write_until, args=(config, stop))
         writer.start()
