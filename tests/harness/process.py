@@ -160,7 +160,7 @@ class Process:
                 killed = True
         self._forget()
         if killed and check:
-            raise self.failure(f"ignored signal {sig} for {timeout}s; killed")
+            raise self.failure(f"ignored {signal.Signals(sig).name} for {timeout}s; killed")
         return self.popen.returncode
 
     def cleanup(self) -> None:
