@@ -7,6 +7,7 @@ returns a boolean for the caller to forget to check.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import pathlib
@@ -14,14 +15,15 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from meridian.cli.supervisor import Child
+from meridian.cli.supervisor import Child, children, stop_all
+from meridian.config import load
 from tests import harness
 from tests.harness.process import LOG_TAIL_LINES, STOP_TIMEOUT_S, Process
 
@@ -184,6 +186,17 @@ class MeridianRun(Process):
         return super().stop(timeout, sig, check=check)
 
 
+@contextlib.contextmanager
+def supervised(config: pathlib.Path) -> Iterator[dict[str, Child]]:
+    """The children `meridian run` would start for the group file ("REGION.COMPONENT":
+    child, none started yet, logs beside the file); all stopped on the way out."""
+    group = children(load(config), str(config), config.parent / "logs")
+    try:
+        yield {f"{c.region}.{c.component}": c for c in group}
+    finally:
+        stop_all(group, grace=5)
+
+
 def child_logs(children: Mapping[str, Child]) -> Callable[[], str]:
     """The log tails of the children `meridian run` starts, for a wait's failure message."""
     return lambda: "\n".join(f"--- {n}\n{c.tail()}" for n, c in children.items() if c.proc)
@@ -193,8 +206,12 @@ def metric(node: NodeProcess, name: str, **labels: str) -> float:
     """A sample from the node's /metrics page (0 when absent)."""
     url = f"http://{node.metrics_endpoint}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    for family in text_string_to_metric_families(text):
+        return sample_value(response.read().decode(), name, **labels)
+
+
+def sample_value(page: str, name: str, **labels: str) -> float:
+    """The sample of a /metrics page with this name and these labels (0 when absent)."""
+    for family in text_string_to_metric_families(page):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from meridian.cli.supervisor import Child, children, stop_all, wait_ready
+from meridian.cli.supervisor import Child, wait_ready
 from meridian.config import load
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
-from tests.e2e.helpers import child_logs, e2e_group, json_of, run_cli
+from tests.e2e.helpers import child_logs, e2e_group, json_of, run_cli, supervised
 from tests.harness import wait_until, write_group
 
 ITEMS = 30_000
@@ -27,14 +27,8 @@ def group(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, dict[str, Chil
     doc["tables"][0]["stream"] = {"view_type": "NEW_AND_OLD_IMAGES", "retention": "5s"}
     doc["replication"] = {"heartbeat_interval": "200ms"}
     config = write_group(tmp_path / "group.yaml", doc)
-    procs = {
-        f"{c.region}.{c.component}": c
-        for c in children(load(config), str(config), tmp_path / "logs")
-    }
-    try:
+    with supervised(config) as procs:
         yield config, procs
-    finally:
-        stop_all(list(procs.values()), grace=5)
 
 
 def start(procs: dict[str, Child], *names: str) -> None:

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from meridian.cli.supervisor import Child, children, stop_all, wait_ready
+from meridian.cli.supervisor import Child, wait_ready
 from meridian.config import load
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.wire.channels import connect
-from tests.e2e.helpers import child_logs, e2e_group
+from tests.e2e.helpers import child_logs, e2e_group, supervised
 from tests.harness import wait_until, write_group
 
 REGIONS = ("us-east", "eu-west", "ap-south")
@@ -29,14 +29,8 @@ def group(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, dict[str, Chil
     doc = e2e_group(tmp_path, REGIONS, durability="buffered")
     doc["replication"] = {"heartbeat_interval": "200ms"}
     config = write_group(tmp_path / "group.yaml", doc)
-    procs = {
-        f"{c.region}.{c.component}": c
-        for c in children(load(config), str(config), tmp_path / "logs")
-    }
-    try:
+    with supervised(config) as procs:
         yield config, procs
-    finally:
-        stop_all(list(procs.values()), grace=5)
 
 
 def streaming_from(config: pathlib.Path, source: str) -> bool:

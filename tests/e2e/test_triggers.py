@@ -24,13 +24,19 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
-from tests.e2e.helpers import MeridianRun, NodeProcess, e2e_group, json_of, run_cli
+from tests.e2e.helpers import (
+    MeridianRun,
+    NodeProcess,
+    e2e_group,
+    json_of,
+    run_cli,
+    sample_value,
+)
 from tests.harness import free_address, wait_until, write_group
 from tests.harness.process import STOP_TIMEOUT_S, Process, daemon_argv
 from tests.harness.waits import logs_of
@@ -151,11 +157,7 @@ class TriggerRunner(Process):
             return None
 
     def metric(self, name: str, trigger: str) -> float:
-        for family in text_string_to_metric_families(self.metrics_text() or ""):
-            for sample in family.samples:
-                if sample.name == name and sample.labels.get("trigger") == trigger:
-                    return float(sample.value)
-        return 0.0
+        return sample_value(self.metrics_text() or "", name, trigger=trigger)
 
     def checkpoint(self, trigger: str) -> dict[str, Any]:
         path = self.data_dir.parent / "triggers" / self.region / f"{trigger}.json"
