@@ -197,9 +197,9 @@ def supervised(config: pathlib.Path) -> Iterator[dict[str, Child]]:
         stop_all(group, grace=5)
 
 
-def child_logs(children: Mapping[str, Child]) -> Callable[[], str]:
+def child_logs(procs: Mapping[str, Child]) -> Callable[[], str]:
     """The log tails of the children `meridian run` starts, for a wait's failure message."""
-    return lambda: "\n".join(f"--- {n}\n{c.tail()}" for n, c in children.items() if c.proc)
+    return lambda: "\n".join(f"--- {n}\n{c.tail()}" for n, c in procs.items() if c.proc)
 
 
 def metric(node: NodeProcess, name: str, **labels: str) -> float:

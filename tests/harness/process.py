@@ -99,7 +99,8 @@ class Process:
             )
         self.starts += 1
         self.paused = False
-        _LIVE.append(self)
+        if self not in _LIVE:
+            _LIVE.append(self)
         return self
 
     @property
