@@ -24,6 +24,7 @@ from bench import load, workload
 from bench.cluster import REGION_NAMES, Cluster
 from bench.workload import raw_method
 from meridian.pb import node_pb2 as pb
+from tests.harness import eventually
 
 TABLE = "boot"
 BATCH = 1000
@@ -47,13 +48,14 @@ async def _wait_trimmed(cluster: Cluster, source: str, timeout: float = 60.0) ->
     """Seconds until the source's stream no longer starts at sequence 1."""
     stub = cluster.regions[source].stub
     start = time.monotonic()
-    while True:
+
+    async def trimmed() -> bool:
         reply = await stub.DescribeStream(pb.DescribeStreamRequest(table=TABLE), timeout=10)
-        if reply.trim_sequence_number > 1:
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise TimeoutError(f"stream of {source} not trimmed after {timeout}s")
-        await asyncio.sleep(POLL_S)
+        return bool(reply.trim_sequence_number > 1)
+
+    what = f"the stream of {source} trimmed"
+    await eventually(trimmed, timeout, what, logs=cluster.running(), interval=POLL_S)
+    return time.monotonic() - start
 
 
 async def _copy(cluster: Cluster, target: str, source: str, timeout: float) -> dict:

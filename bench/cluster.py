@@ -8,58 +8,43 @@ hold a peer back. Stubs talk to the nodes over byte-level or typed gRPC methods.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import os
 import pathlib
-import socket
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
-import yaml
 
-from bench.procs import Proc, python, wait_serving
 from bench.workload import TABLES
 from meridian.pb import node_pb2 as pb
 from meridian.pb import node_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.wire.channels import connect_async
+from tests.harness import (
+    NotYet,
+    Process,
+    daemon_argv,
+    eventually,
+    group_doc,
+    only_regions,
+    python_argv,
+    stop_all,
+    write_group,
+)
 
 REGION_NAMES = ["us-east", "eu-west", "ap-south"]
 
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+atexit.register(stop_all)  # whatever a failed or interrupted run left running
 
 
-def group_doc(
-    data: pathlib.Path, regions: list[str], durability: str, tables: list[dict] | None = None
-) -> dict:
-    ports = free_ports(4 * len(regions))
-    doc: dict = {
-        "group": "bench",
-        "durability": durability,
-        "tables": tables or TABLES,
-        "regions": [],
-    }
-    for i, name in enumerate(regions):
-        p = ports[4 * i : 4 * i + 4]
-        doc["regions"].append(
-            {
-                "name": name,
-                "node": {"listen": f"127.0.0.1:{p[0]}", "data_dir": str(data / name)},
-                "replicator": {"listen": f"127.0.0.1:{p[1]}", "metrics": f"127.0.0.1:{p[3]}"},
-                "metrics": {"listen": f"127.0.0.1:{p[2]}"},
-            }
-        )
-    return doc
+def bench_process(name: str, argv: Sequence[str], log_dir: pathlib.Path, role: str = "") -> Process:
+    """A child of the benchmark, its log in LOG_DIR/NAME.log, quiet unless LOG_LEVEL says
+    otherwise."""
+    env = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+    return Process(name, argv, log_dir / f"{name}.log", env=env, role=role)
 
 
 @dataclass
@@ -69,11 +54,11 @@ class Region:
     replicator_addr: str
     replicator_metrics: str
     node_metrics: str
-    node: Proc | None = None
-    replicator: Proc | None = None
+    node: Process | None = None
+    replicator: Process | None = None
     channel: grpc.aio.Channel | None = None
     stub: pb_grpc.NodeStub = field(default=None)
-    retired: list[Proc] = field(default_factory=list)  # stopped processes, for peak RSS
+    retired: list[Process] = field(default_factory=list)  # stopped processes, for peak RSS
 
 
 class Cluster:
@@ -84,15 +69,23 @@ class Cluster:
         regions: list[str],
         durability: str,
         tables: list[dict] | None = None,
+        hosts: Mapping[str, str] | None = None,
     ) -> None:
+        """`hosts`: where each region's processes listen (default: the loopback)."""
         self.work = work
         self.label = label
         self.logs = work / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        doc = group_doc(work / label, regions, durability, tables)
+        doc = group_doc(
+            work / label,
+            regions,
+            tables=tables or TABLES,
+            group="bench",
+            durability=durability,
+            hosts=hosts,
+        )
         self.doc = doc
-        self.config = work / f"{label}.yaml"
-        self.config.write_text(yaml.safe_dump(doc, sort_keys=False))
+        self.config = write_group(work / f"{label}.yaml", doc)
         self.durability = durability
         self.regions = {
             r["name"]: Region(
@@ -109,22 +102,19 @@ class Cluster:
     def subgroup(self, label: str, regions: list[str]) -> pathlib.Path:
         """A group file with only some of the regions (same ports and data directories), for
         processes that must not know the others yet; returns its path."""
-        doc = dict(self.doc, regions=[r for r in self.doc["regions"] if r["name"] in regions])
-        path = self.work / f"{label}.yaml"
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        return path
+        return write_group(self.work / f"{label}.yaml", only_regions(self.doc, regions))
 
-    def _proc(self, kind: str, region: str, config: pathlib.Path | None) -> Proc:
+    def _proc(self, kind: str, region: str, config: pathlib.Path | None) -> Process:
         self._starts += 1
         name = f"{self.label}-{kind}-{region}-{self._starts}"
-        argv = python(kind, "--config", str(config or self.config), "--region", region)
+        argv = daemon_argv(kind, config or self.config, region)
         role = f"{'node' if kind == 'regionnode' else kind} {region}"
-        return Proc(name, argv, self.logs, role)
+        return bench_process(name, argv, self.logs, role)
 
     async def start_node(self, name: str, config: pathlib.Path | None = None) -> float:
         region = self.regions[name]
         region.node = self._proc("regionnode", name, config).start()
-        waited = await wait_serving(region.node_addr, region.node)
+        waited = await region.node.wait_serving_async(region.node_addr)
         region.channel, region.stub = connect_async(region.node_addr)
         return waited
 
@@ -132,7 +122,7 @@ class Cluster:
         """Start a region's replicator; returns seconds until its gRPC service was serving."""
         region = self.regions[name]
         region.replicator = self._proc("replicator", name, config).start()
-        return await wait_serving(region.replicator_addr, region.replicator)
+        return await region.replicator.wait_serving_async(region.replicator_addr)
 
     def stop_replicator(self, name: str) -> None:
         region = self.regions[name]
@@ -160,7 +150,7 @@ class Cluster:
                 region.retired.append(region.node)
                 region.node = None
 
-    def processes(self) -> list[Proc]:
+    def processes(self) -> list[Process]:
         """Every process this cluster started (running or stopped), in start order."""
         out = []
         for region in self.regions.values():
@@ -168,14 +158,14 @@ class Cluster:
             out.extend(p for p in (region.node, region.replicator) if p is not None)
         return out
 
-    def running(self) -> list[Proc]:
+    def running(self) -> list[Process]:
         return [p for r in self.regions.values() for p in (r.node, r.replicator) if p is not None]
 
     def start_loadgen(
         self, name: str, rate: int, seconds: float, keys: int, result: pathlib.Path, prefix: str
-    ) -> Proc:
+    ) -> Process:
         """The load generator (`bench.loadgen`) writing to every region's node."""
-        command = python(
+        command = python_argv(
             "bench.loadgen",
             "--endpoints",
             ",".join(r.node_addr for r in self.regions.values()),
@@ -192,7 +182,7 @@ class Cluster:
             "--result",
             str(result),
         )
-        return Proc(name, command, self.logs).start()
+        return bench_process(name, command, self.logs).start()
 
     def peak_rss_kb(self) -> dict[str, int]:
         """Peak resident set (kB) per role ("node us-east", ...), the largest over restarts."""
@@ -223,7 +213,8 @@ class Cluster:
     async def wait_streaming(self, timeout: float = 30.0) -> float:
         """Wait until every running replicator's links are STREAMING; returns seconds waited."""
         start = time.monotonic()
-        while True:
+
+        async def streaming() -> bool:
             states: list[str] = []
             for region in self.regions.values():
                 if region.replicator is None:
@@ -233,28 +224,41 @@ class Cluster:
                         rpb.StatusRequest(), timeout=5
                     )
                 states.extend(link.state for link in reply.links)
-            if states and all(state == "STREAMING" for state in states):
-                return time.monotonic() - start
-            if time.monotonic() - start > timeout:
-                raise TimeoutError(f"replication links not streaming after {timeout}s: {states}")
-            await asyncio.sleep(0.05)
+            if not states or any(state != "STREAMING" for state in states):
+                raise NotYet(f"link states {states}")
+            return True
+
+        await eventually(
+            streaming, timeout, "replication links streaming", logs=self.running(), interval=0.05
+        )
+        return time.monotonic() - start
 
     async def wait_caught_up(
         self, table: str, heads: dict[str, int], timeout: float, poll: float = 0.02
     ) -> float:
         """Wait until every region has applied every other region's stream up to `heads`
         (origin -> sequence number); returns the monotonic time it was first seen."""
-        deadline = time.monotonic() + timeout
         pairs = [(t, o) for t in self.regions for o in self.regions if t != o and heads[o]]
-        while True:
+
+        async def caught_up() -> float:
             ckpts = await self.checkpoints(table)
             now = time.monotonic()
-            if all(ckpts.get(pair, 0) >= heads[pair[1]] for pair in pairs):
-                return now
-            if now > deadline:
-                behind = {f"{t}<-{o}": (ckpts.get((t, o), 0), heads[o]) for t, o in pairs}
-                raise TimeoutError(f"not caught up after {timeout}s: {behind}")
-            await asyncio.sleep(poll)
+            behind = {
+                f"{t}<-{o}": (ckpts.get((t, o), 0), heads[o])
+                for t, o in pairs
+                if ckpts.get((t, o), 0) < heads[o]
+            }
+            if behind:
+                raise NotYet(f"behind (applied, head): {behind}")
+            return now
+
+        return await eventually(
+            caught_up,
+            timeout,
+            f"every region caught up on {table}",
+            logs=self.running(),
+            interval=poll,
+        )
 
     async def digests(self, table: str) -> dict[str, str]:
         out = {}

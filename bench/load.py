@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import grpc
 
-from bench.procs import Proc
 from bench.stats import summary_ms
+from tests.harness import Process
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -32,7 +32,7 @@ class CpuWindow:
     """CPU used by the harness and by some child processes between start and stop, and by
     the whole machine: `others` is what processes outside this run took (a shared machine)."""
 
-    def __init__(self, procs: Sequence[Proc]) -> None:
+    def __init__(self, procs: Sequence[Process]) -> None:
         self.procs = list(procs)
         self._wall = time.perf_counter()
         self._own = time.process_time()
@@ -54,7 +54,7 @@ class CpuWindow:
 
 
 async def sequential(
-    call: grpc.aio.UnaryUnaryMultiCallable, requests: Sequence[bytes], procs: Sequence[Proc]
+    call: grpc.aio.UnaryUnaryMultiCallable, requests: Sequence[bytes], procs: Sequence[Process]
 ) -> dict:
     """Requests one after the other; latency of each."""
     latencies: list[float] = []
@@ -77,7 +77,7 @@ async def saturated(
     make_request: Callable[[int], bytes],
     concurrency: int,
     seconds: float,
-    procs: Sequence[Proc],
+    procs: Sequence[Process],
     *,
     per_call: int = 1,
 ) -> dict:
@@ -100,7 +100,7 @@ async def drain(
     call: grpc.aio.UnaryUnaryMultiCallable,
     requests: Iterable[bytes],
     concurrency: int,
-    procs: Sequence[Proc],
+    procs: Sequence[Process],
     *,
     per_call: int = 1,
 ) -> dict:

@@ -21,14 +21,14 @@ from collections.abc import Awaitable
 import grpc
 import rocksdict
 
-from bench.cluster import free_ports
-from bench.procs import Proc, python, wait_serving
+from bench.cluster import bench_process
 from bench.profile import Profile
 from bench.samples import stored_item, stream_record
 from bench.stats import summary_ms
 from bench.workload import TABLE, key_parts
 from meridian.pb import node_pb2 as pb
 from regionnode.store import stream_key
+from tests.harness import Process, free_port, python_argv
 
 PAIRS_PER_BATCH = 1000
 RECORDS_PER_MESSAGE = 100
@@ -104,7 +104,7 @@ async def _unary(channel: grpc.aio.Channel, calls: int, concurrency: int) -> dic
     return {"calls_per_s": len(latencies) / elapsed, "latency_ms": summary_ms(latencies)}
 
 
-async def _server_cpu_us(server: Proc, calls: int, run: Awaitable[dict]) -> dict:
+async def _server_cpu_us(server: Process, calls: int, run: Awaitable[dict]) -> dict:
     """Run a measurement and add the server process's CPU per call (user + system)."""
     before = server.cpu_seconds()
     result = await run
@@ -148,11 +148,12 @@ async def _stream(channel: grpc.aio.Channel, messages: int) -> dict:
 async def grpc_limits(
     logs: pathlib.Path, unary_calls: int, concurrency: int, stream_messages: int
 ) -> dict:
-    port = free_ports(1)[0]
+    port = free_port()
     address = f"127.0.0.1:{port}"
-    server = Proc("raw-grpc-server", python("bench.rawserver", "--port", str(port)), logs).start()
+    argv = python_argv("bench.rawserver", "--port", str(port))
+    server = bench_process("raw-grpc-server", argv, logs).start()
     try:
-        await wait_serving(address, server)
+        await server.wait_serving_async(address)
         async with grpc.aio.insecure_channel(address) as channel:
             sequential = await _server_cpu_us(
                 server, unary_calls + 50, _unary(channel, unary_calls, 1)

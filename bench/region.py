@@ -13,9 +13,9 @@ import grpc
 
 from bench import load, metrics, workload
 from bench.cluster import Cluster
-from bench.procs import Proc
 from bench.profile import Profile
 from bench.workload import raw_method
+from tests.harness import Process
 
 BATCH = 1000
 REGION = "us-east"
@@ -67,7 +67,7 @@ def _ops_per_commit(before: metrics.Samples, after: metrics.Samples) -> float:
     return ops / commits if commits else 0.0
 
 
-async def _reads(channel: grpc.aio.Channel, p: Profile, procs: list[Proc]) -> dict:
+async def _reads(channel: grpc.aio.Channel, p: Profile, procs: list[Process]) -> dict:
     get, query = raw_method(channel, "GetItem"), raw_method(channel, "Query")
     items = p.batch_items
     partitions = max(1, items // workload.SORT_KEYS_PER_PARTITION)

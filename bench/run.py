@@ -31,7 +31,6 @@ from bench import (
     bootstrap,
     convergence,
     plots,
-    procs,
     raw,
     region,
     replication,
@@ -41,9 +40,11 @@ from bench import (
 from bench.cluster import REGION_NAMES, Cluster
 from bench.profile import PROFILES, Profile
 from bench.workload import item_bytes
+from tests.harness import stop_all
+from tests.harness.process import REPO
 
 LAG_KEYS = 100_000
-RESULTS = procs.REPO / "bench" / "results"
+RESULTS = REPO / "bench" / "results"
 
 
 def machine() -> dict[str, Any]:
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.UTC)
     load_before = pathlib.Path("/proc/loadavg").read_text().split()[:3]
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    work = procs.REPO / "var" / "bench" / stamp
+    work = REPO / "var" / "bench" / stamp
     (work / "logs").mkdir(parents=True, exist_ok=True)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; processes stopped", file=sys.stderr)
         return 130
     finally:
-        procs.stop_all()
+        stop_all()
         if ok and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         elif not ok:

@@ -42,14 +42,12 @@ import socket
 import time
 from typing import Any
 
-import yaml
-
 from bench import replication
-from bench.cluster import REGION_NAMES, Cluster
-from bench.procs import Proc, python
+from bench.cluster import REGION_NAMES, Cluster, bench_process
 from bench.profile import Profile
 from bench.stats import summary_ms
 from chaos.net import Link, NetError, Network, cleanup_leftovers, sh
+from tests.harness import Process, in_namespace, python_argv
 
 SAMPLE_S = 0.5  # how often the shaper's CPU and packet counters are sampled
 PROBE_PORT = 1  # closed in every region namespace: a connect is refused by the kernel
@@ -71,7 +69,7 @@ def unavailable() -> str:
     return ""
 
 
-class Pid(Proc):
+class Pid(Process):
     """A process started elsewhere (the shaper), known by pid: enough for CPU windows."""
 
     def __init__(self, name: str, pid: int) -> None:
@@ -83,44 +81,24 @@ class Pid(Proc):
         return self._pid
 
 
-def _move(address: str, ip: str) -> str:
-    return f"{ip}:{address.rsplit(':', 1)[1]}"
-
-
 class WanCluster(Cluster):
     """A Cluster whose region processes run in their namespaces, bound to the region's
     address; `running()` includes the shaper and the probe (`extra`), so CPU windows count
     them as this run's, not as other programs'."""
 
     def __init__(self, work: pathlib.Path, plan: dict[str, Any]) -> None:
-        # The base class picks free ports on the loopback (here: the hub's); only the host
-        # part of each address changes, every namespace has its own ports.
-        super().__init__(work, "wan", list(plan["ips"]), plan["durability"])
+        # Free ports of the loopback (here: the hub's) on each region's address: every
+        # namespace has ports of its own.
+        super().__init__(work, "wan", list(plan["ips"]), plan["durability"], hosts=plan["ips"])
         self.namespaces: dict[str, str] = plan["namespaces"]
-        self.extra: list[Proc] = [Pid("shaper", plan["shaper_pid"])]
-        for entry in self.doc["regions"]:
-            ip = plan["ips"][entry["name"]]
-            for part, key in (
-                ("node", "listen"),
-                ("replicator", "listen"),
-                ("replicator", "metrics"),
-                ("metrics", "listen"),
-            ):
-                entry[part][key] = _move(entry[part][key], ip)
-        self.config.write_text(yaml.safe_dump(self.doc, sort_keys=False))
-        for name, region in self.regions.items():
-            ip = plan["ips"][name]
-            region.node_addr = _move(region.node_addr, ip)
-            region.replicator_addr = _move(region.replicator_addr, ip)
-            region.replicator_metrics = _move(region.replicator_metrics, ip)
-            region.node_metrics = _move(region.node_metrics, ip)
+        self.extra: list[Process] = [Pid("shaper", plan["shaper_pid"])]
 
-    def _proc(self, kind: str, region: str, config: pathlib.Path | None) -> Proc:
+    def _proc(self, kind: str, region: str, config: pathlib.Path | None) -> Process:
         proc = super()._proc(kind, region, config)
-        proc.argv = ["ip", "netns", "exec", self.namespaces[region], *proc.argv]
+        proc.argv = in_namespace(self.namespaces[region], proc.argv)
         return proc
 
-    def running(self) -> list[Proc]:
+    def running(self) -> list[Process]:
         return [*super().running(), *self.extra]
 
 
@@ -161,13 +139,13 @@ async def drive(plan: dict[str, Any]) -> dict[str, Any]:
     cluster = WanCluster(work, plan)
     first, *others = plan["ips"]
     probes = work / "wan-probes.txt"
-    prober = Proc(
+    targets = ",".join(plan["ips"][r] for r in others)
+    prober = bench_process(
         "wan-rtt-probe",
-        [
-            *("ip", "netns", "exec", plan["namespaces"][first]),
-            *python("bench.wan", "--probe", ",".join(plan["ips"][r] for r in others)),
-            *("--out", str(probes)),
-        ],
+        in_namespace(
+            plan["namespaces"][first],
+            python_argv("bench.wan", "--probe", targets, "--out", str(probes)),
+        ),
         cluster.logs,
     )
     try:
@@ -217,8 +195,8 @@ async def _run_driver(net: Network, work: pathlib.Path, p: Profile, plan: dict) 
     """Start the driver in the hub, sample the shaper meanwhile, return the driver's result."""
     plan_path, result_path = work / "wan-plan.json", work / "wan-result.json"
     plan_path.write_text(json.dumps({**plan, "result": str(result_path)}))
-    argv = ["ip", "netns", "exec", net.hub, *python("bench.wan", "--plan", str(plan_path))]
-    driver = Proc("wan-driver", argv, work / "logs").start()
+    argv = in_namespace(net.hub, python_argv("bench.wan", "--plan", str(plan_path)))
+    driver = bench_process("wan-driver", argv, work / "logs").start()
     samples: list[tuple[float, float, int]] = []
     sampler = asyncio.create_task(_sample(net, Pid("shaper", plan["shaper_pid"]), samples))
     try:

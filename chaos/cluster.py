@@ -4,27 +4,43 @@ Start order: network (namespaces, links, shaper), one agent per region, every no
 until its health check says SERVING), every replicator (same), then wait until every
 replication link is STREAMING. Stop order: replicators, then nodes, each with SIGTERM (exit
 codes kept), then agents; close() tears down whatever is left, also after a failure.
+
+Each node and replicator runs as `ip netns exec <namespace> python -m regionnode|replicator
+--config FILE --region NAME` (tests.harness.Process: its own session, stdout and stderr
+appended to a log file under the run's output directory, a marker line at each start).
+
+Clock skew: a process's env may set MERIDIAN_TEST_CLOCK_OFFSET_MS, the test-only offset that
+meridian.model.hlc adds to the wall clock of the process (read once at start; see README,
+"Clock skew"); changing it takes a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pathlib
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from chaos.agent import AgentClient
 from chaos.net import Network
-from chaos.procs import CLOCK_OFFSET_ENV, Proc, meridian
+from tests.harness import (
+    NotYet,
+    Process,
+    RegionPorts,
+    daemon_argv,
+    eventually,
+    group_doc,
+    in_namespace,
+    write_group,
+)
 
 REGION_NAMES = ("us-east", "eu-west", "ap-south", "sa-east", "af-south")
 TABLE = "chaos"
-NODE_PORT, REPLICATOR_PORT, NODE_METRICS_PORT, REPLICATOR_METRICS_PORT = 7100, 7200, 9100, 9200
+PORTS = RegionPorts(node=7100, replicator=7200, metrics=9100, replicator_metrics=9200)
 COMPONENTS = {"node": "regionnode", "replicator": "replicator"}
+CLOCK_OFFSET_ENV = "MERIDIAN_TEST_CLOCK_OFFSET_MS"
 
 
 @dataclass
@@ -48,68 +64,58 @@ class Cluster:
         self.net = net
         self.regions = list(net.regions)
         self.config = out / "group.yaml"
-        self.procs: dict[tuple[str, str], Proc] = {}
+        self.procs: dict[tuple[str, str], Process] = {}
         self.agents: dict[str, AgentClient] = {}
 
     # ---------------------------------------------------------------- addresses
 
     def node_endpoint(self, region: str) -> str:
-        return f"{self.net.ip(region)}:{NODE_PORT}"
+        return f"{self.net.ip(region)}:{PORTS.node}"
 
     def replicator_endpoint(self, region: str) -> str:
-        return f"{self.net.ip(region)}:{REPLICATOR_PORT}"
+        return f"{self.net.ip(region)}:{PORTS.replicator}"
 
     def metrics_url(self, region: str) -> str:
-        return f"http://{self.net.ip(region)}:{REPLICATOR_METRICS_PORT}/metrics"
+        return f"http://{self.net.ip(region)}:{PORTS.replicator_metrics}/metrics"
 
     def group_doc(self) -> dict[str, Any]:
         s = self.settings
-        return {
-            "group": "chaos",
-            "durability": s.durability,
-            "tables": [
+        return group_doc(
+            self.out / "data",
+            self.regions,
+            tables=[
                 {
                     "name": TABLE,
                     "partition_key": {"name": "pk", "type": "S"},
                     "stream": {"view_type": "NEW_AND_OLD_IMAGES", "retention": s.retention},
                 }
             ],
-            "replication": {
+            group="chaos",
+            durability=s.durability,
+            replication={
                 "batch_size": s.batch_size,
                 "max_clock_offset": f"{s.max_clock_offset_ms}ms",
                 "tombstone_lifetime": s.tombstone_lifetime,
                 "tombstone_max_lifetime": s.tombstone_max_lifetime,
                 "heartbeat_interval": f"{s.heartbeat_ms}ms",
             },
-            "regions": [
-                {
-                    "name": r,
-                    "node": {
-                        "listen": self.node_endpoint(r),
-                        "data_dir": str(self.out / "data" / r),
-                    },
-                    "replicator": {
-                        "listen": self.replicator_endpoint(r),
-                        "metrics": f"{self.net.ip(r)}:{REPLICATOR_METRICS_PORT}",
-                    },
-                    "metrics": {"listen": f"{self.net.ip(r)}:{NODE_METRICS_PORT}"},
-                }
-                for r in self.regions
-            ],
-        }
+            hosts={r: self.net.ip(r) for r in self.regions},
+            ports=PORTS,
+        )
 
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
         self.net.setup()
-        self.config.write_text(yaml.safe_dump(self.group_doc(), sort_keys=False))
+        write_group(self.config, self.group_doc())
+        log_level = os.environ.get("LOG_LEVEL", "INFO")
         for region in self.regions:
             for component, module in COMPONENTS.items():
-                self.procs[(region, component)] = Proc(
+                self.procs[(region, component)] = Process(
                     f"{component} {region}",
-                    self.net.ns(region),
-                    meridian(module, self.config, region),
+                    in_namespace(self.net.ns(region), daemon_argv(module, self.config, region)),
                     self.out / f"{component}-{region}.log",
+                    env={"LOG_LEVEL": log_level},
                 )
             self.set_clock(region, self.settings.clock_offsets_ms.get(region, 0))
             agent = AgentClient(
@@ -136,16 +142,15 @@ class Cluster:
             reply = await agent.call("health", endpoint=endpoint, timeout=5)
             return bool(reply["status"] == "SERVING")
 
-        return await self.procs[(region, component)].wait_ready(
-            serving, self.settings.ready_timeout_s, "serving"
+        return await self.procs[(region, component)].wait_ready_async(
+            serving, self.settings.ready_timeout_s, "serving", retry=(Exception,)
         )
 
     async def wait_streaming(self, timeout: float = 60.0) -> None:
         """Until every replicator reports every link from its peers as STREAMING."""
-        deadline = time.monotonic() + timeout
-        missing: list[str] = []
-        while time.monotonic() < deadline:
-            missing = []
+
+        async def streaming() -> bool:
+            missing: list[str] = []
             for region in self.regions:
                 try:
                     sample = await self.agents[region].call("metrics", url=self.metrics_url(region))
@@ -155,15 +160,12 @@ class Cluster:
                 for peer in self.regions:
                     if peer != region and sample["streaming"].get(peer) != 1.0:
                         missing.append(f"{peer}->{region}")
-            if not missing:
-                return
-            await asyncio.sleep(0.2)
-        tails = "\n".join(
-            f"== {p.name}\n{p.log_tail(10)}"
-            for (_, c), p in self.procs.items()
-            if c == "replicator"
-        )
-        raise TimeoutError(f"links not STREAMING after {timeout:.0f} s: {missing}\n{tails}")
+            if missing:
+                raise NotYet(f"not streaming: {missing}")
+            return True
+
+        logs = self.of("replicator")
+        await eventually(streaming, timeout, "every link STREAMING", logs=logs, interval=0.2)
 
     def set_clock(self, region: str, offset_ms: int) -> None:
         """Skew the region's wall clock by offset_ms from its processes' next start on."""
@@ -185,18 +187,21 @@ class Cluster:
 
     async def restart(self, region: str, component: str) -> None:
         proc = self.procs[(region, component)]
-        if not proc.alive():
+        if not proc.running:
             proc.start()
         await self.wait_ready(region, component)
 
-    def proc(self, region: str, component: str) -> Proc:
+    def proc(self, region: str, component: str) -> Process:
         return self.procs[(region, component)]
+
+    def of(self, component: str) -> list[Process]:
+        """Every region's process of one component."""
+        return [p for (_, c), p in self.procs.items() if c == component]
 
     async def stop(self) -> dict[str, list[int]]:
         """Graceful stop, replicators first; every exit code each process ever had."""
         for component in ("replicator", "node"):
-            procs = [p for (_, c), p in self.procs.items() if c == component]
-            await asyncio.gather(*(asyncio.to_thread(p.stop) for p in procs))
+            await asyncio.gather(*(asyncio.to_thread(p.stop) for p in self.of(component)))
         return {p.name: list(p.exit_codes) for p in self.procs.values()}
 
     async def close(self) -> None:

@@ -34,6 +34,7 @@ from chaos.net import Link, Network
 from chaos.scenarios import Scenario
 from chaos.workload import Spec
 from meridian.config import parse_duration_ms
+from tests.harness import NotYet, eventually
 
 log = logging.getLogger("chaos")
 SAMPLE_INTERVAL_S = 0.5
@@ -128,18 +129,21 @@ class ScenarioRun:
     async def wait_steady(self, timeout: float = 30.0) -> None:
         """Until every link's lag is under the bound (a link's lag counts from its creation
         until its first batch)."""
-        deadline = time.monotonic() + timeout
         lags: dict[str, dict[str, float]] = {}
-        while time.monotonic() < deadline:
+
+        async def steady() -> bool:
             for r, agent in self.agents():
                 lags[r] = (await agent.call("metrics", url=self.cluster.metrics_url(r)))["lag"]
-            if all(
+            if not all(
                 len(v) == len(self.regions) - 1 and max(v.values()) <= self.sc.lag_bound_s
                 for v in lags.values()
             ):
-                return
-            await asyncio.sleep(0.25)
-        raise TimeoutError(f"lag not under {self.sc.lag_bound_s} s after {timeout:.0f} s: {lags}")
+                raise NotYet(f"lags {lags}")
+            return True
+
+        what = f"every link's lag under {self.sc.lag_bound_s} s"
+        logs = self.cluster.of("replicator")
+        await eventually(steady, timeout, what, logs=logs, retry=(NotYet,), interval=0.25)
 
     async def run_faults(self) -> None:
         sc, rep = self.sc, self.rep

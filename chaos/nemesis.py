@@ -32,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chaos.cluster import COMPONENTS, REPLICATOR_PORT, Cluster
+from chaos.cluster import COMPONENTS, PORTS, Cluster
 from chaos.net import Cut, Link
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def cut_pairs(fault: Fault, regions: list[str]) -> list[Cut]:
     if fault.kind == "oneway":
         return [(t["src"], t["dst"], 0)]
     if fault.kind == "nopull":
-        return [(t["puller"], t["source"], REPLICATOR_PORT)]
+        return [(t["puller"], t["source"], PORTS.replicator)]
     return []
 
 
@@ -209,7 +209,7 @@ class Nemesis:
                 if proc.paused:
                     broken = True
                     proc.resume()
-                if not proc.alive():
+                if not proc.running:
                     broken = True
                     log.warning("%s was down at the heal; restarting it", proc.name)
                     await self.cluster.restart(region, component)

@@ -22,14 +22,15 @@ from chaos.execute import read_jsonl
 from chaos.workload import Spec, Workload
 from meridian.model import lww
 from regionnode import replicated_apply
-from tests.integration.group import group_yaml, load_doc, running_group
+from tests.harness import group_doc, load_doc
+from tests.harness.inprocess import running_group
 
 TABLE = {"name": "chaos", "partition_key": {"name": "pk", "type": "S"}}
 
 
 async def run_group(tmp_path: pathlib.Path) -> dict[str, Any]:
     """Write with replication off (conflicts pile up), turn it on, write on, quiesce."""
-    doc = group_yaml(
+    doc = group_doc(
         tmp_path,
         ["a", "b", "c"],
         tables=[TABLE],

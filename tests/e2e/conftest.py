@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.helpers import NodeProcess, group_doc, write_group
+from tests.e2e.helpers import NodeProcess, e2e_group
+from tests.harness import write_group
 
 NodeFactory = Callable[..., NodeProcess]
 
@@ -21,7 +22,7 @@ class Nodes:
         self.started: list[NodeProcess] = []
 
     def config(self, name: str = "group.yaml", **options: Any) -> pathlib.Path:
-        return write_group(self.base / name, group_doc(self.base, **options))
+        return write_group(self.base / name, e2e_group(self.base, **options))
 
     def node(
         self, config: pathlib.Path | None = None, region: str = "us-east", *, ready: bool = True
@@ -32,7 +33,7 @@ class Nodes:
         self.started.append(node)
         node.start()
         if ready:
-            node.wait_ready()
+            node.wait_healthy()
         return node
 
     def restart(self, node: NodeProcess) -> NodeProcess:
@@ -62,6 +63,6 @@ def shared_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProces
         yield node
         code = node.stop()
         if code != 0:
-            raise node.fail(f"node exited with {code} after SIGTERM")
+            raise node.failure(f"node exited with {code} after SIGTERM")
     finally:
         started.cleanup()

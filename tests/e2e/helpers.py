@@ -1,4 +1,4 @@
-"""Real `meridian` processes for end-to-end tests: free ports, group files, nodes and the CLI.
+"""Real `meridian` processes for end-to-end tests: group files, nodes and the CLI.
 
 Every wait has a deadline and raises with the process's log when it passes; nothing here
 returns a boolean for the caller to forget to check.
@@ -8,35 +8,28 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import copy
 import json
 import os
 import pathlib
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-import grpc
 import yaml
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.ports import free_ports
+from meridian.cli.supervisor import Child, children, stop_all
+from meridian.config import load
+from tests import harness
+from tests.harness.process import LOG_TAIL_LINES, STOP_TIMEOUT_S, Process
 
 MERIDIAN = [sys.executable, "-m", "meridian.cli"]
 READY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 15.0
 CLI_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
-
 
 ORDERS = {
     "name": "orders",
@@ -46,45 +39,21 @@ ORDERS = {
 }
 
 
-def region_doc(name: str, data_dir: pathlib.Path) -> dict[str, Any]:
-    """One region entry on fresh loopback ports (node, replicator, both metrics)."""
-    node, replicator, metrics, replicator_metrics = free_ports(4)
-    return {
-        "name": name,
-        "node": {"listen": f"127.0.0.1:{node}", "data_dir": str(data_dir)},
-        "replicator": {
-            "listen": f"127.0.0.1:{replicator}",
-            "metrics": f"127.0.0.1:{replicator_metrics}",
-        },
-        "metrics": {"listen": f"127.0.0.1:{metrics}"},
-    }
-
-
-def group_doc(
+def e2e_group(
     base: pathlib.Path,
     regions: tuple[str, ...] = ("us-east",),
     *,
     durability: str = "fsync",
     tables: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A group file's content with every region's data under ``base``."""
-    return {
-        "group": "e2e",
-        "durability": durability,
-        "tables": copy.deepcopy(tables if tables is not None else [ORDERS]),
-        "regions": [region_doc(name, base / "data" / name) for name in regions],
-    }
-
-
-def write_group(path: pathlib.Path, doc: dict[str, Any]) -> pathlib.Path:
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    """The end-to-end tests' group file content: every region's data under base/data."""
+    return harness.group_doc(
+        base / "data",
+        regions,
+        tables=tables if tables is not None else [ORDERS],
+        group="e2e",
+        durability=durability,
+    )
 
 
 def run_cli(
@@ -99,7 +68,7 @@ def run_cli(
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=_env(),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
@@ -118,109 +87,29 @@ def json_lines(text: str) -> list[Any]:
     return [json_of(line) for line in text.splitlines() if line.strip()]
 
 
-class NodeProcess:
+class NodeProcess(Process):
     """One `meridian node` process; its stdout and stderr go to a log file."""
 
     def __init__(self, config: pathlib.Path, region: str, log_path: pathlib.Path) -> None:
+        argv = [*MERIDIAN, "node", "--config", str(config), "--region", region]
+        super().__init__(f"node {region}", argv, log_path)
         self.config = config
         self.region = region
-        self.log_path = log_path
         doc = yaml.safe_load(config.read_text())
         (entry,) = [r for r in doc["regions"] if r["name"] == region]
         self.endpoint: str = entry["node"]["listen"]
         self.metrics_endpoint: str = entry["metrics"]["listen"]
-        self.process: subprocess.Popen[bytes] | None = None
 
-    # ------------------------------------------------------------ lifecycle
-
-    def start(self) -> NodeProcess:
-        assert self.process is None or self.process.poll() is not None, "already running"
-        with self.log_path.open("ab") as log:
-            log.write(f"--- starting node {self.region} ---\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [*MERIDIAN, "node", "--config", str(self.config), "--region", self.region],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=_env(),
-            )
+    def wait_healthy(self, timeout: float = READY_TIMEOUT_S) -> NodeProcess:
+        """Until the node's gRPC health service reports SERVING."""
+        self.wait_serving(self.endpoint, timeout)
         return self
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-
-    def fail(self, message: str) -> AssertionError:
-        return AssertionError(f"{message}\n--- log of node {self.region} ---\n{self.log()}")
-
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> NodeProcess:
-        """Poll the gRPC health service until the node reports SERVING."""
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        with grpc.insecure_channel(self.endpoint) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                if not self.running:
-                    code = self.process.returncode if self.process else None
-                    raise self.fail(f"node {self.region} exited with {code} while starting")
-                try:
-                    reply = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return self
-                    last = f"status {reply.status}"
-                except grpc.RpcError as exc:
-                    last = f"{exc.code().name}: {exc.details()}"
-                time.sleep(0.05)
-        raise self.fail(
-            f"node {self.region} at {self.endpoint} not ready within {timeout}s ({last})"
-        )
-
-    def wait_exit(self, timeout: float = READY_TIMEOUT_S) -> int:
-        """Wait for the process to exit on its own; its exit code."""
-        assert self.process is not None
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise self.fail(f"node {self.region} still running after {timeout}s") from None
-
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+    def stop(
+        self, timeout: float = STOP_TIMEOUT_S, sig: int = signal.SIGTERM, *, check: bool = True
+    ) -> int | None:
         """SIGTERM, then wait; kill -9 and raise when it does not exit in time."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
-            raise self.fail(f"node {self.region} ignored SIGTERM for {timeout}s") from None
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(STOP_TIMEOUT_S)
-
-    def cleanup(self) -> None:
-        """Make sure the process is gone (fixture finalizers): kill what is left."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            if self.process.poll() is None:
-                self.process.kill()
-        self.process.wait(STOP_TIMEOUT_S)
+        return super().stop(timeout, sig, check=check)
 
     # ------------------------------------------------------------ talking to it
 
@@ -245,7 +134,7 @@ class NodeProcess:
         outputs = []
         for call, result in zip(calls, self.cli_many(*calls), strict=True):
             if result.returncode != 0:
-                raise self.fail(
+                raise self.failure(
                     f"meridian {call[0]} exited with {result.returncode}\n"
                     f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
                 )
@@ -256,30 +145,73 @@ class NodeProcess:
         """Like cli(), but the command must succeed; its stdout."""
         result = self.cli(command, *args, input=input)
         if result.returncode != 0:
-            raise self.fail(
+            raise self.failure(
                 f"meridian {command} exited with {result.returncode}\n"
                 f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
             )
         return result.stdout
 
 
-def wait_until(
-    condition: Callable[[], bool], what: str, node: NodeProcess, timeout: float = 15.0
-) -> None:
-    """Poll ``condition`` until it holds; raise with the node's log at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise node.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+class MeridianRun(Process):
+    """`meridian run CONFIG` in the background: its output in a file, its children's logs in
+    a directory."""
+
+    def __init__(self, config: pathlib.Path, out_path: pathlib.Path, log_dir: pathlib.Path) -> None:
+        argv = [*MERIDIAN, "run", str(config), "--log-dir", str(log_dir)]
+        super().__init__(f"meridian run {config.name}", argv, out_path, mark_starts=False)
+        self.config = config
+        self.log_dir = log_dir
+
+    def output(self) -> str:
+        """What it printed, then every child's whole log."""
+        logs = [f"--- {p.name}\n{p.read_text(errors='replace')}" for p in self.log_dir.glob("*")]
+        return "\n".join([self.log(), *logs])
+
+    def log_section(self, lines: int = LOG_TAIL_LINES) -> str:
+        tails = [
+            f"--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-lines:])
+            for p in sorted(self.log_dir.glob("*.log"))
+        ]
+        return "\n".join([super().log_section(lines), *tails])
+
+    def wait_banner(self, timeout: float = 30.0) -> str:
+        """Until it says the group is running; what it printed."""
+        self.wait_ready(lambda: "is running" in self.log(), timeout, "the banner")
+        return self.log()
+
+    def stop(
+        self, timeout: float = 30.0, sig: int = signal.SIGINT, *, check: bool = True
+    ) -> int | None:
+        """Ctrl-C (SIGINT) by default; the whole session killed if it does not exit in time."""
+        return super().stop(timeout, sig, check=check)
+
+
+@contextlib.contextmanager
+def supervised(config: pathlib.Path) -> Iterator[dict[str, Child]]:
+    """The children `meridian run` would start for the group file ("REGION.COMPONENT":
+    child, none started yet, logs beside the file); all stopped on the way out."""
+    group = children(load(config), str(config), config.parent / "logs")
+    try:
+        yield {f"{c.region}.{c.component}": c for c in group}
+    finally:
+        stop_all(group, grace=5)
+
+
+def child_logs(procs: Mapping[str, Child]) -> Callable[[], str]:
+    """The log tails of the children `meridian run` starts, for a wait's failure message."""
+    return lambda: "\n".join(f"--- {n}\n{c.tail()}" for n, c in procs.items() if c.proc)
 
 
 def metric(node: NodeProcess, name: str, **labels: str) -> float:
     """A sample from the node's /metrics page (0 when absent)."""
     url = f"http://{node.metrics_endpoint}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    for family in text_string_to_metric_families(text):
+        return sample_value(response.read().decode(), name, **labels)
+
+
+def sample_value(page: str, name: str, **labels: str) -> float:
+    """The sample of a /metrics page with this name and these labels (0 when absent)."""
+    for family in text_string_to_metric_families(page):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)

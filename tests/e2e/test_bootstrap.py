@@ -9,32 +9,26 @@ import signal
 import time
 from collections.abc import Iterator
 
-import grpc
 import pytest
 
-from meridian.cli.supervisor import Child, children, stop_all, wait_ready
+from meridian.cli.supervisor import Child, wait_ready
 from meridian.config import load
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
-from tests.e2e.helpers import group_doc, json_of, run_cli, write_group
+from tests.e2e.helpers import child_logs, e2e_group, json_of, run_cli, supervised
+from tests.harness import wait_until, write_group
 
 ITEMS = 30_000
 
 
 @pytest.fixture
 def group(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, dict[str, Child]]]:
-    doc = group_doc(tmp_path, ("us-east", "eu-west", "ap-south"), durability="buffered")
+    doc = e2e_group(tmp_path, ("us-east", "eu-west", "ap-south"), durability="buffered")
     doc["tables"][0]["stream"] = {"view_type": "NEW_AND_OLD_IMAGES", "retention": "5s"}
     doc["replication"] = {"heartbeat_interval": "200ms"}
     config = write_group(tmp_path / "group.yaml", doc)
-    procs = {
-        f"{c.region}.{c.component}": c
-        for c in children(load(config), str(config), tmp_path / "logs")
-    }
-    try:
+    with supervised(config) as procs:
         yield config, procs
-    finally:
-        stop_all(list(procs.values()), grace=5)
 
 
 def start(procs: dict[str, Child], *names: str) -> None:
@@ -55,20 +49,6 @@ def digest(config: pathlib.Path, region: str) -> str:
         return stub.Digest(pb.DigestRequest(table="orders"), timeout=30).digest
 
 
-def wait(check, what: str, procs: dict[str, Child], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except grpc.RpcError:
-            pass
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {n}\n{c.tail()}" for n, c in procs.items() if c.proc)
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
-        time.sleep(0.1)
-
-
 def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
     config, procs = group
     start(procs, "us-east.node", "eu-west.node")
@@ -83,10 +63,20 @@ def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
     )
     assert deleted.returncode == 0, deleted.stderr
     # both regions hold everything, and their streams age past the 5 s retention
-    wait(lambda: digest(config, "us-east") == digest(config, "eu-west"), "us and eu agree", procs)
+    wait_until(
+        lambda: digest(config, "us-east") == digest(config, "eu-west"),
+        60,
+        "us and eu agree",
+        logs=[child_logs(procs)],
+    )
     time.sleep(6)
     start(procs, "ap-south.node", "ap-south.replicator")
-    wait(lambda: node_info(config, "ap-south").bootstrap.entries > 0, "the copy to start", procs)
+    wait_until(
+        lambda: node_info(config, "ap-south").bootstrap.entries > 0,
+        60,
+        "the copy to start",
+        logs=[child_logs(procs)],
+    )
     os.kill(procs["ap-south.replicator"].proc.pid, signal.SIGKILL)
     procs["ap-south.replicator"].proc.wait()
     state = node_info(config, "ap-south").bootstrap
@@ -96,13 +86,18 @@ def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
     )
     assert written.returncode == 0, written.stderr
     start(procs, "ap-south.replicator")
-    wait(
+    wait_until(
         lambda: node_info(config, "ap-south").bootstrap.state == "ACTIVE",
-        "ap-south ACTIVE",
-        procs,
         120,
+        "ap-south ACTIVE",
+        logs=[child_logs(procs)],
     )
-    wait(lambda: run_cli("verify", "--config", config).returncode == 0, "verify", procs, 120)
+    wait_until(
+        lambda: run_cli("verify", "--config", config).returncode == 0,
+        120,
+        "verify",
+        logs=[child_logs(procs)],
+    )
     got = run_cli(
         "get", "--config", config, "--region", "ap-south", json.dumps({"pk": "k5", "sk": "s"})
     )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 import yaml
 
-from tests.e2e.helpers import group_doc, run_cli
+from tests.e2e.helpers import e2e_group, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ COMMANDS = [
 
 
 def alias_bomb(tmp_path: pathlib.Path) -> tuple[pathlib.Path, str]:
-    text = yaml.safe_dump(group_doc(tmp_path), sort_keys=False)
+    text = yaml.safe_dump(e2e_group(tmp_path), sort_keys=False)
     laughs = ["l0: &l0 {x: [1]}"] + [
         f"l{i}: &l{i} {{$or: [{', '.join([f'*l{i - 1}'] * 9)}]}}" for i in range(1, 9)
     ]

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.helpers import MERIDIAN, group_doc, json_of, run_cli, write_group
+from tests.e2e.helpers import MeridianRun, e2e_group, json_of, run_cli
+from tests.harness import write_group
 
 REGIONS = ("us-east", "eu-west", "ap-south")
 
@@ -27,45 +28,21 @@ class Group:
     """`meridian run CONFIG` in the background; always stopped by the fixture."""
 
     def __init__(self, base: pathlib.Path) -> None:
-        doc = group_doc(base, REGIONS, durability="fsync")
+        doc = e2e_group(base, REGIONS, durability="fsync")
         doc["replication"] = {"heartbeat_interval": "200ms"}
         self.config = write_group(base / "group.yaml", doc)
         self.log_dir = base / "logs"
-        self.out = open(base / "run.out", "w+b")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [*MERIDIAN, "run", str(self.config), "--log-dir", str(self.log_dir)],
-            stdout=self.out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.run = MeridianRun(self.config, base / "run.out", self.log_dir).start()
 
     def logs(self) -> str:
-        parts = [self.out_text()]
-        for path in sorted(self.log_dir.glob("*.log")):
-            lines = path.read_text(errors="replace").splitlines()[-15:]
-            parts.append(f"--- {path.name}\n" + "\n".join(lines))
-        return "\n".join(parts)
+        return self.run.log_section()
 
     def out_text(self) -> str:
-        self.out.flush()
-        self.out.seek(0)
-        return self.out.read().decode(errors="replace")
+        return self.run.log()
 
     def wait_for(self, check, what: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"meridian run exited ({self.proc.returncode})\n{self.logs()}")
-            try:
-                if check():
-                    return
-            except AssertionError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out after {timeout}s waiting for {what}\n{self.logs()}"
-                )
-            time.sleep(0.1)
+        """Until ``check`` holds while `meridian run` runs."""
+        self.run.wait_ready(check, timeout, what)
 
     def cli(self, *args: object) -> subprocess.CompletedProcess[str]:
         return run_cli(*args)
@@ -106,16 +83,8 @@ class Group:
                 return int(entry.name)
         raise AssertionError(f"no {component} process for {region}\n{self.logs()}")
 
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.out.close()
-        return self.proc.returncode
+    def stop(self) -> int | None:
+        return self.run.stop(check=False)
 
 
 @pytest.fixture

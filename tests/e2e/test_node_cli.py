@@ -24,19 +24,8 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import node_pb2_grpc
 from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
-from tests.e2e.helpers import (
-    MERIDIAN,
-    NodeProcess,
-    free_port,
-    group_doc,
-    json_lines,
-    json_of,
-    metric,
-    region_doc,
-    run_cli,
-    wait_until,
-    write_group,
-)
+from tests.e2e.helpers import MERIDIAN, NodeProcess, e2e_group, json_lines, json_of, metric, run_cli
+from tests.harness import free_port, region_doc, wait_until, write_group
 
 pytestmark = pytest.mark.e2e
 
@@ -348,7 +337,10 @@ def test_stream_tail_is_live_and_ctrl_c_exits_quietly(
     try:
         # Both are subscribed (and "latest" was fixed) once the node has counted them.
         wait_until(
-            lambda: metric(shared_node, **subscribes) >= before + 2, "two subscribers", shared_node
+            lambda: metric(shared_node, **subscribes) >= before + 2,
+            15,
+            "two subscribers",
+            logs=[shared_node],
         )
         item = items.from_plain({"pk": "live", "sk": "1", "v": 1})
         stub.PutItem(pb.PutItemRequest(table="orders", item=item), timeout=10)
@@ -475,14 +467,14 @@ def test_verify_and_conflicts_on_one_region(shared_node: NodeProcess) -> None:
 
 
 def test_check_config(tmp_path: Any) -> None:
-    good = write_group(tmp_path / "good.yaml", group_doc(tmp_path))
+    good = write_group(tmp_path / "good.yaml", e2e_group(tmp_path))
     result = run_cli("check-config", good)
     assert result.returncode == 0 and "is valid" in result.stdout
 
     example = run_cli("check-config", EXAMPLE)
     assert example.returncode == 0, example.stderr
 
-    doc = group_doc(tmp_path)
+    doc = e2e_group(tmp_path)
     doc["regions"][0]["node"]["listen"] = "eu-west"
     bad = write_group(tmp_path / "bad.yaml", doc)
     result = run_cli("check-config", bad)
@@ -491,14 +483,14 @@ def test_check_config(tmp_path: Any) -> None:
 
 
 def test_node_with_a_bad_config_exits_3(tmp_path: Any) -> None:
-    doc = group_doc(tmp_path)
+    doc = e2e_group(tmp_path)
     doc["tables"][0]["partition_key"]["type"] = "X"
     bad = write_group(tmp_path / "bad.yaml", doc)
     result = run_cli("node", "--config", bad, "--region", "us-east")
     assert result.returncode == 3
     assert "tables[0].partition_key.type" in result.stderr
 
-    good = write_group(tmp_path / "good.yaml", group_doc(tmp_path))
+    good = write_group(tmp_path / "good.yaml", e2e_group(tmp_path))
     result = run_cli("node", "--config", good, "--region", "mars")
     assert result.returncode == 3
     assert "unknown region 'mars'" in result.stderr

@@ -14,7 +14,8 @@ from meridian.model import items
 from meridian.pb import node_pb2 as pb
 from meridian.pb import node_pb2_grpc
 from tests.e2e.conftest import Nodes
-from tests.e2e.helpers import NodeProcess, free_port, write_group
+from tests.e2e.helpers import NodeProcess
+from tests.harness import free_address, write_group
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +28,8 @@ def second_config(first: NodeProcess, path: pathlib.Path, **addresses: str) -> p
     doc = copy.deepcopy(doc)
     region = doc["regions"][0]
     region["node"]["data_dir"] = str(path.parent / "second-data")
-    region["node"]["listen"] = addresses.get("node", f"127.0.0.1:{free_port()}")
-    region["metrics"]["listen"] = addresses.get("metrics", f"127.0.0.1:{free_port()}")
+    region["node"]["listen"] = addresses.get("node", free_address())
+    region["metrics"]["listen"] = addresses.get("metrics", free_address())
     return write_group(path, doc)
 
 

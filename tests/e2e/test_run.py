@@ -3,78 +3,31 @@ line, the banner's commands work, and Ctrl-C stops the group with exit code 130.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shlex
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 import yaml
 
-from tests.e2e.helpers import (
-    MERIDIAN,
-    free_port,
-    group_doc,
-    json_of,
-    run_cli,
-    write_group,
-)
+from tests.e2e.helpers import MeridianRun, e2e_group, json_of, run_cli
+from tests.harness import free_address, write_group
 
 REGIONS = ("us-east", "eu-west")
 DEADLINE_S = 30.0
 
 
-class Run:
-    """`meridian run CONFIG` in the background, its output in a file; always stopped."""
-
-    def __init__(self, config: pathlib.Path, name: str) -> None:
-        self.config = config
-        self.log_dir = config.parent / f"{name}-logs"
-        self.out_path = config.parent / f"{name}.out"
-        with self.out_path.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [*MERIDIAN, "run", str(config), "--log-dir", str(self.log_dir)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-
-    def output(self) -> str:
-        logs = [f"--- {p.name}\n{p.read_text(errors='replace')}" for p in self.log_dir.glob("*")]
-        return "\n".join([self.out_path.read_text(errors="replace"), *logs])
-
-    def wait_banner(self) -> str:
-        deadline = time.monotonic() + DEADLINE_S
-        while "is running" not in (text := self.out_path.read_text(errors="replace")):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"no banner (exit {self.proc.returncode})\n{self.output()}")
-            time.sleep(0.1)
-        return text
-
-    def wait_exit(self, timeout: float = DEADLINE_S) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running after {timeout}s\n{self.output()}") from None
-
-    def stop(self, signum: int = signal.SIGINT) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signum)
-        try:
-            return self.proc.wait(DEADLINE_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # and every child still in its session
-            self.proc.wait()
-            raise AssertionError(f"ignored signal {signum}\n{self.output()}") from None
+def start_run(config: pathlib.Path, name: str) -> MeridianRun:
+    """`meridian run CONFIG` in the background, its output in NAME.out; always stopped."""
+    out = config.parent / f"{name}.out"
+    return MeridianRun(config, out, config.parent / f"{name}-logs").start()
 
 
 @pytest.fixture
-def runs() -> Iterator[list[Run]]:
-    started: list[Run] = []
+def runs() -> Iterator[list[MeridianRun]]:
+    started: list[MeridianRun] = []
     try:
         yield started
     finally:
@@ -82,18 +35,18 @@ def runs() -> Iterator[list[Run]]:
             run.stop()
 
 
-def one_line_of(run: Run) -> str:
-    lines = [line for line in run.out_path.read_text().splitlines() if line.strip()]
+def one_line_of(run: MeridianRun) -> str:
+    lines = [line for line in run.log_path.read_text().splitlines() if line.strip()]
     assert len(lines) == 1, run.output()
     return lines[0]
 
 
 def test_a_second_run_is_refused_in_one_line_and_ctrl_c_exits_130(
-    tmp_path: pathlib.Path, runs: list[Run]
+    tmp_path: pathlib.Path, runs: list[MeridianRun]
 ) -> None:
-    doc = group_doc(tmp_path, REGIONS)
+    doc = e2e_group(tmp_path, REGIONS)
     config = write_group(tmp_path / "group.yaml", doc)
-    first = Run(config, "first")
+    first = start_run(config, "first")
     runs.append(first)
     banner = first.wait_banner()
 
@@ -111,7 +64,7 @@ def test_a_second_run_is_refused_in_one_line_and_ctrl_c_exits_130(
     assert tail.returncode == 0 and json_of(tail.stdout)["eventName"] == "INSERT", tail
 
     # the same file again: refused at once, in one line, nothing started
-    second = Run(config, "second")
+    second = start_run(config, "second")
     runs.append(second)
     assert second.wait_exit() == 3
     line = one_line_of(second)
@@ -121,11 +74,11 @@ def test_a_second_run_is_refused_in_one_line_and_ctrl_c_exits_130(
     # other ports, the same data directories: refused too
     other = yaml.safe_load(config.read_text())
     for region in other["regions"]:
-        region["node"]["listen"] = f"127.0.0.1:{free_port()}"
-        region["replicator"] = {"listen": f"127.0.0.1:{free_port()}"}
-        region["metrics"]["listen"] = f"127.0.0.1:{free_port()}"
-        region["replicator"]["metrics"] = f"127.0.0.1:{free_port()}"
-    third = Run(write_group(tmp_path / "same-data.yaml", other), "third")
+        region["node"]["listen"] = free_address()
+        region["replicator"] = {"listen": free_address()}
+        region["metrics"]["listen"] = free_address()
+        region["replicator"]["metrics"] = free_address()
+    third = start_run(write_group(tmp_path / "same-data.yaml", other), "third")
     runs.append(third)
     assert third.wait_exit() == 3
     assert "(data of us-east)" in one_line_of(third)
@@ -133,15 +86,15 @@ def test_a_second_run_is_refused_in_one_line_and_ctrl_c_exits_130(
     # the first group is untouched, and Ctrl-C stops it with 130
     status = run_cli("status", "--config", config)
     assert status.returncode == 0, status.stdout + status.stderr
-    assert first.stop(signal.SIGINT) == 130, first.output()
+    assert first.stop(sig=signal.SIGINT) == 130, first.output()
 
 
-def test_sigterm_stops_the_group_with_143(tmp_path: pathlib.Path, runs: list[Run]) -> None:
-    config = write_group(tmp_path / "group.yaml", group_doc(tmp_path, ("us-east",)))
-    run = Run(config, "run")
+def test_sigterm_stops_the_group_with_143(tmp_path: pathlib.Path, runs: list[MeridianRun]) -> None:
+    config = write_group(tmp_path / "group.yaml", e2e_group(tmp_path, ("us-east",)))
+    run = start_run(config, "run")
     runs.append(run)
     run.wait_banner()
-    assert run.stop(signal.SIGTERM) == 143, run.output()
+    assert run.stop(sig=signal.SIGTERM) == 143, run.output()
     assert "Traceback" not in run.output()
 
 

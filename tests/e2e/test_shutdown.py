@@ -11,31 +11,26 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from meridian.cli.supervisor import Child, children, stop_all, wait_ready
+from meridian.cli.supervisor import Child, wait_ready
 from meridian.config import load
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.wire.channels import connect
-from tests.e2e.helpers import group_doc, write_group
+from tests.e2e.helpers import child_logs, e2e_group, supervised
+from tests.harness import wait_until, write_group
 
 REGIONS = ("us-east", "eu-west", "ap-south")
 
 
 @pytest.fixture
 def group(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, dict[str, Child]]]:
-    doc = group_doc(tmp_path, REGIONS, durability="buffered")
+    doc = e2e_group(tmp_path, REGIONS, durability="buffered")
     doc["replication"] = {"heartbeat_interval": "200ms"}
     config = write_group(tmp_path / "group.yaml", doc)
-    procs = {
-        f"{c.region}.{c.component}": c
-        for c in children(load(config), str(config), tmp_path / "logs")
-    }
-    try:
+    with supervised(config) as procs:
         yield config, procs
-    finally:
-        stop_all(list(procs.values()), grace=5)
 
 
 def streaming_from(config: pathlib.Path, source: str) -> bool:
@@ -52,15 +47,6 @@ def streaming_from(config: pathlib.Path, source: str) -> bool:
         if states.get(source) != "STREAMING":
             return False
     return True
-
-
-def wait(check, what: str, procs: dict[str, Child], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {n}\n{c.tail()}" for n, c in procs.items() if c.proc)
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs}")
-        time.sleep(0.1)
 
 
 def write_until(config: pathlib.Path, stop: threading.Event) -> None:
@@ -83,7 +69,12 @@ def test_sigint_of_a_replicator_serving_pulls_logs_no_traceback(group) -> None:
         wait_ready(batch)
     stopping = procs["us-east.replicator"]
     for _attempt in range(3):  # the stop caught a pull mid-stream about every other time
-        wait(lambda: streaming_from(config, "us-east"), "links from us-east", procs)
+        wait_until(
+            lambda: streaming_from(config, "us-east"),
+            30,
+            "links from us-east",
+            logs=[child_logs(procs)],
+        )
         stop = threading.Event()
         writer = threading.Thread(target=write_until, args=(config, stop))
         writer.start()

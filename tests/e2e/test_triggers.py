@@ -14,7 +14,6 @@ import os
 import pathlib
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -23,26 +22,24 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import grpc
 import pytest
 import yaml
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client.parser import text_string_to_metric_families
 
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
 from tests.e2e.helpers import (
-    MERIDIAN,
-    STOP_TIMEOUT_S,
+    MeridianRun,
     NodeProcess,
-    free_port,
-    group_doc,
+    e2e_group,
     json_of,
     run_cli,
-    write_group,
+    sample_value,
 )
+from tests.harness import free_address, wait_until, write_group
+from tests.harness.process import STOP_TIMEOUT_S, Process, daemon_argv
+from tests.harness.waits import logs_of
 
 pytestmark = pytest.mark.e2e
 
@@ -100,29 +97,18 @@ def trigger_group(
 ) -> pathlib.Path:
     """A one-region group file (us-east) with triggers; the handlers module beside it."""
     (base / "e2e_trigger_handlers.py").write_text(HANDLERS)
-    doc = group_doc(base, durability="buffered", tables=tables)
-    doc["regions"][0]["triggers"] = {
-        "listen": f"127.0.0.1:{free_port()}",
-        "metrics": f"127.0.0.1:{free_port()}",
-    }
+    doc = e2e_group(base, durability="buffered", tables=tables)
+    doc["regions"][0]["triggers"] = {"listen": free_address(), "metrics": free_address()}
     doc["triggers"] = triggers
     return write_group(base / "group.yaml", doc)
 
 
 def wait_for(
-    condition: Callable[[], bool], what: str, logs: Callable[[], str], timeout: float = 20.0
+    condition: Callable[[], object], what: str, logs: Callable[[], str], timeout: float = 20.0
 ) -> None:
-    """Poll until ``condition`` holds; raise with the processes' logs at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if condition():
-                return
-        except (OSError, ValueError):
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{logs()}")
-        time.sleep(0.05)
+    """Poll until ``condition`` holds (a missing or half-written file counts as no); raise
+    with the processes' logs at the deadline."""
+    wait_until(condition, timeout, what, logs=[logs], retry=(OSError, ValueError))
 
 
 def _descendants(pid: int) -> list[int]:
@@ -138,75 +124,29 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-class TriggerRunner:
+class TriggerRunner(Process):
     """One `python -m triggers` process (started in the repository, where examples live)."""
 
     def __init__(self, config: pathlib.Path, region: str, log_path: pathlib.Path) -> None:
+        argv = daemon_argv("triggers", config, region)
+        super().__init__(f"trigger runner {region}", argv, log_path)
         self.config = config
         self.region = region
-        self.log_path = log_path
         doc = yaml.safe_load(config.read_text())
         (entry,) = [r for r in doc["regions"] if r["name"] == region]
         self.metrics_endpoint: str = entry["triggers"]["metrics"]
         self.endpoint: str = entry["triggers"]["listen"]
         self.data_dir = pathlib.Path(entry["node"]["data_dir"])
-        self.process: subprocess.Popen[bytes] | None = None
         self.children: set[int] = set()
 
-    def start(self) -> TriggerRunner:
-        with self.log_path.open("ab") as log:
-            log.write(f"--- starting trigger runner {self.region} ---\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "triggers",
-                    "--config",
-                    str(self.config),
-                    "--region",
-                    self.region,
-                ],
-                cwd=REPO,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        return self
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-
     def logs(self, node: NodeProcess | None = None) -> str:
-        text = f"--- log of the trigger runner ---\n{self.log()}"
-        if node is not None:
-            text += f"\n--- log of node {node.region} ---\n{node.log()}"
-        return text
+        return logs_of([self] if node is None else [self, node])
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> TriggerRunner:
+    def wait_healthy(self, timeout: float = READY_TIMEOUT_S) -> TriggerRunner:
         """Ready once its gRPC health check says SERVING (and then its metrics answer)."""
-        deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.endpoint) as channel:
-            health = health_pb2_grpc.HealthStub(channel)
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise AssertionError(
-                        f"trigger runner exited with {self.process.returncode}\n{self.logs()}"
-                    )
-                try:
-                    reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                except grpc.RpcError:
-                    reply = None
-                if reply is not None and reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    assert self.metrics_text() is not None, self.logs()
-                    return self
-                time.sleep(0.05)
-        raise AssertionError(f"trigger runner not ready within {timeout}s\n{self.logs()}")
+        self.wait_serving(self.endpoint, timeout)
+        assert self.metrics_text() is not None, self.logs()
+        return self
 
     def metrics_text(self) -> str | None:
         try:
@@ -217,41 +157,31 @@ class TriggerRunner:
             return None
 
     def metric(self, name: str, trigger: str) -> float:
-        for family in text_string_to_metric_families(self.metrics_text() or ""):
-            for sample in family.samples:
-                if sample.name == name and sample.labels.get("trigger") == trigger:
-                    return float(sample.value)
-        return 0.0
+        return sample_value(self.metrics_text() or "", name, trigger=trigger)
 
     def checkpoint(self, trigger: str) -> dict[str, Any]:
         path = self.data_dir.parent / "triggers" / self.region / f"{trigger}.json"
         return dict(json.loads(path.read_text()))
 
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.children.update(_descendants(self.process.pid))
-        self.process.kill()
-        self.process.wait(STOP_TIMEOUT_S)
+    def _note_children(self) -> None:
+        if self.popen is not None:
+            self.children.update(_descendants(self.pid))
 
-    def stop(self) -> int:
-        assert self.process is not None
-        self.children.update(_descendants(self.process.pid))
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_TIMEOUT_S)
-            raise AssertionError(f"trigger runner ignored SIGTERM\n{self.logs()}") from None
+    def kill9(self) -> None:
+        self._note_children()
+        super().kill9()
+
+    def stop(
+        self, timeout: float = STOP_TIMEOUT_S, sig: int = signal.SIGTERM, *, check: bool = True
+    ) -> int | None:
+        """SIGTERM, then wait; kill -9 and raise when it does not exit in time."""
+        self._note_children()
+        return super().stop(timeout, sig, check=check)
 
     def cleanup(self) -> None:
         """The runner and any worker it left behind are gone after the test."""
-        if self.process is not None:
-            self.children.update(_descendants(self.process.pid))
-            with contextlib.suppress(ProcessLookupError):
-                if self.process.poll() is None:
-                    self.process.kill()
-            self.process.wait(STOP_TIMEOUT_S)
+        self._note_children()
+        super().cleanup()
         for pid in self.children:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -272,7 +202,7 @@ def start_runner(
 ) -> TriggerRunner:
     runner = TriggerRunner(config, region, config.parent / f"triggers-{region}.log")
     runners.append(runner)
-    return runner.start().wait_ready()
+    return runner.start().wait_healthy()
 
 
 def json_file(path: pathlib.Path) -> list[Any]:
@@ -430,7 +360,7 @@ def test_kill_9_mid_batch_processes_every_record_and_the_counter_stays_exact(
         wait_for(counting, "counting", logs)
         runner.kill9()
         time.sleep(0.3)
-        runner.start().wait_ready()
+        runner.start().wait_healthy()
     finally:
         thread.join(60)
     assert done.is_set() and not failures, failures
@@ -533,31 +463,17 @@ def test_meridian_run_starts_and_stops_trigger_runners(tmp_path: pathlib.Path) -
         ],
     )
     log_dir = tmp_path / "logs"
-    with (tmp_path / "run.out").open("w+b") as run_out:
-        proc = subprocess.Popen(
-            [*MERIDIAN, "run", str(config), "--log-dir", str(log_dir)],
-            stdout=run_out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-        def logs() -> str:
-            parts = [(tmp_path / "run.out").read_text(errors="replace")]
-            parts += [f"--- {p.name}\n{p.read_text(errors='replace')}" for p in log_dir.glob("*")]
-            return "\n".join(parts)
-
-        try:
-            wait_for(lambda: "is running" in logs(), "the group to start", logs, timeout=40)
-            assert "append" in logs() and "meridian triggers status" in logs()
-            put = run_cli("put", "--config", config, "--region", "us-east", '{"pk": "hello"}')
-            assert put.returncode == 0, put.stderr
-            wait_for(lambda: out.read_text() == "hello\n", "the trigger to run", logs)
-            children = _descendants(proc.pid)
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(STOP_TIMEOUT_S * 2) == 130, logs()  # interrupted, as by Ctrl-C
-            assert not [pid for pid in children if pathlib.Path(f"/proc/{pid}").exists()]
-            assert (log_dir / "us-east.triggers.log").exists()
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    run = MeridianRun(config, tmp_path / "run.out", log_dir).start()
+    logs = run.output
+    try:
+        wait_for(lambda: "is running" in logs(), "the group to start", logs, timeout=40)
+        assert "append" in logs() and "meridian triggers status" in logs()
+        put = run_cli("put", "--config", config, "--region", "us-east", '{"pk": "hello"}')
+        assert put.returncode == 0, put.stderr
+        wait_for(lambda: out.read_text() == "hello\n", "the trigger to run", logs)
+        children = _descendants(run.pid)
+        assert run.stop(STOP_TIMEOUT_S * 2) == 130, logs()  # interrupted, as by Ctrl-C
+        assert not [pid for pid in children if pathlib.Path(f"/proc/{pid}").exists()]
+        assert (log_dir / "us-east.triggers.log").exists()
+    finally:
+        run.cleanup()

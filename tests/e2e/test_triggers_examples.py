@@ -22,8 +22,8 @@ from meridian.model import items
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
-from tests.e2e.helpers import free_port, region_doc, write_group
 from tests.e2e.test_triggers import REPO, TriggerRunner, batch_write, head, wait_for
+from tests.harness import free_address, region_doc, write_group
 
 pytestmark = pytest.mark.e2e
 
@@ -59,10 +59,7 @@ def example_group(base: pathlib.Path) -> pathlib.Path:
     """examples/group.yaml with one region (us-east) on free ports and files under base."""
     doc = yaml.safe_load(EXAMPLE.read_text())
     doc["regions"] = [region_doc("us-east", base / "data" / "us-east")]
-    doc["regions"][0]["triggers"] = {
-        "listen": f"127.0.0.1:{free_port()}",
-        "metrics": f"127.0.0.1:{free_port()}",
-    }
+    doc["regions"][0]["triggers"] = {"listen": free_address(), "metrics": free_address()}
     doc["durability"] = "buffered"
     for trigger in doc["triggers"]:
         trigger.pop("regions", None)
@@ -81,7 +78,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
     runner = TriggerRunner(config, "us-east", base / "triggers.log")
     try:
         node = nodes.node(config)
-        runner.start().wait_ready()
+        runner.start().wait_healthy()
         yield Example(base, node, runner)
         assert runner.stop() == 0, runner.log()
     finally:

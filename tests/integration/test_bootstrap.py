@@ -16,7 +16,9 @@ from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from regionnode.server import NodeService
 from replicator import bootstrap
-from tests.integration.group import Region, eventually, group_yaml, load_doc
+from tests.harness import eventually, load_doc
+from tests.harness.inprocess import Region
+from tests.integration.group import group_yaml
 
 FAR_FUTURE = 10**13  # a wall-clock value that makes every stream record look expired
 

@@ -10,7 +10,9 @@ from prometheus_client import CollectorRegistry
 
 from meridian.daemon.errors import StartupError
 from replicator.replicator import Replicator
-from tests.integration.group import Region, group_yaml, load_doc
+from tests.harness import load_doc
+from tests.harness.inprocess import Region
+from tests.integration.group import group_yaml
 
 
 def test_second_replicator_on_the_same_address_is_a_startup_failure(

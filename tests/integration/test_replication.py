@@ -10,7 +10,9 @@ import pytest
 
 from meridian.model import hlc, items
 from meridian.pb import node_pb2 as pb
-from tests.integration.group import eventually, group_yaml, load_doc, running_group
+from tests.harness import eventually, load_doc
+from tests.harness.inprocess import running_group
+from tests.integration.group import group_yaml
 
 REGIONS = ["us", "eu", "ap"]
 
@@ -231,7 +233,7 @@ def test_schema_mismatch_and_duplicate_region_are_refused(tmp_path: pathlib.Path
     mismatched = load_doc(other, tmp_path / "other.yaml")
 
     async def scenario() -> None:
-        from tests.integration.group import Region
+        from tests.harness.inprocess import Region
 
         async with running_group(config, replicate=False) as g:
             await g["us"].start_replicator()
@@ -263,7 +265,7 @@ def test_second_node_claiming_a_region_is_refused(tmp_path: pathlib.Path) -> Non
     twin = load_doc(twin_doc, tmp_path / "twin.yaml")
 
     async def scenario() -> None:
-        from tests.integration.group import Region
+        from tests.harness.inprocess import Region
 
         async with running_group(config) as g:
             await eventually(lambda: _streaming(g["us"]), 10, "us streaming from eu")

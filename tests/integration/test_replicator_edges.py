@@ -15,7 +15,9 @@ import pytest
 from meridian.daemon.lifecycle import drain
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
-from tests.integration.group import eventually, group_yaml, load_doc, running_group
+from tests.harness import eventually, load_doc
+from tests.harness.inprocess import running_group
+from tests.integration.group import group_yaml
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ import pathlib
 import shutil
 
 import pytest
-import yaml
 
 from meridian.cli import main as cli
 from meridian.cli import status
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
-from tests.integration.group import Region, eventually, group_yaml, load_doc
+from tests.harness import eventually, load_doc, write_group
+from tests.harness.inprocess import Region
+from tests.integration.group import group_yaml
 
 
 def item(pk: str, sk: int) -> pb.Item:
@@ -44,9 +45,7 @@ def refusals(region: Region, source: str, target: str, side: str) -> float:
 
 def two_regions(tmp_path: pathlib.Path) -> tuple[dict, pathlib.Path]:
     doc = group_yaml(tmp_path, ["us", "eu"])
-    path = tmp_path / "group.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return doc, path
+    return doc, write_group(tmp_path / "group.yaml", doc)
 
 
 def test_impostor_is_refused_while_the_real_node_restarts_then_a_replacement_is_accepted(

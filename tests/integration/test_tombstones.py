@@ -11,7 +11,9 @@ import grpc
 from meridian.config import GroupConfig
 from meridian.model import hlc, items
 from meridian.pb import node_pb2 as pb
-from tests.integration.group import Region, eventually, group_yaml, load_doc, running_group
+from tests.harness import eventually, load_doc
+from tests.harness.inprocess import Region, running_group
+from tests.integration.group import group_yaml
 
 DAY_MS = 86_400_000
 FAR_FUTURE = 10**13  # a wall-clock value that makes every stream record look expired

@@ -27,7 +27,9 @@ from meridian.wire import errors
 from meridian.wire.errors import Reason, reason_of
 from replicator.handshake import Identity
 from replicator.identity import hello, local_identity
-from tests.integration.group import Region, eventually, group_yaml, load_doc, running_group
+from tests.harness import eventually, load_doc
+from tests.harness.inprocess import Region, running_group
+from tests.integration.group import group_yaml
 from tests.protowire import nested_list, nested_map, put_request, string
 
 DEADLINE_S = 60.0

@@ -15,7 +15,7 @@ import grpc
 from cryptography import x509
 
 from meridian.security import certs
-from tests.ports import free_ports
+from tests.harness import free_ports
 
 DEADLINE_S = 30.0
 SERVICE = "meridian.test.Echo"

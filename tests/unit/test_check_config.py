@@ -8,8 +8,8 @@ import pytest
 
 from meridian.cli import errors
 from meridian.cli import main as cli
-from tests.e2e.helpers import group_doc, write_group
-from tests.ports import free_ports
+from tests.e2e.helpers import e2e_group
+from tests.harness import free_ports, write_group
 
 ROOT = pathlib.Path(__file__).parents[2]
 
@@ -40,7 +40,7 @@ def test_a_wildcard_listen_address_is_warned_about(
     host: str,
     path: str,
 ) -> None:
-    doc = group_doc(tmp_path, ("us-east", "eu-west"))
+    doc = e2e_group(tmp_path, ("us-east", "eu-west"))
     port = doc["regions"][1][component]["listen"].rsplit(":", 1)[1]
     doc["regions"][1][component]["listen"] = f"{host}:{port}"
     config = write_group(tmp_path / "group.yaml", doc)
@@ -55,7 +55,7 @@ def test_a_wildcard_listen_address_is_warned_about(
 def test_metrics_on_a_wildcard_address_are_fine(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    doc = group_doc(tmp_path, ("us-east",))
+    doc = e2e_group(tmp_path, ("us-east",))
     port = doc["regions"][0]["metrics"]["listen"].rsplit(":", 1)[1]
     doc["regions"][0]["metrics"]["listen"] = f"0.0.0.0:{port}"
     doc["regions"][0]["replicator"]["metrics"] = f"0.0.0.0:{free_ports(1)[0]}"

@@ -10,7 +10,8 @@ import pytest
 from meridian.cli.status import _link_json, collect, problems, render
 from meridian.config import load
 from meridian.pb import replicator_pb2 as rpb
-from tests.e2e.helpers import group_doc, write_group
+from tests.e2e.helpers import e2e_group
+from tests.harness import write_group
 
 
 def region(name: str, state: str = "ACTIVE") -> dict[str, Any]:
@@ -76,7 +77,7 @@ def test_a_multi_line_link_error_is_shown_on_one_line() -> None:
 def test_an_unreachable_replicator_is_one_line_with_its_status_code(
     tmp_path: pathlib.Path,
 ) -> None:
-    config = load(write_group(tmp_path / "group.yaml", group_doc(tmp_path, ("us", "eu"))))
+    config = load(write_group(tmp_path / "group.yaml", e2e_group(tmp_path, ("us", "eu"))))
     regions, links = collect(config, timeout=2)  # nothing listens on the group's ports
     assert [r["state"] for r in regions] == ["UNREACHABLE", "UNREACHABLE"]
     for link in links:

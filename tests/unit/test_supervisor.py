@@ -28,8 +28,8 @@ from meridian.cli.supervisor import (
 )
 from meridian.config import load
 from meridian.model.schema import Schema
-from tests.e2e.helpers import group_doc, write_group
-from tests.ports import free_ports
+from tests.e2e.helpers import e2e_group
+from tests.harness import free_ports, write_group
 
 
 def child(tmp_path: pathlib.Path, name: str, code: int) -> Child:
@@ -187,7 +187,7 @@ def test_supervise_returns_once_every_child_gave_up(tmp_path: pathlib.Path) -> N
 
 
 def test_a_held_port_or_data_directory_is_in_use(tmp_path: pathlib.Path) -> None:
-    doc = group_doc(tmp_path, ("us-east",))
+    doc = e2e_group(tmp_path, ("us-east",))
     config = load(write_group(tmp_path / "group.yaml", doc))
     region = config.regions[0]
     assert in_use(config) == []
@@ -242,7 +242,7 @@ def test_the_banner_item_fits_the_first_table(
     table = {"name": "things", "partition_key": partition_key}
     if sort_key is not None:
         table["sort_key"] = sort_key
-    doc = group_doc(tmp_path, ("us-east", "eu-west"), tables=[table])
+    doc = e2e_group(tmp_path, ("us-east", "eu-west"), tables=[table])
     config_path = write_group(tmp_path / "group.yaml", doc)
     check_banner_fits(config_path)
 
