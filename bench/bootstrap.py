@@ -70,7 +70,7 @@ async def _copy(cluster: Cluster, target: str, source: str, timeout: float) -> d
     first: tuple[float, int] | None = None
     timeline: list[tuple[float, int]] = []
     while True:
-        state = (await region.stub.NodeInfo(pb.NodeInfoRequest(), timeout=10)).bootstrap
+        state = (await region.peer.NodeInfo(pb.NodeInfoRequest(), timeout=10)).bootstrap
         now = time.monotonic()
         timeline.append((round(now - spawn, 2), state.entries))
         if first is None and state.entries > 0:
@@ -114,7 +114,9 @@ async def measure(work: pathlib.Path, items: int, durability: str) -> dict:
         assert region.channel is not None and region.node is not None
         call = raw_method(region.channel, "BatchWriteItem")
         preload = await load.drain(call, _requests(items), 2, [region.node], per_call=BATCH)
+        # The group grows: the source's processes restart knowing the target (as operators do).
         cluster.stop_replicator(source)
+        await cluster.restart_node(source)
         await cluster.start_replicator(source)
         trimmed_s = await _wait_trimmed(cluster, source)
         preload_rss = {p.role: p.peak_rss() for p in cluster.processes()}

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 import grpc
 
 from bench.workload import TABLES
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
-from meridian.wire.channels import connect_async
+from meridian.wire import peer_token
+from meridian.wire.channels import connect_async, connect_peer
 from tests.harness import (
     NotYet,
     Process,
@@ -54,10 +56,14 @@ class Region:
     replicator_addr: str
     replicator_metrics: str
     node_metrics: str
+    peer_addr: str  # the node's peer door (the replicator's), for checkpoints and states
+    data_dir: pathlib.Path
     node: Process | None = None
     replicator: Process | None = None
     channel: grpc.aio.Channel | None = None
-    stub: pb_grpc.NodeStub = field(default=None)
+    stub: pb_grpc.ClientStub = field(default=None)
+    peer_channel: grpc.aio.Channel | None = None
+    peer: replication_pb2_grpc.ReplicationStub = field(default=None)
     retired: list[Process] = field(default_factory=list)  # stopped processes, for peak RSS
 
 
@@ -94,6 +100,8 @@ class Cluster:
                 r["replicator"]["listen"],
                 r["replicator"]["metrics"],
                 r["metrics"]["listen"],
+                r["node"]["peer_listen"],
+                pathlib.Path(r["node"]["data_dir"]),
             )
             for r in doc["regions"]
         }
@@ -116,7 +124,25 @@ class Cluster:
         region.node = self._proc("regionnode", name, config).start()
         waited = await region.node.wait_serving_async(region.node_addr)
         region.channel, region.stub = connect_async(region.node_addr)
+        token = peer_token.read(region.data_dir)
+        assert token is not None, f"node {name} is serving, so it has written its token"
+        region.peer_channel, region.peer = connect_peer(region.peer_addr, token)
         return waited
+
+    async def restart_node(self, name: str, config: pathlib.Path | None = None) -> float:
+        """Stop a region's node and start it again (with another group file, say)."""
+        region = self.regions[name]
+        await self._close_channels(region)
+        if region.node is not None:
+            region.node.stop()
+            region.retired.append(region.node)
+        return await self.start_node(name, config)
+
+    async def _close_channels(self, region: Region) -> None:
+        for channel in (region.channel, region.peer_channel):
+            if channel is not None:
+                await channel.close()
+        region.channel = region.peer_channel = None
 
     async def start_replicator(self, name: str, config: pathlib.Path | None = None) -> float:
         """Start a region's replicator; returns seconds until its gRPC service was serving."""
@@ -139,9 +165,7 @@ class Cluster:
 
     async def close(self) -> None:
         for region in self.regions.values():
-            if region.channel is not None:
-                await region.channel.close()
-                region.channel = None
+            await self._close_channels(region)
         for region in self.regions.values():
             self.stop_replicator(region.name)
         for region in self.regions.values():
@@ -204,7 +228,7 @@ class Cluster:
         """(target, origin) -> the origin sequence number the target has applied up to."""
         out = {}
         for name, region in self.regions.items():
-            reply = await region.stub.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=10)
+            reply = await region.peer.GetCheckpoints(pb.GetCheckpointsRequest(), timeout=10)
             for ckpt in reply.checkpoints:
                 if ckpt.table == table:
                     out[(name, ckpt.origin)] = ckpt.sequence_number

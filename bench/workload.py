@@ -17,7 +17,7 @@ import grpc
 from meridian.model.items import from_plain
 from meridian.pb import node_pb2 as pb
 
-NODE_SERVICE = "/meridian.node.v1.Node/"
+NODE_SERVICE = "/meridian.client.v1.Client/"
 SORT_KEYS_PER_PARTITION = 10
 TABLE = "orders"
 BULK_TABLE = "bulk"

@@ -30,7 +30,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chaos import dump
 from chaos.workload import Spec, Workload
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.wire.channels import GRPC_OPTIONS
@@ -60,7 +60,7 @@ class Agent:
         self.region = region
         self.table = table
         self.channel = grpc.aio.insecure_channel(node, options=CHANNEL_OPTIONS)
-        self.stub = pb_grpc.NodeStub(self.channel)
+        self.stub = pb_grpc.ClientStub(self.channel)
         self.workload: Workload | None = None
         self.sampler: asyncio.Task[None] | None = None
         self._health: dict[str, grpc.aio.Channel] = {}

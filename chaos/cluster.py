@@ -38,7 +38,7 @@ from tests.harness import (
 
 REGION_NAMES = ("us-east", "eu-west", "ap-south", "sa-east", "af-south")
 TABLE = "chaos"
-PORTS = RegionPorts(node=7100, replicator=7200, metrics=9100, replicator_metrics=9200)
+PORTS = RegionPorts(node=7100, replicator=7200, metrics=9100, replicator_metrics=9200, peer=8100)
 COMPONENTS = {"node": "regionnode", "replicator": "replicator"}
 CLOCK_OFFSET_ENV = "MERIDIAN_TEST_CLOCK_OFFSET_MS"
 

@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from meridian.model.items import to_plain
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
 
 PAGE = 1000
 RPC_TIMEOUT_S = 30.0
@@ -22,17 +22,17 @@ def key_of(item: pb.Item) -> str:
     return str(to_plain(item)["pk"])
 
 
-async def digest(stub: pb_grpc.NodeStub, table: str) -> dict[str, Any]:
+async def digest(stub: pb_grpc.ClientStub, table: str) -> dict[str, Any]:
     r = await stub.Digest(pb.DigestRequest(table=table), timeout=RPC_TIMEOUT_S)
     return {"digest": r.digest, "items": r.items, "tombstones": r.tombstones}
 
 
-async def head(stub: pb_grpc.NodeStub, table: str) -> int:
+async def head(stub: pb_grpc.ClientStub, table: str) -> int:
     r = await stub.DescribeStream(pb.DescribeStreamRequest(table=table), timeout=RPC_TIMEOUT_S)
     return int(r.head_sequence_number)
 
 
-async def state(stub: pb_grpc.NodeStub, table: str) -> dict[str, dict[str, Any]]:
+async def state(stub: pb_grpc.ClientStub, table: str) -> dict[str, dict[str, Any]]:
     """key -> {version, tombstone, hash, v}: versions from DiffKeys, values from Scan."""
     entries: dict[str, dict[str, Any]] = {}
     start: pb.Item | None = None
@@ -81,7 +81,7 @@ def record_dict(rec: pb.StreamRecord) -> dict[str, Any]:
     }
 
 
-async def stream(stub: pb_grpc.NodeStub, table: str) -> list[dict[str, Any]]:
+async def stream(stub: pb_grpc.ClientStub, table: str) -> list[dict[str, Any]]:
     """Every record of the table's stream from TRIM_HORIZON, in sequence order."""
     it = (
         await stub.GetShardIterator(

@@ -33,8 +33,8 @@ from typing import Any
 import grpc
 
 from meridian.model.items import from_plain, to_plain
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
 
 KINDS = ("put", "update", "delete", "cput", "get")
 WRITES = frozenset({"put", "update", "delete", "cput"})
@@ -90,7 +90,7 @@ def version_of(msg: Any) -> list[Any] | None:
 
 class Client:
     def __init__(
-        self, stub: pb_grpc.NodeStub, spec: Spec, index: int, sink: Callable[[dict], None]
+        self, stub: pb_grpc.ClientStub, spec: Spec, index: int, sink: Callable[[dict], None]
     ) -> None:
         self.stub = stub
         self.spec = spec
@@ -183,7 +183,7 @@ class Client:
 class Workload:
     """The clients of one region, writing their history to a JSON-lines file."""
 
-    def __init__(self, stub: pb_grpc.NodeStub, spec: Spec, history_path: str) -> None:
+    def __init__(self, stub: pb_grpc.ClientStub, spec: Spec, history_path: str) -> None:
         self.spec = spec
         self._file = open(history_path, "a")  # noqa: SIM115 - closed by stop()
         self.counts: dict[str, int] = {}

@@ -1,10 +1,12 @@
-"""A region node: its store, clock, writer, stream readers and gRPC server, as one component.
+"""A region node: its store, clock, writer, stream readers and two doors, as one component.
 
-Start order: open the store, create or check the configured tables, restore the clock from
-the persisted high-water mark, start the writer, then serve. Stop order (reverse, each step
-bounded): mark health NOT_SERVING, stop accepting and let in-flight requests finish within
-the grace period (the writer keeps committing for them), stop background tasks, close the
-store. stop() is idempotent.
+Doors: the client door (`client_service`, on node.listen) and the peer door
+(`replication_service`, on node.peer_listen, loopback, admitting only callers with the
+region's token). Start order: open the store, create or check the configured tables, restore
+the clock from the persisted high-water mark, start the writer, then open both doors. Stop
+order (reverse, each step bounded): mark health NOT_SERVING, stop accepting and let
+in-flight requests finish within the grace period (the writer keeps committing for them),
+stop background tasks, close the store. stop() is idempotent.
 """
 
 from __future__ import annotations
@@ -26,20 +28,24 @@ from meridian.daemon.listen import config_key
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
 from meridian.daemon.tasks import TaskGroup
 from meridian.model import collection, hlc
+from meridian.pb import client_pb2_grpc, replication_pb2_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
-from meridian.wire import errors
+from meridian.wire import errors, peer_token
+from regionnode.client_service import ClientService
 from regionnode.collection_ops import Collected, CollectOp
 from regionnode.metrics import NodeMetrics
-from regionnode.server import NodeService, ensure_table
+from regionnode.replication_service import ReplicationService
+from regionnode.rpc import Core
 from regionnode.snapshot import clear_snapshots
 from regionnode.store import TOMBSTONES, Store
 from regionnode.stream import Streams
+from regionnode.tables import ensure_table
 from regionnode.writer import Writer
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = "meridian.node.v1.Node"
+CLIENT_SERVICE = "meridian.client.v1.Client"
+PEER_SERVICE = "meridian.replication.v1.Replication"
 COLLECT_BATCH = 5000
 HORIZON_LOG_S = 60.0  # a rising rebuild horizon is logged at most this often per peer
 
@@ -49,7 +55,8 @@ class NodeSettings:
     group: str
     region: str
     data_dir: pathlib.Path
-    listen: str
+    listen: str  # the client door
+    peer_listen: str = "127.0.0.1:0"  # the peer door (the region's own replicator)
     metrics_listen: str | None = None
     sync: bool = True
     tables: list[pb.TableSpec] = field(default_factory=list)
@@ -58,8 +65,10 @@ class NodeSettings:
     refuse_reads_while_bootstrapping: bool = False
     tombstone_lifetime_s: int = 24 * 3600
     listen_key: str = "node.listen"  # where the group file sets each address, for errors
+    peer_listen_key: str = "node.peer_listen"
     metrics_key: str = "metrics.listen"
     tombstone_max_lifetime_s: int = 7 * 24 * 3600
+    max_clock_offset_ms: int = 5000  # replicated clocks further ahead are refused
 
     @classmethod
     def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
@@ -70,6 +79,7 @@ class NodeSettings:
             region=reg.name,
             data_dir=reg.data_dir,
             listen=str(reg.node_listen),
+            peer_listen=str(reg.node_peer_listen),
             metrics_listen=str(reg.metrics_listen),
             sync=config.durability == "fsync",
             tables=[t.to_spec() for t in config.tables],
@@ -83,7 +93,9 @@ class NodeSettings:
                 config.replication.reads_while_bootstrapping == "refuse"
             ),
             listen_key=config_key(names, reg.name, "node.listen"),
+            peer_listen_key=config_key(names, reg.name, "node.peer_listen"),
             metrics_key=config_key(names, reg.name, "metrics.listen"),
+            max_clock_offset_ms=config.replication.max_clock_offset_ms,
         )
 
 
@@ -95,10 +107,12 @@ class Node:
         self.failed = asyncio.Event()
         self.port = 0
         self._tasks = TaskGroup(f"node {settings.region}", self._crashed)
-        self._server: GrpcServer | None = None
+        self.port = 0  # of the client door
+        self.peer_port = 0
+        self._doors: list[GrpcServer] = []
         self._metrics: MetricsEndpoint | None = None
         self._store: Store | None = None
-        self.service: NodeService | None = None
+        self.core: Core | None = None
         self._stopped = False
         self._horizon_logged: dict[str, float] = {}
 
@@ -144,39 +158,54 @@ class Node:
             conflicts.extend,
             on_batch=self.metrics.commit_operations.observe,
         )
-        service = NodeService(
+        self.core = Core(
             group=s.group,
             region=s.region,
+            members=frozenset((s.region, *s.peers)),
             store=self.store,
             writer=writer,
             streams=streams,
             metrics=self.metrics,
             conflicts=conflicts,
-            refuse_reads_while_bootstrapping=s.refuse_reads_while_bootstrapping,
+            max_clock_offset_ms=s.max_clock_offset_ms,
+            refuse_bootstrapping_reads=s.refuse_reads_while_bootstrapping,
         )
-        self.service = service
         self.metrics.watch_store(self.store)
-        await self._serve(service)
+        await self._serve(self.core, peer_token.load_or_create(s.data_dir))
         self._tasks.spawn("writer", writer.run())
         self._tasks.spawn("housekeeping", self._housekeeping_loop(streams))
         if s.metrics_listen:
             self._metrics = MetricsEndpoint(s.metrics_listen, self.registry, s.metrics_key)
             self._metrics.start()
         log.info(
-            "node %s of group %s serving on %s:%d (data %s, node id %s, durability %s)",
+            "node %s of group %s serving clients on %s:%d and its replicator on %s:%d "
+            "(data %s, node id %s, durability %s)",
             s.region,
             s.group,
             s.listen.rsplit(":", 1)[0],
             self.port,
+            s.peer_listen.rsplit(":", 1)[0],
+            self.peer_port,
             s.data_dir,
             self.store.node_id,
             "fsync" if s.sync else "buffered",
         )
 
-    async def _serve(self, service: NodeService) -> None:
-        self._server = GrpcServer(self.settings.listen, self.settings.listen_key, [SERVICE_NAME])
-        pb_grpc.add_NodeServicer_to_server(service, self._server.server)
-        self.port = await self._server.start()
+    async def _serve(self, core: Core, token: str) -> None:
+        """Open both doors: the client door, and the peer door that admits only callers with
+        the region's token."""
+        s = self.settings
+        client = GrpcServer(s.listen, s.listen_key, [CLIENT_SERVICE])
+        client_pb2_grpc.add_ClientServicer_to_server(ClientService(core), client.server)
+        self._doors.append(client)
+        self.port = await client.start()
+        guard = peer_token.guard(token, f"the peer door of node {s.region}")
+        peer = GrpcServer(s.peer_listen, s.peer_listen_key, [PEER_SERVICE], [guard])
+        replication_pb2_grpc.add_ReplicationServicer_to_server(
+            ReplicationService(core), peer.server
+        )
+        self._doors.append(peer)
+        self.peer_port = await peer.start()
 
     async def _housekeeping_loop(self, streams: Streams) -> None:
         """Trim streams past their retention and collect tombstones past their lifetime."""
@@ -212,9 +241,9 @@ class Node:
             candidates.append((index_key, index_key[9:]))
         if not candidates:
             return 0
-        assert self.service is not None, "node not started"
+        assert self.core is not None, "node not started"
         op = CollectOp(candidates, self.collection_rule(now_ms))
-        result = cast(Collected, await self.service.writer.submit(op))
+        result = cast(Collected, await self.core.writer.submit(op))
         self._account(result)
         return result.dropped
 
@@ -243,10 +272,10 @@ class Node:
         if self._stopped:
             return
         self._stopped = True
-        if self.service is not None:
-            self.service.streams.close()
-        if self._server is not None:
-            await self._server.stop(grace)
+        if self.core is not None:
+            self.core.streams.close()
+        for door in self._doors:
+            await door.stop(grace)
         await self._tasks.cancel_all()
         if self._metrics is not None:
             self._metrics.stop()

@@ -80,14 +80,11 @@ class ApplyOp:
     def _advance(
         self, stage: Stage, ckpt: pb.Checkpoint | None, position: int, complete: int, now: int
     ) -> None:
-        """Stage the checkpoint when the position or the complete-through time moved."""
+        """Stage the checkpoint when the position or the complete-through time moved (a batch
+        refused whole leaves no trace)."""
         name = self.table.description.spec.name
         before = ckpt or pb.Checkpoint()
-        if (
-            ckpt is not None
-            and position <= before.sequence_number
-            and complete <= before.complete_through_ms
-        ):
+        if position <= before.sequence_number and complete <= before.complete_through_ms:
             return
         new_ckpt = pb.Checkpoint(
             origin=self.origin,
@@ -137,11 +134,17 @@ def apply_record(
     stage_record(stage, ctx, table, key, record, live(stored))  # the record is reused
 
 
-def record_keys(region: str, table: Table, req: pb.ApplyReplicatedRequest) -> list[bytes]:
+def record_keys(
+    region: str, members: frozenset[str], table: Table, req: pb.ApplyReplicatedRequest
+) -> list[bytes]:
     """The storage key of each record of a replicated batch; ItemError when the batch is
-    malformed, so that nothing of it is applied."""
-    if not req.origin or req.origin == region:
-        raise ItemError(f"origin: must name another region, got {req.origin!r}")
+    malformed, so that nothing of it is applied. Its origin must be another region of the
+    group: records of an unknown region would stay here alone, a permanent divergence."""
+    if req.origin not in members or req.origin == region:
+        others = ", ".join(sorted(members - {region})) or "none"
+        raise ItemError(
+            f"origin: must name another region of the group ({others}), got {req.origin!r}"
+        )
     previous = 0
     keys = []
     for index, record in enumerate(req.records):

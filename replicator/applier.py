@@ -12,7 +12,7 @@ import asyncio
 import grpc
 
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc as pb_grpc
 
 
 def _failure(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
@@ -21,7 +21,7 @@ def _failure(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
 
 
 class Applier:
-    def __init__(self, node: pb_grpc.NodeStub, timeout_s: float = 30.0) -> None:
+    def __init__(self, node: pb_grpc.ReplicationStub, timeout_s: float = 30.0) -> None:
         self._node = node
         self._timeout_s = timeout_s
         self._call: grpc.aio.StreamStreamCall | None = None

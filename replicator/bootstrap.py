@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from replicator import progress as reports
@@ -43,7 +43,7 @@ def key_of(entry: pb.StoredItem, key_names: list[str]) -> pb.Item:
     return pb.Item(attributes={n: entry.item.attributes[n] for n in key_names})
 
 
-async def key_names(node: pb_grpc.NodeStub) -> dict[str, list[str]]:
+async def key_names(node: pb_grpc.ReplicationStub) -> dict[str, list[str]]:
     info = await node.NodeInfo(pb.NodeInfoRequest(), timeout=5)
     out = {}
     for table in info.tables:
@@ -60,7 +60,7 @@ class _Applier:
     follows only what the node has applied, so a failed copy resumes from there."""
 
     def __init__(
-        self, node: pb_grpc.NodeStub, state: pb.BootstrapState, on_progress: Progress
+        self, node: pb_grpc.ReplicationStub, state: pb.BootstrapState, on_progress: Progress
     ) -> None:
         self._node = node
         self._state = state
@@ -94,7 +94,7 @@ class _Applier:
 
 async def copy_from(
     *,
-    node: pb_grpc.NodeStub,
+    node: pb_grpc.ReplicationStub,
     peer: rpb_grpc.ReplicatorStub,
     me: Identity,
     source: str,
@@ -177,7 +177,7 @@ async def _copy_table(
 
 
 async def check_source(
-    node: pb_grpc.NodeStub,
+    node: pb_grpc.ReplicationStub,
     peer: rpb_grpc.ReplicatorStub,
     me: Identity,
     source: str,
@@ -198,7 +198,7 @@ def new_state(source: str, reason: str) -> pb.BootstrapState:
     )
 
 
-async def mark_active(node: pb_grpc.NodeStub, state: pb.BootstrapState, table: str) -> None:
+async def mark_active(node: pb_grpc.ReplicationStub, state: pb.BootstrapState, table: str) -> None:
     """Persist ACTIVE (through an empty snapshot batch, which carries the progress)."""
     done = pb.BootstrapState()
     done.CopyFrom(state)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import grpc
 
 from meridian.config import RegionConfig
 from meridian.daemon import backoff
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.wire.channels import GRPC_OPTIONS
@@ -34,11 +35,15 @@ from replicator.identity import hello
 log = logging.getLogger(__name__)
 
 
-async def survey(peers: Sequence[RegionConfig], me: Identity) -> tuple[str | None, bool]:
-    """(source, copy needed): an ACTIVE peer if one answers, else any that answers; and
-    whether any answering peer's streams have lost their beginning to retention, or a peer
-    knew an earlier node of this region."""
-    source, fallback, trimmed = None, None, False
+@dataclass(frozen=True)
+class Survey:
+    source: str | None  # an ACTIVE peer if one answers, else any that answers
+    trimmed: bool  # some answering peer's streams lost their beginning to retention
+    replaced: bool  # some answering peer knew an earlier node of this region
+
+
+async def survey(peers: Sequence[RegionConfig], me: Identity) -> Survey:
+    source, fallback, trimmed, replaced = None, None, False, False
     for peer in peers:
         async with grpc.aio.insecure_channel(str(peer.replicator_listen)) as channel:
             try:
@@ -48,11 +53,11 @@ async def survey(peers: Sequence[RegionConfig], me: Identity) -> tuple[str | Non
             except grpc.aio.AioRpcError:
                 continue
         trimmed |= reply.stream_trimmed
-        trimmed |= any(p.region == me.region and p.node_id != me.node_id for p in reply.pins)
+        replaced |= any(p.region == me.region and p.node_id != me.node_id for p in reply.pins)
         if reply.region_state == "ACTIVE":
             source = source or peer.name
         fallback = fallback or peer.name
-    return source or fallback, trimmed
+    return Survey(source or fallback, trimmed, replaced)
 
 
 HOLD_TTL_S = 600
@@ -89,7 +94,10 @@ async def keep_holds(me: Identity, addresses: dict[str, str], state: pb.Bootstra
 
 
 async def join(
-    node: pb_grpc.NodeStub, me: Identity, peers: Sequence[RegionConfig], on_progress: Progress
+    node: pb_grpc.ReplicationStub,
+    me: Identity,
+    peers: Sequence[RegionConfig],
+    on_progress: Progress,
 ) -> pb.BootstrapState:
     """Return once this region is ACTIVE, bootstrapping it first when needed."""
     info = await node.NodeInfo(pb.NodeInfoRequest(), timeout=5)
@@ -97,14 +105,26 @@ async def join(
     table = sorted(me.tables)[0]
     if state.state == "ACTIVE":
         return state
-    if not state.state and (info.has_data or not peers):
-        reason = "holds data already" if info.has_data else "no peers"
-        await mark_active(node, pb.BootstrapState(reason=reason), table)
+    if not state.state and not peers:
+        await mark_active(node, pb.BootstrapState(reason="no peers"), table)
         return state
+    if not state.state and info.has_data:
+        # Data written here already, but if the peers knew an earlier node of this region,
+        # this one replaces it: what that node wrote lives only in the peers now (its
+        # deletes too, as tombstones no stream brings back), so copy from them all the same.
+        found = await survey(peers, me)
+        if not found.replaced or found.source is None:
+            await mark_active(node, pb.BootstrapState(reason="holds data already"), table)
+            return state
+        state = new_state(found.source, "replaces an earlier node of this region")
     addresses = {p.name: str(p.replicator_listen) for p in peers}
     attempt = 0
     while True:
-        source, trimmed = (state.source, True) if state.source else await survey(peers, me)
+        if state.source:
+            source, trimmed = state.source, True
+        else:
+            found = await survey(peers, me)
+            source, trimmed = found.source, found.trimmed or found.replaced
         if source is not None and not trimmed:
             # Every stream still holds its whole history: streaming each origin from its
             # start brings everything, with one stream record per write here too.

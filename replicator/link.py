@@ -26,7 +26,7 @@ import grpc
 from meridian.daemon import backoff
 from meridian.model import collection, hlc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.wire.channels import GRPC_OPTIONS
@@ -167,7 +167,7 @@ class Link:
         *,
         peer: str,
         address: str,
-        node: pb_grpc.NodeStub,
+        node: pb_grpc.ReplicationStub,
         region: str,
         members: list[str],
         settings: LinkSettings,
@@ -430,7 +430,6 @@ class Link:
             origin=self.peer,
             table=batch.table,
             records=batch.records,
-            max_clock_offset_ms=self.settings.max_clock_offset_ms,
             source_sequence=batch.scanned_through,
             origin_node_id=batch.source_node_id,
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from replicator.handshake import check_pin
 
@@ -49,7 +49,7 @@ def choose(peer: str, requested: str, pinned: str, claimants: list[str]) -> str:
 
 
 class Pins:
-    def __init__(self, node: pb_grpc.NodeStub, region: str) -> None:
+    def __init__(self, node: pb_grpc.ReplicationStub, region: str) -> None:
         self.node = node
         self.region = region
         self._claimants: dict[str, list[Claimant]] = {}

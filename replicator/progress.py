@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from meridian.model import collection
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from replicator.handshake import Identity
@@ -35,7 +35,7 @@ async def fetch(peer: rpb_grpc.ReplicatorStub, me: Identity, region: str) -> pb.
     return report
 
 
-async def record(node: pb_grpc.NodeStub, report: pb.PeerProgress) -> None:
+async def record(node: pb_grpc.ReplicationStub, report: pb.PeerProgress) -> None:
     await node.RecordPeerProgress(report, timeout=RPC_TIMEOUT_S)
 
 

@@ -19,12 +19,12 @@ from prometheus_client import CollectorRegistry
 from meridian.config import GroupConfig
 from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.listen import config_key
+from meridian.daemon.local_node import local_node
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
 from meridian.daemon.tasks import TaskGroup
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
-from meridian.wire.channels import connect_async, wait_for_node
 from meridian.wire.oneline import describe
 from replicator.handshake import Identity
 from replicator.identity import local_identity
@@ -70,10 +70,7 @@ class Replicator:
 
     async def start(self) -> None:
         name = self.region.name
-        self._channel, node = connect_async(str(self.region.node_listen))
-        await wait_for_node(
-            node, str(self.region.node_listen), self.config.group, name, self._node_wait_s
-        )
+        self._channel, node, _ = await local_node(self.config, self.region, self._node_wait_s)
         me = await local_identity(node)
         members = [r.name for r in self.config.regions]
         addresses = {

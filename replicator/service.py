@@ -11,7 +11,7 @@ import grpc
 
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.wire import errors
@@ -34,7 +34,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         *,
         region: str,
         members: list[str],
-        node: pb_grpc.NodeStub,
+        node: pb_grpc.ReplicationStub,
         links: Callable[[], list[Link]],
         metrics: ReplicatorMetrics,
         pins: Pins,

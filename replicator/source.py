@@ -17,7 +17,7 @@ from typing import cast
 from meridian.daemon.tasks import TaskGroup
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 
 QUEUE_BATCHES = 8
@@ -30,7 +30,7 @@ class Position:
 
 
 async def _feed(
-    node: pb_grpc.NodeStub,
+    node: pb_grpc.ReplicationStub,
     req: pb.SubscribeRequest,
     queue: asyncio.Queue[object],
     position: Position,
@@ -44,7 +44,7 @@ async def _feed(
 
 
 async def serve_pull(
-    node: pb_grpc.NodeStub, region: str, node_id: str, req: rpb.PullRequest
+    node: pb_grpc.ReplicationStub, region: str, node_id: str, req: rpb.PullRequest
 ) -> AsyncIterator[rpb.PullBatch]:
     """Batches of own-origin records after the requested positions, plus heartbeats."""
     queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_BATCHES)

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from meridian.config import OnFailureConfig, TableConfig
 from meridian.model import items
 from meridian.model.render import time_text
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
 from triggers.events import Record, sequence_text
 
 MAX_ITEM_BYTES = 350 * 1024  # below the node's 400 KB item limit, with room for the rest
@@ -127,7 +127,7 @@ def dead_letter_item(entry: dict[str, Any], table: TableConfig) -> pb.Item:
 class TableDestination:
     """An item per entry in a table of the group, written through the region's node."""
 
-    def __init__(self, node: pb_grpc.NodeStub, table: TableConfig, timeout_s: float = 10.0):
+    def __init__(self, node: pb_grpc.ClientStub, table: TableConfig, timeout_s: float = 10.0):
         self.node = node
         self.table = table
         self.timeout_s = timeout_s
@@ -139,7 +139,7 @@ class TableDestination:
 
 
 def destination(
-    on_failure: OnFailureConfig | None, node: pb_grpc.NodeStub, tables: Sequence[TableConfig]
+    on_failure: OnFailureConfig | None, node: pb_grpc.ClientStub, tables: Sequence[TableConfig]
 ) -> Destination | None:
     if on_failure is None:
         return None

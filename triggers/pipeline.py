@@ -22,8 +22,8 @@ from typing import Any
 
 from meridian.config import GroupConfig, RegionConfig, TriggerConfig
 from meridian.model import hlc
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
 from triggers import checkpoint, deadletter, events, filters
 from triggers.batching import MIN_PENDING_RECORDS, Progress
 from triggers.delivery import Policy
@@ -68,7 +68,7 @@ class TriggerTask:
         config: GroupConfig,
         region: RegionConfig,
         trigger: TriggerConfig,
-        node: pb_grpc.NodeStub,
+        node: pb_grpc.ClientStub,
         metrics: TriggerMetrics,
         clock: Callable[[], int] = hlc.wall_ms,
     ) -> None:

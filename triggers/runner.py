@@ -20,9 +20,11 @@ from meridian.config import GroupConfig
 from meridian.daemon.errors import StartupError
 from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.listen import config_key
+from meridian.daemon.local_node import local_node
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
 from meridian.daemon.tasks import TaskGroup
-from meridian.wire.channels import connect_async, wait_for_node
+from meridian.wire import peer_token
+from meridian.wire.channels import connect_async
 from triggers import checkpoint
 from triggers.metrics import TriggerMetrics
 from triggers.pipeline import TriggerTask
@@ -62,13 +64,13 @@ class Runner:
         self.failed.set()
 
     async def start(self) -> None:
-        self._channel, node = connect_async(str(self.region.node_listen))
-        await wait_for_node(
-            node,
-            str(self.region.node_listen),
-            self.config.group,
-            self.region.name,
-            self._node_wait_s,
+        # The node's identity through its peer door (the runner is one of the region's own
+        # processes), then the client door, with the region's token, for the work.
+        peer, _, _ = await local_node(self.config, self.region, self._node_wait_s)
+        await peer.close()
+        token = peer_token.read(self.region.data_dir) or ""
+        self._channel, node = connect_async(
+            str(self.region.node_listen), peer_token.interceptors(token)
         )
         for trigger in self.triggers:
             try:  # a damaged checkpoint is a startup problem, not a crash loop

@@ -14,8 +14,8 @@ import grpc
 
 from meridian.config import FilterPattern
 from meridian.daemon import backoff
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
 from meridian.wire.errors import Reason, reason_of
 from triggers import events, filters
 from triggers.batching import Progress
@@ -30,7 +30,7 @@ RPC_TIMEOUT_S = 10.0
 
 
 async def describe_stream(
-    node: pb_grpc.NodeStub, table: str, trigger: str
+    node: pb_grpc.ClientStub, table: str, trigger: str
 ) -> pb.DescribeStreamResponse:
     """The table's stream; waits (with backoff) while the node cannot answer."""
     attempt = 0
@@ -57,7 +57,7 @@ async def describe_stream(
 class StreamReader:
     def __init__(
         self,
-        node: pb_grpc.NodeStub,
+        node: pb_grpc.ClientStub,
         labels: tuple[str, str],  # region, trigger
         table: str,
         arn: str,

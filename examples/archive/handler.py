@@ -15,15 +15,15 @@ import os
 from typing import Any
 
 from meridian.model import items
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
 from meridian.wire.channels import connect
 
 ARCHIVE_TABLE = os.environ.get("ARCHIVE_TABLE", "items_archive")
-_node: pb_grpc.NodeStub | None = None
+_node: pb_grpc.ClientStub | None = None
 
 
-def node() -> pb_grpc.NodeStub:
+def node() -> pb_grpc.ClientStub:
     global _node
     if _node is None:
         _, _node = connect(os.environ["MERIDIAN_NODE"])

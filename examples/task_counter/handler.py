@@ -21,15 +21,15 @@ from typing import Any
 import grpc
 
 from meridian.model import items
+from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
 from meridian.wire.channels import connect
 
 COUNTS_TABLE = os.environ.get("COUNTS_TABLE", "task_counts")
-_node: pb_grpc.NodeStub | None = None
+_node: pb_grpc.ClientStub | None = None
 
 
-def node() -> pb_grpc.NodeStub:
+def node() -> pb_grpc.ClientStub:
     """A client of the region's node, made once per worker (the worker stays warm)."""
     global _node
     if _node is None:
@@ -48,7 +48,7 @@ def changes_by_list(records: list[dict[str, Any]]) -> dict[str, list[tuple[int, 
     return out
 
 
-def apply(stub: pb_grpc.NodeStub, list_id: str, changes: list[tuple[int, int]]) -> None:
+def apply(stub: pb_grpc.ClientStub, list_id: str, changes: list[tuple[int, int]]) -> None:
     key = items.from_plain({"list": list_id})
     while True:
         current = stub.GetItem(pb.GetItemRequest(table=COUNTS_TABLE, key=key), timeout=10)

@@ -8,7 +8,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from meridian.config.addresses import Address, parse_address, refuse_clashes, same_machine
+from meridian.config.addresses import (
+    Address,
+    is_loopback_host,
+    parse_address,
+    refuse_clashes,
+    same_machine,
+)
 from meridian.config.errors import ConfigError
 from meridian.config.values import (
     directory_value,
@@ -21,12 +27,15 @@ from meridian.config.values import (
 REPLICATOR_METRICS_PORT_OFFSET = 100
 TRIGGER_METRICS_PORT_OFFSET = 200
 TRIGGER_LISTEN_PORT_OFFSET = 100  # above replicator.listen's port
+PEER_LISTEN_PORT_OFFSET = 1000  # above node.listen's port, on 127.0.0.1
 
 
 @dataclass(frozen=True, slots=True)
 class RegionConfig:
     name: str
     node_listen: Address
+    # The node's peer door, for the region's own replicator only: always a loopback address.
+    node_peer_listen: Address
     data_dir: pathlib.Path
     replicator_listen: Address
     metrics_listen: Address
@@ -79,7 +88,10 @@ def _region(value: Any, path: str) -> RegionConfig:
         value, path, required=("name", "node", "replicator", "metrics"), optional=("triggers",)
     )
     name = name_value(fields["name"], f"{path}.name", 1, 64)
-    node = mapping_fields(fields["node"], f"{path}.node", required=("listen", "data_dir"))
+    node = mapping_fields(
+        fields["node"], f"{path}.node", required=("listen", "data_dir"), optional=("peer_listen",)
+    )
+    node_listen = parse_address(node["listen"], f"{path}.node.listen")
     replicator = mapping_fields(
         fields["replicator"], f"{path}.replicator", required=("listen",), optional=("metrics",)
     )
@@ -91,7 +103,10 @@ def _region(value: Any, path: str) -> RegionConfig:
     )
     return RegionConfig(
         name=name,
-        node_listen=parse_address(node["listen"], f"{path}.node.listen"),
+        node_listen=node_listen,
+        node_peer_listen=_peer_listen(
+            node.get("peer_listen"), f"{path}.node.peer_listen", node_listen
+        ),
         data_dir=directory_value(node["data_dir"], f"{path}.node.data_dir"),
         replicator_listen=replicator_listen,
         metrics_listen=metrics_listen,
@@ -101,6 +116,26 @@ def _region(value: Any, path: str) -> RegionConfig:
         trigger_metrics_listen=trigger_metrics,
         trigger_listen=trigger_listen,
     )
+
+
+def _peer_listen(value: Any, path: str, node: Address) -> Address:
+    """The node's peer door: a loopback address (only the region's own replicator, on the
+    same machine, may call it); by default 127.0.0.1 and node.listen's port + 1000."""
+    if value is None:
+        port = node.port + PEER_LISTEN_PORT_OFFSET
+        if port > 65535:
+            raise ConfigError(
+                f"{path}: required because node.listen port + {PEER_LISTEN_PORT_OFFSET} is "
+                f"above 65535"
+            )
+        return Address("127.0.0.1", port)
+    address = parse_address(value, path)
+    if not is_loopback_host(address.host):
+        raise ConfigError(
+            f"{path}: expected a loopback address (127.0.0.1, ::1 or localhost), got {address}: "
+            f"the peer door serves only this region's own replicator"
+        )
+    return address
 
 
 def listen_addresses_of(regions: Iterable[RegionConfig]) -> Iterable[tuple[str, Address, str]]:
@@ -115,9 +150,26 @@ def listen_addresses_of(regions: Iterable[RegionConfig]) -> Iterable[tuple[str, 
                 f"{REPLICATOR_METRICS_PORT_OFFSET}; set replicator.metrics to choose another)"
             )
         yield f"regions[{i}].node.listen", region.node_listen, ""
+        yield f"regions[{i}].node.peer_listen", _peer_location(region), _peer_note(region)
         yield f"regions[{i}].replicator.listen", region.replicator_listen, ""
         yield f"regions[{i}].metrics.listen", metrics, ""
         yield f"regions[{i}].replicator.metrics", region.replicator_metrics_listen, note
+
+
+def _peer_location(region: RegionConfig) -> Address:
+    """The peer door as the clash check must see it: on its node's machine (loopback there)."""
+    node, peer = region.node_listen, region.node_peer_listen
+    return peer if is_loopback_host(node.host) else Address(node.host, peer.port)
+
+
+def _peer_note(region: RegionConfig) -> str:
+    node = region.node_listen
+    if region.node_peer_listen != Address("127.0.0.1", node.port + PEER_LISTEN_PORT_OFFSET):
+        return ""
+    return (
+        f" (the node's peer door defaults to 127.0.0.1 and node.listen port + "
+        f"{PEER_LISTEN_PORT_OFFSET}; set node.peer_listen to choose another)"
+    )
 
 
 def _shared_data_dirs(regions: tuple[RegionConfig, ...]) -> None:

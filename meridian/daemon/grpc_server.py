@@ -14,13 +14,22 @@ from meridian.wire.edge import ServerEdge
 
 class GrpcServer:
     """Add services to `server`, then start(); `health_names` report SERVING once started
-    (the empty name, the process as a whole, is always among them)."""
+    (the empty name, the process as a whole, is always among them). `interceptors` run
+    after the edge, such as a door's guard."""
 
-    def __init__(self, listen: str, key: str, health_names: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        listen: str,
+        key: str,
+        health_names: Sequence[str] = (),
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
         self.listen = listen
         self.key = key
-        self.edge = ServerEdge()
-        self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[self.edge])
+        self.edge = ServerEdge()  # first: it also decodes what later interceptors refuse
+        self.server = grpc.aio.server(
+            options=SERVER_OPTIONS, interceptors=[self.edge, *interceptors]
+        )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._health_names = ("", *health_names)

@@ -561,22 +561,20 @@ class SubscribeBatch(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ...) -> None: ...
 
 class ApplyReplicatedRequest(_message.Message):
-    __slots__ = ("origin", "table", "records", "max_clock_offset_ms", "source_sequence", "origin_node_id", "complete_through_ms")
+    __slots__ = ("origin", "table", "records", "source_sequence", "origin_node_id", "complete_through_ms")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
-    MAX_CLOCK_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_THROUGH_MS_FIELD_NUMBER: _ClassVar[int]
     origin: str
     table: str
     records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
-    max_clock_offset_ms: int
     source_sequence: int
     origin_node_id: str
     complete_through_ms: int
-    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., max_clock_offset_ms: _Optional[int] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ...) -> None: ...
 
 class ApplyReplicatedResponse(_message.Message):
     __slots__ = ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected", "checkpoint", "max_latency_ms")

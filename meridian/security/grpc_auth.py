@@ -43,6 +43,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from meridian.security.access import AccessKey
+from meridian.wire.call_metadata import metadata_interceptors
 
 SCHEME = "MERIDIAN-HMAC-SHA256"
 HEADER = "authorization"
@@ -190,66 +191,15 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class _Signer:
-    def __init__(self, key_id: str, secret: str, clock_ms: Callable[[], int]) -> None:
-        self._key_id = key_id
-        self._secret = secret
-        self._clock_ms = clock_ms
-
-    def details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        method = details.method
-        name = method.decode() if isinstance(method, bytes) else method
-        value = sign(self._key_id, self._secret, name, self._clock_ms(), secrets.token_hex(12))
-        metadata = grpc.aio.Metadata(
-            *[(k, v) for k, v in (details.metadata or ()) if k != HEADER], (HEADER, value)
-        )
-        return grpc.aio.ClientCallDetails(
-            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
-        )
-
-
-class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
-    def __init__(self, signer: _Signer) -> None:
-        self._signer = signer
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._signer.details(details), request)
-
-
-class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
-    def __init__(self, signer: _Signer) -> None:
-        self._signer = signer
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._signer.details(details), request)
-
-
-class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
-    def __init__(self, signer: _Signer) -> None:
-        self._signer = signer
-
-    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return await continuation(self._signer.details(details), requests)
-
-
-class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
-    def __init__(self, signer: _Signer) -> None:
-        self._signer = signer
-
-    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
-        return await continuation(self._signer.details(details), requests)
-
-
 def access_key_interceptors(
     key_id: str, secret: str, clock_ms: Callable[[], int] = _now_ms
 ) -> list[grpc.aio.ClientInterceptor]:
-    """Interceptors that sign every call of a grpc.aio channel (plaintext or TLS).
+    """Interceptors that sign every call of a grpc.aio channel (plaintext or TLS)."""
 
-    Four objects, one per call kind: a grpc.aio channel files each interceptor under the
-    first kind it implements only.
-    """
-    signer = _Signer(key_id, secret, clock_ms)
-    return [_UnaryUnary(signer), _UnaryStream(signer), _StreamUnary(signer), _StreamStream(signer)]
+    def signed(method: str) -> list[tuple[str, str]]:
+        return [(HEADER, sign(key_id, secret, method, clock_ms(), secrets.token_hex(12)))]
+
+    return metadata_interceptors(signed)
 
 
 # --------------------------------------------------------------------------- server side

@@ -1,14 +1,13 @@
-"""Connecting to a region node: channels with the node's message-size limits."""
+"""Connecting to a region node's doors: channels with the node's message-size limits."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
 
 import grpc
 
-from meridian.daemon.errors import StartupError
-from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
+from meridian.pb import client_pb2_grpc, replication_pb2_grpc
+from meridian.wire import peer_token
 
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
@@ -23,37 +22,27 @@ GRPC_OPTIONS = [
 ]
 
 
-def connect(endpoint: str) -> tuple[grpc.Channel, pb_grpc.NodeStub]:
-    """A blocking channel and stub (command-line tools)."""
+def connect(endpoint: str) -> tuple[grpc.Channel, client_pb2_grpc.ClientStub]:
+    """A blocking channel to a client door, and its stub (command-line tools)."""
     channel = grpc.insecure_channel(endpoint, options=GRPC_OPTIONS)
-    return channel, pb_grpc.NodeStub(channel)
+    return channel, client_pb2_grpc.ClientStub(channel)
 
 
-def connect_async(endpoint: str) -> tuple[grpc.aio.Channel, pb_grpc.NodeStub]:
-    """An asyncio channel and stub (replicator, tests)."""
-    channel = grpc.aio.insecure_channel(endpoint, options=GRPC_OPTIONS)
-    return channel, pb_grpc.NodeStub(channel)
+def connect_async(
+    endpoint: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
+) -> tuple[grpc.aio.Channel, client_pb2_grpc.ClientStub]:
+    """An asyncio channel to a client door, and its stub."""
+    channel = grpc.aio.insecure_channel(
+        endpoint, options=GRPC_OPTIONS, interceptors=list(interceptors) or None
+    )
+    return channel, client_pb2_grpc.ClientStub(channel)
 
 
-async def wait_for_node(
-    node: pb_grpc.NodeStub, endpoint: str, group: str, region: str, wait_s: float
-) -> pb.NodeInfoResponse:
-    """The local node's info once it answers (it may still be starting); StartupError when
-    it does not answer in time or is the node of another group or region."""
-    deadline = asyncio.get_running_loop().time() + wait_s
-    while True:
-        try:
-            info: pb.NodeInfoResponse = await node.NodeInfo(pb.NodeInfoRequest(), timeout=2)
-            break
-        except grpc.aio.AioRpcError as exc:
-            if asyncio.get_running_loop().time() > deadline:
-                raise StartupError(
-                    f"node {region} at {endpoint} is not reachable: {exc.details()}"
-                ) from exc
-            await asyncio.sleep(0.1)
-    if info.group != group or info.region != region:
-        raise StartupError(
-            f"the node at {endpoint} is region {info.region!r} of group {info.group!r}, "
-            f"not region {region!r} of group {group!r}"
-        )
-    return info
+def connect_peer(
+    endpoint: str, token: str
+) -> tuple[grpc.aio.Channel, replication_pb2_grpc.ReplicationStub]:
+    """An asyncio channel to a node's peer door, carrying the region's token, and its stub."""
+    channel = grpc.aio.insecure_channel(
+        endpoint, options=GRPC_OPTIONS, interceptors=peer_token.interceptors(token)
+    )
+    return channel, replication_pb2_grpc.ReplicationStub(channel)

@@ -53,6 +53,14 @@ class HandshakeRefused(Exception):
     """A peer that may not replicate with this region (the replicator's handshake guards)."""
 
 
+class Unauthenticated(Exception):
+    """A call without valid credentials for its door (token, certificate or access key)."""
+
+
+class PermissionDenied(Exception):
+    """A caller whose credentials do not allow this call (a read-only key writing, say)."""
+
+
 class Reason(enum.StrEnum):
     """The ErrorInfo reasons of domain ``meridian`` (listed in docs/architecture.md)."""
 
@@ -63,6 +71,8 @@ class Reason(enum.StrEnum):
     RESYNC_NEEDED = "RESYNC_NEEDED"
     NOT_READY = "NOT_READY"
     HANDSHAKE_REFUSED = "HANDSHAKE_REFUSED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
     NOT_FOUND = "NOT_FOUND"
     ALREADY_EXISTS = "ALREADY_EXISTS"
     UNAVAILABLE = "UNAVAILABLE"
@@ -80,6 +90,8 @@ STATUS: dict[type[BaseException], tuple[grpc.StatusCode, Reason]] = {
     ResyncNeeded: (Code.FAILED_PRECONDITION, Reason.RESYNC_NEEDED),
     NotReady: (Code.FAILED_PRECONDITION, Reason.NOT_READY),
     HandshakeRefused: (Code.FAILED_PRECONDITION, Reason.HANDSHAKE_REFUSED),
+    Unauthenticated: (Code.UNAUTHENTICATED, Reason.UNAUTHENTICATED),
+    PermissionDenied: (Code.PERMISSION_DENIED, Reason.PERMISSION_DENIED),
     NotFound: (Code.NOT_FOUND, Reason.NOT_FOUND),
     AlreadyExists: (Code.ALREADY_EXISTS, Reason.ALREADY_EXISTS),
     Unavailable: (Code.UNAVAILABLE, Reason.UNAVAILABLE),

@@ -19,11 +19,15 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+import grpc
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from meridian.cli.supervisor import Child, children, stop_all
 from meridian.config import load
+from meridian.pb import node_pb2 as pb
+from meridian.pb import replication_pb2_grpc
+from meridian.wire import peer_token
 from tests import harness
 from tests.harness.process import LOG_TAIL_LINES, STOP_TIMEOUT_S, Process
 
@@ -216,3 +220,17 @@ def sample_value(page: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+def node_info(config: pathlib.Path, region: str) -> pb.NodeInfoResponse:
+    """The node's info through its peer door, with the region's token (the test runs on the
+    node's machine, as the replicator does)."""
+    where = load(config).region(region)
+    token = peer_token.read(where.data_dir)
+    assert token is not None, f"node {region} has not written its token"
+    with grpc.insecure_channel(str(where.node_peer_listen)) as channel:
+        stub = replication_pb2_grpc.ReplicationStub(channel)
+        reply: pb.NodeInfoResponse = stub.NodeInfo(
+            pb.NodeInfoRequest(), timeout=10, metadata=[(peer_token.METADATA_KEY, token)]
+        )
+        return reply

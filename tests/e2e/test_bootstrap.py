@@ -15,7 +15,7 @@ from meridian.cli.supervisor import Child, wait_ready
 from meridian.config import load
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
-from tests.e2e.helpers import child_logs, e2e_group, json_of, run_cli, supervised
+from tests.e2e.helpers import child_logs, e2e_group, json_of, node_info, run_cli, supervised
 from tests.harness import wait_until, write_group
 
 ITEMS = 30_000
@@ -35,12 +35,6 @@ def start(procs: dict[str, Child], *names: str) -> None:
     for name in names:
         procs[name].start()
     wait_ready([procs[n] for n in names])
-
-
-def node_info(config: pathlib.Path, region: str) -> pb.NodeInfoResponse:
-    channel, stub = connect(str(load(config).region(region).node_listen))
-    with channel:
-        return stub.NodeInfo(pb.NodeInfoRequest(), timeout=5)
 
 
 def digest(config: pathlib.Path, region: str) -> str:

@@ -21,10 +21,18 @@ import yaml
 
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc
 from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
-from tests.e2e.helpers import MERIDIAN, NodeProcess, e2e_group, json_lines, json_of, metric, run_cli
+from tests.e2e.helpers import (
+    MERIDIAN,
+    NodeProcess,
+    e2e_group,
+    json_lines,
+    json_of,
+    metric,
+    node_info,
+    run_cli,
+)
 from tests.harness import free_port, region_doc, wait_until, write_group
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +41,7 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "local" / "gr
 
 
 @pytest.fixture(scope="module")
-def stub(shared_node: NodeProcess) -> Iterator[node_pb2_grpc.NodeStub]:
+def stub(shared_node: NodeProcess) -> Iterator[Any]:
     channel, node_stub = connect(shared_node.endpoint)
     try:
         yield node_stub
@@ -41,17 +49,17 @@ def stub(shared_node: NodeProcess) -> Iterator[node_pb2_grpc.NodeStub]:
         channel.close()
 
 
-def head(stub: node_pb2_grpc.NodeStub) -> int:
+def head(stub: Any) -> int:
     """The newest stream sequence number: it moves exactly when something is written."""
     response = stub.DescribeStream(pb.DescribeStreamRequest(table="orders"), timeout=10)
     return int(response.head_sequence_number)
 
 
-def grpc_get(stub: node_pb2_grpc.NodeStub, **key: Any) -> pb.GetItemResponse:
+def grpc_get(stub: Any, **key: Any) -> pb.GetItemResponse:
     return stub.GetItem(pb.GetItemRequest(table="orders", key=items.from_plain(key)), timeout=10)
 
 
-def grpc_put(stub: node_pb2_grpc.NodeStub, **item: Any) -> pb.WriteResult:
+def grpc_put(stub: Any, **item: Any) -> pb.WriteResult:
     """Setup writes go straight to the node; the CLI calls are what a test is about."""
     request = pb.PutItemRequest(table="orders", item=items.from_plain(item))
     return stub.PutItem(request, timeout=10)
@@ -133,7 +141,7 @@ def test_get_of_a_missing_key_prints_null(shared_node: NodeProcess) -> None:
 
 
 def test_update_applies_actions_and_a_no_op_writes_nothing(
-    shared_node: NodeProcess, stub: node_pb2_grpc.NodeStub
+    shared_node: NodeProcess, stub: Any
 ) -> None:
     key = '{"pk": "upd", "sk": "1"}'
     grpc_put(stub, pk="upd", sk="1", count=1, tags={"a", "b"}, note="x")
@@ -171,7 +179,7 @@ def test_update_applies_actions_and_a_no_op_writes_nothing(
 
 
 def test_delete_returns_the_old_item_and_leaves_nothing(
-    shared_node: NodeProcess, stub: node_pb2_grpc.NodeStub
+    shared_node: NodeProcess, stub: Any
 ) -> None:
     key = '{"pk": "del", "sk": "1"}'
     grpc_put(stub, pk="del", sk="1", v=1)
@@ -182,9 +190,7 @@ def test_delete_returns_the_old_item_and_leaves_nothing(
     assert json_of(shared_node.ok("delete", key)) == {"version": None, "changed": False}
 
 
-def test_failed_conditions_exit_1_and_write_nothing(
-    shared_node: NodeProcess, stub: node_pb2_grpc.NodeStub
-) -> None:
+def test_failed_conditions_exit_1_and_write_nothing(shared_node: NodeProcess, stub: Any) -> None:
     key = '{"pk": "cond", "sk": "1"}'
     first = grpc_put(stub, pk="cond", sk="1", status="new").version
     version = f"{first.hlc}@us-east"
@@ -245,7 +251,7 @@ def test_batch_write_then_query_in_sort_key_order(shared_node: NodeProcess) -> N
 
 
 def test_batch_write_splits_batches_where_a_key_repeats(
-    shared_node: NodeProcess, stub: node_pb2_grpc.NodeStub
+    shared_node: NodeProcess, stub: Any
 ) -> None:
     lines = [
         {"put": {"pk": "bw", "sk": "1", "v": 1}},
@@ -265,9 +271,7 @@ def test_batch_write_splits_batches_where_a_key_repeats(
     assert head(stub) == before
 
 
-def test_scan_whole_table_pages_and_segments(
-    shared_node: NodeProcess, stub: node_pb2_grpc.NodeStub
-) -> None:
+def test_scan_whole_table_pages_and_segments(shared_node: NodeProcess, stub: Any) -> None:
     for i in range(6):
         grpc_put(stub, pk=f"scan-{i}", sk="1")
     whole, *segments, one = shared_node.cli_many(
@@ -288,7 +292,7 @@ def test_scan_whole_table_pages_and_segments(
 
 
 def test_stream_tail_shows_insert_modify_remove_and_no_op_writes_emit_nothing(
-    shared_node: NodeProcess, stub: node_pb2_grpc.NodeStub
+    shared_node: NodeProcess, stub: Any
 ) -> None:
     start = head(stub) + 1
     insert = grpc_put(stub, pk="s", sk="1", v=1)
@@ -319,9 +323,7 @@ def test_stream_tail_shows_insert_modify_remove_and_no_op_writes_emit_nothing(
     assert typed[0]["dynamodb"]["NewImage"]["v"] == {"N": "1"}
 
 
-def test_stream_tail_is_live_and_ctrl_c_exits_quietly(
-    shared_node: NodeProcess, stub: node_pb2_grpc.NodeStub
-) -> None:
+def test_stream_tail_is_live_and_ctrl_c_exits_quietly(shared_node: NodeProcess, stub: Any) -> None:
     subscribes = {"name": "meridian_node_requests_total", "operation": "Subscribe"}
     before = metric(shared_node, **subscribes)
     tail_args = [*MERIDIAN, "stream", "tail", *shared_node.target]
@@ -386,7 +388,7 @@ BIG = json.dumps({"pk": "bad", "sk": "1", "data": "x" * (400 * 1024)})
 )
 def test_bad_input_is_refused_with_exit_2_and_nothing_written(
     shared_node: NodeProcess,
-    stub: node_pb2_grpc.NodeStub,
+    stub: Any,
     args: tuple[str, ...],
     stdin: str | None,
     message: str,
@@ -401,7 +403,7 @@ def test_bad_input_is_refused_with_exit_2_and_nothing_written(
     assert not grpc_get(stub, pk="bad", sk="1").found
 
 
-def test_node_itself_refuses_an_oversized_item(stub: node_pb2_grpc.NodeStub) -> None:
+def test_node_itself_refuses_an_oversized_item(stub: Any) -> None:
     item = pb.Item()
     item.attributes["pk"].s = "bad"
     item.attributes["sk"].s = "1"
@@ -421,7 +423,7 @@ def test_unknown_table_exits_1(shared_node: NodeProcess) -> None:
 
 
 def test_endpoint_target_and_unreachable_nodes(
-    shared_node: NodeProcess, stub: node_pb2_grpc.NodeStub, tmp_path: Any
+    shared_node: NodeProcess, stub: Any, tmp_path: Any
 ) -> None:
     grpc_put(stub, pk="ep", sk="1")
     got = run_cli(
@@ -546,7 +548,7 @@ def test_acknowledged_writes_survive_kill_9(nodes: Nodes) -> None:
             }
         stream = node_stub.DescribeStream(pb.DescribeStreamRequest(table="orders"), timeout=10)
         assert stream.head_sequence_number == 200
-        info = node_stub.NodeInfo(pb.NodeInfoRequest(), timeout=10)
+        info = node_info(restarted.config, restarted.region)
         assert info.hlc >= newest
     assert json_of(restarted.ok("get", '{"pk": "dur", "sk": "cli"}'))["n"] == 199
     after = json_of(restarted.ok("put", '{"pk": "dur", "sk": "new"}'))

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from meridian.model import items
+from meridian.pb import client_pb2_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc
 from tests.e2e.conftest import Nodes
 from tests.e2e.helpers import NodeProcess
 from tests.harness import free_address, write_group
@@ -29,6 +29,7 @@ def second_config(first: NodeProcess, path: pathlib.Path, **addresses: str) -> p
     region = doc["regions"][0]
     region["node"]["data_dir"] = str(path.parent / "second-data")
     region["node"]["listen"] = addresses.get("node", free_address())
+    region["node"]["peer_listen"] = addresses.get("peer", free_address())
     region["metrics"]["listen"] = addresses.get("metrics", free_address())
     return write_group(path, doc)
 
@@ -36,7 +37,7 @@ def second_config(first: NodeProcess, path: pathlib.Path, **addresses: str) -> p
 def get_on_new_connection(endpoint: str) -> pb.GetItemResponse:
     """A get over its own connection (the kernel would spread connections over listeners)."""
     with grpc.insecure_channel(endpoint) as channel:
-        stub = node_pb2_grpc.NodeStub(channel)
+        stub = client_pb2_grpc.ClientStub(channel)
         return stub.GetItem(pb.GetItemRequest(table="orders", key=KEY), timeout=10)
 
 

@@ -18,6 +18,8 @@ import yaml
 from meridian.config import GroupConfig, parse
 from tests.harness.ports import LOOPBACK, free_ports
 
+PORTS_PER_REGION = 5
+
 
 @dataclass(frozen=True)
 class RegionPorts:
@@ -27,6 +29,7 @@ class RegionPorts:
     replicator: int
     metrics: int  # the node's
     replicator_metrics: int
+    peer: int  # the node's peer door, on the loopback of the region's host
 
 
 def region_doc(
@@ -36,12 +39,16 @@ def region_doc(
     host: str = LOOPBACK,
     ports: RegionPorts | None = None,
 ) -> dict[str, Any]:
-    """One region entry: node, replicator and both metrics endpoints on `host` (fresh free
-    loopback ports unless `ports` are given)."""
-    p = ports or RegionPorts(*free_ports(4))
+    """One region entry: node, replicator and both metrics endpoints on `host`, the node's
+    peer door on the loopback (fresh free loopback ports unless `ports` are given)."""
+    p = ports or RegionPorts(*free_ports(PORTS_PER_REGION))
     return {
         "name": name,
-        "node": {"listen": f"{host}:{p.node}", "data_dir": str(data_dir)},
+        "node": {
+            "listen": f"{host}:{p.node}",
+            "peer_listen": f"{LOOPBACK}:{p.peer}",
+            "data_dir": str(data_dir),
+        },
         "replicator": {
             "listen": f"{host}:{p.replicator}",
             "metrics": f"{host}:{p.replicator_metrics}",
@@ -70,7 +77,8 @@ def group_doc(
     `replication` is the replication section (left out when None); `extra` adds top-level
     keys (e.g. triggers=[...]). Tables and extras are copied, never shared with the caller.
     """
-    fresh = free_ports(4 * len(regions)) if ports is None else []
+    n = PORTS_PER_REGION
+    fresh = free_ports(n * len(regions)) if ports is None else []
     doc: dict[str, Any] = {
         "group": group,
         "durability": durability,
@@ -83,7 +91,7 @@ def group_doc(
             name,
             data / name,
             host=(hosts or {}).get(name, LOOPBACK),
-            ports=ports or RegionPorts(*fresh[4 * i : 4 * i + 4]),
+            ports=ports or RegionPorts(*fresh[n * i : n * i + n]),
         )
         for i, name in enumerate(regions)
     ]

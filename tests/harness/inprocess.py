@@ -10,8 +10,9 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from meridian.config import GroupConfig
-from meridian.pb import node_pb2_grpc
-from meridian.wire.channels import connect_async
+from meridian.pb import client_pb2_grpc, replication_pb2_grpc
+from meridian.wire import peer_token
+from meridian.wire.channels import connect_async, connect_peer
 from regionnode.node import Node, NodeSettings
 from replicator.replicator import Replicator
 from tests.harness.ports import free_address
@@ -24,14 +25,20 @@ class Region:
     node: Node | None = None
     replicator: Replicator | None = None
     channel: grpc.aio.Channel | None = None
-    stub: node_pb2_grpc.NodeStub = field(default=None)
+    stub: client_pb2_grpc.ClientStub = field(default=None)  # the client door
+    peer_channel: grpc.aio.Channel | None = None
+    peer: replication_pb2_grpc.ReplicationStub = field(default=None)  # the peer door
 
     async def start_node(self) -> None:
         settings = NodeSettings.from_config(self.config, self.name)
         settings.metrics_listen = None
         self.node = Node(settings, CollectorRegistry())
         await self.node.start()
-        self.channel, self.stub = connect_async(str(self.config.region(self.name).node_listen))
+        region = self.config.region(self.name)
+        self.channel, self.stub = connect_async(str(region.node_listen))
+        token = peer_token.read(region.data_dir)
+        assert token is not None, "a started node has written its token"
+        self.peer_channel, self.peer = connect_peer(str(region.node_peer_listen), token)
 
     async def start_replicator(self, cut_from: Collection[str] = ()) -> None:
         """Start the region's replicator; its links from the regions in `cut_from` dial a
@@ -51,9 +58,10 @@ class Region:
             self.replicator = None
 
     async def stop_node(self) -> None:
-        if self.channel is not None:
-            await self.channel.close()
-            self.channel = None
+        for channel in (self.channel, self.peer_channel):
+            if channel is not None:
+                await channel.close()
+        self.channel = self.peer_channel = None
         if self.node is not None:
             await self.node.stop(grace=0.5)
             self.node = None

@@ -14,7 +14,7 @@ from meridian.model import items
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
-from regionnode.server import NodeService
+from regionnode.replication_service import ReplicationService
 from replicator import bootstrap
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import Region
@@ -44,7 +44,7 @@ async def converged(regions: list[Region]) -> bool:
 
 
 def trim_all(region: Region) -> None:
-    region.node.service.streams.trim(FAR_FUTURE)
+    region.node.core.streams.trim(FAR_FUTURE)
 
 
 async def status(region: Region) -> rpb.StatusResponse:
@@ -91,7 +91,7 @@ def test_new_region_bootstraps_from_a_snapshot_under_writes(tmp_path: pathlib.Pa
             assert state.reason == "new region" and state.entries >= 3000
             got = await ap.stub.GetItem(pb.GetItemRequest(table="orders", key=item("a", 7)))
             assert not got.found  # the tombstone came along
-            ckpts = (await ap.stub.GetCheckpoints(pb.GetCheckpointsRequest())).checkpoints
+            ckpts = (await ap.peer.GetCheckpoints(pb.GetCheckpointsRequest())).checkpoints
             assert {c.origin for c in ckpts} >= {"us", "eu"}
         finally:
             for r in regions.values():
@@ -105,13 +105,13 @@ def test_interrupted_bootstrap_resumes_and_converges(
 ) -> None:
     # Small, slowed batches: the copy takes over a second, so it is surely interrupted.
     monkeypatch.setattr(bootstrap, "BATCH_ENTRIES", 500)
-    apply_snapshot = NodeService.ApplySnapshot
+    apply_snapshot = ReplicationService.ApplySnapshot
 
-    async def slowly(self: NodeService, request: Any, context: Any) -> Any:
+    async def slowly(self: ReplicationService, request: Any, context: Any) -> Any:
         await asyncio.sleep(0.05)
         return await apply_snapshot(self, request, context)
 
-    monkeypatch.setattr(NodeService, "ApplySnapshot", slowly)
+    monkeypatch.setattr(ReplicationService, "ApplySnapshot", slowly)
     regions = three_regions(tmp_path)
     us, eu, ap = regions["us"], regions["eu"], regions["ap"]
 
@@ -128,20 +128,20 @@ def test_interrupted_bootstrap_resumes_and_converges(
             await ap.start_replicator()
 
             async def copying() -> bool:
-                info = await ap.stub.NodeInfo(pb.NodeInfoRequest())
+                info = await ap.peer.NodeInfo(pb.NodeInfoRequest())
                 return info.bootstrap.entries > 0
 
             await eventually(copying, 30, "the copy to start")
 
             await ap.stop_replicator()  # interrupted mid-copy
-            info = await ap.stub.NodeInfo(pb.NodeInfoRequest())
+            info = await ap.peer.NodeInfo(pb.NodeInfoRequest())
             assert info.bootstrap.state == "BOOTSTRAPPING" and info.bootstrap.entries < 12000
             for origin in (us, eu):  # the origins keep what ap will stream after the copy
-                assert origin.node.service.streams.holds.floor("orders", time.monotonic())
+                assert origin.node.core.streams.holds.floor("orders", time.monotonic())
             await fill(us, "after", 100)
             await ap.start_replicator()
             await eventually(lambda: converged([us, eu, ap]), 60, "convergence after resume")
-            info = await ap.stub.NodeInfo(pb.NodeInfoRequest())
+            info = await ap.peer.NodeInfo(pb.NodeInfoRequest())
             assert info.bootstrap.state == "ACTIVE"
         finally:
             for r in regions.values():
@@ -237,7 +237,7 @@ def test_reads_while_bootstrapping_are_refused_or_marked(tmp_path: pathlib.Path)
             copying = pb.BootstrapState(
                 state="BOOTSTRAPPING", source="eu", entries=5, entries_estimate=10
             )
-            await region.stub.ApplySnapshot(
+            await region.peer.ApplySnapshot(
                 pb.ApplySnapshotRequest(table="orders", progress=copying)
             )
             call = region.stub.GetItem(pb.GetItemRequest(table="orders", key=key))
@@ -254,7 +254,7 @@ def test_reads_while_bootstrapping_are_refused_or_marked(tmp_path: pathlib.Path)
                     await call.trailing_metadata()
                 )
             active = pb.BootstrapState(state="ACTIVE")
-            await region.stub.ApplySnapshot(
+            await region.peer.ApplySnapshot(
                 pb.ApplySnapshotRequest(table="orders", progress=active)
             )
             call = region.stub.GetItem(pb.GetItemRequest(table="orders", key=key))
@@ -276,16 +276,16 @@ def test_retention_hold_keeps_records_until_released(tmp_path: pathlib.Path) -> 
         try:
             await fill(us, "h", 10)
             holds = [pb.RetentionHold(table="orders", sequence_number=4)]
-            await us.stub.HoldRetention(pb.HoldRetentionRequest(holder="ap", holds=holds))
+            await us.peer.HoldRetention(pb.HoldRetentionRequest(holder="ap", holds=holds))
             trim_all(us)
             stream = await us.stub.DescribeStream(pb.DescribeStreamRequest(table="orders"))
             assert stream.trim_sequence_number == 4  # records from 4 on are kept for ap
-            await us.stub.HoldRetention(pb.HoldRetentionRequest(holder="ap", release=True))
+            await us.peer.HoldRetention(pb.HoldRetentionRequest(holder="ap", release=True))
             trim_all(us)
             stream = await us.stub.DescribeStream(pb.DescribeStreamRequest(table="orders"))
             assert stream.trim_sequence_number == 10  # only the newest record stays
             try:
-                await us.stub.HoldRetention(pb.HoldRetentionRequest(holds=holds))
+                await us.peer.HoldRetention(pb.HoldRetentionRequest(holds=holds))
                 raise AssertionError("a hold without a holder was accepted")
             except grpc.aio.AioRpcError as exc:
                 assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT

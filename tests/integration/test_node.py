@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry
 
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
-from meridian.pb import node_pb2_grpc as pb_grpc
-from meridian.wire.channels import connect_async
+from meridian.wire import peer_token
+from meridian.wire.channels import connect_async, connect_peer
 from regionnode.local_writes import PutOp
 from regionnode.node import Node, NodeSettings
 
@@ -62,6 +62,24 @@ def run(body: Callable[[], Coroutine[Any, Any, None]], timeout: float = DEADLINE
     asyncio.run(bounded())
 
 
+# Every region these tests replicate from or to: the nodes' group.
+MEMBERS = ("us", "eu", "ap", "fr", "sa", "af", "jp", "kr")
+
+
+class Doors:
+    """Both doors of a node in one object, as these tests call methods of each: the client
+    door's stub first, the peer door's (with the region's token) for the rest."""
+
+    def __init__(self, client: Any, peer: Any) -> None:
+        self._client = client
+        self._peer = peer
+
+    def __getattr__(self, name: str) -> Any:
+        if hasattr(self._client, name):
+            return getattr(self._client, name)
+        return getattr(self._peer, name)
+
+
 @contextlib.asynccontextmanager
 async def running_node(
     data_dir: pathlib.Path,
@@ -69,25 +87,33 @@ async def running_node(
     region: str = "us",
     sync: bool = False,
     trim_interval_s: float = 10.0,
-) -> AsyncIterator[tuple[Node, pb_grpc.NodeStub]]:
+    max_clock_offset_ms: int = 5000,
+) -> AsyncIterator[tuple[Node, Any]]:
     node = Node(
         NodeSettings(
             group="it",
             region=region,
             data_dir=data_dir,
             listen="127.0.0.1:0",
+            peer_listen="127.0.0.1:0",
             sync=sync,
             tables=list(TABLES),
             trim_interval_s=trim_interval_s,
+            peers=[r for r in MEMBERS if r != region],
+            max_clock_offset_ms=max_clock_offset_ms,
         ),
         CollectorRegistry(),
     )
     await node.start()
-    channel, stub = connect_async(f"127.0.0.1:{node.port}")
+    channel, client = connect_async(f"127.0.0.1:{node.port}")
+    token = peer_token.read(data_dir)
+    assert token is not None
+    peer_channel, peer = connect_peer(f"127.0.0.1:{node.peer_port}", token)
     try:
-        yield node, stub
+        yield node, Doors(client, peer)
     finally:
         await channel.close()
+        await peer_channel.close()
         await node.stop(grace=0.5)
 
 
@@ -118,24 +144,24 @@ def order(pk: str, sk: Any, **rest: Any) -> pb.Item:
     return item(pk=pk, sk=N(str(sk)), **rest)
 
 
-async def put(stub: pb_grpc.NodeStub, table: str, value: pb.Item, **kw: Any) -> pb.WriteResult:
+async def put(stub: Any, table: str, value: pb.Item, **kw: Any) -> pb.WriteResult:
     return await stub.PutItem(pb.PutItemRequest(table=table, item=value, **kw))
 
 
-async def get(stub: pb_grpc.NodeStub, table: str, key: pb.Item) -> pb.GetItemResponse:
+async def get(stub: Any, table: str, key: pb.Item) -> pb.GetItemResponse:
     return await stub.GetItem(pb.GetItemRequest(table=table, key=key))
 
 
-async def head(stub: pb_grpc.NodeStub, table: str) -> int:
+async def head(stub: Any, table: str) -> int:
     return (await stub.DescribeStream(pb.DescribeStreamRequest(table=table))).head_sequence_number
 
 
-async def digest(stub: pb_grpc.NodeStub, table: str) -> pb.DigestResponse:
+async def digest(stub: Any, table: str) -> pb.DigestResponse:
     return await stub.Digest(pb.DigestRequest(table=table))
 
 
 async def records(
-    stub: pb_grpc.NodeStub, table: str, type_: int = pb.TRIM_HORIZON, seq: int = 0, limit: int = 0
+    stub: Any, table: str, type_: int = pb.TRIM_HORIZON, seq: int = 0, limit: int = 0
 ) -> list[pb.StreamRecord]:
     it = await stub.GetShardIterator(
         pb.GetShardIteratorRequest(table=table, type=type_, sequence_number=seq)
@@ -398,7 +424,7 @@ SORT_VALUES = [
 ]
 
 
-async def query_pages(stub: pb_grpc.NodeStub, req: pb.QueryRequest) -> list[pb.Item]:
+async def query_pages(stub: Any, req: pb.QueryRequest) -> list[pb.Item]:
     out: list[pb.Item] = []
     for _ in range(100):
         page = await stub.Query(req)
@@ -501,9 +527,7 @@ def test_query_orders_numbers_and_paginates(tmp_path: pathlib.Path) -> None:
     run(body)
 
 
-async def scan_all(
-    stub: pb_grpc.NodeStub, limit: int, segment: int = 0, total: int = 0
-) -> list[pb.Item]:
+async def scan_all(stub: Any, limit: int, segment: int = 0, total: int = 0) -> list[pb.Item]:
     out: list[pb.Item] = []
     req = pb.ScanRequest(table="orders", limit=limit, segment=segment, total_segments=total)
     for _ in range(1000):
@@ -904,8 +928,9 @@ def test_view_types_strip_images(tmp_path: pathlib.Path) -> None:
             modify = (await records(stub, "images"))[1]
             assert modify.new_image == item(id="u", v=2)
 
-            # replication asks for full images whatever the view type
-            call = stub.Subscribe(pb.SubscribeRequest(table="users", full_images=True))
+            # replication asks for full images whatever the view type, on the peer door only
+            full = pb.SubscribeRequest(table="users", full_images=True)
+            call = stub._peer.Subscribe(full)
             try:
                 batch = await asyncio.wait_for(call.read(), 5)
             finally:
@@ -913,6 +938,8 @@ def test_view_types_strip_images(tmp_path: pathlib.Path) -> None:
             assert [r.sequence_number for r in batch.records] == [1, 2, 3]
             assert batch.records[1].old_image == item(id="u", v=1)
             assert batch.records[1].new_image == item(id="u", v=2)
+            call = stub.Subscribe(full)
+            await expect_error(call.read(), Code.INVALID_ARGUMENT, "full_images")
 
     run(body)
 
@@ -1034,8 +1061,8 @@ def test_trim_keeps_records_within_retention(tmp_path: pathlib.Path) -> None:
         async with running_node(tmp_path / "n") as (node, stub):
             for i in range(4):
                 await put(stub, "short", item(id=f"k{i}"))
-            assert node.service is not None
-            streams = node.service.streams
+            assert node.core is not None
+            streams = node.core.streams
             streams.trim(hlc.wall_ms() - 60_000)  # a minute ago nothing was old enough
             assert (
                 await stub.DescribeStream(pb.DescribeStreamRequest(table="short"))
@@ -1056,7 +1083,7 @@ def test_restart_keeps_items_stream_sequence_and_clock(tmp_path: pathlib.Path) -
     async def body() -> None:
         data = tmp_path / "n"
         future = hlc.pack(hlc.wall_ms() + 3_600_000, 7)  # an hour ahead, admitted (no limit)
-        async with running_node(data) as (_, stub):
+        async with running_node(data, max_clock_offset_ms=0) as (_, stub):
             first = await stub.NodeInfo(pb.NodeInfoRequest())
             for i in range(3):
                 await put(stub, "orders", order("r", i, v=i))
@@ -1066,7 +1093,6 @@ def test_restart_keeps_items_stream_sequence_and_clock(tmp_path: pathlib.Path) -
                     origin="eu",
                     table="orders",
                     source_sequence=1,
-                    max_clock_offset_ms=0,
                     records=[replicated(1, future, order("r", 9, v="eu"))],
                 )
             )
@@ -1116,9 +1142,9 @@ def test_concurrent_puts_are_group_committed(tmp_path: pathlib.Path) -> None:
             operations = registry.get_sample_value("meridian_node_commit_operations_sum")
             assert operations == 250
             assert batches is not None and 1 <= batches < 250
-            assert node.service is not None
-            assert sum(node.service.writer.batch_sizes.values()) == batches
-            assert max(node.service.writer.batch_sizes) > 1  # bucket index: some batch held 2+
+            assert node.core is not None
+            assert sum(node.core.writer.batch_sizes.values()) == batches
+            assert max(node.core.writer.batch_sizes) > 1  # bucket index: some batch held 2+
 
     run(body)
 
@@ -1129,7 +1155,7 @@ def test_writer_crash_fails_callers_instead_of_hanging(
     async def body() -> None:
         async with running_node(tmp_path / "n") as (node, stub):
             await put(stub, "orders", order("ok", 1))
-            assert node.service is not None
+            assert node.core is not None
             original = PutOp.apply
 
             def faulty(op: PutOp, stage: Any, ctx: Any) -> Any:
@@ -1182,14 +1208,12 @@ def apply_request(
     *,
     origin: str = "eu",
     source: int | None = None,
-    max_offset: int = 5000,
     node_id: str = "eu-node-1",
 ) -> pb.ApplyReplicatedRequest:
     return pb.ApplyReplicatedRequest(
         origin=origin,
         table="orders",
         records=records_,
-        max_clock_offset_ms=max_offset,
         source_sequence=source
         if source is not None
         else (records_[-1].sequence_number if records_ else 0),
@@ -1208,7 +1232,7 @@ def outcome(resp: pb.ApplyReplicatedResponse) -> tuple[int, int, int, int, int, 
     )
 
 
-async def checkpoint_of(stub: pb_grpc.NodeStub, origin: str) -> int | None:
+async def checkpoint_of(stub: Any, origin: str) -> int | None:
     for c in (await stub.GetCheckpoints(pb.GetCheckpointsRequest())).checkpoints:
         if c.origin == origin and c.table == "orders":
             return c.sequence_number
@@ -1311,14 +1335,14 @@ def test_apply_replicated_checkpoints_in_the_origins_sequence_numbers(
 
 def test_apply_replicated_rejects_clocks_too_far_ahead(tmp_path: pathlib.Path) -> None:
     async def body() -> None:
-        async with running_node(tmp_path / "n") as (node, stub):
+        async with running_node(tmp_path / "n", max_clock_offset_ms=5000) as (node, stub):
             now = hlc.wall_ms()
             batch = [
                 replicated(1, hlc.pack(now), order("c", 1)),
                 replicated(2, hlc.pack(now + 60_000), order("c", 2)),  # a minute ahead
                 replicated(3, hlc.pack(now), order("c", 3)),
             ]
-            resp = await stub.ApplyReplicated(apply_request(batch, source=10, max_offset=5000))
+            resp = await stub.ApplyReplicated(apply_request(batch, source=10))
             assert outcome(resp) == (1, 0, 0, 0, 1, 1)  # stops before the rejected record
             assert await checkpoint_of(stub, "eu") == 1
             assert (await get(stub, "orders", order("c", 1))).found
@@ -1333,8 +1357,9 @@ def test_apply_replicated_rejects_clocks_too_far_ahead(tmp_path: pathlib.Path) -
                 )
                 == 1
             )
-            # once the offset allows it, the retry applies everything from the checkpoint
-            resp = await stub.ApplyReplicated(apply_request(batch, source=10, max_offset=120_000))
+        # once the node's own limit allows it, the retry applies everything from the checkpoint
+        async with running_node(tmp_path / "n", max_clock_offset_ms=120_000) as (_, stub):
+            resp = await stub.ApplyReplicated(apply_request(batch, source=10))
             assert outcome(resp) == (2, 0, 0, 1, 0, 10)
 
     run(body)
@@ -1417,7 +1442,7 @@ def test_apply_replicated_refusals(tmp_path: pathlib.Path) -> None:
                 ),
                 (
                     "clock at the end of its range",
-                    apply_request([replicated(5, 2**64 - 1, order("h", 1))], max_offset=0),
+                    apply_request([replicated(5, 2**64 - 1, order("h", 1))]),
                     "not a plausible time",
                 ),
             ]
@@ -1465,7 +1490,7 @@ def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:
         ):
             winners[k] = rec
 
-    async def apply_in_batches(stub: pb_grpc.NodeStub, order_: list[str], size: int) -> None:
+    async def apply_in_batches(stub: Any, order_: list[str], size: int) -> None:
         for origin in order_:
             recs = streams[origin]
             for i in range(0, len(recs), size):
@@ -1473,7 +1498,7 @@ def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:
                     apply_request(recs[i : i + size], origin=origin, node_id=origin)
                 )
 
-    async def apply_interleaved(stub: pb_grpc.NodeStub) -> None:
+    async def apply_interleaved(stub: Any) -> None:
         cursors = dict.fromkeys(origins, 0)
         while any(cursors[o] < len(streams[o]) for o in origins):
             origin = rng.choice([o for o in origins if cursors[o] < len(streams[o])])

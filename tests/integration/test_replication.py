@@ -196,7 +196,7 @@ def test_clock_beyond_max_offset_is_rejected_and_counted(tmp_path: pathlib.Path)
 
     async def scenario() -> None:
         async with running_group(config) as g:
-            clock = g["us"].node.service.writer.clock
+            clock = g["us"].node.core.writer.clock
             clock._wall = lambda: hlc.wall_ms() + 1000  # within the offset: applied
             await g["us"].stub.PutItem(pb.PutItemRequest(table="orders", item=item("c", 1)))
             await eventually(lambda: converged(g), 10)

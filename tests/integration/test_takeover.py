@@ -66,13 +66,13 @@ def test_impostor_is_refused_while_the_real_node_restarts_then_a_replacement_is_
             await us.stub.PutItem(pb.PutItemRequest(table="orders", item=item("a", 1)))
             await eventually(lambda: state_is(eu, "us", "STREAMING"), 10, "eu streaming")
             await eventually(lambda: converged([us, eu]), 10, "first write replicated")
-            real_id = (await eu.stub.NodeInfo(pb.NodeInfoRequest())).node_id
+            real_id = (await eu.peer.NodeInfo(pb.NodeInfoRequest())).node_id
 
             # eu's replicator restarts; another node claims eu meanwhile
             await eu.stop_replicator()
             await impostor.start_node()
             await impostor.start_replicator()
-            fake_id = (await impostor.stub.NodeInfo(pb.NodeInfoRequest())).node_id
+            fake_id = (await impostor.peer.NodeInfo(pb.NodeInfoRequest())).node_id
 
             async def impostor_refused() -> bool:  # counted where it was refused
                 return refusals(us, "us", "eu", "source") >= 1
@@ -107,7 +107,7 @@ def test_impostor_is_refused_while_the_real_node_restarts_then_a_replacement_is_
             await eu.start_node()
             await eu.start_replicator()
             await eu.stub.PutItem(pb.PutItemRequest(table="orders", item=item("c", 1)))
-            new_id = (await eu.stub.NodeInfo(pb.NodeInfoRequest())).node_id
+            new_id = (await eu.peer.NodeInfo(pb.NodeInfoRequest())).node_id
             await eventually(
                 lambda: state_is(us, "eu", "REFUSED", f"node {new_id} cannot claim it"),
                 10,
@@ -182,7 +182,7 @@ def test_accepting_another_node_ends_the_live_pulls_of_the_pinned_one(
                 await r.start_node()
                 await r.start_replicator()
             await eventually(lambda: state_is(eu, "us", "STREAMING"), 10, "eu pulls from us")
-            real_id = (await eu.stub.NodeInfo(pb.NodeInfoRequest())).node_id
+            real_id = (await eu.peer.NodeInfo(pb.NodeInfoRequest())).node_id
             await accept(other)  # while eu's node pulls from us
             await eventually(
                 lambda: state_is(eu, "us", "REFUSED", f"pinned to node {other}"),

@@ -126,7 +126,7 @@ def test_delete_survives_a_one_way_outage_longer_than_retention(tmp_path: pathli
             later = hlc.wall_ms() + 2 * DAY_MS  # past the lifetime, short of the maximum
             await us.node.collect_tombstones(later)
             kept = await tombstones(us)
-            us.node.service.streams.trim(FAR_FUTURE)  # the outage outlasts the retention
+            us.node.core.streams.trim(FAR_FUTURE)  # the outage outlasts the retention
             await eu.stop_replicator()
             await eu.start_replicator()  # healed
 
@@ -168,7 +168,7 @@ def test_silent_peer_past_the_max_lifetime_rebuilds_instead_of_resurrecting(
             ]
             await eu.stub.PutItem(pb.PutItemRequest(table="orders", item=key("fresh")))
             await us.stub.PutItem(pb.PutItemRequest(table="orders", item=key("later")))
-            us.node.service.streams.trim(FAR_FUTURE)
+            us.node.core.streams.trim(FAR_FUTURE)
             later = hlc.wall_ms() + 8 * DAY_MS  # past tombstone_max_lifetime (7d)
             assert await us.node.collect_tombstones(later) == 2  # forced
             newest = max(hlc.physical_ms(d.version.hlc) for d in deletes)
@@ -218,7 +218,7 @@ def test_snapshot_merge_removes_only_what_the_source_shows_deleted(tmp_path: pat
                 stored("m", 10, "eu"),  # in eu's copy: merged, not removed
                 stored("z", 10, "eu"),  # after the last entry: only the last message covers it
             ]
-            await us.stub.ApplySnapshot(pb.ApplySnapshotRequest(table="orders", entries=held))
+            await us.peer.ApplySnapshot(pb.ApplySnapshotRequest(table="orders", entries=held))
             coverage = [
                 pb.Checkpoint(origin="ap", table="orders", complete_through_ms=50),
                 pb.Checkpoint(origin="eu", table="orders", sequence_number=9),
@@ -227,12 +227,12 @@ def test_snapshot_merge_removes_only_what_the_source_shows_deleted(tmp_path: pat
             first = pb.ApplySnapshotRequest(
                 table="orders", entries=[stored("m", 20, "eu")], range=rng
             )
-            assert (await us.stub.ApplySnapshot(first)).removed == 0
+            assert (await us.peer.ApplySnapshot(first)).removed == 0
             assert await found(us, "a")  # noted, not removed before the copy is done
             rng.after.CopyFrom(key("m"))
             rng.to_end = True
             last = pb.ApplySnapshotRequest(table="orders", range=rng, install=coverage)
-            assert (await us.stub.ApplySnapshot(last)).removed == 3
+            assert (await us.peer.ApplySnapshot(last)).removed == 3
             present = {pk: await found(us, pk) for pk in "abcdemz"}
             assert present == dict(a=False, b=False, c=True, d=False, e=True, m=True, z=False)
             gone = await us.stub.DiffKeys(pb.DiffKeysRequest(table="orders"))
@@ -244,7 +244,7 @@ def test_snapshot_merge_removes_only_what_the_source_shows_deleted(tmp_path: pat
                 table="orders", entries=[stored("y", 1, "eu"), stored("x", 1, "eu")], range=rng
             )
             try:
-                await us.stub.ApplySnapshot(bad)
+                await us.peer.ApplySnapshot(bad)
                 raise AssertionError("entries out of key order were accepted")
             except grpc.aio.AioRpcError as exc:
                 assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -20,10 +20,11 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2
 
+from meridian.pb import client_pb2, replication_pb2
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
-from meridian.wire import errors
+from meridian.wire import errors, peer_token
 from meridian.wire.errors import Reason, reason_of
 from replicator.handshake import Identity
 from replicator.identity import hello, local_identity
@@ -34,9 +35,11 @@ from tests.protowire import nested_list, nested_map, put_request, string
 
 DEADLINE_S = 60.0
 Code = grpc.StatusCode
+CLIENT = client_pb2.DESCRIPTOR.services_by_name["Client"]
 SERVICES = {
-    "node": [
-        pb.DESCRIPTOR.services_by_name["Node"],
+    "node": [CLIENT, health_pb2.DESCRIPTOR.services_by_name["Health"]],
+    "peer": [
+        replication_pb2.DESCRIPTOR.services_by_name["Replication"],
         health_pb2.DESCRIPTOR.services_by_name["Health"],
     ],
     "replicator": [
@@ -61,7 +64,21 @@ def two_regions(tmp_path: pathlib.Path) -> Any:
 
 def addresses(region: Region) -> dict[str, str]:
     config = region.config.region(region.name)
-    return {"node": str(config.node_listen), "replicator": str(config.replicator_listen)}
+    return {
+        "node": str(config.node_listen),
+        "peer": str(config.node_peer_listen),
+        "replicator": str(config.replicator_listen),
+    }
+
+
+def channel_to(region: Region, server: str) -> grpc.aio.Channel:
+    """A channel to one of the region's servers; the peer door's carries the region's token."""
+    address = addresses(region)[server]
+    if server != "peer":
+        return grpc.aio.insecure_channel(address)
+    token = peer_token.read(region.config.region(region.name).data_dir)
+    assert token is not None
+    return grpc.aio.insecure_channel(address, interceptors=peer_token.interceptors(token))
 
 
 async def call_raw(
@@ -126,8 +143,8 @@ def test_garbage_sent_to_any_method_is_invalid_argument_without_traceback(
 
     async def body() -> None:
         async with running_group(two_regions(tmp_path)) as regions:
-            for server, address in addresses(regions["us"]).items():
-                async with grpc.aio.insecure_channel(address) as channel:
+            for server in addresses(regions["us"]):
+                async with channel_to(regions["us"], server) as channel:
                     for service in SERVICES[server]:
                         for method in service.methods:
                             for request in undecodable(service, method):
@@ -141,15 +158,15 @@ def test_garbage_sent_to_any_method_is_invalid_argument_without_traceback(
     assert len(sent) > 2 * methods
     assert_no_traceback(logged)
     warnings = [r for r in logged if r.name == "meridian.wire.edge"]
-    assert len(warnings) == 2, [r.getMessage() for r in warnings]  # one per server
+    assert len(warnings) == 3, [r.getMessage() for r in warnings]  # one per server
 
 
 def test_nesting_beyond_dynamodb_limit_and_bad_utf8_are_invalid_argument(
     tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    put = pb.DESCRIPTOR.services_by_name["Node"].methods_by_name["PutItem"]
-    service = pb.DESCRIPTOR.services_by_name["Node"]
+    put = CLIENT.methods_by_name["PutItem"]
+    service = CLIENT
 
     async def refused(channel: grpc.aio.Channel, request: bytes) -> grpc.aio.AioRpcError:
         with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -250,10 +267,10 @@ def test_node_and_replicator_errors_carry_their_reason_in_the_trailer(
                 exc = await failure(call)
                 assert exc.code() == code
                 assert status_trailer(exc).reason == reason
-            me = await local_identity(node)
+            me = await local_identity(us.peer)
             stranger = Identity("other", "eu", "node-x", me.tables)
             # eu's own node: its id is pinned by us once their links are up.
-            peer = await local_identity(regions["eu"].stub)
+            peer = await local_identity(regions["eu"].peer)
             async with grpc.aio.insecure_channel(addresses(us)["replicator"]) as channel:
                 replicator = rpb_grpc.ReplicatorStub(channel)
                 exc = await failure(replicator.Handshake(hello(stranger, "us")))

@@ -396,6 +396,22 @@ TRIGGER_INVALID: list[tuple[str, Mutation, str]] = [
         "regions[0].triggers.metrics: required because metrics.listen port + 200 is above 65535",
     ),
     (
+        "node-peer-listen-not-loopback",
+        put(*R0, "node", "peer_listen", "10.0.0.1:8101"),
+        "regions[0].node.peer_listen: expected a loopback address (127.0.0.1, ::1 or localhost), "
+        "got 10.0.0.1:8101: the peer door serves only this region's own replicator",
+    ),
+    (
+        "node-peer-listen-clash",
+        put(*R1, "node", "peer_listen", "127.0.0.1:7101"),
+        "regions[1].node.peer_listen: port 7101 already used by regions[0].node.listen",
+    ),
+    (
+        "node-peer-listen-default-overflows",
+        put(*R0, "node", "listen", "127.0.0.1:65000"),
+        "regions[0].node.peer_listen: required because node.listen port + 1000 is above 65535",
+    ),
+    (
         "region-triggers-listen-bad",
         put(*R0, "triggers", {"listen": "x"}),
         'regions[0].triggers.listen: expected HOST:PORT, got "x"',
@@ -668,7 +684,7 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "node-typo",
         rename(*R0, "node", "listen", "listn"),
-        'regions[0].node: unknown key "listn" (expected one of: data_dir, listen)',
+        'regions[0].node: unknown key "listn" (expected one of: data_dir, listen, peer_listen)',
     ),
     ("node-listen-missing", drop(*R0, "node", "listen"), "regions[0].node.listen: required"),
     ("data-dir-missing", drop(*R0, "node", "data_dir"), "regions[0].node.data_dir: required"),
@@ -860,6 +876,8 @@ def test_base_is_valid_and_defaults_are_applied() -> None:
     assert us.replicator_listen == Address("127.0.0.1", 7201)
     assert us.metrics_listen == Address("127.0.0.1", 9101)
     assert us.replicator_metrics_listen == Address("127.0.0.1", 9201)
+    assert us.node_peer_listen == Address("127.0.0.1", 8101)  # node.listen port + 1000
+    assert us.trigger_listen == Address("127.0.0.1", 7301)  # replicator.listen port + 100
 
 
 def test_explicit_values_are_used() -> None:

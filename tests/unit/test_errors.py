@@ -47,6 +47,13 @@ CASES: list[tuple[BaseException, Code, Reason, str]] = [
         Reason.HANDSHAKE_REFUSED,
         "handshake refused: other group",
     ),
+    (errors.Unauthenticated("no token"), Code.UNAUTHENTICATED, Reason.UNAUTHENTICATED, "no token"),
+    (
+        errors.PermissionDenied("read-only"),
+        Code.PERMISSION_DENIED,
+        Reason.PERMISSION_DENIED,
+        "read-only",
+    ),
     (errors.NotFound("table 'x'"), Code.NOT_FOUND, Reason.NOT_FOUND, "table 'x'"),
     (errors.AlreadyExists("t"), Code.ALREADY_EXISTS, Reason.ALREADY_EXISTS, "t"),
     (errors.Unavailable("stopping"), Code.UNAVAILABLE, Reason.UNAVAILABLE, "stopping"),

@@ -99,17 +99,18 @@ def test_group_documents_on_free_ports_or_on_given_hosts(tmp_path: pathlib.Path)
         for region in doc["regions"]
         for address in (
             region["node"]["listen"],
+            region["node"]["peer_listen"],
             region["replicator"]["listen"],
             region["replicator"]["metrics"],
             region["metrics"]["listen"],
         )
     ]
-    assert len(set(ports)) == 8
+    assert len(set(ports)) == 10
     config = load_doc(doc, tmp_path / "g.yaml")
     assert [r.name for r in config.regions] == ["a", "b"]
     assert str(config.region("b").data_dir) == str(tmp_path / "b")
 
-    fixed = RegionPorts(node=1, replicator=2, metrics=3, replicator_metrics=4)
+    fixed = RegionPorts(node=1, replicator=2, metrics=3, replicator_metrics=4, peer=5)
     hosts = {"a": "10.0.0.1", "b": "10.0.0.2"}
     doc = group_doc(tmp_path, ["a", "b"], tables=[TABLE], hosts=hosts, ports=fixed, extra=1)
     assert doc["regions"][1]["replicator"] == {"listen": "10.0.0.2:2", "metrics": "10.0.0.2:4"}

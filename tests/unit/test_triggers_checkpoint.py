@@ -19,6 +19,7 @@ def region(tmp_path: pathlib.Path) -> RegionConfig:
     return RegionConfig(
         name="us-east",
         node_listen=address,
+        node_peer_listen=address,
         data_dir=tmp_path / "var" / "us-east",
         replicator_listen=address,
         metrics_listen=address,
