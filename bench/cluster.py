@@ -90,6 +90,8 @@ class Cluster:
             durability=durability,
             hosts=hosts,
         )
+        if hosts:
+            doc["insecure"] = True  # the regions' namespace addresses, plaintext
         self.doc = doc
         self.config = write_group(work / f"{label}.yaml", doc)
         self.durability = durability

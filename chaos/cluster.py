@@ -101,6 +101,7 @@ class Cluster:
             },
             hosts={r: self.net.ip(r) for r in self.regions},
             ports=PORTS,
+            insecure=True,  # the regions' own addresses in their namespaces, plaintext
         )
 
     # ---------------------------------------------------------------- lifecycle

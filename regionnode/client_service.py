@@ -15,6 +15,7 @@ from meridian.model.items import ItemError, check_item, normalize_item
 from meridian.pb import client_pb2_grpc
 from meridian.pb import node_pb2 as pb
 from regionnode import query
+from regionnode.client_auth import authorize, may_see
 from regionnode.local_writes import BatchOp, DeleteOp, PutOp, UpdateOp
 from regionnode.rpc import Core, rpc, streaming
 from regionnode.store import Table
@@ -44,7 +45,8 @@ class ClientService(client_pb2_grpc.ClientServicer):
 
     @rpc
     async def ListTables(self, req: pb.ListTablesRequest) -> pb.ListTablesResponse:
-        return pb.ListTablesResponse(tables=sorted(self.core.store.tables))
+        names = (name for name in self.core.store.tables if may_see(name))
+        return pb.ListTablesResponse(tables=sorted(names))
 
     # ------------------------------------------------------------ item writes
 
@@ -229,6 +231,7 @@ async def _client_subscription(
     core: Core, req: pb.SubscribeRequest
 ) -> AsyncIterator[pb.SubscribeBatch]:
     """A client's subscription: the table's view type decides the images it gets."""
+    authorize("Subscribe", req.table)
     if req.full_images:
         raise ItemError("full_images: only the peer door serves both images whatever the view")
     async for batch in core.streams.subscribe(req):

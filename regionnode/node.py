@@ -22,15 +22,21 @@ from typing import cast
 from prometheus_client import CollectorRegistry
 
 from meridian.config import GroupConfig
+from meridian.config.security import BasicAuth, CertPair
 from meridian.daemon.errors import StartupError
 from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.listen import config_key
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
+from meridian.daemon.serving import Door, load_credentials, metrics_pair, server_files
 from meridian.daemon.tasks import TaskGroup
 from meridian.model import collection, hlc
 from meridian.pb import client_pb2_grpc, replication_pb2_grpc
 from meridian.pb import node_pb2 as pb
+from meridian.security.access import CredentialsError
+from meridian.security.keystore import KeyStore
+from meridian.security.tls import ReloadingServerCredentials, ServerTlsFiles
 from meridian.wire import errors, peer_token
+from regionnode.client_auth import ClientAuth
 from regionnode.client_service import ClientService
 from regionnode.collection_ops import Collected, CollectOp
 from regionnode.metrics import NodeMetrics
@@ -69,6 +75,11 @@ class NodeSettings:
     metrics_key: str = "metrics.listen"
     tombstone_max_lifetime_s: int = 7 * 24 * 3600
     max_clock_offset_ms: int = 5000  # replicated clocks further ahead are refused
+    client_tls: ServerTlsFiles | None = None  # the client door's TLS; None: plaintext
+    credentials: pathlib.Path | None = None  # access keys; None: any client is admitted
+    metrics_tls: CertPair | None = None
+    metrics_auth: BasicAuth | None = None
+    insecure: bool = False  # plaintext beyond loopback, as the group file allows: warn
 
     @classmethod
     def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
@@ -96,6 +107,11 @@ class NodeSettings:
             peer_listen_key=config_key(names, reg.name, "node.peer_listen"),
             metrics_key=config_key(names, reg.name, "metrics.listen"),
             max_clock_offset_ms=config.replication.max_clock_offset_ms,
+            client_tls=server_files(config, reg, Door.CLIENT),
+            credentials=config.auth.credentials if config.auth else None,
+            metrics_tls=metrics_pair(config, reg, reg.metrics_listen),
+            metrics_auth=reg.metrics_auth,
+            insecure=config.insecure and config.tls is None,
         )
 
 
@@ -110,6 +126,7 @@ class Node:
         self.port = 0  # of the client door
         self.peer_port = 0
         self._doors: list[GrpcServer] = []
+        self._tls: ReloadingServerCredentials | None = None
         self._metrics: MetricsEndpoint | None = None
         self._store: Store | None = None
         self.core: Core | None = None
@@ -175,8 +192,15 @@ class Node:
         self._tasks.spawn("writer", writer.run())
         self._tasks.spawn("housekeeping", self._housekeeping_loop(streams))
         if s.metrics_listen:
-            self._metrics = MetricsEndpoint(s.metrics_listen, self.registry, s.metrics_key)
+            self._metrics = MetricsEndpoint(
+                s.metrics_listen, self.registry, s.metrics_key, s.metrics_tls, s.metrics_auth
+            )
             self._metrics.start()
+        if s.insecure:
+            log.warning(
+                "insecure: true: this node's client door and metrics may be reached in "
+                "plaintext from other machines; add a tls section to the group file"
+            )
         log.info(
             "node %s of group %s serving clients on %s:%d and its replicator on %s:%d "
             "(data %s, node id %s, durability %s)",
@@ -195,7 +219,15 @@ class Node:
         """Open both doors: the client door, and the peer door that admits only callers with
         the region's token."""
         s = self.settings
-        client = GrpcServer(s.listen, s.listen_key, [CLIENT_SERVICE])
+        self._tls = load_credentials(s.client_tls, f"the client door of {s.region}")
+        guards = [] if s.credentials is None else [ClientAuth(token, _keys(s.credentials)).guard()]
+        client = GrpcServer(
+            s.listen,
+            s.listen_key,
+            [CLIENT_SERVICE],
+            guards,
+            None if self._tls is None else self._tls.credentials(),
+        )
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(core), client.server)
         self._doors.append(client)
         self.port = await client.start()
@@ -282,3 +314,11 @@ class Node:
         if self._store is not None:
             self._store.close()
         log.info("node %s stopped", self.settings.region)
+
+
+def _keys(path: pathlib.Path) -> KeyStore:
+    """The access keys of the client door; StartupError when the file cannot be used."""
+    try:
+        return KeyStore(path)
+    except (OSError, CredentialsError) as exc:
+        raise StartupError(f"auth.credentials: {exc}") from exc

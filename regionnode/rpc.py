@@ -15,6 +15,7 @@ import grpc
 
 from meridian.pb import node_pb2 as pb
 from meridian.wire import errors
+from regionnode.client_auth import authorize
 from regionnode.metrics import NodeMetrics
 from regionnode.store import Store, Table
 from regionnode.stream import Streams
@@ -78,6 +79,7 @@ def rpc(
         start = time.perf_counter()
         code = "OK"
         try:
+            authorize(name, getattr(request, "table", None))
             if name in READS and core.store.bootstrap.state == "BOOTSTRAPPING":
                 core.bootstrapping_read(context)
             return await method(self, request)

@@ -27,7 +27,7 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
-from meridian.wire.channels import GRPC_OPTIONS
+from meridian.security.dial import Dialer
 from replicator.bootstrap import Progress, copy_from, mark_active, new_state
 from replicator.handshake import Identity
 from replicator.identity import hello
@@ -42,10 +42,10 @@ class Survey:
     replaced: bool  # some answering peer knew an earlier node of this region
 
 
-async def survey(peers: Sequence[RegionConfig], me: Identity) -> Survey:
+async def survey(dialer: Dialer, peers: Sequence[RegionConfig], me: Identity) -> Survey:
     source, fallback, trimmed, replaced = None, None, False, False
     for peer in peers:
-        async with grpc.aio.insecure_channel(str(peer.replicator_listen)) as channel:
+        async with dialer.channel(str(peer.replicator_listen), peer.name) as channel:
             try:
                 reply = await rpb_grpc.ReplicatorStub(channel).Status(
                     rpb.StatusRequest(), timeout=2
@@ -66,7 +66,11 @@ HOLD_GRACE_S = 120  # after ACTIVE: time for the links to read past the copy's p
 
 
 async def hold_origins(
-    me: Identity, addresses: dict[str, str], watermarks: Sequence[pb.Checkpoint], ttl_s: int
+    dialer: Dialer,
+    me: Identity,
+    addresses: dict[str, str],
+    watermarks: Sequence[pb.Checkpoint],
+    ttl_s: int,
 ) -> None:
     """Ask each origin to keep its stream records after the copy's position for it."""
     by_origin: dict[str, list[pb.RetentionHold]] = {}
@@ -75,7 +79,7 @@ async def hold_origins(
             hold = pb.RetentionHold(table=mark.table, sequence_number=mark.sequence_number + 1)
             by_origin.setdefault(mark.origin, []).append(hold)
     for origin, holds in by_origin.items():
-        async with grpc.aio.insecure_channel(addresses[origin]) as channel:
+        async with dialer.channel(addresses[origin], origin) as channel:
             request = rpb.HoldRequest(
                 hello=hello(me, origin),
                 hold=pb.HoldRetentionRequest(holds=holds, ttl_seconds=ttl_s),
@@ -86,14 +90,17 @@ async def hold_origins(
                 log.warning("retention hold at %s not set: %s", origin, exc.details())
 
 
-async def keep_holds(me: Identity, addresses: dict[str, str], state: pb.BootstrapState) -> None:
+async def keep_holds(
+    dialer: Dialer, me: Identity, addresses: dict[str, str], state: pb.BootstrapState
+) -> None:
     """Renew the holds for the copy's positions until cancelled."""
     while True:
         await asyncio.sleep(HOLD_REFRESH_S)
-        await hold_origins(me, addresses, state.watermarks, HOLD_TTL_S)
+        await hold_origins(dialer, me, addresses, state.watermarks, HOLD_TTL_S)
 
 
 async def join(
+    dialer: Dialer,
     node: pb_grpc.ReplicationStub,
     me: Identity,
     peers: Sequence[RegionConfig],
@@ -112,7 +119,7 @@ async def join(
         # Data written here already, but if the peers knew an earlier node of this region,
         # this one replaces it: what that node wrote lives only in the peers now (its
         # deletes too, as tombstones no stream brings back), so copy from them all the same.
-        found = await survey(peers, me)
+        found = await survey(dialer, peers, me)
         if not found.replaced or found.source is None:
             await mark_active(node, pb.BootstrapState(reason="holds data already"), table)
             return state
@@ -123,7 +130,7 @@ async def join(
         if state.source:
             source, trimmed = state.source, True
         else:
-            found = await survey(peers, me)
+            found = await survey(dialer, peers, me)
             source, trimmed = found.source, found.trimmed or found.replaced
         if source is not None and not trimmed:
             # Every stream still holds its whole history: streaming each origin from its
@@ -135,10 +142,10 @@ async def join(
                 state = new_state(source, "new region")
             log.info("bootstrapping %s from %s (%s)", me.region, source, state.reason)
             if state.watermarks:  # resuming: renew the holds before copying on
-                await hold_origins(me, addresses, state.watermarks, HOLD_TTL_S)
-            holder = asyncio.ensure_future(keep_holds(me, addresses, state))
+                await hold_origins(dialer, me, addresses, state.watermarks, HOLD_TTL_S)
+            holder = asyncio.ensure_future(keep_holds(dialer, me, addresses, state))
             try:
-                async with grpc.aio.insecure_channel(addresses[source], options=GRPC_OPTIONS) as ch:
+                async with dialer.channel(addresses[source], source) as ch:
                     state = await copy_from(
                         node=node,
                         peer=rpb_grpc.ReplicatorStub(ch),
@@ -147,10 +154,12 @@ async def join(
                         state=state,
                         bootstrap=True,
                         on_progress=on_progress,
-                        on_positions=lambda marks: hold_origins(me, addresses, marks, HOLD_TTL_S),
+                        on_positions=lambda marks: hold_origins(
+                            dialer, me, addresses, marks, HOLD_TTL_S
+                        ),
                     )
                 await mark_active(node, state, table)
-                await hold_origins(me, addresses, state.watermarks, HOLD_GRACE_S)
+                await hold_origins(dialer, me, addresses, state.watermarks, HOLD_GRACE_S)
                 log.info(
                     "%s is ACTIVE: copied %d entries from %s", me.region, state.entries, source
                 )

@@ -29,7 +29,7 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
-from meridian.wire.channels import GRPC_OPTIONS
+from meridian.security.dial import Dialer
 from meridian.wire.errors import Reason, reason_of
 from meridian.wire.oneline import one_line
 from replicator import progress
@@ -173,7 +173,9 @@ class Link:
         settings: LinkSettings,
         metrics: ReplicatorMetrics,
         pins: Pins,
+        dialer: Dialer,
     ) -> None:
+        self.dialer = dialer
         self.peer = peer
         self.address = address
         self.node = node
@@ -259,7 +261,7 @@ class Link:
 
     async def _session(self) -> None:
         self._set_state("CONNECTING", self.status.error)  # keep the last error visible
-        async with grpc.aio.insecure_channel(self.address, options=GRPC_OPTIONS) as channel:
+        async with self.dialer.channel(self.address, self.peer) as channel:
             peer = rpb_grpc.ReplicatorStub(channel)
             me = await local_identity(self.node)
             self._set_state("HANDSHAKING", self.status.error)

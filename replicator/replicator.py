@@ -21,10 +21,13 @@ from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.listen import config_key
 from meridian.daemon.local_node import local_node
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
+from meridian.daemon.serving import Door, load_credentials, metrics_pair, server_files
 from meridian.daemon.tasks import TaskGroup
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.security.dial import Dialer
+from meridian.security.tls import ReloadingServerCredentials
 from meridian.wire.oneline import describe
 from replicator.handshake import Identity
 from replicator.identity import local_identity
@@ -61,6 +64,7 @@ class Replicator:
         self._tasks = TaskGroup(f"replicator {region}", self._crashed)
         self._channel: grpc.aio.Channel | None = None
         self._server: GrpcServer | None = None
+        self._tls: ReloadingServerCredentials | None = None
         self._metrics: MetricsEndpoint | None = None
         self._stopped = False
 
@@ -77,6 +81,7 @@ class Replicator:
             r.name: str(r.replicator_listen) for r in self.config.regions if r.name != name
         }
         pins = Pins(node, name)
+        self.dialer = Dialer.for_region(self.config, name)
         service = ReplicatorService(
             region=name,
             members=members,
@@ -84,6 +89,7 @@ class Replicator:
             links=lambda: self.links,
             metrics=self.metrics,
             pins=pins,
+            dialer=self.dialer,
             addresses=addresses,
         )
         await self._serve(service)
@@ -106,15 +112,27 @@ class Replicator:
                 settings=settings,
                 metrics=self.metrics,
                 pins=pins,
+                dialer=self.dialer,
             )
             self.links.append(link)
         peers = [r for r in self.config.regions if r.name != name]
         self._tasks.spawn("join", self._join_then_link(node, me, peers))
         self._tasks.spawn("lag", self._lag_loop())
         if self._serve_metrics:
-            listen = str(self.region.replicator_metrics_listen)
-            self._metrics = MetricsEndpoint(listen, self.registry, self._key("replicator.metrics"))
+            listen = self.region.replicator_metrics_listen
+            self._metrics = MetricsEndpoint(
+                str(listen),
+                self.registry,
+                self._key("replicator.metrics"),
+                metrics_pair(self.config, self.region, listen),
+                self.region.metrics_auth,
+            )
             self._metrics.start()
+        if self.config.insecure and self.config.tls is None:
+            log.warning(
+                "insecure: true: this replicator talks to its peers in plaintext; add a tls "
+                "section to the group file"
+            )
         log.info(
             "replicator %s (node %s) serving on %s, pulling from %s",
             name,
@@ -125,7 +143,7 @@ class Replicator:
 
     async def _join_then_link(self, node: Any, me: Identity, peers: list[Any]) -> None:
         """Bootstrap if this region needs it, then pull from every peer."""
-        await join(node, me, peers, self._progress)
+        await join(self.dialer, node, me, peers, self._progress)
         self.metrics.region_active.set(1)
         for link in self.links:
             self._tasks.spawn(f"link from {link.peer}", link.run())
@@ -136,8 +154,15 @@ class Replicator:
         self.metrics.bootstrap_bytes.set(state.bytes)
 
     async def _serve(self, service: ReplicatorService) -> None:
+        """Serve peers and operators; with TLS, only callers with a certificate of the
+        group's CA get past the handshake (mutual TLS)."""
         listen = str(self.region.replicator_listen)
-        self._server = GrpcServer(listen, self._key("replicator.listen"), [SERVICE_NAME])
+        files = server_files(self.config, self.region, Door.REPLICATOR)
+        self._tls = load_credentials(files, f"the replicator of {self.region.name}")
+        credentials = None if self._tls is None else self._tls.credentials()
+        self._server = GrpcServer(
+            listen, self._key("replicator.listen"), [SERVICE_NAME], credentials=credentials
+        )
         rpb_grpc.add_ReplicatorServicer_to_server(service, self._server.server)
         self.port = await self._server.start()
 

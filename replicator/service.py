@@ -14,8 +14,9 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.security import identity
+from meridian.security.dial import Dialer
 from meridian.wire import errors
-from meridian.wire.channels import GRPC_OPTIONS
 from replicator.bootstrap import copy_from, new_state
 from replicator.handshake import Claims, Refused, check_peer
 from replicator.identity import from_hello, hello, local_identity
@@ -38,8 +39,10 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         links: Callable[[], list[Link]],
         metrics: ReplicatorMetrics,
         pins: Pins,
+        dialer: Dialer,
         addresses: dict[str, str] | None = None,
     ) -> None:
+        self.dialer = dialer  # to peers, as this region; with TLS, callers prove who they are
         self.addresses = addresses or {}  # peer region -> replicator address
         self.region = region
         self.members = members
@@ -58,6 +61,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         operator accepts another node is still ended by that acceptance."""
         me = await local_identity(self.node)
         try:
+            self._check_certificate(req.region, context)
             check_peer(me, from_hello(req), self.members)
             if claim:
                 self.claims.acquire(req.region, req.node_id)
@@ -69,6 +73,27 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
                 raise
         except Refused as exc:
             await self._refuse(req, exc, context)
+
+    def _check_certificate(self, region: str, context: grpc.aio.ServicerContext) -> None:
+        """With TLS, the caller's certificate must be the region's its hello claims."""
+        if self.dialer.config.tls is None:
+            return
+        who = identity.from_auth_context(context.auth_context())
+        try:
+            identity.check_region_claim(who, self.dialer.config.group, region)
+        except identity.IdentityRefused as exc:
+            raise Refused(str(exc)) from exc
+
+    async def _operator_only(self, command: str, context: grpc.aio.ServicerContext) -> None:
+        """With TLS, an operator's commands need an operator's certificate."""
+        if self.dialer.config.tls is None:
+            return
+        who = identity.from_auth_context(context.auth_context())
+        try:
+            identity.check_operator(who, self.dialer.config.group)
+        except identity.IdentityRefused as exc:
+            log.warning("%s refused: %s", command, exc)
+            await errors.abort(context, errors.PermissionDenied(f"{command}: {exc}"))
 
     async def _refuse(
         self, req: rpb.HandshakeRequest, exc: Refused, context: grpc.aio.ServicerContext
@@ -135,6 +160,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         self, req: rpb.AcceptNodeRequest, context: grpc.aio.ServicerContext
     ) -> rpb.AcceptNodeResponse:
         """Pin a peer region to another node by an operator's word; end the old one's pulls."""
+        await self._operator_only("accept-node", context)
         if req.peer == self.region or req.peer not in self.members:
             others = ", ".join(m for m in self.members if m != self.region)
             await errors.abort_with(
@@ -180,6 +206,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         self, req: rpb.ResyncRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[rpb.ResyncProgress]:
         """Merge a peer's snapshot by hand, streaming progress to the caller."""
+        await self._operator_only("resync", context)
         address = self.addresses.get(req.source)
         if address is None or req.source == self.region:
             await errors.abort_with(
@@ -204,7 +231,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
 
         async def work() -> pb.BootstrapState:
             try:
-                async with grpc.aio.insecure_channel(address, options=GRPC_OPTIONS) as channel:
+                async with self.dialer.channel(address, req.source) as channel:
                     peer = rpb_grpc.ReplicatorStub(channel)
                     response = await peer.Handshake(hello(me, req.source), timeout=5)
                     check_peer(me, from_hello(response), self.members, req.source)

@@ -22,9 +22,12 @@ from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.listen import config_key
 from meridian.daemon.local_node import local_node
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
+from meridian.daemon.serving import Door, load_credentials, metrics_pair, server_files
 from meridian.daemon.tasks import TaskGroup
+from meridian.pb import client_pb2_grpc
+from meridian.security.dial import Dialer
+from meridian.security.tls import ReloadingServerCredentials
 from meridian.wire import peer_token
-from meridian.wire.channels import connect_async
 from triggers import checkpoint
 from triggers.metrics import TriggerMetrics
 from triggers.pipeline import TriggerTask
@@ -56,6 +59,7 @@ class Runner:
         self._group = TaskGroup(f"triggers {region}", self._crashed)
         self._channel: grpc.aio.Channel | None = None
         self._server: GrpcServer | None = None
+        self._tls: ReloadingServerCredentials | None = None
         self._metrics: MetricsEndpoint | None = None
         self._stopped = False
 
@@ -69,9 +73,11 @@ class Runner:
         peer, _, _ = await local_node(self.config, self.region, self._node_wait_s)
         await peer.close()
         token = peer_token.read(self.region.data_dir) or ""
-        self._channel, node = connect_async(
-            str(self.region.node_listen), peer_token.interceptors(token)
+        dialer = Dialer.for_region(
+            self.config, self.region.name, lambda method: [(peer_token.METADATA_KEY, token)]
         )
+        self._channel = dialer.channel(str(self.region.node_listen), self.region.name)
+        node = client_pb2_grpc.ClientStub(self._channel)
         for trigger in self.triggers:
             try:  # a damaged checkpoint is a startup problem, not a crash loop
                 checkpoint.load(checkpoint.path_for(self.region, trigger.name))
@@ -103,10 +109,16 @@ class Runner:
         assert listen is not None and metrics is not None
         names = [r.name for r in self.config.regions]
         key = config_key(names, self.region.name, "triggers.listen")
-        self._server = GrpcServer(str(listen), key)
+        files = server_files(self.config, self.region, Door.TRIGGERS)
+        self._tls = load_credentials(files, f"the trigger runner of {self.region.name}")
+        credentials = None if self._tls is None else self._tls.credentials()
+        self._server = GrpcServer(str(listen), key, credentials=credentials)
         await self._server.start()
         key = config_key(names, self.region.name, "triggers.metrics")
-        self._metrics = MetricsEndpoint(str(metrics), self.registry, key)
+        tls = metrics_pair(self.config, self.region, metrics)
+        self._metrics = MetricsEndpoint(
+            str(metrics), self.registry, key, tls, self.region.metrics_auth
+        )
         self._metrics.start()
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ from meridian.config import ConfigError, summary, warnings_of
 from meridian.config import load as load_config
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from meridian.model.render import to_json
+from meridian.security.dial import Dialer
 from meridian.wire.errors import Reason, reason_of
 from meridian.wire.oneline import describe
 
@@ -85,7 +86,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         others = ", ".join(r.name for r in config.regions if r.name != region.name)
         raise CliError(f"--from: expected another region of the group ({others})", EXIT_USAGE)
     printer = Printer()
-    with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+    dialer = Dialer.for_operator(config)
+    with dialer.sync_channel(str(region.replicator_listen), region.name) as channel:
         stub = rpb_grpc.ReplicatorStub(channel)
         last = None
         try:
@@ -125,7 +127,8 @@ def cmd_accept_node(args: argparse.Namespace) -> int:
             EXIT_USAGE,
         )
     request = rpb.AcceptNodeRequest(peer=args.peer, node_id=args.node_id or "")
-    with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+    dialer = Dialer.for_operator(config)
+    with dialer.sync_channel(str(region.replicator_listen), region.name) as channel:
         try:
             reply = rpb_grpc.ReplicatorStub(channel).AcceptNode(request, timeout=10)
         except grpc.RpcError as exc:

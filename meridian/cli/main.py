@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from meridian.cli import credentials
 from meridian.cli import triggers as triggers_cli
 from meridian.cli.admin import (
     cmd_accept_node,
@@ -39,6 +40,11 @@ from meridian.cli.conflicts import cmd_conflicts
 from meridian.cli.errors import CliError
 from meridian.cli.item_commands import cmd_delete, cmd_get, cmd_put, cmd_query, cmd_scan, cmd_update
 from meridian.cli.parsing import SORT_KEY_OPS, non_negative_int, parse_stream_position, positive_int
+from meridian.cli.security_commands import (
+    add_certs_arguments,
+    add_keys_arguments,
+    cmd_certs,
+)
 from meridian.cli.stream import cmd_stream_tail
 from meridian.cli.verify import cmd_verify
 from meridian.daemon.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -64,6 +70,8 @@ def _add_target(parser: argparse.ArgumentParser, *, table: bool = True) -> None:
     group.add_argument("--endpoint", metavar="HOST:PORT", help="the node's address")
     group.add_argument("--config", metavar="FILE", help="group file (with --region)")
     group.add_argument("--region", metavar="NAME", help="region of the group file")
+    group.add_argument("--ca", metavar="FILE", help="with --endpoint: TLS, trusting this CA")
+    credentials.add_arguments(parser)
     if table:
         group.add_argument(
             "--table",
@@ -250,6 +258,7 @@ def _args_stream(parser: argparse.ArgumentParser) -> None:
 def _args_verify(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, metavar="FILE", help="group file")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    credentials.add_arguments(parser)
 
 
 def _args_conflicts(parser: argparse.ArgumentParser) -> None:
@@ -301,6 +310,12 @@ COMMANDS: dict[str, Command] = {
         triggers_cli.add_arguments,
         None,
     ),
+    "certs": Command(
+        "create the group's CA and its region and operator certificates",
+        add_certs_arguments,
+        cmd_certs,
+    ),
+    "keys": Command("access keys for clients (create, init)", add_keys_arguments, None),
 }
 
 

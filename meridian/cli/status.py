@@ -10,6 +10,7 @@ import grpc
 from meridian.config import GroupConfig
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.security.dial import Dialer
 from meridian.wire.oneline import describe, one_line
 
 
@@ -19,8 +20,9 @@ def collect(
     """(regions, links): each region's state and bootstrap progress; each pair's link."""
     rows: list[dict[str, Any]] = []
     regions: list[dict[str, Any]] = []
+    dialer = Dialer.for_operator(config)
     for region in config.regions:
-        with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+        with dialer.sync_channel(str(region.replicator_listen), region.name) as channel:
             try:
                 reply = rpb_grpc.ReplicatorStub(channel).Status(
                     rpb.StatusRequest(), timeout=timeout

@@ -34,6 +34,7 @@ from meridian.config import ConfigError, GroupConfig, KeyAttr, TableConfig, load
 from meridian.daemon import backoff
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE
 from meridian.pb import node_pb2 as pb
+from meridian.security.dial import Dialer
 from meridian.wire.oneline import one_line
 
 READY_TIMEOUT_S = 30.0
@@ -56,6 +57,7 @@ class Child:
     next_start: float = 0.0
     given_up: bool = False
     history: list[float] = field(default_factory=list)
+    dialer: Dialer | None = None  # how to reach its health service (TLS, certificates)
 
     @property
     def name(self) -> str:
@@ -114,6 +116,7 @@ def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> li
                     endpoint,
                     command,
                     log_dir / f"{region.name}.{component}.log",
+                    dialer=Dialer.for_region(config, region.name),
                 )
             )
     for region in config.regions:
@@ -126,6 +129,7 @@ def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> li
                     str(region.trigger_listen),
                     [*command, "--region", region.name],
                     log_dir / f"{region.name}.triggers.log",
+                    dialer=Dialer.for_region(config, region.name),
                 )
             )
     return out
@@ -140,11 +144,15 @@ def in_use_message(config_path: str, busy: list[str]) -> str:
     )
 
 
-def healthy(endpoint: str, timeout: float = 1.0) -> bool:
-    with grpc.insecure_channel(endpoint) as channel:
+def healthy(endpoint: str, dialer: Dialer | None = None, region: str = "") -> bool:
+    """The health service at `endpoint` says SERVING (over TLS as `dialer` dials, if given)."""
+    channel = (
+        grpc.insecure_channel(endpoint) if dialer is None else dialer.sync_channel(endpoint, region)
+    )
+    with channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout
+                health_pb2.HealthCheckRequest(service=""), timeout=1.0
             )
         except grpc.RpcError:
             return False
@@ -155,7 +163,7 @@ def ready(child: Child) -> bool:
     """The child answers, and from its own socket: a process of another group that answers
     on the same port does not make it ready."""
     assert child.proc is not None
-    return healthy(child.endpoint) and listens_on(
+    return healthy(child.endpoint, child.dialer, child.region) and listens_on(
         child.proc.pid, int(child.endpoint.rsplit(":", 1)[1])
     )
 

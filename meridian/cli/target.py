@@ -4,17 +4,26 @@
 from __future__ import annotations
 
 import argparse
+import pathlib
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
+from meridian.cli import credentials
+from meridian.cli.credentials import Credentials
 from meridian.cli.errors import CliError, UsageError
 from meridian.config import ConfigError, GroupConfig
 from meridian.config import load as load_config
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_USAGE
+from meridian.pb import client_pb2_grpc
 from meridian.pb import node_pb2 as pb
+from meridian.security import grpc_auth
+from meridian.security.dial import Dialer
+from meridian.wire import peer_token
+from meridian.wire.call_metadata import Adder, with_metadata
+from meridian.wire.channels import GRPC_OPTIONS
 from meridian.wire.oneline import one_line
 
 RPC_TIMEOUT_S = 30.0
@@ -25,6 +34,15 @@ class Target:
     endpoint: str
     region: str | None = None
     table: str = ""
+    config: GroupConfig | None = None  # with --config: TLS and the region's token from it
+    credentials: Credentials | None = None
+    ca: str | None = None  # with --endpoint: TLS, trusting this CA file
+
+    @classmethod
+    def of_region(
+        cls, config: GroupConfig, region: str, credentials: Credentials | None = None
+    ) -> Target:
+        return cls(str(config.region(region).node_listen), region, "", config, credentials)
 
     @property
     def label(self) -> str:
@@ -71,7 +89,45 @@ def target_of(args: argparse.Namespace, *, table: bool = True) -> Target:
     name = ""
     if table:
         name = args.table or _default_table(config)
-    return Target(endpoint, region, name)
+    ca = getattr(args, "ca", None)
+    if ca is not None and config is not None:
+        raise UsageError("--ca goes with --endpoint; with --config the group file's tls.ca is used")
+    return Target(endpoint, region, name, config, credentials.resolve(args), ca)
+
+
+def open_channel(target: Target) -> grpc.Channel:
+    """A blocking channel to the target's client door: TLS as the group file (or --ca)
+    says, calls signed with the access key if one was given, else carrying the region's
+    token when this machine can read it (the node's own machine and user)."""
+    adder = _call_credentials(target)
+    if target.config is not None and target.region is not None:
+        dialer = Dialer.for_operator(target.config, adder)
+        return dialer.sync_channel(target.endpoint, target.region)
+    if target.ca is None:
+        channel = grpc.insecure_channel(target.endpoint, options=GRPC_OPTIONS)
+    else:
+        try:
+            ca = pathlib.Path(target.ca).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--ca: {exc}") from None
+        tls = grpc.ssl_channel_credentials(ca)
+        channel = grpc.secure_channel(target.endpoint, tls, options=GRPC_OPTIONS)
+    return with_metadata(channel, adder) if adder else channel
+
+
+def _call_credentials(target: Target) -> Adder | None:
+    creds = target.credentials
+    if creds is not None:
+        return lambda method: [grpc_auth.signed_header(creds.key_id, creds.secret, method)]
+    if target.config is None or target.region is None:
+        return None
+    try:
+        token = peer_token.read(target.config.region(target.region).data_dir)
+    except OSError:  # another user's data directory
+        return None
+    if token is None:
+        return None
+    return lambda method: [(peer_token.METADATA_KEY, token)]
 
 
 def rpc_error(exc: grpc.RpcError, target: Target) -> CliError:
@@ -84,6 +140,12 @@ def rpc_error(exc: grpc.RpcError, target: Target) -> CliError:
         return CliError(f"node {target.label} did not answer in time: {details}")
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return CliError(details, EXIT_USAGE)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return CliError(
+            f"node {target.label} refused the call: {details} (give an access key: "
+            "--access-key-id/--secret-access-key, MERIDIAN_ACCESS_KEY_ID/"
+            "MERIDIAN_SECRET_ACCESS_KEY or --profile)"
+        )
     return CliError(details)
 
 
@@ -91,11 +153,10 @@ class NodeConnection:
     """A blocking channel to one node; every call maps gRPC errors to CliError."""
 
     def __init__(self, target: Target, timeout: float = RPC_TIMEOUT_S) -> None:
-        from meridian.wire.channels import connect
-
         self.target = target
         self.timeout = timeout
-        self.channel, self.stub = connect(target.endpoint)
+        self.channel = open_channel(target)
+        self.stub = client_pb2_grpc.ClientStub(self.channel)
 
     def __enter__(self) -> NodeConnection:
         return self

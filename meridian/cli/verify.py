@@ -9,7 +9,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from meridian.cli import output
+from meridian.cli import credentials, output
+from meridian.cli.credentials import Credentials
 from meridian.cli.errors import CliError
 from meridian.cli.output import emit
 from meridian.cli.target import NodeConnection, Target, load_group
@@ -23,9 +24,9 @@ DIFF_PAGE = 1000
 MAX_DIFFERENCES = 10
 
 
-def _group_connections(config: GroupConfig) -> dict[str, NodeConnection]:
+def _group_connections(config: GroupConfig, creds: Credentials | None) -> dict[str, NodeConnection]:
     return {
-        region.name: NodeConnection(Target(str(region.node_listen), region.name))
+        region.name: NodeConnection(Target.of_region(config, region.name, creds))
         for region in config.regions
     }
 
@@ -180,7 +181,7 @@ def _print_verify(reports: list[dict[str, Any]], regions: list[str]) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     config = load_group(args.config)
-    connections = _group_connections(config)
+    connections = _group_connections(config, credentials.resolve(args))
     try:
         reports = [_verify_table(connections, table) for table in config.tables]
     finally:

@@ -7,12 +7,26 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any
 
+from meridian.config.addresses import Address
 from meridian.config.errors import ConfigError
 from meridian.config.regions import RegionConfig, regions_section
 from meridian.config.replication import ReplicationConfig, replication_section
+from meridian.config.security import (
+    AuthConfig,
+    TlsConfig,
+    auth_section,
+    check_transport,
+    tls_section,
+)
 from meridian.config.tables import TableConfig, tables_section
 from meridian.config.triggers import TriggerConfig, check_trigger_runner_addresses, triggers_section
-from meridian.config.values import choice_value, name_value, refuse_unknown_keys, show_value
+from meridian.config.values import (
+    bool_value,
+    choice_value,
+    name_value,
+    refuse_unknown_keys,
+    show_value,
+)
 from meridian.config.yaml_reader import load_yaml_text
 
 DURABILITY_MODES = ("fsync", "buffered")
@@ -27,6 +41,9 @@ class GroupConfig:
     regions: tuple[RegionConfig, ...]
     path: pathlib.Path
     triggers: tuple[TriggerConfig, ...] = ()
+    tls: TlsConfig | None = None
+    auth: AuthConfig | None = None  # access keys for clients; None: any client is admitted
+    insecure: bool = False  # plaintext allowed on addresses other than loopback ones
 
     def triggers_of(self, region: str) -> tuple[TriggerConfig, ...]:
         """The triggers that run in this region, in file order."""
@@ -83,7 +100,19 @@ def parse(text: str, path: pathlib.Path) -> GroupConfig:
 def group_document(data: dict[Any, Any], path: pathlib.Path) -> GroupConfig:
     # Unknown top-level keys are reported against the file, the root of every YAML path.
     refuse_unknown_keys(
-        data, str(path), ("durability", "group", "regions", "replication", "tables", "triggers")
+        data,
+        str(path),
+        (
+            "auth",
+            "durability",
+            "group",
+            "insecure",
+            "regions",
+            "replication",
+            "tables",
+            "tls",
+            "triggers",
+        ),
     )
     for key in ("group", "tables", "regions"):
         if key not in data:
@@ -95,6 +124,14 @@ def group_document(data: dict[Any, Any], path: pathlib.Path) -> GroupConfig:
     regions = regions_section(data["regions"])
     triggers = triggers_section(data.get("triggers", []), tables, regions)
     check_trigger_runner_addresses(regions, triggers)
+    tls = tls_section(data.get("tls"))
+    insecure = bool_value(data.get("insecure", False), "insecure")
+    check_transport(
+        tls,
+        insecure,
+        ((i, r.tls) for i, r in enumerate(regions)),
+        served_addresses(regions, triggers),
+    )
     return GroupConfig(
         group=group,
         durability=durability,
@@ -103,4 +140,29 @@ def group_document(data: dict[Any, Any], path: pathlib.Path) -> GroupConfig:
         regions=regions,
         path=path,
         triggers=triggers,
+        tls=tls,
+        auth=auth_section(data.get("auth")),
+        insecure=insecure,
     )
+
+
+def served_addresses(
+    regions: tuple[RegionConfig, ...], triggers: tuple[TriggerConfig, ...]
+) -> list[tuple[str, Address, str]]:
+    """What the group's processes serve on (the node's peer door, always loopback, aside)."""
+    used = {name for t in triggers for name in t.regions}
+    out: list[tuple[str, Address, str]] = []
+    for i, r in enumerate(regions):
+        at = f"regions[{i}]"
+        out += [
+            (f"{at}.node.listen", r.node_listen, ""),
+            (f"{at}.replicator.listen", r.replicator_listen, ""),
+            (f"{at}.metrics.listen", r.metrics_listen, ""),
+            (f"{at}.replicator.metrics", r.replicator_metrics_listen, ""),
+        ]
+        if r.name in used and r.trigger_listen and r.trigger_metrics_listen:
+            out += [
+                (f"{at}.triggers.listen", r.trigger_listen, ""),
+                (f"{at}.triggers.metrics", r.trigger_metrics_listen, ""),
+            ]
+    return out

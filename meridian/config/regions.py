@@ -16,6 +16,7 @@ from meridian.config.addresses import (
     same_machine,
 )
 from meridian.config.errors import ConfigError
+from meridian.config.security import BasicAuth, CertPair, basic_auth, cert_pair
 from meridian.config.values import (
     directory_value,
     list_value,
@@ -44,6 +45,8 @@ class RegionConfig:
     # would overflow and no trigger runs in the region (then it is not needed).
     trigger_metrics_listen: Address | None
     trigger_listen: Address | None = None
+    tls: CertPair | None = None  # this region's certificate and key (the group's tls section)
+    metrics_auth: BasicAuth | None = None  # HTTP basic auth on every metrics endpoint
 
 
 def _replicator_metrics(fields: dict[str, Any], path: str, metrics: Address) -> Address:
@@ -85,7 +88,10 @@ def _address_or_offset(value: Any, path: str, base: Address, offset: int) -> Add
 
 def _region(value: Any, path: str) -> RegionConfig:
     fields = mapping_fields(
-        value, path, required=("name", "node", "replicator", "metrics"), optional=("triggers",)
+        value,
+        path,
+        required=("name", "node", "replicator", "metrics"),
+        optional=("triggers", "tls"),
     )
     name = name_value(fields["name"], f"{path}.name", 1, 64)
     node = mapping_fields(
@@ -95,7 +101,9 @@ def _region(value: Any, path: str) -> RegionConfig:
     replicator = mapping_fields(
         fields["replicator"], f"{path}.replicator", required=("listen",), optional=("metrics",)
     )
-    metrics = mapping_fields(fields["metrics"], f"{path}.metrics", required=("listen",))
+    metrics = mapping_fields(
+        fields["metrics"], f"{path}.metrics", required=("listen",), optional=("basic_auth",)
+    )
     metrics_listen = parse_address(metrics["listen"], f"{path}.metrics.listen")
     replicator_listen = parse_address(replicator["listen"], f"{path}.replicator.listen")
     trigger_listen, trigger_metrics = _trigger_runner(
@@ -115,6 +123,10 @@ def _region(value: Any, path: str) -> RegionConfig:
         ),
         trigger_metrics_listen=trigger_metrics,
         trigger_listen=trigger_listen,
+        tls=None if "tls" not in fields else cert_pair(fields["tls"], f"{path}.tls"),
+        metrics_auth=None
+        if "basic_auth" not in metrics
+        else basic_auth(metrics["basic_auth"], f"{path}.metrics.basic_auth"),
     )
 
 

@@ -40,6 +40,11 @@ def warnings_of(config: GroupConfig) -> list[str]:
     also connect. Every process reaches a region's node and replicator at the address they
     listen on, and a wildcard address reaches only the connecting machine itself."""
     out = []
+    if config.insecure and config.tls is None:
+        out.append(
+            "insecure: true: traffic to addresses that are not loopback ones is plaintext, "
+            "and anyone on the network can read or change it; add a tls section"
+        )
     for index, r in enumerate(config.regions):
         for path, address in (
             (f"regions[{index}].node.listen", r.node_listen),

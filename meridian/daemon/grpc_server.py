@@ -14,8 +14,8 @@ from meridian.wire.edge import ServerEdge
 
 class GrpcServer:
     """Add services to `server`, then start(); `health_names` report SERVING once started
-    (the empty name, the process as a whole, is always among them). `interceptors` run
-    after the edge, such as a door's guard."""
+    (the empty name, the process as a whole, is always among them). `interceptors` are a
+    door's guards."""
 
     def __init__(
         self,
@@ -23,23 +23,31 @@ class GrpcServer:
         key: str,
         health_names: Sequence[str] = (),
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         self.listen = listen
         self.key = key
-        self.edge = ServerEdge()  # first: it also decodes what later interceptors refuse
+        self.edge = ServerEdge()
+        # The guards first, outermost: they decide every call anew, while the edge below
+        # them keeps the handlers it wraps per method (a guard after it would run only for
+        # the first call of each method). A refused call still has the edge's decoder.
         self.server = grpc.aio.server(
-            options=SERVER_OPTIONS, interceptors=[self.edge, *interceptors]
+            options=SERVER_OPTIONS, interceptors=[*interceptors, self.edge]
         )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._health_names = ("", *health_names)
+        self._credentials = credentials  # TLS; None: plaintext
         self.port = 0
         self._started = False
 
     async def start(self) -> int:
         """Bind and serve; the bound port. StartupError naming `key` when it cannot bind."""
         try:
-            self.port = self.server.add_insecure_port(self.listen)
+            if self._credentials is None:
+                self.port = self.server.add_insecure_port(self.listen)
+            else:
+                self.port = self.server.add_secure_port(self.listen, self._credentials)
         except RuntimeError:
             raise listen_failed(self.key, self.listen) from None
         await self.server.start()

@@ -1,33 +1,78 @@
-"""Serving a Prometheus registry on HOST:PORT (/metrics), in a thread of the daemon."""
+"""Serving a Prometheus registry on HOST:PORT (/metrics), in a thread of the daemon: over
+HTTPS with the region's certificate (re-read when its files change) and behind HTTP basic
+auth when the group file asks for them."""
 
 from __future__ import annotations
 
+import base64
+import hmac
+import ipaddress
+import socket
+import ssl
 import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from meridian.config.security import BasicAuth, CertPair
 from meridian.daemon.errors import StartupError
 from meridian.daemon.listen import reason
+from meridian.security.tls import stamp
+
+App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
 
 
 class MetricsEndpoint:
     """/metrics of one registry; `key` names the address in the group file, for errors."""
 
-    def __init__(self, listen: str, registry: CollectorRegistry, key: str) -> None:
+    def __init__(
+        self,
+        listen: str,
+        registry: CollectorRegistry,
+        key: str,
+        tls: CertPair | None = None,
+        auth: BasicAuth | None = None,
+    ) -> None:
         self.listen = listen
         self.registry = registry
         self.key = key
-        self._server: Any = None
+        self.tls = tls
+        self.auth = auth
+        self._server: WSGIServer | None = None
 
     def start(self) -> None:
         host, port = str(self.listen).rsplit(":", 1)
+        host = host.strip("[]")
+        app: App = make_wsgi_app(self.registry)
+        if self.auth is not None:
+            app = basic_auth(app, self.auth.username, _password(self.auth, self.key))
+        server_class = _Server6 if _is_ipv6(host) else _Server
         try:
-            self._server, _thread = start_http_server(
-                int(port), addr=host.strip("[]"), registry=self.registry
-            )
+            server = make_server(host, int(port), app, server_class, _Quiet)
         except OSError as exc:
             raise StartupError(f"{self.key} {self.listen}: {reason(exc)}") from exc
+        if self.tls is not None:
+            server.socket = _ReloadingContext(self.tls, self.key).wrap(server.socket)
+        self._server = server
+        threading.Thread(
+            target=server.serve_forever, name=f"metrics {self.listen}", daemon=True
+        ).start()
 
     def stop(self) -> None:
         """Stop serving (idempotent). shutdown() waits for the serving loop, so it runs in a
@@ -35,3 +80,73 @@ class MetricsEndpoint:
         server, self._server = self._server, None
         if server is not None:
             threading.Thread(target=server.shutdown, daemon=True).start()
+
+
+def basic_auth(app: App, username: str, password: str) -> App:
+    """`app` behind HTTP basic auth (401 with a challenge otherwise)."""
+    expected = base64.b64encode(f"{username}:{password}".encode()).decode()
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        given = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() == "basic" and hmac.compare_digest(token.strip(), expected):
+            return app(environ, start_response)
+        start_response(
+            "401 Unauthorized",
+            [("WWW-Authenticate", 'Basic realm="meridian"'), ("Content-Type", "text/plain")],
+        )
+        return [b"credentials required\n"]
+
+    return guarded
+
+
+def _password(auth: BasicAuth, key: str) -> str:
+    try:
+        password = auth.password_file.read_text().strip()
+    except OSError as exc:
+        raise StartupError(f"{key}: basic auth password file: {exc}") from exc
+    if not password:
+        raise StartupError(f"{key}: basic auth password file {auth.password_file} is empty")
+    return password
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False
+
+
+class _ReloadingContext:
+    """A TLS context whose certificate follows its files: each handshake's SNI callback
+    swaps in a fresh context when the files changed since the last one."""
+
+    def __init__(self, pair: CertPair, key: str) -> None:
+        self._pair = pair
+        self._lock = threading.Lock()
+        try:
+            self._stamp = stamp((pair.cert, pair.key))
+            self._current = self._load()
+        except (OSError, ssl.SSLError) as exc:
+            raise StartupError(f"{key}: TLS files: {exc}") from exc
+        self._outer = self._load()
+        self._outer.sni_callback = self._select
+
+    def wrap(self, sock: socket.socket) -> ssl.SSLSocket:
+        return self._outer.wrap_socket(sock, server_side=True)
+
+    def _load(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self._pair.cert, self._pair.key)
+        return context
+
+    def _select(self, sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        with self._lock:
+            try:
+                now = stamp((self._pair.cert, self._pair.key))
+                if now != self._stamp:
+                    self._current, self._stamp = self._load(), now
+            except (OSError, ssl.SSLError):
+                pass  # a rotation caught halfway: keep the certificate in use
+        sock.context = self._current

@@ -4,8 +4,8 @@ Keys are ECDSA P-256 and signatures ECDSA-SHA256: every TLS stack accepts them, 
 BoringSSL included, for TLS 1.2 and 1.3, as server and as client certificates. (Ed25519
 certificates fail grpcio's handshake with NO_COMMON_SIGNATURE_ALGORITHMS.)
 
-- The group CA (10 years by default) signs region certificates; an optional client CA signs
-  operator certificates instead when clients should be trusted apart from regions.
+- The group CA (10 years by default) signs region and operator certificates; an optional
+  client CA is for the certificates of applications, when the client door asks for them.
 - A region certificate (1 year by default) serves and connects: its SANs are the URI
   ``meridian://<group>/region/<region>``, the synthetic DNS name
   ``<region>.<group>.meridian`` and the host names and IPs the caller gives (the region's
@@ -411,9 +411,8 @@ def write_group_layout(
 
     ca = get("ca", lambda: new_ca(group, "group", ca_validity))
     _check_ca(found, "ca", group, pairs)
-    clients = ca
     if client_ca:
-        clients = get("client-ca", lambda: new_ca(group, "client", ca_validity))
+        get("client-ca", lambda: new_ca(group, "client", ca_validity))
         _check_ca(found, "client-ca", group, pairs)
     for region, hosts in regions.items():
         wanted = region_identity(group, region)
@@ -424,9 +423,9 @@ def write_group_layout(
             new[region] = issue_region(ca, group, region, hosts, loopback, leaf_validity)
     if "operator" in found:
         wanted = operator_identity(group, operator)
-        _check_leaf(found["operator"], wanted, clients, pairs["operator"][0])
+        _check_leaf(found["operator"], wanted, ca, pairs["operator"][0])
     else:
-        new["operator"] = issue_operator(clients, group, operator, leaf_validity)
+        new["operator"] = issue_operator(ca, group, operator, leaf_validity)
     directory.mkdir(parents=True, exist_ok=True)
     for stem, issued in new.items():
         write_issued(*pairs[stem], issued, force)

@@ -32,18 +32,16 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 import grpc.aio
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
 
 from meridian.security.access import AccessKey
+from meridian.wire import errors
 from meridian.wire.call_metadata import metadata_interceptors
+from meridian.wire.guard import HEALTH_METHODS, CallGuard
 
 SCHEME = "MERIDIAN-HMAC-SHA256"
 HEADER = "authorization"
@@ -191,15 +189,18 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def signed_header(
+    key_id: str, secret: str, method: str, clock_ms: Callable[[], int] = _now_ms
+) -> tuple[str, str]:
+    """The metadata entry that signs one call of `method` with an access key."""
+    return HEADER, sign(key_id, secret, method, clock_ms(), secrets.token_hex(12))
+
+
 def access_key_interceptors(
     key_id: str, secret: str, clock_ms: Callable[[], int] = _now_ms
 ) -> list[grpc.aio.ClientInterceptor]:
     """Interceptors that sign every call of a grpc.aio channel (plaintext or TLS)."""
-
-    def signed(method: str) -> list[tuple[str, str]]:
-        return [(HEADER, sign(key_id, secret, method, clock_ms(), secrets.token_hex(12)))]
-
-    return metadata_interceptors(signed)
+    return metadata_interceptors(lambda method: [signed_header(key_id, secret, method, clock_ms)])
 
 
 # --------------------------------------------------------------------------- server side
@@ -231,78 +232,32 @@ def authenticate(
     return signed.key
 
 
-class AccessKeyServerInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses calls without a valid access key with UNAUTHENTICATED; nothing runs for them.
-
-    The status carries a google.rpc ErrorInfo: domain ``meridian``, reason
-    ``UNAUTHENTICATED``, metadata ``refusal`` (a Refusal). Handlers read the caller's key
-    with ``current_access_key()`` to authorize. ``public`` methods (health checks) pass.
-    """
-
-    def __init__(
-        self,
-        key_of: Callable[[str], AccessKey | None],
-        replay: ReplayCache | None = None,
-        public: Iterable[str] = (),
-        clock_ms: Callable[[], int] = _now_ms,
-    ) -> None:
-        self._key_of = key_of
-        self._replay = replay or ReplayCache()
-        self._public = frozenset(public)
-        self._clock_ms = clock_ms
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        method = details.method
-        if handler is None or method in self._public:
-            return handler
-        try:
-            key = authenticate(
-                details.invocation_metadata or (),
-                method,
-                self._clock_ms(),
-                self._key_of,
-                self._replay,
-            )
-        except Unauthenticated as exc:
-            return _refusing(handler, exc)
-        _current_key.set(key)  # the handler runs in this same context
-        return handler
+def admitted_key(
+    metadata: Iterable[tuple[str, str | bytes]],
+    method: str,
+    now_ms: int,
+    key_of: Callable[[str], AccessKey | None],
+    replay: ReplayCache,
+) -> AccessKey:
+    """`authenticate`, refusing with the wire's Unauthenticated (reason UNAUTHENTICATED, and
+    the Refusal as ErrorInfo metadata `refusal`)."""
+    try:
+        return authenticate(metadata, method, now_ms, key_of, replay)
+    except Unauthenticated as exc:
+        raise errors.Unauthenticated(str(exc), refusal=str(exc.reason)) from exc
 
 
-def unauthenticated_status(exc: Unauthenticated) -> grpc.Status:
-    info = error_details_pb2.ErrorInfo(
-        reason="UNAUTHENTICATED", domain=ERROR_DOMAIN, metadata={"refusal": str(exc.reason)}
-    )
-    detail = any_pb2.Any()
-    detail.Pack(info)
-    status = status_pb2.Status(
-        code=grpc.StatusCode.UNAUTHENTICATED.value[0], message=str(exc), details=[detail]
-    )
-    return rpc_status.to_status(status)
+def access_key_guard(
+    key_of: Callable[[str], AccessKey | None],
+    replay: ReplayCache | None = None,
+    public: Iterable[str] = HEALTH_METHODS,
+    clock_ms: Callable[[], int] = _now_ms,
+) -> CallGuard:
+    """Refuses calls without a valid access key before any handler runs; handlers read the
+    caller's key with ``current_access_key()`` (the check runs in the handler's context)."""
+    cache = replay or ReplayCache()
 
+    def check(method: str, metadata: tuple[tuple[str, str | bytes], ...]) -> None:
+        _current_key.set(admitted_key(metadata, method, clock_ms(), key_of, cache))
 
-def _refusing(handler: grpc.RpcMethodHandler, exc: Unauthenticated) -> grpc.RpcMethodHandler:
-    """A handler of the same kind as ``handler`` that only refuses."""
-    status = unauthenticated_status(exc)
-
-    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort_with_status(status)
-
-    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        await context.abort_with_status(status)
-        yield  # never reached: makes this an async generator
-
-    serializer = handler.response_serializer
-    deserializer = handler.request_deserializer
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(refuse, deserializer, serializer)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(refuse_stream, deserializer, serializer)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(refuse, deserializer, serializer)
-    return grpc.stream_stream_rpc_method_handler(refuse_stream, deserializer, serializer)
+    return CallGuard(check, public)

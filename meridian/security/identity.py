@@ -41,6 +41,7 @@ class RefusalReason(enum.StrEnum):
     OTHER_GROUP = "OTHER_GROUP"
     NOT_A_REGION = "NOT_A_REGION"
     OTHER_REGION = "OTHER_REGION"
+    NOT_AN_OPERATOR = "NOT_AN_OPERATOR"
 
 
 class IdentityRefused(Exception):
@@ -153,4 +154,23 @@ def check_region_claim(identity: PeerIdentity | None, group: str, claimed_region
         raise IdentityRefused(
             RefusalReason.OTHER_REGION,
             f"certificate is for region {identity.name!r}, not {claimed_region!r}",
+        )
+
+
+def check_operator(identity: PeerIdentity | None, group: str) -> None:
+    """Refuse a caller of an operator's command unless its certificate is an operator's of
+    ``group``; raises IdentityRefused with the reason."""
+    if identity is None:
+        raise IdentityRefused(
+            RefusalReason.NO_IDENTITY, "an operator's command needs an operator's certificate"
+        )
+    if identity.group != group:
+        raise IdentityRefused(
+            RefusalReason.OTHER_GROUP,
+            f"certificate of another group: it is for {identity}, not of group {group!r}",
+        )
+    if identity.kind != "operator":
+        raise IdentityRefused(
+            RefusalReason.NOT_AN_OPERATOR,
+            f"certificate is for {identity}: this command needs an operator's certificate",
         )

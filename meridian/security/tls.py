@@ -42,19 +42,19 @@ Stamp = tuple[tuple[int, int, int, int], ...]
 
 @dataclass(frozen=True)
 class ServerTlsFiles:
-    """A server's certificate (chain) and key, and the CA its clients must come from."""
+    """A server's certificate (chain) and key, and the CAs its clients may come from."""
 
     cert: Path
     key: Path
-    client_ca: Path | None = None
+    client_cas: tuple[Path, ...] = ()
     require_client_auth: bool = False
 
     def __post_init__(self) -> None:
-        if self.require_client_auth and self.client_ca is None:
+        if self.require_client_auth and not self.client_cas:
             raise ValueError("requiring client certificates needs a client CA file")
 
     def paths(self) -> tuple[Path, ...]:
-        return (self.cert, self.key) + ((self.client_ca,) if self.client_ca else ())
+        return (self.cert, self.key, *self.client_cas)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class ReloadingServerCredentials:
 
     def _load(self) -> tuple[grpc.ServerCertificateConfiguration, int]:
         cert_pem, key_pem, cert = read_pair(self.files.cert, self.files.key)
-        roots = read_ca(self.files.client_ca) if self.files.client_ca else None
+        roots = b"".join(read_ca(path) for path in self.files.client_cas) or None
         config = grpc.ssl_server_certificate_configuration([(key_pem, cert_pem)], roots)
         return config, cert.serial_number
 

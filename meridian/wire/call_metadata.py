@@ -70,3 +70,48 @@ def metadata_interceptors(adder: Adder) -> list[grpc.aio.ClientInterceptor]:
         _StreamUnary(details),
         _StreamStream(details),
     ]
+
+
+class _SyncDetails(grpc.ClientCallDetails):
+    def __init__(self, base: grpc.ClientCallDetails, metadata: Sequence[tuple[str, str]]) -> None:
+        self.method = base.method
+        self.timeout = base.timeout
+        self.metadata = metadata
+        self.credentials = base.credentials
+        self.wait_for_ready = getattr(base, "wait_for_ready", None)
+        self.compression = getattr(base, "compression", None)
+
+
+class _SyncInterceptor(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """The same for a blocking channel (`grpc.intercept_channel`), one object for every kind."""
+
+    def __init__(self, adder: Adder) -> None:
+        self._adder = adder
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        added = self._adder(details.method)
+        keys = {key for key, _ in added}
+        kept = [(k, v) for k, v in (details.metadata or ()) if k not in keys]
+        return _SyncDetails(details, [*kept, *added])
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+
+def with_metadata(channel: grpc.Channel, adder: Adder) -> grpc.Channel:
+    """A blocking channel that adds metadata to every call."""
+    return grpc.intercept_channel(channel, _SyncInterceptor(adder))

@@ -54,11 +54,21 @@ class HandshakeRefused(Exception):
 
 
 class Unauthenticated(Exception):
-    """A call without valid credentials for its door (token, certificate or access key)."""
+    """A call without valid credentials for its door (token, certificate or access key);
+    `metadata` goes into the ErrorInfo (why, for machines)."""
+
+    def __init__(self, message: str, **metadata: str) -> None:
+        super().__init__(message)
+        self.metadata = metadata
 
 
 class PermissionDenied(Exception):
-    """A caller whose credentials do not allow this call (a read-only key writing, say)."""
+    """A caller whose credentials do not allow this call (a read-only key writing, say);
+    `metadata` goes into the ErrorInfo."""
+
+    def __init__(self, message: str, **metadata: str) -> None:
+        super().__init__(message)
+        self.metadata = metadata
 
 
 class Reason(enum.StrEnum):
@@ -144,9 +154,11 @@ async def abort_with(
 
 
 async def abort(context: grpc.aio.ServicerContext, exc: BaseException, **metadata: str) -> NoReturn:
-    """End the call with the status of `exc` from the table (INTERNAL when it is not there)."""
+    """End the call with the status of `exc` from the table (INTERNAL when it is not there),
+    with the exception's own ErrorInfo metadata, if any, and `metadata`."""
     code, reason = status_of(exc) or INTERNAL
-    await abort_with(context, code, reason, message_of(exc), metadata)
+    details = {**getattr(exc, "metadata", {}), **metadata}
+    await abort_with(context, code, reason, message_of(exc), details)
 
 
 async def forward(

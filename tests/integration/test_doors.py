@@ -156,3 +156,26 @@ def test_the_node_checks_replicated_records_whoever_sends_them(tmp_path: pathlib
             assert await state(us) == before
 
     run(body)
+
+
+def test_a_refused_call_stays_refused_after_admitted_calls_of_the_same_method(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A door decides every call anew: an admitted call of a method must not open that
+    method to the calls after it (handlers are cached per method below the guard)."""
+
+    async def body() -> None:
+        async with running_group(two_regions(tmp_path), replicate=False) as regions:
+            us = regions["us"]
+            before = await us.peer.GetCheckpoints(pb.GetCheckpointsRequest())  # admitted
+            await us.peer.NodeInfo(pb.NodeInfoRequest())
+            peer_door = str(us.config.region("us").node_peer_listen)
+            async with grpc.aio.insecure_channel(peer_door) as channel:
+                for method in ("GetCheckpoints", "NodeInfo"):
+                    path = f"/{REPLICATION.full_name}/{method}"
+                    with pytest.raises(grpc.aio.AioRpcError) as info:
+                        await channel.unary_unary(path)(b"", timeout=5)
+                    assert info.value.code() == Code.UNAUTHENTICATED, method
+            assert await us.peer.GetCheckpoints(pb.GetCheckpointsRequest()) == before
+
+    run(body)

@@ -439,7 +439,8 @@ INVALID: list[tuple[str, Mutation, str]] = [
         "top-level-unknown",
         put("trigger", []),
         'group.yaml: unknown key "trigger" '
-        "(expected one of: durability, group, regions, replication, tables, triggers)",
+        "(expected one of: auth, durability, group, insecure, regions, replication, tables, tls, "
+        "triggers)",
     ),
     ("top-level-typo", put("regoins", []), 'group.yaml: unknown key "regoins"'),
     ("group-space", put("group", "my group"), f'group: {NAME_RULE}, got "my group"'),
@@ -663,7 +664,7 @@ INVALID: list[tuple[str, Mutation, str]] = [
         "region-unknown-key",
         put(*R0, "zone", "a"),
         'regions[0]: unknown key "zone" (expected one of: metrics, name, node, replicator, '
-        "triggers)",
+        "tls, triggers)",
     ),
     ("region-name-missing", drop(*R0, "name"), "regions[0].name: required"),
     (
@@ -771,7 +772,7 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "metrics-unknown-key",
         put(*R0, "metrics", "path", "/metrics"),
-        'regions[0].metrics: unknown key "path" (expected one of: listen)',
+        'regions[0].metrics: unknown key "path" (expected one of: basic_auth, listen)',
     ),
     (
         "metrics-listen-bad",
@@ -988,6 +989,7 @@ def test_data_dir_may_repeat_for_regions_on_different_hosts() -> None:
         region["node"] = {"listen": f"{host}:7100", "data_dir": "/var/lib/meridian"}
         region["replicator"] = {"listen": f"{host}:7200"}
         region["metrics"] = {"listen": f"{host}:9100"}
+    doc["insecure"] = True
     cfg = parse_doc(doc)
     assert {r.data_dir for r in cfg.regions} == {pathlib.Path("/var/lib/meridian")}
     assert {r.node_listen.port for r in cfg.regions} == {7100}
@@ -1326,3 +1328,84 @@ def test_trigger_metrics_only_need_a_port_where_triggers_run() -> None:
 def test_same_machine(a: str, b: str, same: bool) -> None:
     assert same_machine(a, b) is same
     assert same_machine(b, a) is same
+
+
+def with_tls(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["tls"] = {
+        "ca": "certs/ca.pem",
+        "operator": {"cert": "certs/op.pem", "key": "certs/op-k.pem"},
+    }
+    for region in doc["regions"]:
+        name = region["name"]
+        region["tls"] = {"cert": f"certs/{name}.pem", "key": f"certs/{name}-key.pem"}
+    return doc
+
+
+def test_tls_auth_and_insecure_sections_are_read() -> None:
+    doc = with_tls(copy.deepcopy(BASE))
+    doc["auth"] = {"credentials": "creds.yaml"}
+    doc["regions"][0]["metrics"]["basic_auth"] = {"username": "prom", "password_file": "pw"}
+    cfg = parse_doc(doc)
+    assert cfg.tls is not None and cfg.tls.ca == pathlib.Path("certs/ca.pem").absolute()
+    assert cfg.tls.operator is not None and cfg.tls.operator.key.name == "op-k.pem"
+    assert cfg.tls.client_ca is None
+    assert cfg.region("us-east").tls is not None
+    assert cfg.region("us-east").tls.cert.name == "us-east.pem"  # type: ignore[union-attr]
+    assert cfg.auth is not None and cfg.auth.credentials.name == "creds.yaml"
+    auth = cfg.region("us-east").metrics_auth
+    assert auth is not None and auth.username == "prom"
+    assert (cfg.insecure, parse_doc(BASE).tls, parse_doc(BASE).auth) == (False, None, None)
+
+
+def remote(doc: dict[str, Any]) -> dict[str, Any]:
+    """Every region on an address of its own, not a loopback one."""
+    for i, region in enumerate(doc["regions"]):
+        host = f"10.0.0.{i + 1}"
+        region["node"]["listen"] = f"{host}:7100"
+        region["replicator"] = {"listen": f"{host}:7200"}
+        region["metrics"] = {"listen": f"{host}:9100"}
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "message"),
+    [
+        (
+            "plaintext beyond loopback",
+            lambda d: remote(d),
+            "regions[0].node.listen: 10.0.0.1:7100 is not a loopback address, and without a "
+            "tls section traffic would be plaintext",
+        ),
+        (
+            "plaintext metrics beyond loopback",
+            lambda d: d["regions"][1]["metrics"].update(listen="0.0.0.0:9102"),
+            "regions[1].metrics.listen: 0.0.0.0:9102 is not a loopback address",
+        ),
+        (
+            "a region without its certificate",
+            lambda d: with_tls(d)["regions"][2].pop("tls"),
+            "regions[2].tls: required (cert and key) because the group has a tls section",
+        ),
+        (
+            "a region certificate without the group's ca",
+            lambda d: d["regions"][0].update(tls={"cert": "a", "key": "b"}),
+            "regions[0].tls: needs the group's tls section (its ca)",
+        ),
+        ("tls without ca", lambda d: d.update(tls={}), "tls.ca: required"),
+        ("insecure not a boolean", lambda d: d.update(insecure="yes"), "insecure: expected"),
+        ("auth without credentials", lambda d: d.update(auth={}), "auth.credentials: required"),
+    ],
+)
+def test_transport_rules_are_enforced(case: str, change: Any, message: str) -> None:
+    doc = copy.deepcopy(BASE)
+    change(doc)
+    with pytest.raises(ConfigError) as info:
+        parse_doc(doc)
+    assert str(info.value).startswith(message), (case, str(info.value))
+
+
+def test_remote_addresses_are_allowed_with_tls_or_insecure() -> None:
+    assert parse_doc(with_tls(remote(copy.deepcopy(BASE)))).tls is not None
+    doc = remote(copy.deepcopy(BASE))
+    doc["insecure"] = True
+    assert parse_doc(doc).insecure

@@ -12,6 +12,14 @@ from replicator.link import Link, LinkSettings, state_after
 from replicator.metrics import ReplicatorMetrics
 from replicator.pins import Pins
 
+
+class PlainDialer:
+    """Plaintext channels, as a group without a tls section dials."""
+
+    def channel(self, address: str, region: str) -> grpc.aio.Channel:
+        return grpc.aio.insecure_channel(address)
+
+
 Code = grpc.StatusCode
 
 
@@ -46,6 +54,7 @@ def link() -> Link:
         settings=LinkSettings(),
         metrics=ReplicatorMetrics(CollectorRegistry()),
         pins=Pins(None, "us"),  # type: ignore[arg-type]
+        dialer=PlainDialer(),  # type: ignore[arg-type]
     )
 
 

@@ -12,6 +12,13 @@ from replicator.metrics import ReplicatorMetrics
 from replicator.pins import Pins
 
 
+class PlainDialer:
+    """Plaintext channels, as a group without a tls section dials."""
+
+    def channel(self, address: str, region: str) -> grpc.aio.Channel:
+        return grpc.aio.insecure_channel(address)
+
+
 class SwallowingNode:
     """A node stub whose call, cancelled while it waits, fails with a call error instead of
     passing the cancellation on (what gRPC does when a cancel meets a failing call)."""
@@ -37,6 +44,7 @@ def test_cancel_ends_the_link_even_when_a_call_swallows_it() -> None:
             settings=LinkSettings(),
             metrics=ReplicatorMetrics(CollectorRegistry()),
             pins=Pins(None, "us"),  # type: ignore[arg-type]
+            dialer=PlainDialer(),  # type: ignore[arg-type]
         )
         task = asyncio.ensure_future(link.run())
         await asyncio.sleep(0.05)

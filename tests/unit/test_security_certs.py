@@ -185,8 +185,8 @@ def test_group_layout_with_a_client_ca(tmp_path: Path) -> None:
     layout = certs.Layout(tmp_path)
     client_ca = certs.load_issued(*layout.client_ca)
     operator = certs.load_issued(*layout.operator)
-    assert certs.is_issued_by(operator.cert, client_ca.cert)
-    assert not certs.is_issued_by(operator.cert, certs.load_certificate(layout.ca[0]))
+    assert certs.is_issued_by(operator.cert, certs.load_certificate(layout.ca[0]))
+    assert not certs.is_issued_by(operator.cert, client_ca.cert)  # the client CA is for apps
     assert identity_of(operator.cert) == operator_identity("g1", "alice")
 
 

@@ -12,13 +12,13 @@ from google.rpc import error_details_pb2, status_pb2
 from meridian.security import certs, grpc_auth
 from meridian.security.access import AccessKey, Permission
 from meridian.security.grpc_auth import (
-    AccessKeyServerInterceptor,
     Refusal,
     ReplayCache,
     Signed,
     Unauthenticated,
     access_key_interceptors,
 )
+from meridian.wire import errors
 from tests.unit.security_support import (
     BIDI,
     CLIENT_STREAM,
@@ -188,9 +188,9 @@ async def every_kind(channel: grpc.aio.Channel) -> list[Any]:
 EXPECTED = [b"u", [b"s", b"s"], b"ab", [b"a", b"b"]]
 
 
-def serving(seen: Seen, public: tuple[str, ...] = ()) -> AccessKeyServerInterceptor:
+def serving(seen: Seen, public: tuple[str, ...] = ()) -> Any:
     seen.hook = lambda context: seen.auth.append({"key": [grpc_auth.current_access_key()]})  # type: ignore[list-item]
-    return AccessKeyServerInterceptor(KEYS.get, public=public)
+    return grpc_auth.access_key_guard(KEYS.get, public=public)
 
 
 def keys_seen(seen: Seen) -> list[Any]:
@@ -315,7 +315,8 @@ def test_public_methods_need_no_key() -> None:
     assert keys_seen(seen) == [None]
 
 
-def test_unauthenticated_status_keeps_the_message() -> None:
-    status = grpc_auth.unauthenticated_status(Unauthenticated(Refusal.MISSING, "no key"))
-    assert status.code == grpc.StatusCode.UNAUTHENTICATED
-    assert status.details == "no key"
+def test_a_refusal_keeps_the_message_and_the_reason() -> None:
+    with pytest.raises(errors.Unauthenticated) as refused:
+        grpc_auth.admitted_key((), METHOD, NOW, KEYS.get, ReplayCache())
+    assert "authorization" in str(refused.value)
+    assert refused.value.metadata == {"refusal": Refusal.MISSING}

@@ -36,7 +36,7 @@ def server_files(tmp_path: Path, pair: certs.Issued = R1, mutual: bool = True) -
     cert, key = write_pair(tmp_path, "server", pair)
     ca = tmp_path / "ca.pem"
     certs.write_atomic(ca, CA.cert_pem(), 0o644, force=True)
-    return ServerTlsFiles(cert, key, ca, require_client_auth=mutual)
+    return ServerTlsFiles(cert, key, (ca,), require_client_auth=mutual)
 
 
 async def refused(channel: grpc.aio.Channel) -> grpc.StatusCode:
@@ -118,8 +118,7 @@ def test_server_certificate_rotation_on_disk_needs_no_restart(tmp_path: Path) ->
     files = server_files(tmp_path)
     source = ReloadingServerCredentials(files)
     client_cert, client_key = write_pair(tmp_path, "client", R2)
-    assert files.client_ca is not None
-    probe_files = (files.client_ca, client_cert, client_key)
+    probe_files = (files.client_cas[0], client_cert, client_key)
     renewed = certs.issue_region(CA, "g1", "r1", loopback=True)
     stray = certs.issue_region(CA, "g1", "r9", loopback=True)
 
@@ -160,8 +159,7 @@ def test_client_ca_bundle_rotation(tmp_path: Path) -> None:
     source = ReloadingServerCredentials(files)
     new_ca = certs.new_ca("g1")
     moved_client = certs.issue_region(new_ca, "g1", "r2")
-    assert files.client_ca is not None
-    client_ca = files.client_ca
+    client_ca = files.client_cas[0]
 
     async def scenario() -> None:
         async with echo_server(source.credentials()) as port:
@@ -185,7 +183,7 @@ def test_server_files_must_be_a_pair_from_the_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"server\.pem: not a PEM certificate"):
         ReloadingServerCredentials(files)
     with pytest.raises(ValueError, match="needs a client CA"):
-        ServerTlsFiles(files.cert, files.key, None, require_client_auth=True)
+        ServerTlsFiles(files.cert, files.key, (), require_client_auth=True)
 
 
 def test_client_credentials_tell_when_their_files_changed(tmp_path: Path) -> None:
@@ -214,8 +212,7 @@ def test_client_credentials_tell_when_their_files_changed(tmp_path: Path) -> Non
 def test_client_credentials_connect(tmp_path: Path) -> None:
     source = ReloadingServerCredentials(server_files(tmp_path))
     cert, key = write_pair(tmp_path, "client", R2)
-    assert source.files.client_ca is not None
-    client = ClientCredentialsSource(ClientTlsFiles(source.files.client_ca, cert, key))
+    client = ClientCredentialsSource(ClientTlsFiles(source.files.client_cas[0], cert, key))
 
     async def scenario() -> None:
         async with echo_server(source.credentials()) as port:
