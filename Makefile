@@ -13,7 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo runs with TLS and access keys on: certificates and a key are made at the first run.
 run: $(STAMP)
+	$(BIN)/meridian certs --config $(CONFIG) > /dev/null
+	$(BIN)/meridian keys init --config $(CONFIG) > /dev/null
 	$(BIN)/meridian run $(CONFIG)
 
 proto: $(STAMP)

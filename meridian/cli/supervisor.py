@@ -34,7 +34,9 @@ from meridian.config import ConfigError, GroupConfig, KeyAttr, TableConfig, load
 from meridian.daemon import backoff
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE
 from meridian.pb import node_pb2 as pb
+from meridian.security.access import AccessKey, CredentialsError, Permission
 from meridian.security.dial import Dialer
+from meridian.security.keystore import read_keys
 from meridian.wire.oneline import one_line
 
 READY_TIMEOUT_S = 30.0
@@ -254,6 +256,7 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
         "",
         f"logs: {log_dir}/<region>.<node|replicator{'|triggers' if triggers else ''}>.log",
         "",
+        *security_lines(config),
         f"write in {first}:",
         f"  meridian put --config {config_path} --region {first} {table_flag}{item_json}",
         f"read it in {second}:",
@@ -266,6 +269,38 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
         "Ctrl-C stops every process gracefully.",
     ]
     return "\n".join(lines)
+
+
+def security_lines(config: GroupConfig) -> list[str]:
+    """How the group is protected, and the access key to try it with."""
+    tls = (
+        f"TLS on every door (CA {config.tls.ca}; operator certificate for status, bootstrap)"
+        if config.tls
+        else "plaintext on loopback addresses (add a tls section: see deploy/README.md)"
+    )
+    lines = [f"security: {tls}"]
+    if config.auth is None:
+        return [*lines, "access keys: not required (no auth section)", ""]
+    key = _demo_key(config.auth.credentials)
+    if key is None:
+        return [*lines, f"access keys: {config.auth.credentials} (meridian keys create)", ""]
+    return [
+        *lines,
+        f"access key ({key.permission}, from {config.auth.credentials}):",
+        f"  export MERIDIAN_ACCESS_KEY_ID={key.key_id}",
+        f"  export MERIDIAN_SECRET_ACCESS_KEY={key.secret}",
+        "",
+    ]
+
+
+def _demo_key(path: pathlib.Path) -> AccessKey | None:
+    """A key of the credentials file to show: read-write on every table if there is one."""
+    try:
+        keys = list(read_keys(path).values())
+    except (OSError, CredentialsError):
+        return None
+    keys.sort(key=lambda k: (k.permission != Permission.READ_WRITE, k.tables is not None))
+    return keys[0] if keys else None
 
 
 def supervise(group: list[Child]) -> None:

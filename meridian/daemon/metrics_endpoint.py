@@ -79,7 +79,12 @@ class MetricsEndpoint:
         thread of its own rather than blocking the event loop."""
         server, self._server = self._server, None
         if server is not None:
-            threading.Thread(target=server.shutdown, daemon=True).start()
+            threading.Thread(target=_close, args=(server,), daemon=True).start()
+
+
+def _close(server: WSGIServer) -> None:
+    server.shutdown()
+    server.server_close()
 
 
 def basic_auth(app: App, username: str, password: str) -> App:

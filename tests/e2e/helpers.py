@@ -61,7 +61,10 @@ def e2e_group(
 
 
 def run_cli(
-    *args: object, input: str | None = None, timeout: float = CLI_TIMEOUT_S
+    *args: object,
+    input: str | None = None,
+    timeout: float = CLI_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `meridian ARGS...` to completion and capture its output (text)."""
     command = [*MERIDIAN, *(str(a) for a in args)]
@@ -72,7 +75,7 @@ def run_cli(
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             check=False,
         )
     except subprocess.TimeoutExpired as exc:

@@ -11,8 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from meridian.config import GroupConfig
 from meridian.pb import client_pb2_grpc, replication_pb2_grpc
+from meridian.security.dial import Dialer
 from meridian.wire import peer_token
-from meridian.wire.channels import connect_async, connect_peer
+from meridian.wire.channels import connect_peer
 from regionnode.node import Node, NodeSettings
 from replicator.replicator import Replicator
 from tests.harness.ports import free_address
@@ -29,15 +30,22 @@ class Region:
     peer_channel: grpc.aio.Channel | None = None
     peer: replication_pb2_grpc.ReplicationStub = field(default=None)  # the peer door
 
-    async def start_node(self) -> None:
+    async def start_node(self, metrics: bool = False) -> None:
         settings = NodeSettings.from_config(self.config, self.name)
-        settings.metrics_listen = None
+        if not metrics:  # most tests read the registry itself
+            settings.metrics_listen = None
         self.node = Node(settings, CollectorRegistry())
         await self.node.start()
         region = self.config.region(self.name)
-        self.channel, self.stub = connect_async(str(region.node_listen))
         token = peer_token.read(region.data_dir)
         assert token is not None, "a started node has written its token"
+        # The client door as the region's own processes reach it: TLS when the group has
+        # it, the region's token as the caller's credentials.
+        dialer = Dialer.for_region(
+            self.config, self.name, lambda method: [(peer_token.METADATA_KEY, token)]
+        )
+        self.channel = dialer.channel(str(region.node_listen), self.name)
+        self.stub = client_pb2_grpc.ClientStub(self.channel)
         self.peer_channel, self.peer = connect_peer(str(region.node_peer_listen), token)
 
     async def start_replicator(self, cut_from: Collection[str] = ()) -> None:
@@ -73,12 +81,14 @@ class Region:
 
 @contextlib.asynccontextmanager
 async def running_group(
-    config: GroupConfig, *, replicate: bool = True
+    config: GroupConfig, *, replicate: bool = True, metrics: bool = False
 ) -> AsyncIterator[dict[str, Region]]:
+    """Every region's node (serving /metrics with `metrics`) and, with `replicate`, its
+    replicator; all stopped on the way out."""
     regions = {r.name: Region(r.name, config) for r in config.regions}
     try:
         for region in regions.values():
-            await region.start_node()
+            await region.start_node(metrics)
         if replicate:
             for region in regions.values():
                 await region.start_replicator()
