@@ -22,7 +22,7 @@ from regionnode.writer import Writer
 
 log = logging.getLogger(__name__)
 
-READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+READS = frozenset({"GetItem", "BatchGetItem", "TransactGetItems", "Query", "Scan"})
 STATE_METADATA = "meridian-region-state"
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")

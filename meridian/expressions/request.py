@@ -90,6 +90,14 @@ class Expressions:
     def has_update(self) -> bool:
         return self.template.update is not None
 
+    @property
+    def has_condition(self) -> bool:
+        return self.template.condition is not None
+
+    @property
+    def has_projection(self) -> bool:
+        return self.template.projection is not None
+
     def condition_holds(self, item: Item | None) -> bool:
         """Whether the ConditionExpression holds for the stored item (None: no item);
         True without one."""
