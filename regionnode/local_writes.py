@@ -135,7 +135,8 @@ class UpdateOp:
         self.guard.check(stored, old)
         expressions = self.guard.expressions
         if expressions is not None and expressions.has_update:
-            result = expressions.apply_update(old, self.target.keys)
+            updated = self.return_values in (pb.UPDATED_OLD, pb.UPDATED_NEW)
+            result = expressions.apply_update(old, self.target.keys, updated)
             new, updated_old, updated_new = result.item, result.updated_old, result.updated_new
         else:
             new = old if old is not None else self.target.keys

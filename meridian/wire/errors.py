@@ -26,21 +26,32 @@ DOMAIN = "meridian"
 class ConditionFailed(Exception):
     """A write's condition (its ConditionExpression, or the expected version) does not hold;
     nothing was written. `item` is the current item when the request asked for it
-    (ReturnValuesOnConditionCheckFailure ALL_OLD) and there is one."""
+    (ReturnValuesOnConditionCheckFailure ALL_OLD) and there is one; the status details
+    carry it in a ConditionCheckFailure."""
 
     def __init__(self, message: str, item: pb.Item | None = None) -> None:
         super().__init__(message)
         self.item = item
 
+    @property
+    def status_details(self) -> list[Message]:
+        return [pb.ConditionCheckFailure(item=self.item)]
+
 
 class TransactionCanceled(Exception):
     """A transaction of which some action failed: nothing was written. One reason per
-    action, in order (code ``None`` for the actions that would have succeeded)."""
+    action, in order (code ``None`` for the actions that would have succeeded); the codes
+    go into the ErrorInfo metadata, the reasons into the status details."""
 
     def __init__(self, reasons: list[pb.CancellationReason]) -> None:
-        codes = ", ".join(reason.code for reason in reasons)
-        super().__init__(f"transaction canceled: [{codes}]")
+        codes = [reason.code for reason in reasons]
+        super().__init__(f"transaction canceled: [{', '.join(codes)}]")
         self.reasons = reasons
+        self.metadata = {"cancellation_reasons": ",".join(codes)}
+
+    @property
+    def status_details(self) -> list[Message]:
+        return [pb.TransactionCancellation(reasons=self.reasons)]
 
 
 class NotFound(Exception):
@@ -178,18 +189,12 @@ async def abort_with(
 
 
 async def abort(context: grpc.aio.ServicerContext, exc: BaseException, **metadata: str) -> NoReturn:
-    """End the call with the status of `exc` from the table (INTERNAL when it is not there)."""
+    """End the call with the status of `exc` from the table (INTERNAL when it is not there),
+    with the exception's own ErrorInfo metadata and status details, if any, and `metadata`."""
     code, reason = status_of(exc) or INTERNAL
-    details: list[Message] = []
-    if isinstance(exc, ConditionFailed):
-        failure = pb.ConditionCheckFailure()
-        if exc.item is not None:
-            failure.item.CopyFrom(exc.item)
-        details.append(failure)
-    elif isinstance(exc, TransactionCanceled):
-        metadata["cancellation_reasons"] = ",".join(r.code for r in exc.reasons)
-        details.append(pb.TransactionCancellation(reasons=exc.reasons))
-    await abort_with(context, code, reason, message_of(exc), metadata, details)
+    details = {**getattr(exc, "metadata", {}), **metadata}
+    extra = getattr(exc, "status_details", ())
+    await abort_with(context, code, reason, message_of(exc), details, extra)
 
 
 async def forward(
