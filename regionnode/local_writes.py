@@ -12,7 +12,7 @@ compiled; the writer only evaluates them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from meridian.expressions import ExpressionError, Expressions
 from meridian.model.items import ItemError, check_item, items_equal
@@ -20,8 +20,6 @@ from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ConditionFailed, TransactionCanceled
 from regionnode.stage import Context, Stage, live, stage_record
 from regionnode.store import Table
-
-CONDITION_FAILED = "The conditional request failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +54,7 @@ class Guard:
             state = "the item exists" if old is not None else "no item"
             self._fail(f"the condition does not hold ({state})", old)
 
-    def _fail(self, why: str, old: pb.Item | None) -> None:
+    def _fail(self, why: str, old: pb.Item | None) -> NoReturn:
         raise ConditionFailed(f"condition failed: {why}", old if self.return_old else None)
 
 
