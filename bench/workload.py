@@ -89,7 +89,9 @@ def get_request(n: int, prefix: str = "", table: str = TABLE) -> bytes:
 
 def query_request(partition: int, prefix: str = "", table: str = TABLE) -> bytes:
     pk, _ = key_parts(partition * SORT_KEYS_PER_PARTITION, prefix)
-    return pb.QueryRequest(table=table, partition_key=pb.AttributeValue(s=pk)).SerializeToString()
+    request = pb.QueryRequest(table=table, key_condition_expression="pk = :p")
+    request.expression_attribute_values[":p"].s = pk
+    return request.SerializeToString()
 
 
 def chunks(total: int, size: int) -> Iterator[list[int]]:

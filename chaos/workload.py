@@ -140,24 +140,21 @@ class Client:
         try:
             if kind in ("put", "cput"):
                 item = from_plain({"pk": key, "v": op_id, "pad": pad})
-                conditions = [pb.Condition(item_not_exists=True)] if kind == "cput" else []
-                result = await self.stub.PutItem(
-                    pb.PutItemRequest(table=s.table, item=item, conditions=conditions),
-                    timeout=s.timeout_s,
-                )
+                put = pb.PutItemRequest(table=s.table, item=item)
+                if kind == "cput":
+                    put.condition_expression = "attribute_not_exists(pk)"
+                result = await self.stub.PutItem(put, timeout=s.timeout_s)
             elif kind == "update":
-                actions = [
-                    pb.UpdateAction(
-                        set=pb.AttributeEquals(name="v", value=pb.AttributeValue(s=op_id))
-                    ),
-                    pb.UpdateAction(
-                        add=pb.AttributeEquals(name="cnt", value=pb.AttributeValue(n="1"))
-                    ),
-                ]
-                result = await self.stub.UpdateItem(
-                    pb.UpdateItemRequest(table=s.table, key=keys, actions=actions),
-                    timeout=s.timeout_s,
+                update = pb.UpdateItemRequest(
+                    table=s.table,
+                    key=keys,
+                    update_expression="SET v = :v ADD cnt :one",
+                    expression_attribute_values={
+                        ":v": pb.AttributeValue(s=op_id),
+                        ":one": pb.AttributeValue(n="1"),
+                    },
                 )
+                result = await self.stub.UpdateItem(update, timeout=s.timeout_s)
             elif kind == "delete":
                 result = await self.stub.DeleteItem(
                     pb.DeleteItemRequest(table=s.table, key=keys), timeout=s.timeout_s

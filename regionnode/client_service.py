@@ -1,5 +1,6 @@
 """The client door (meridian.client.v1.Client): items, the change stream, table descriptions
-and diagnostics. Handlers validate and translate; every change goes through the writer,
+and diagnostics. Item handlers translate requests (compiling their expressions) and call
+`item_ops`, the item semantics every door shares; every change goes through the writer,
 every read straight to the store."""
 
 from __future__ import annotations
@@ -10,24 +11,29 @@ from typing import Any
 
 import grpc
 
-from meridian.model import schema
-from meridian.model.items import ItemError, check_item, normalize_item
+from meridian.expressions import Expressions, compile_request
+from meridian.model.items import ItemError
 from meridian.pb import client_pb2_grpc
 from meridian.pb import node_pb2 as pb
 from regionnode import query
 from regionnode.client_auth import authorize, may_see
-from regionnode.local_writes import BatchOp, DeleteOp, PutOp, UpdateOp
+from regionnode.item_ops import (
+    ItemOps,
+    ReadOptions,
+    TransactGet,
+    TransactWrite,
+    WriteOptions,
+    key_of,
+    key_schema,
+)
 from regionnode.rpc import Core, rpc, streaming
 from regionnode.store import Table
-
-MAX_BATCH_WRITES = 1000
-MAX_BATCH_GETS = 1000
-MAX_PAGE_BYTES = 1024 * 1024
 
 
 class ClientService(client_pb2_grpc.ClientServicer):
     def __init__(self, core: Core) -> None:
         self.core = core
+        self.items = ItemOps(core.store, core.writer)
 
     # ------------------------------------------------------------ tables
 
@@ -53,107 +59,124 @@ class ClientService(client_pb2_grpc.ClientServicer):
     @rpc
     async def PutItem(self, req: pb.PutItemRequest) -> pb.WriteResult:
         table = self.core.table(req.table)
-        key, keys = _item(table, req.item)
-        op = PutOp(table, key, keys, req.item, list(req.conditions), req.return_values)
-        return await self.core.writer.submit(op)  # type: ignore[return-value]
+        return await self.items.put_item(table, req.item, _write_options("PutItem", table, req))
 
     @rpc
     async def DeleteItem(self, req: pb.DeleteItemRequest) -> pb.WriteResult:
         table = self.core.table(req.table)
-        key, keys = key_of(table, req.key)
-        op = DeleteOp(table, key, keys, list(req.conditions), req.return_values)
-        return await self.core.writer.submit(op)  # type: ignore[return-value]
+        options = _write_options("DeleteItem", table, req)
+        return await self.items.delete_item(table, req.key, options)
 
     @rpc
     async def UpdateItem(self, req: pb.UpdateItemRequest) -> pb.WriteResult:
         table = self.core.table(req.table)
-        key, keys = key_of(table, req.key)
-        if not req.actions:
-            raise ItemError("actions: at least one update action is required")
-        op = UpdateOp(table, key, keys, list(req.actions), list(req.conditions), req.return_values)
-        return await self.core.writer.submit(op)  # type: ignore[return-value]
+        options = _write_options("UpdateItem", table, req)
+        return await self.items.update_item(table, req.key, options)
 
     @rpc
     async def BatchWriteItem(self, req: pb.BatchWriteItemRequest) -> pb.BatchWriteItemResponse:
         table = self.core.table(req.table)
-        if not 1 <= len(req.writes) <= MAX_BATCH_WRITES:
-            raise ItemError(
-                f"writes: expected 1 to {MAX_BATCH_WRITES} requests, got {len(req.writes)}"
-            )
-        writes: list[tuple[bytes, pb.Item, pb.Item | None]] = []
-        seen: set[bytes] = set()
+        writes: list[tuple[pb.Item | None, pb.Item | None]] = []
         for index, write in enumerate(req.writes):
-            try:
-                if write.HasField("put"):
-                    key, keys = _item(table, write.put)
-                    writes.append((key, keys, write.put))
-                elif write.HasField("delete_key"):
-                    key, keys = key_of(table, write.delete_key)
-                    writes.append((key, keys, None))
-                else:
-                    raise ItemError("neither put nor delete_key is set")
-            except ItemError as exc:
-                raise ItemError(f"writes[{index}]: {exc}") from None
-            if key in seen:
-                raise ItemError(f"writes[{index}]: the batch already writes this key")
-            seen.add(key)
-        return await self.core.writer.submit(BatchOp(table, writes))  # type: ignore[return-value]
+            if write.HasField("put"):
+                writes.append((write.put, None))
+            elif write.HasField("delete_key"):
+                writes.append((None, write.delete_key))
+            else:
+                raise ItemError(f"writes[{index}]: neither put nor delete_key is set")
+        return await self.items.batch_write(table, writes)
+
+    @rpc
+    async def TransactWriteItems(
+        self, req: pb.TransactWriteItemsRequest
+    ) -> pb.TransactWriteItemsResponse:
+        actions = [self._transact_write(index, item) for index, item in enumerate(req.items)]
+        return pb.TransactWriteItemsResponse(results=await self.items.transact_write(actions))
+
+    def _transact_write(self, index: int, item: pb.TransactWriteItem) -> TransactWrite:
+        kind = item.WhichOneof("kind")
+        if kind is None:
+            raise ItemError(f"items[{index}]: none of condition_check, put, delete, update is set")
+        req = getattr(item, kind)
+        authorize("TransactWriteItems", req.table)
+        table = self.core.table(req.table)
+        operation, subject = _TRANSACT_KINDS[kind]
+        options = _write_options(operation, table, req)
+        return TransactWrite(operation, table, getattr(req, subject), options)
 
     # ------------------------------------------------------------ item reads
 
     @rpc
     async def GetItem(self, req: pb.GetItemRequest) -> pb.GetItemResponse:
         table = self.core.table(req.table)
-        key, _ = key_of(table, req.key)
-        stored = self.core.store.get_item(key)
-        if stored is None or stored.tombstone:
-            return pb.GetItemResponse(found=False)
-        return pb.GetItemResponse(found=True, item=stored.item, version=stored.version)
+        return self.items.get_item(table, req.key, _projection("GetItem", req))
 
     @rpc
     async def BatchGetItem(self, req: pb.BatchGetItemRequest) -> pb.BatchGetItemResponse:
         table = self.core.table(req.table)
-        if len(req.keys) > MAX_BATCH_GETS:
-            raise ItemError(f"keys: at most {MAX_BATCH_GETS}, got {len(req.keys)}")
-        encoded = [key_of(table, key)[0] for key in req.keys]
-        response = pb.BatchGetItemResponse()
-        for raw in self.core.store.get_many(encoded):
-            if raw is not None:
-                stored = pb.StoredItem.FromString(raw)
-                if not stored.tombstone:
-                    response.items.append(stored.item)
-        return response
+        found = self.items.batch_get(table, req.keys, _projection("BatchGetItem", req))
+        return pb.BatchGetItemResponse(items=found)
+
+    @rpc
+    async def TransactGetItems(
+        self, req: pb.TransactGetItemsRequest
+    ) -> pb.TransactGetItemsResponse:
+        gets = []
+        for get in req.items:
+            authorize("TransactGetItems", get.table)
+            table = self.core.table(get.table)
+            gets.append(TransactGet(table, get.key, _projection("TransactGetItems", get)))
+        return pb.TransactGetItemsResponse(responses=self.items.transact_get(gets))
 
     @rpc
     async def Query(self, req: pb.QueryRequest) -> pb.QueryResponse:
         table = self.core.table(req.table)
-        sch = table.schema
-        if not req.HasField("partition_key"):
-            raise ItemError(f"partition_key: required (the value of {sch.pk_name!r})")
-        prefix = sch.partition_prefix(req.partition_key)
-        low, high = query.sort_range(sch, prefix, req.sort_key)
-        start = _start_key(table, req)
-        low, high = query.resume(low, high, start, req.backward)
-        rows = self.core.store.scan_range(low, high, reverse=req.backward)
-        items, last = _page(rows, req.limit, sch)
-        return pb.QueryResponse(items=items, last_evaluated_key=last)
+        expressions = compile_request(
+            "Query",
+            key_condition=_text(req, "key_condition_expression"),
+            filter=_text(req, "filter_expression"),
+            projection=_text(req, "projection_expression"),
+            names=dict(req.expression_attribute_names) or None,
+            values=dict(req.expression_attribute_values) or None,
+            schema=key_schema(table),
+        )
+        forward = not req.HasField("scan_index_forward") or req.scan_index_forward
+        options = ReadOptions(expressions, req.limit, _start(req), forward, req.select)
+        page = self.items.query(table, options)
+        return pb.QueryResponse(
+            items=page.items,
+            last_evaluated_key=page.last_evaluated_key,
+            count=page.count,
+            scanned_count=page.scanned_count,
+        )
 
     @rpc
     async def Scan(self, req: pb.ScanRequest) -> pb.ScanResponse:
         table = self.core.table(req.table)
-        sch = table.schema
-        total = req.total_segments or 1
-        if req.segment >= total:
-            raise ItemError(f"segment: must be below total_segments ({total})")
-        start = _start_key(table, req)
-        low, high = query.resume(sch.prefix, query.successor(sch.prefix), start, False)
-        rows = (
-            (k, v)
-            for k, v in self.core.store.scan_range(low, high)
-            if total == 1 or query.in_segment(_partition_of(sch, v), req.segment, total)
+        expressions = None
+        if _uses_expressions(req, "filter_expression", "projection_expression"):
+            expressions = compile_request(
+                "Scan",
+                filter=_text(req, "filter_expression"),
+                projection=_text(req, "projection_expression"),
+                names=dict(req.expression_attribute_names) or None,
+                values=dict(req.expression_attribute_values) or None,
+            )
+        options = ReadOptions(
+            expressions,
+            req.limit,
+            _start(req),
+            select=req.select,
+            segment=req.segment,
+            total_segments=req.total_segments,
         )
-        items, last = _page(rows, req.limit, sch)
-        return pb.ScanResponse(items=items, last_evaluated_key=last)
+        page = self.items.scan(table, options)
+        return pb.ScanResponse(
+            items=page.items,
+            last_evaluated_key=page.last_evaluated_key,
+            count=page.count,
+            scanned_count=page.scanned_count,
+        )
 
     # ------------------------------------------------------------ stream
 
@@ -204,9 +227,10 @@ class ClientService(client_pb2_grpc.ClientServicer):
     @rpc
     async def DiffKeys(self, req: pb.DiffKeysRequest) -> pb.DiffKeysResponse:
         table = self.core.table(req.table)
-        start = _start_key(table, req)
+        start = _start(req)
+        start_key = key_of(table, start)[0] if start is not None else None
         low, high = query.resume(
-            table.schema.prefix, query.successor(table.schema.prefix), start, False
+            table.schema.prefix, query.successor(table.schema.prefix), start_key, False
         )
         response = pb.DiffKeysResponse()
         limit = req.limit or 1000
@@ -238,47 +262,70 @@ async def _client_subscription(
         yield batch
 
 
-def _item(table: Table, item: pb.Item) -> tuple[bytes, pb.Item]:
-    check_item(item)
-    return table.schema.extract(item)
+# What each kind of transaction action is, and the field holding its item or key.
+_TRANSACT_KINDS = {
+    "condition_check": ("ConditionCheck", "key"),
+    "put": ("Put", "item"),
+    "delete": ("Delete", "key"),
+    "update": ("Update", "key"),
+}
+# Transaction actions compile their expressions as the operation they resemble.
+_COMPILED_AS = {"Put": "PutItem", "Delete": "DeleteItem", "Update": "UpdateItem"}
+
+WriteRequest = pb.PutItemRequest | pb.DeleteItemRequest | pb.UpdateItemRequest | pb.ConditionCheck
 
 
-def key_of(table: Table, key: pb.Item) -> tuple[bytes, pb.Item]:
-    """A key given on its own: its storage key and its attributes, normalised."""
-    storage_key, keys = table.schema.check_key(key)
-    normalize_item(keys)  # the storage key encodes numbers in their normal form already
-    return storage_key, keys
+def _text(req: Any, field: str) -> str | None:
+    """An optional expression field: None when unset."""
+    return getattr(req, field) if req.HasField(field) else None
 
 
-def _start_key(
-    table: Table, req: pb.QueryRequest | pb.ScanRequest | pb.DiffKeysRequest
-) -> bytes | None:
-    if not req.HasField("exclusive_start_key"):
+def _uses_expressions(req: Any, *fields: str) -> bool:
+    return (
+        any(req.HasField(field) for field in fields)
+        or bool(req.expression_attribute_names)
+        or bool(getattr(req, "expression_attribute_values", None))
+    )
+
+
+def _write_options(operation: str, table: Table, req: WriteRequest) -> WriteOptions:
+    """A write's options, its expressions compiled (none at all costs nothing)."""
+    expressions = None
+    update = _text(req, "update_expression") if operation in ("UpdateItem", "Update") else None
+    if update is not None or _uses_expressions(req, "condition_expression"):
+        expressions = compile_request(
+            _COMPILED_AS.get(operation, operation),
+            update=update,
+            condition=_text(req, "condition_expression"),
+            names=dict(req.expression_attribute_names) or None,
+            values=dict(req.expression_attribute_values) or None,
+            schema=key_schema(table),
+        )
+    return WriteOptions(
+        expressions,
+        getattr(req, "return_values", pb.RETURN_VALUES_NONE),
+        req.return_values_on_condition_check_failure == pb.RETURN_ON_CONDITION_FAILURE_ALL_OLD,
+        req.expected_version if req.HasField("expected_version") else None,
+    )
+
+
+def _projection(
+    operation: str, req: pb.GetItemRequest | pb.BatchGetItemRequest
+) -> Expressions | None:
+    if not _uses_expressions(req, "projection_expression"):
         return None
-    return key_of(table, req.exclusive_start_key)[0]
+    return compile_request(
+        operation,
+        projection=_text(req, "projection_expression"),
+        names=dict(req.expression_attribute_names) or None,
+    )
+
+
+def _start(req: pb.QueryRequest | pb.ScanRequest | pb.DiffKeysRequest) -> pb.Item | None:
+    return req.exclusive_start_key if req.HasField("exclusive_start_key") else None
 
 
 def _entry_bytes(stored: pb.StoredItem) -> bytes:
     """What two regions must agree on for a key: version, tombstone flag and value."""
     head = f"{stored.version.hlc}|{stored.version.region}|{int(stored.tombstone)}|".encode()
     return head + stored.item.SerializeToString(deterministic=True)
-
-
-def _partition_of(sch: schema.Schema, raw: bytes) -> bytes:
-    item = pb.StoredItem.FromString(raw).item
-    return sch.partition_prefix(item.attributes[sch.pk_name])
-
-
-def _page(rows: Any, limit: int, sch: schema.Schema) -> tuple[list[pb.Item], pb.Item | None]:
-    """Live items from storage rows, up to `limit` items or about 1 MB."""
-    items: list[pb.Item] = []
-    size = 0
-    for _, value in rows:
-        stored = pb.StoredItem.FromString(value)
-        if stored.tombstone:
-            continue
-        items.append(stored.item)
-        size += len(value)
-        if (limit and len(items) >= limit) or size >= MAX_PAGE_BYTES:
-            return items, sch.key_of(stored.item)
-    return items, None

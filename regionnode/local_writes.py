@@ -1,76 +1,200 @@
-"""Writes accepted from clients: put, delete, update and batch writes, each stamped with a
-new version from this region's clock and staged with its stream record."""
+"""Writes accepted from clients: put, delete, update, condition checks, batch writes and
+transactions, each stamped with a new version from this region's clock and staged with its
+stream record.
+
+Every single-item write is planned, then committed: `plan` reads the current item through
+the stage, checks the write's guard (its ConditionExpression and Meridian's expected
+version) and decides the new item; `commit` stages it. A transaction plans all its actions
+before committing any, so either every one is staged or none is. Expressions arrive
+compiled; the writer only evaluates them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
 
-from meridian.model.items import check_item, items_equal
-from meridian.model.updates import apply_updates, check_conditions
+from meridian.expressions import ExpressionError, Expressions
+from meridian.model.items import ItemError, check_item, items_equal
 from meridian.pb import node_pb2 as pb
+from meridian.wire.errors import ConditionFailed, TransactionCanceled
 from regionnode.stage import Context, Stage, live, stage_record
 from regionnode.store import Table
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The item a write addresses: its table, storage key and key attributes."""
+
+    table: Table
+    key: bytes
+    keys: pb.Item
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What must hold before a write: the ConditionExpression of `expressions` and the
+    expected version (of the live item); `return_old` puts the current item in the failure
+    (ReturnValuesOnConditionCheckFailure ALL_OLD)."""
+
+    expressions: Expressions | None = None
+    expected_version: pb.Version | None = None
+    return_old: bool = False
+
+    def check(self, stored: pb.StoredItem | None, old: pb.Item | None) -> None:
+        """Raise ConditionFailed unless the guard holds for the current item."""
+        wanted = self.expected_version
+        if wanted is not None:
+            if old is None or stored is None:
+                self._fail(f"item has no version, expected {_version_text(wanted)}", old)
+            elif stored.version.hlc != wanted.hlc or stored.version.region != wanted.region:
+                found = _version_text(stored.version)
+                self._fail(f"version is {found}, expected {_version_text(wanted)}", old)
+        if self.expressions is not None and not self.expressions.condition_holds(old):
+            state = "the item exists" if old is not None else "no item"
+            self._fail(f"the condition does not hold ({state})", old)
+
+    def _fail(self, why: str, old: pb.Item | None) -> NoReturn:
+        raise ConditionFailed(f"condition failed: {why}", old if self.return_old else None)
+
+
+def _version_text(version: pb.Version) -> str:
+    return f"hlc={version.hlc} region='{version.region}'"
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a single-item write decided: the item to write (None: a delete, unless
+    `changed` is False) and the attributes to return."""
+
+    target: Target
+    stored: pb.StoredItem | None
+    old: pb.Item | None
+    new: pb.Item | None
+    changed: bool
+    attributes: pb.Item | None = None
+
+
+class Planned(Protocol):
+    @property
+    def target(self) -> Target: ...
+
+    def plan(self, stage: Stage) -> Plan: ...
+
+
+@dataclass(frozen=True, slots=True)
 class PutOp:
-    table: Table
-    key: bytes
-    keys: pb.Item
+    target: Target
     item: pb.Item
-    conditions: list[pb.Condition] = field(default_factory=list)
-    return_values: int = pb.RETURN_VALUES_NONE
+    guard: Guard = Guard()
+    return_values: int = pb.RETURN_VALUES_NONE  # NONE or ALL_OLD
+
+    def plan(self, stage: Stage) -> Plan:
+        stored = stage.current(self.target.key)
+        old = live(stored)
+        self.guard.check(stored, old)
+        changed = old is None or not items_equal(old, self.item)
+        returned = old if self.return_values == pb.ALL_OLD else None
+        return Plan(self.target, stored, old, self.item, changed, returned)
 
     def apply(self, stage: Stage, ctx: Context) -> pb.WriteResult:
-        stored = stage.current(self.key)
-        old = live(stored)
-        check_conditions(self.conditions, old, _version(stored, old))
-        if old is not None and items_equal(old, self.item):
-            return unchanged(stored, self.return_values, old)
-        version = write_local(stage, ctx, self.table, self.key, self.keys, self.item, old)
-        return written(version, self.return_values, old, self.item)
+        return commit(stage, ctx, self.plan(stage))
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class DeleteOp:
-    table: Table
-    key: bytes
-    keys: pb.Item
-    conditions: list[pb.Condition] = field(default_factory=list)
-    return_values: int = pb.RETURN_VALUES_NONE
+    target: Target
+    guard: Guard = Guard()
+    return_values: int = pb.RETURN_VALUES_NONE  # NONE or ALL_OLD
+
+    def plan(self, stage: Stage) -> Plan:
+        stored = stage.current(self.target.key)
+        old = live(stored)
+        self.guard.check(stored, old)
+        returned = old if self.return_values == pb.ALL_OLD else None
+        return Plan(self.target, stored, old, None, old is not None, returned)
 
     def apply(self, stage: Stage, ctx: Context) -> pb.WriteResult:
-        stored = stage.current(self.key)
-        old = live(stored)
-        check_conditions(self.conditions, old, _version(stored, old))
-        if old is None:
-            return pb.WriteResult(changed=False)
-        version = write_local(stage, ctx, self.table, self.key, self.keys, None, old)
-        return written(version, self.return_values, old, None)
+        return commit(stage, ctx, self.plan(stage))
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class UpdateOp:
-    table: Table
-    key: bytes
-    keys: pb.Item
-    actions: list[pb.UpdateAction]
-    conditions: list[pb.Condition] = field(default_factory=list)
+    """An update: `guard.expressions` holds the UpdateExpression, if any (without one the
+    item is created from its key when missing, and left as it is otherwise)."""
+
+    target: Target
+    guard: Guard = Guard()
     return_values: int = pb.RETURN_VALUES_NONE
 
-    def apply(self, stage: Stage, ctx: Context) -> pb.WriteResult:
-        stored = stage.current(self.key)
+    def plan(self, stage: Stage) -> Plan:
+        stored = stage.current(self.target.key)
         old = live(stored)
-        check_conditions(self.conditions, old, _version(stored, old))
-        new = apply_updates(old, self.keys, self.actions, self.table.schema.key_names)
-        check_item(new)
-        if old is not None and items_equal(old, new):
-            return unchanged(stored, self.return_values, old)
-        version = write_local(stage, ctx, self.table, self.key, self.keys, new, old)
-        return written(version, self.return_values, old, new)
+        self.guard.check(stored, old)
+        expressions = self.guard.expressions
+        if expressions is not None and expressions.has_update:
+            updated = self.return_values in (pb.UPDATED_OLD, pb.UPDATED_NEW)
+            result = expressions.apply_update(old, self.target.keys, updated)
+            new, updated_old, updated_new = result.item, result.updated_old, result.updated_new
+        else:
+            new = old if old is not None else self.target.keys
+            updated_old = updated_new = None
+        if new is not None and new is not old:
+            check_item(new)
+        changed = new is not None and (old is None or not items_equal(old, new))
+        returns: dict[int, pb.Item | None] = {
+            pb.ALL_OLD: old,
+            pb.ALL_NEW: new,
+            pb.UPDATED_OLD: updated_old,
+            pb.UPDATED_NEW: updated_new,
+        }
+        return Plan(self.target, stored, old, new, changed, returns.get(self.return_values))
+
+    def apply(self, stage: Stage, ctx: Context) -> pb.WriteResult:
+        return commit(stage, ctx, self.plan(stage))
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class CheckOp:
+    """A transaction's ConditionCheck: the guard must hold; nothing is written."""
+
+    target: Target
+    guard: Guard
+
+    def plan(self, stage: Stage) -> Plan:
+        stored = stage.current(self.target.key)
+        old = live(stored)
+        self.guard.check(stored, old)
+        return Plan(self.target, stored, old, old, False)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactOp:
+    """Actions on distinct items, all committed or none: TransactionCanceled (with one
+    reason per action) when any guard fails or any action is invalid for its item."""
+
+    actions: list[Planned]
+
+    def apply(self, stage: Stage, ctx: Context) -> list[pb.WriteResult]:
+        plans: list[Plan] = []
+        reasons: list[pb.CancellationReason] = []
+        for action in self.actions:
+            try:
+                plans.append(action.plan(stage))
+                reasons.append(pb.CancellationReason(code="None"))
+            except ConditionFailed as exc:
+                reason = pb.CancellationReason(code="ConditionalCheckFailed", message=str(exc))
+                if exc.item is not None:
+                    reason.item.CopyFrom(exc.item)
+                reasons.append(reason)
+            except (ExpressionError, ItemError) as exc:
+                reasons.append(pb.CancellationReason(code="ValidationError", message=str(exc)))
+        if len(plans) < len(self.actions):
+            raise TransactionCanceled(reasons)
+        return [commit(stage, ctx, plan) for plan in plans]
+
+
+@dataclass(frozen=True, slots=True)
 class BatchOp:
     """Unconditional puts (item) and deletes (item None, keys given) on one table."""
 
@@ -91,9 +215,19 @@ class BatchOp:
         return response
 
 
-def _version(stored: pb.StoredItem | None, old: pb.Item | None) -> pb.Version | None:
-    """The version conditions compare with: the live item's, none for a missing item."""
-    return stored.version if old is not None and stored is not None else None
+def commit(stage: Stage, ctx: Context, plan: Plan) -> pb.WriteResult:
+    """Stage what a plan decided (nothing when it changes nothing); the write's result."""
+    if plan.changed:
+        target = plan.target
+        version = write_local(stage, ctx, target.table, target.key, target.keys, plan.new, plan.old)
+        result = pb.WriteResult(changed=True, version=version)
+    else:
+        result = pb.WriteResult(changed=False)
+        if plan.old is not None and plan.stored is not None:
+            result.version.CopyFrom(plan.stored.version)
+    if plan.attributes is not None:
+        result.attributes.CopyFrom(plan.attributes)
+    return result
 
 
 def write_local(
@@ -113,31 +247,3 @@ def write_local(
     record.version.hlc, record.version.region = ctx.clock.now(), ctx.region
     stage_record(stage, ctx, table, key, record, old)
     return record.version
-
-
-def returned(return_values: int, old: pb.Item | None, new: pb.Item | None) -> pb.Item | None:
-    if return_values == pb.ALL_OLD:
-        return old
-    if return_values == pb.ALL_NEW:
-        return new
-    return None
-
-
-def unchanged(stored: pb.StoredItem | None, return_values: int, old: pb.Item) -> pb.WriteResult:
-    result = pb.WriteResult(changed=False)
-    if stored is not None:
-        result.version.CopyFrom(stored.version)
-    attributes = returned(return_values, old, old)
-    if attributes is not None:
-        result.attributes.CopyFrom(attributes)
-    return result
-
-
-def written(
-    version: pb.Version, return_values: int, old: pb.Item | None, new: pb.Item | None
-) -> pb.WriteResult:
-    result = pb.WriteResult(changed=True, version=version)
-    attributes = returned(return_values, old, new)
-    if attributes is not None:
-        result.attributes.CopyFrom(attributes)
-    return result

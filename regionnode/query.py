@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import zlib
 
+from meridian.expressions import SortCondition
 from meridian.model import keys
 from meridian.model.items import ItemError
 from meridian.model.schema import Schema
 from meridian.pb import node_pb2 as pb
-
-Op = pb.SortKeyCondition
 
 
 def successor(prefix: bytes) -> bytes:
@@ -20,14 +19,15 @@ def successor(prefix: bytes) -> bytes:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
-def sort_range(schema: Schema, prefix: bytes, cond: pb.SortKeyCondition) -> tuple[bytes, bytes]:
-    """[low, high) of storage keys matching a partition prefix and a sort-key condition."""
-    if cond.op == Op.OP_UNSPECIFIED:
+def sort_range(schema: Schema, prefix: bytes, cond: SortCondition | None) -> tuple[bytes, bytes]:
+    """[low, high) of storage keys matching a partition prefix and a sort-key condition
+    (None: the whole partition)."""
+    if cond is None:
         return prefix, successor(prefix)
     if schema.sk_name is None:
         raise ItemError(f"sort_key: table {schema.name!r} has no sort key")
     name, kind = schema.sk_name, schema.sk_type
-    if cond.op == Op.BEGINS_WITH:
+    if cond.op == "BEGINS_WITH":
         if kind == pb.KEY_TYPE_N:
             raise ItemError(f"sort_key {name!r}: begins_with needs a string or binary key")
         low = prefix + keys.encode_prefix(kind, cond.value, name)
@@ -35,19 +35,19 @@ def sort_range(schema: Schema, prefix: bytes, cond: pb.SortKeyCondition) -> tupl
     keys.check_type(kind, cond.value, name, 1024)
     at = prefix + keys.encode_component(kind, cond.value, name)
     end = successor(prefix)
-    if cond.op == Op.EQ:
+    if cond.op == "EQ":
         return at, at + b"\x00"
-    if cond.op == Op.LT:
+    if cond.op == "LT":
         return prefix, at
-    if cond.op == Op.LE:
+    if cond.op == "LE":
         return prefix, at + b"\x00"
-    if cond.op == Op.GT:
+    if cond.op == "GT":
         return at + b"\x00", end
-    if cond.op == Op.GE:
+    if cond.op == "GE":
         return at, end
-    if cond.op == Op.BETWEEN:
-        keys.check_type(kind, cond.value2, name, 1024)
-        upper = prefix + keys.encode_component(kind, cond.value2, name)
+    if cond.op == "BETWEEN" and cond.high is not None:
+        keys.check_type(kind, cond.high, name, 1024)
+        upper = prefix + keys.encode_component(kind, cond.high, name)
         if upper < at:
             raise ItemError(f"sort_key {name!r}: BETWEEN bounds are in the wrong order")
         return at, upper + b"\x00"

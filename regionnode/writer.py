@@ -17,11 +17,11 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from meridian.expressions import ExpressionError
 from meridian.model import hlc
 from meridian.model.items import ItemError
-from meridian.model.updates import ConditionFailed
 from meridian.pb import node_pb2 as pb
-from meridian.wire.errors import ResyncNeeded
+from meridian.wire.errors import ConditionFailed, ResyncNeeded, TransactionCanceled
 from regionnode.collection_ops import Collected
 from regionnode.stage import Context, Stage
 from regionnode.store import Store
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Result = (
     pb.WriteResult
+    | list[pb.WriteResult]
     | pb.BatchWriteItemResponse
     | pb.ApplyReplicatedResponse
     | pb.ApplySnapshotResponse
@@ -37,7 +38,7 @@ Result = (
     | None
 )
 # What an operation may refuse alone, without failing the rest of its batch.
-REFUSALS = (ConditionFailed, ItemError, ResyncNeeded)
+REFUSALS = (ConditionFailed, TransactionCanceled, ItemError, ExpressionError, ResyncNeeded)
 
 
 class Op(Protocol):

@@ -62,14 +62,12 @@ def apply(stub: pb_grpc.ClientStub, list_id: str, changes: list[tuple[int, int]]
             "count": int(stored.get("count", 0)) + sum(d for _, d in fresh),
             "applied_through": max(seq for seq, _ in fresh),
         }
-        condition = (
-            pb.Condition(version_equals=current.version)
-            if current.found
-            else pb.Condition(item_not_exists=True)
-        )
-        request = pb.PutItemRequest(
-            table=COUNTS_TABLE, item=items.from_plain(item), conditions=[condition]
-        )
+        request = pb.PutItemRequest(table=COUNTS_TABLE, item=items.from_plain(item))
+        if current.found:  # unless someone wrote it since we read it
+            request.expected_version.CopyFrom(current.version)
+        else:
+            request.condition_expression = "attribute_not_exists(#list)"
+            request.expression_attribute_names["#list"] = "list"
         try:
             stub.PutItem(request, timeout=10)
             return

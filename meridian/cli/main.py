@@ -98,12 +98,42 @@ def _add_conditions(parser: argparse.ArgumentParser) -> None:
         metavar="ATTR=JSON",
         help="only if the attribute equals this value (repeatable)",
     )
+    group.add_argument(
+        "--condition", metavar="EXPR", help="only if this DynamoDB ConditionExpression holds"
+    )
     parser.add_argument(
         "--return",
         dest="return_values",
         choices=("old", "new"),
         help="also print the item as it was before or after the write",
     )
+
+
+def _add_expressions(
+    parser: argparse.ArgumentParser, *, reads: bool = False, projection: bool = False
+) -> None:
+    """DynamoDB expression options: --filter and --projection for reads (--projection alone
+    for get), and the placeholders their expressions use."""
+    group = parser.add_argument_group("DynamoDB expressions")
+    if reads:
+        group.add_argument(
+            "--filter",
+            metavar="EXPR",
+            help="a FilterExpression: only the items it keeps (--limit counts items read)",
+        )
+    if reads or projection:
+        group.add_argument(
+            "--projection", metavar="EXPR", help="a ProjectionExpression: only these attributes"
+        )
+    group.add_argument(
+        "--names", metavar="JSON", help='ExpressionAttributeNames, e.g. \'{"#s": "status"}\''
+    )
+    if not projection:
+        group.add_argument(
+            "--values",
+            metavar="JSON",
+            help='ExpressionAttributeValues, e.g. \'{":s": "new"}\' (DynamoDB JSON with --typed)',
+        )
 
 
 def _args_node(parser: argparse.ArgumentParser) -> None:
@@ -158,6 +188,7 @@ def _args_put(parser: argparse.ArgumentParser) -> None:
     _add_target(parser)
     parser.add_argument("item", metavar="ITEM_JSON", help="the item, or - to read it from stdin")
     _add_conditions(parser)
+    _add_expressions(parser)
 
 
 def _args_get(parser: argparse.ArgumentParser) -> None:
@@ -166,12 +197,14 @@ def _args_get(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--with-version", action="store_true", help='print {"item": ..., "version": ...}'
     )
+    _add_expressions(parser, projection=True)
 
 
 def _args_delete(parser: argparse.ArgumentParser) -> None:
     _add_target(parser)
     parser.add_argument("key", metavar="KEY_JSON", help="the key attributes, or - for stdin")
     _add_conditions(parser)
+    _add_expressions(parser)
 
 
 def _args_update(parser: argparse.ArgumentParser) -> None:
@@ -187,7 +220,11 @@ def _args_update(parser: argparse.ArgumentParser) -> None:
         group.add_argument(
             f"--{kind}", dest="actions", action=_Ordered, const=kind, metavar=metavar, help=text
         )
+    group.add_argument(
+        "--update", metavar="EXPR", help="a DynamoDB UpdateExpression instead of the options above"
+    )
     _add_conditions(parser)
+    _add_expressions(parser)
 
 
 def _args_query(parser: argparse.ArgumentParser) -> None:
@@ -212,6 +249,7 @@ def _args_query(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=positive_int, help="items per page")
     parser.add_argument("--all", action="store_true", help="follow pages to the end")
     parser.add_argument("--start-key", metavar="KEY_JSON", help="resume after this key")
+    _add_expressions(parser, reads=True)
 
 
 def _args_scan(parser: argparse.ArgumentParser) -> None:
@@ -222,6 +260,7 @@ def _args_scan(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment", type=non_negative_int, metavar="I", help="parallel segment")
     parser.add_argument("--total-segments", type=positive_int, metavar="N")
     parser.add_argument("--start-key", metavar="KEY_JSON", help="resume after this key")
+    _add_expressions(parser, reads=True)
 
 
 def _args_batch_write(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ Every refusal is an ``ExpressionError`` carrying DynamoDB's error code and messa
 """
 
 from meridian.expressions.errors import ExpressionError
-from meridian.expressions.keys import KeyCondition, KeySchema
+from meridian.expressions.keys import KeyCondition, KeySchema, SortCondition
 from meridian.expressions.legacy import check_not_mixed, compile_legacy
 from meridian.expressions.request import Expressions, UpdateResult, compile_request
 
@@ -29,6 +29,7 @@ __all__ = [
     "Expressions",
     "KeyCondition",
     "KeySchema",
+    "SortCondition",
     "UpdateResult",
     "check_not_mixed",
     "compile_legacy",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from meridian.expressions import nodes as n
 from meridian.expressions.errors import ExpressionError
 from meridian.expressions.evaluate import Values
-from meridian.expressions.model import AttributeValue, SortKeyCondition
+from meridian.expressions.model import AttributeValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +28,6 @@ class KeySchema:
 
 _OPS = {"=": "EQ", "<": "LT", "<=": "LE", ">": "GT", ">=": "GE"}
 _MIRRORED = {"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_PB_OPS = {
-    "EQ": SortKeyCondition.EQ,
-    "LT": SortKeyCondition.LT,
-    "LE": SortKeyCondition.LE,
-    "GT": SortKeyCondition.GT,
-    "GE": SortKeyCondition.GE,
-    "BETWEEN": SortKeyCondition.BETWEEN,
-    "BEGINS_WITH": SortKeyCondition.BEGINS_WITH,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +40,16 @@ class KeyPart:
 
 
 @dataclass(frozen=True, slots=True)
+class SortCondition:
+    """A condition on the sort key with its values: op is EQ LT LE GT GE BETWEEN or
+    BEGINS_WITH; `high` is BETWEEN's upper bound."""
+
+    op: str
+    value: AttributeValue
+    high: AttributeValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KeyCondition:
     partition: KeyPart
     sort: KeyPart | None
@@ -56,15 +57,12 @@ class KeyCondition:
     def partition_value(self, values: Values) -> AttributeValue:
         return values[self.partition.values[0].name]
 
-    def sort_condition(self, values: Values) -> SortKeyCondition:
-        """The sort-key condition as the node's Query takes it (OP_UNSPECIFIED: none)."""
-        result = SortKeyCondition()
-        if self.sort is not None:
-            result.op = _PB_OPS[self.sort.op]
-            result.value.CopyFrom(values[self.sort.values[0].name])
-            if len(self.sort.values) > 1:
-                result.value2.CopyFrom(values[self.sort.values[1].name])
-        return result
+    def sort_condition(self, values: Values) -> SortCondition | None:
+        """The sort-key condition with the request's values (None: the whole partition)."""
+        if self.sort is None:
+            return None
+        bounds = [values[value.name] for value in self.sort.values]
+        return SortCondition(self.sort.op, *bounds)
 
 
 def key_condition(

@@ -17,7 +17,7 @@ from meridian.model.items import (
     normalize_number,
     values_equal,
 )
-from meridian.pb.node_pb2 import AttributeValue, Item, SortKeyCondition
+from meridian.pb.node_pb2 import AttributeValue, Item
 
 __all__ = [
     "MAX_DEPTH",
@@ -27,7 +27,6 @@ __all__ = [
     "MIN_EXPONENT",
     "AttributeValue",
     "Item",
-    "SortKeyCondition",
     "item_size",
     "normalize_item",
     "normalize_number",

@@ -90,6 +90,14 @@ class Expressions:
     def has_update(self) -> bool:
         return self.template.update is not None
 
+    @property
+    def has_condition(self) -> bool:
+        return self.template.condition is not None
+
+    @property
+    def has_projection(self) -> bool:
+        return self.template.projection is not None
+
     def condition_holds(self, item: Item | None) -> bool:
         """Whether the ConditionExpression holds for the stored item (None: no item);
         True without one."""
@@ -108,13 +116,16 @@ class Expressions:
         paths = self.template.projection
         return item if paths is None else project(item.attributes, paths)
 
-    def apply_update(self, item: Item | None, key: Item) -> UpdateResult:
+    def apply_update(self, item: Item | None, key: Item, updated: bool = True) -> UpdateResult:
         """Apply the UpdateExpression to the stored item (None: no item; `key` then holds
-        the key attributes). Raises ExpressionError, e.g. for a bad document path."""
+        the key attributes); `updated` False skips the UPDATED_OLD / UPDATED_NEW parts.
+        Raises ExpressionError, e.g. for a bad document path."""
         update = self.template.update
         if update is None:
             raise ValueError("the request has no UpdateExpression")
         new = apply(update, item, key, self.values)
+        if not updated:
+            return UpdateResult(new, None, None)
         old_part = project(item.attributes, update.paths) if item is not None else None
         new_part = project(new.attributes, update.paths) if new is not None else None
         return UpdateResult(new, _unless_empty(old_part), _unless_empty(new_part))

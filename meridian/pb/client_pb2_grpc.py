@@ -84,6 +84,16 @@ class ClientStub:
                 request_serializer=meridian_dot_pb_dot_node__pb2.ScanRequest.SerializeToString,
                 response_deserializer=meridian_dot_pb_dot_node__pb2.ScanResponse.FromString,
                 _registered_method=True)
+        self.TransactWriteItems = channel.unary_unary(
+                '/meridian.client.v1.Client/TransactWriteItems',
+                request_serializer=meridian_dot_pb_dot_node__pb2.TransactWriteItemsRequest.SerializeToString,
+                response_deserializer=meridian_dot_pb_dot_node__pb2.TransactWriteItemsResponse.FromString,
+                _registered_method=True)
+        self.TransactGetItems = channel.unary_unary(
+                '/meridian.client.v1.Client/TransactGetItems',
+                request_serializer=meridian_dot_pb_dot_node__pb2.TransactGetItemsRequest.SerializeToString,
+                response_deserializer=meridian_dot_pb_dot_node__pb2.TransactGetItemsResponse.FromString,
+                _registered_method=True)
         self.DescribeStream = channel.unary_unary(
                 '/meridian.client.v1.Client/DescribeStream',
                 request_serializer=meridian_dot_pb_dot_node__pb2.DescribeStreamRequest.SerializeToString,
@@ -179,6 +189,18 @@ class ClientServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Scan(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransactWriteItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransactGetItems(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -280,6 +302,16 @@ def add_ClientServicer_to_server(servicer, server):
                     servicer.Scan,
                     request_deserializer=meridian_dot_pb_dot_node__pb2.ScanRequest.FromString,
                     response_serializer=meridian_dot_pb_dot_node__pb2.ScanResponse.SerializeToString,
+            ),
+            'TransactWriteItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransactWriteItems,
+                    request_deserializer=meridian_dot_pb_dot_node__pb2.TransactWriteItemsRequest.FromString,
+                    response_serializer=meridian_dot_pb_dot_node__pb2.TransactWriteItemsResponse.SerializeToString,
+            ),
+            'TransactGetItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransactGetItems,
+                    request_deserializer=meridian_dot_pb_dot_node__pb2.TransactGetItemsRequest.FromString,
+                    response_serializer=meridian_dot_pb_dot_node__pb2.TransactGetItemsResponse.SerializeToString,
             ),
             'DescribeStream': grpc.unary_unary_rpc_method_handler(
                     servicer.DescribeStream,
@@ -587,6 +619,60 @@ class Client:
             '/meridian.client.v1.Client/Scan',
             meridian_dot_pb_dot_node__pb2.ScanRequest.SerializeToString,
             meridian_dot_pb_dot_node__pb2.ScanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransactWriteItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.client.v1.Client/TransactWriteItems',
+            meridian_dot_pb_dot_node__pb2.TransactWriteItemsRequest.SerializeToString,
+            meridian_dot_pb_dot_node__pb2.TransactWriteItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransactGetItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.client.v1.Client/TransactGetItems',
+            meridian_dot_pb_dot_node__pb2.TransactGetItemsRequest.SerializeToString,
+            meridian_dot_pb_dot_node__pb2.TransactGetItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

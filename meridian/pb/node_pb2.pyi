@@ -27,6 +27,20 @@ class ReturnValues(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RETURN_VALUES_NONE: _ClassVar[ReturnValues]
     ALL_OLD: _ClassVar[ReturnValues]
     ALL_NEW: _ClassVar[ReturnValues]
+    UPDATED_OLD: _ClassVar[ReturnValues]
+    UPDATED_NEW: _ClassVar[ReturnValues]
+
+class ReturnOnConditionFailure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RETURN_ON_CONDITION_FAILURE_NONE: _ClassVar[ReturnOnConditionFailure]
+    RETURN_ON_CONDITION_FAILURE_ALL_OLD: _ClassVar[ReturnOnConditionFailure]
+
+class Select(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SELECT_UNSPECIFIED: _ClassVar[Select]
+    ALL_ATTRIBUTES: _ClassVar[Select]
+    SPECIFIC_ATTRIBUTES: _ClassVar[Select]
+    COUNT: _ClassVar[Select]
 
 class EventName(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -54,6 +68,14 @@ NEW_AND_OLD_IMAGES: StreamViewType
 RETURN_VALUES_NONE: ReturnValues
 ALL_OLD: ReturnValues
 ALL_NEW: ReturnValues
+UPDATED_OLD: ReturnValues
+UPDATED_NEW: ReturnValues
+RETURN_ON_CONDITION_FAILURE_NONE: ReturnOnConditionFailure
+RETURN_ON_CONDITION_FAILURE_ALL_OLD: ReturnOnConditionFailure
+SELECT_UNSPECIFIED: Select
+ALL_ATTRIBUTES: Select
+SPECIFIC_ATTRIBUTES: Select
+COUNT: Select
 EVENT_NAME_UNSPECIFIED: EventName
 INSERT: EventName
 MODIFY: EventName
@@ -234,30 +256,6 @@ class DeleteTableResponse(_message.Message):
     table: TableDescription
     def __init__(self, table: _Optional[_Union[TableDescription, _Mapping]] = ...) -> None: ...
 
-class Condition(_message.Message):
-    __slots__ = ("item_exists", "item_not_exists", "attribute_exists", "attribute_not_exists", "attribute_equals", "version_equals")
-    ITEM_EXISTS_FIELD_NUMBER: _ClassVar[int]
-    ITEM_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
-    ATTRIBUTE_EXISTS_FIELD_NUMBER: _ClassVar[int]
-    ATTRIBUTE_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
-    ATTRIBUTE_EQUALS_FIELD_NUMBER: _ClassVar[int]
-    VERSION_EQUALS_FIELD_NUMBER: _ClassVar[int]
-    item_exists: bool
-    item_not_exists: bool
-    attribute_exists: str
-    attribute_not_exists: str
-    attribute_equals: AttributeEquals
-    version_equals: Version
-    def __init__(self, item_exists: _Optional[bool] = ..., item_not_exists: _Optional[bool] = ..., attribute_exists: _Optional[str] = ..., attribute_not_exists: _Optional[str] = ..., attribute_equals: _Optional[_Union[AttributeEquals, _Mapping]] = ..., version_equals: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
-
-class AttributeEquals(_message.Message):
-    __slots__ = ("name", "value")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    VALUE_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    value: AttributeValue
-    def __init__(self, name: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
-
 class WriteResult(_message.Message):
     __slots__ = ("version", "attributes", "changed")
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -268,63 +266,134 @@ class WriteResult(_message.Message):
     changed: bool
     def __init__(self, version: _Optional[_Union[Version, _Mapping]] = ..., attributes: _Optional[_Union[Item, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
 
+class ConditionCheckFailure(_message.Message):
+    __slots__ = ("item",)
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    item: Item
+    def __init__(self, item: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+
 class PutItemRequest(_message.Message):
-    __slots__ = ("table", "item", "conditions", "return_values")
+    __slots__ = ("table", "item", "condition_expression", "expression_attribute_names", "expression_attribute_values", "return_values", "return_values_on_condition_check_failure", "expected_version")
+    class ExpressionAttributeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ExpressionAttributeValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
     TABLE_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
-    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_VALUES_FIELD_NUMBER: _ClassVar[int]
     RETURN_VALUES_FIELD_NUMBER: _ClassVar[int]
+    RETURN_VALUES_ON_CONDITION_CHECK_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     table: str
     item: Item
-    conditions: _containers.RepeatedCompositeFieldContainer[Condition]
+    condition_expression: str
+    expression_attribute_names: _containers.ScalarMap[str, str]
+    expression_attribute_values: _containers.MessageMap[str, AttributeValue]
     return_values: ReturnValues
-    def __init__(self, table: _Optional[str] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ...) -> None: ...
+    return_values_on_condition_check_failure: ReturnOnConditionFailure
+    expected_version: Version
+    def __init__(self, table: _Optional[str] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., condition_expression: _Optional[str] = ..., expression_attribute_names: _Optional[_Mapping[str, str]] = ..., expression_attribute_values: _Optional[_Mapping[str, AttributeValue]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ..., return_values_on_condition_check_failure: _Optional[_Union[ReturnOnConditionFailure, str]] = ..., expected_version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
 
 class DeleteItemRequest(_message.Message):
-    __slots__ = ("table", "key", "conditions", "return_values")
+    __slots__ = ("table", "key", "condition_expression", "expression_attribute_names", "expression_attribute_values", "return_values", "return_values_on_condition_check_failure", "expected_version")
+    class ExpressionAttributeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ExpressionAttributeValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
     TABLE_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
-    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_VALUES_FIELD_NUMBER: _ClassVar[int]
     RETURN_VALUES_FIELD_NUMBER: _ClassVar[int]
+    RETURN_VALUES_ON_CONDITION_CHECK_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     table: str
     key: Item
-    conditions: _containers.RepeatedCompositeFieldContainer[Condition]
+    condition_expression: str
+    expression_attribute_names: _containers.ScalarMap[str, str]
+    expression_attribute_values: _containers.MessageMap[str, AttributeValue]
     return_values: ReturnValues
-    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ...) -> None: ...
-
-class UpdateAction(_message.Message):
-    __slots__ = ("set", "remove", "add", "delete")
-    SET_FIELD_NUMBER: _ClassVar[int]
-    REMOVE_FIELD_NUMBER: _ClassVar[int]
-    ADD_FIELD_NUMBER: _ClassVar[int]
-    DELETE_FIELD_NUMBER: _ClassVar[int]
-    set: AttributeEquals
-    remove: str
-    add: AttributeEquals
-    delete: AttributeEquals
-    def __init__(self, set: _Optional[_Union[AttributeEquals, _Mapping]] = ..., remove: _Optional[str] = ..., add: _Optional[_Union[AttributeEquals, _Mapping]] = ..., delete: _Optional[_Union[AttributeEquals, _Mapping]] = ...) -> None: ...
+    return_values_on_condition_check_failure: ReturnOnConditionFailure
+    expected_version: Version
+    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ..., condition_expression: _Optional[str] = ..., expression_attribute_names: _Optional[_Mapping[str, str]] = ..., expression_attribute_values: _Optional[_Mapping[str, AttributeValue]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ..., return_values_on_condition_check_failure: _Optional[_Union[ReturnOnConditionFailure, str]] = ..., expected_version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
 
 class UpdateItemRequest(_message.Message):
-    __slots__ = ("table", "key", "actions", "conditions", "return_values")
+    __slots__ = ("table", "key", "update_expression", "condition_expression", "expression_attribute_names", "expression_attribute_values", "return_values", "return_values_on_condition_check_failure", "expected_version")
+    class ExpressionAttributeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ExpressionAttributeValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
     TABLE_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
-    ACTIONS_FIELD_NUMBER: _ClassVar[int]
-    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_VALUES_FIELD_NUMBER: _ClassVar[int]
     RETURN_VALUES_FIELD_NUMBER: _ClassVar[int]
+    RETURN_VALUES_ON_CONDITION_CHECK_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     table: str
     key: Item
-    actions: _containers.RepeatedCompositeFieldContainer[UpdateAction]
-    conditions: _containers.RepeatedCompositeFieldContainer[Condition]
+    update_expression: str
+    condition_expression: str
+    expression_attribute_names: _containers.ScalarMap[str, str]
+    expression_attribute_values: _containers.MessageMap[str, AttributeValue]
     return_values: ReturnValues
-    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ..., actions: _Optional[_Iterable[_Union[UpdateAction, _Mapping]]] = ..., conditions: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ...) -> None: ...
+    return_values_on_condition_check_failure: ReturnOnConditionFailure
+    expected_version: Version
+    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ..., update_expression: _Optional[str] = ..., condition_expression: _Optional[str] = ..., expression_attribute_names: _Optional[_Mapping[str, str]] = ..., expression_attribute_values: _Optional[_Mapping[str, AttributeValue]] = ..., return_values: _Optional[_Union[ReturnValues, str]] = ..., return_values_on_condition_check_failure: _Optional[_Union[ReturnOnConditionFailure, str]] = ..., expected_version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
 
 class GetItemRequest(_message.Message):
-    __slots__ = ("table", "key")
+    __slots__ = ("table", "key", "projection_expression", "expression_attribute_names")
+    class ExpressionAttributeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TABLE_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_NAMES_FIELD_NUMBER: _ClassVar[int]
     table: str
     key: Item
-    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+    projection_expression: str
+    expression_attribute_names: _containers.ScalarMap[str, str]
+    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ..., projection_expression: _Optional[str] = ..., expression_attribute_names: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetItemResponse(_message.Message):
     __slots__ = ("found", "item", "version")
@@ -359,12 +428,23 @@ class BatchWriteItemResponse(_message.Message):
     def __init__(self, versions: _Optional[_Iterable[_Union[Version, _Mapping]]] = ...) -> None: ...
 
 class BatchGetItemRequest(_message.Message):
-    __slots__ = ("table", "keys")
+    __slots__ = ("table", "keys", "projection_expression", "expression_attribute_names")
+    class ExpressionAttributeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TABLE_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_NAMES_FIELD_NUMBER: _ClassVar[int]
     table: str
     keys: _containers.RepeatedCompositeFieldContainer[Item]
-    def __init__(self, table: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
+    projection_expression: str
+    expression_attribute_names: _containers.ScalarMap[str, str]
+    def __init__(self, table: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., projection_expression: _Optional[str] = ..., expression_attribute_names: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class BatchGetItemResponse(_message.Message):
     __slots__ = ("items",)
@@ -372,79 +452,189 @@ class BatchGetItemResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[Item]
     def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ...) -> None: ...
 
-class SortKeyCondition(_message.Message):
-    __slots__ = ("op", "value", "value2")
-    class Op(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-        __slots__ = ()
-        OP_UNSPECIFIED: _ClassVar[SortKeyCondition.Op]
-        EQ: _ClassVar[SortKeyCondition.Op]
-        LT: _ClassVar[SortKeyCondition.Op]
-        LE: _ClassVar[SortKeyCondition.Op]
-        GT: _ClassVar[SortKeyCondition.Op]
-        GE: _ClassVar[SortKeyCondition.Op]
-        BETWEEN: _ClassVar[SortKeyCondition.Op]
-        BEGINS_WITH: _ClassVar[SortKeyCondition.Op]
-    OP_UNSPECIFIED: SortKeyCondition.Op
-    EQ: SortKeyCondition.Op
-    LT: SortKeyCondition.Op
-    LE: SortKeyCondition.Op
-    GT: SortKeyCondition.Op
-    GE: SortKeyCondition.Op
-    BETWEEN: SortKeyCondition.Op
-    BEGINS_WITH: SortKeyCondition.Op
-    OP_FIELD_NUMBER: _ClassVar[int]
-    VALUE_FIELD_NUMBER: _ClassVar[int]
-    VALUE2_FIELD_NUMBER: _ClassVar[int]
-    op: SortKeyCondition.Op
-    value: AttributeValue
-    value2: AttributeValue
-    def __init__(self, op: _Optional[_Union[SortKeyCondition.Op, str]] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ..., value2: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
-
 class QueryRequest(_message.Message):
-    __slots__ = ("table", "partition_key", "sort_key", "backward", "limit", "exclusive_start_key")
+    __slots__ = ("table", "key_condition_expression", "filter_expression", "projection_expression", "expression_attribute_names", "expression_attribute_values", "limit", "exclusive_start_key", "scan_index_forward", "select")
+    class ExpressionAttributeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ExpressionAttributeValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
     TABLE_FIELD_NUMBER: _ClassVar[int]
-    PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
-    SORT_KEY_FIELD_NUMBER: _ClassVar[int]
-    BACKWARD_FIELD_NUMBER: _ClassVar[int]
+    KEY_CONDITION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_VALUES_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     EXCLUSIVE_START_KEY_FIELD_NUMBER: _ClassVar[int]
+    SCAN_INDEX_FORWARD_FIELD_NUMBER: _ClassVar[int]
+    SELECT_FIELD_NUMBER: _ClassVar[int]
     table: str
-    partition_key: AttributeValue
-    sort_key: SortKeyCondition
-    backward: bool
+    key_condition_expression: str
+    filter_expression: str
+    projection_expression: str
+    expression_attribute_names: _containers.ScalarMap[str, str]
+    expression_attribute_values: _containers.MessageMap[str, AttributeValue]
     limit: int
     exclusive_start_key: Item
-    def __init__(self, table: _Optional[str] = ..., partition_key: _Optional[_Union[AttributeValue, _Mapping]] = ..., sort_key: _Optional[_Union[SortKeyCondition, _Mapping]] = ..., backward: _Optional[bool] = ..., limit: _Optional[int] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+    scan_index_forward: bool
+    select: Select
+    def __init__(self, table: _Optional[str] = ..., key_condition_expression: _Optional[str] = ..., filter_expression: _Optional[str] = ..., projection_expression: _Optional[str] = ..., expression_attribute_names: _Optional[_Mapping[str, str]] = ..., expression_attribute_values: _Optional[_Mapping[str, AttributeValue]] = ..., limit: _Optional[int] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., scan_index_forward: _Optional[bool] = ..., select: _Optional[_Union[Select, str]] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
-    __slots__ = ("items", "last_evaluated_key")
+    __slots__ = ("items", "last_evaluated_key", "count", "scanned_count")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     LAST_EVALUATED_KEY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_COUNT_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[Item]
     last_evaluated_key: Item
-    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., last_evaluated_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+    count: int
+    scanned_count: int
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., last_evaluated_key: _Optional[_Union[Item, _Mapping]] = ..., count: _Optional[int] = ..., scanned_count: _Optional[int] = ...) -> None: ...
 
 class ScanRequest(_message.Message):
-    __slots__ = ("table", "limit", "exclusive_start_key", "segment", "total_segments")
+    __slots__ = ("table", "filter_expression", "projection_expression", "expression_attribute_names", "expression_attribute_values", "limit", "exclusive_start_key", "segment", "total_segments", "select")
+    class ExpressionAttributeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ExpressionAttributeValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
     TABLE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_VALUES_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     EXCLUSIVE_START_KEY_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    SELECT_FIELD_NUMBER: _ClassVar[int]
     table: str
+    filter_expression: str
+    projection_expression: str
+    expression_attribute_names: _containers.ScalarMap[str, str]
+    expression_attribute_values: _containers.MessageMap[str, AttributeValue]
     limit: int
     exclusive_start_key: Item
     segment: int
     total_segments: int
-    def __init__(self, table: _Optional[str] = ..., limit: _Optional[int] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., segment: _Optional[int] = ..., total_segments: _Optional[int] = ...) -> None: ...
+    select: Select
+    def __init__(self, table: _Optional[str] = ..., filter_expression: _Optional[str] = ..., projection_expression: _Optional[str] = ..., expression_attribute_names: _Optional[_Mapping[str, str]] = ..., expression_attribute_values: _Optional[_Mapping[str, AttributeValue]] = ..., limit: _Optional[int] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., segment: _Optional[int] = ..., total_segments: _Optional[int] = ..., select: _Optional[_Union[Select, str]] = ...) -> None: ...
 
 class ScanResponse(_message.Message):
-    __slots__ = ("items", "last_evaluated_key")
+    __slots__ = ("items", "last_evaluated_key", "count", "scanned_count")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     LAST_EVALUATED_KEY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_COUNT_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[Item]
     last_evaluated_key: Item
-    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., last_evaluated_key: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+    count: int
+    scanned_count: int
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., last_evaluated_key: _Optional[_Union[Item, _Mapping]] = ..., count: _Optional[int] = ..., scanned_count: _Optional[int] = ...) -> None: ...
+
+class ConditionCheck(_message.Message):
+    __slots__ = ("table", "key", "condition_expression", "expression_attribute_names", "expression_attribute_values", "return_values_on_condition_check_failure", "expected_version")
+    class ExpressionAttributeNamesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ExpressionAttributeValuesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: AttributeValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[AttributeValue, _Mapping]] = ...) -> None: ...
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_NAMES_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_ATTRIBUTE_VALUES_FIELD_NUMBER: _ClassVar[int]
+    RETURN_VALUES_ON_CONDITION_CHECK_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    key: Item
+    condition_expression: str
+    expression_attribute_names: _containers.ScalarMap[str, str]
+    expression_attribute_values: _containers.MessageMap[str, AttributeValue]
+    return_values_on_condition_check_failure: ReturnOnConditionFailure
+    expected_version: Version
+    def __init__(self, table: _Optional[str] = ..., key: _Optional[_Union[Item, _Mapping]] = ..., condition_expression: _Optional[str] = ..., expression_attribute_names: _Optional[_Mapping[str, str]] = ..., expression_attribute_values: _Optional[_Mapping[str, AttributeValue]] = ..., return_values_on_condition_check_failure: _Optional[_Union[ReturnOnConditionFailure, str]] = ..., expected_version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
+
+class TransactWriteItem(_message.Message):
+    __slots__ = ("condition_check", "put", "delete", "update")
+    CONDITION_CHECK_FIELD_NUMBER: _ClassVar[int]
+    PUT_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    condition_check: ConditionCheck
+    put: PutItemRequest
+    delete: DeleteItemRequest
+    update: UpdateItemRequest
+    def __init__(self, condition_check: _Optional[_Union[ConditionCheck, _Mapping]] = ..., put: _Optional[_Union[PutItemRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteItemRequest, _Mapping]] = ..., update: _Optional[_Union[UpdateItemRequest, _Mapping]] = ...) -> None: ...
+
+class TransactWriteItemsRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[TransactWriteItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[TransactWriteItem, _Mapping]]] = ...) -> None: ...
+
+class TransactWriteItemsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[WriteResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[WriteResult, _Mapping]]] = ...) -> None: ...
+
+class CancellationReason(_message.Message):
+    __slots__ = ("code", "message", "item")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    item: Item
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., item: _Optional[_Union[Item, _Mapping]] = ...) -> None: ...
+
+class TransactionCancellation(_message.Message):
+    __slots__ = ("reasons",)
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    reasons: _containers.RepeatedCompositeFieldContainer[CancellationReason]
+    def __init__(self, reasons: _Optional[_Iterable[_Union[CancellationReason, _Mapping]]] = ...) -> None: ...
+
+class TransactGetItemsRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[GetItemRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[GetItemRequest, _Mapping]]] = ...) -> None: ...
+
+class TransactGetItemsResponse(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[GetItemResponse]
+    def __init__(self, responses: _Optional[_Iterable[_Union[GetItemResponse, _Mapping]]] = ...) -> None: ...
 
 class StreamRecord(_message.Message):
     __slots__ = ("event_id", "event_name", "sequence_number", "creation_time_ms", "keys", "new_image", "old_image", "size_bytes", "version", "table", "view_type")

@@ -8,17 +8,50 @@ Clients branch on ``reason_of(exc)``, never on the message, which is for people.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import NoReturn
+from collections.abc import Mapping, Sequence
+from typing import NoReturn, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from meridian.expressions import ExpressionError
 from meridian.model.items import ItemError
-from meridian.model.updates import ConditionFailed
+from meridian.pb import node_pb2 as pb
 
 DOMAIN = "meridian"
+
+
+class ConditionFailed(Exception):
+    """A write's condition (its ConditionExpression, or the expected version) does not hold;
+    nothing was written. `item` is the current item when the request asked for it
+    (ReturnValuesOnConditionCheckFailure ALL_OLD) and there is one; the status details
+    carry it in a ConditionCheckFailure."""
+
+    def __init__(self, message: str, item: pb.Item | None = None) -> None:
+        super().__init__(message)
+        self.item = item
+
+    @property
+    def status_details(self) -> list[Message]:
+        return [pb.ConditionCheckFailure(item=self.item)]
+
+
+class TransactionCanceled(Exception):
+    """A transaction of which some action failed: nothing was written. One reason per
+    action, in order (code ``None`` for the actions that would have succeeded); the codes
+    go into the ErrorInfo metadata, the reasons into the status details."""
+
+    def __init__(self, reasons: list[pb.CancellationReason]) -> None:
+        codes = [reason.code for reason in reasons]
+        super().__init__(f"transaction canceled: [{', '.join(codes)}]")
+        self.reasons = reasons
+        self.metadata = {"cancellation_reasons": ",".join(codes)}
+
+    @property
+    def status_details(self) -> list[Message]:
+        return [pb.TransactionCancellation(reasons=self.reasons)]
 
 
 class NotFound(Exception):
@@ -77,6 +110,7 @@ class Reason(enum.StrEnum):
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
     CONDITION_FAILED = "CONDITION_FAILED"
+    TRANSACTION_CANCELED = "TRANSACTION_CANCELED"
     TRIMMED_DATA = "TRIMMED_DATA"
     RESYNC_NEEDED = "RESYNC_NEEDED"
     NOT_READY = "NOT_READY"
@@ -90,12 +124,15 @@ class Reason(enum.StrEnum):
 
 
 Code = grpc.StatusCode
+D = TypeVar("D", bound=Message)
 
 # The one table: expected exception -> (status code, reason). First match wins.
 STATUS: dict[type[BaseException], tuple[grpc.StatusCode, Reason]] = {
     ItemError: (Code.INVALID_ARGUMENT, Reason.INVALID_ARGUMENT),
+    ExpressionError: (Code.INVALID_ARGUMENT, Reason.INVALID_ARGUMENT),
     MalformedRequest: (Code.INVALID_ARGUMENT, Reason.MALFORMED_REQUEST),
     ConditionFailed: (Code.FAILED_PRECONDITION, Reason.CONDITION_FAILED),
+    TransactionCanceled: (Code.FAILED_PRECONDITION, Reason.TRANSACTION_CANCELED),
     TrimmedData: (Code.FAILED_PRECONDITION, Reason.TRIMMED_DATA),
     ResyncNeeded: (Code.FAILED_PRECONDITION, Reason.RESYNC_NEEDED),
     NotReady: (Code.FAILED_PRECONDITION, Reason.NOT_READY),
@@ -132,12 +169,19 @@ def message_of(exc: BaseException) -> str:
 
 
 def rich_status(
-    code: grpc.StatusCode, reason: str, message: str, metadata: Mapping[str, str] | None = None
+    code: grpc.StatusCode,
+    reason: str,
+    message: str,
+    metadata: Mapping[str, str] | None = None,
+    details: Sequence[Message] = (),
 ) -> grpc.Status:
-    """A status whose trailer carries the ErrorInfo with `reason` (and `metadata`)."""
+    """A status whose trailer carries the ErrorInfo with `reason` (and `metadata`), then
+    `details`."""
     info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata or {})
     status = status_pb2.Status(code=code.value[0], message=message)
     status.details.add().Pack(info)
+    for detail in details:
+        status.details.add().Pack(detail)
     return rpc_status.to_status(status)
 
 
@@ -147,18 +191,20 @@ async def abort_with(
     reason: str,
     message: str,
     metadata: Mapping[str, str] | None = None,
+    details: Sequence[Message] = (),
 ) -> NoReturn:
-    status = rich_status(code, reason, message, metadata)
+    status = rich_status(code, reason, message, metadata, details)
     await context.abort(status.code, status.details, status.trailing_metadata)
     raise AssertionError("abort returned")  # abort raises; this keeps type checkers informed
 
 
 async def abort(context: grpc.aio.ServicerContext, exc: BaseException, **metadata: str) -> NoReturn:
     """End the call with the status of `exc` from the table (INTERNAL when it is not there),
-    with the exception's own ErrorInfo metadata, if any, and `metadata`."""
+    with the exception's own ErrorInfo metadata and status details, if any, and `metadata`."""
     code, reason = status_of(exc) or INTERNAL
     details = {**getattr(exc, "metadata", {}), **metadata}
-    await abort_with(context, code, reason, message_of(exc), details)
+    extra = getattr(exc, "status_details", ())
+    await abort_with(context, code, reason, message_of(exc), details, extra)
 
 
 async def forward(
@@ -193,6 +239,22 @@ def error_info_of(exc: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info) and info.domain == DOMAIN:
             return info
+    return None
+
+
+def detail_of(exc: grpc.RpcError, kind: type[D]) -> D | None:
+    """The status detail of type `kind` (a ConditionCheckFailure, a TransactionCancellation)
+    that a failed call carries, if any."""
+    if not callable(getattr(exc, "trailing_metadata", None)):
+        return None
+    try:
+        status = rpc_status.from_call(exc)
+    except ValueError:
+        return None
+    for detail in status.details if status is not None else ():
+        found = kind()
+        if detail.Unpack(found):
+            return found
     return None
 
 

@@ -216,6 +216,88 @@ def test_failed_conditions_exit_1_and_write_nothing(shared_node: NodeProcess, st
     assert not grpc_get(stub, pk="cond", sk="1").found
 
 
+def test_expression_options_pass_dynamodb_expressions(shared_node: NodeProcess, stub: Any) -> None:
+    key = '{"pk": "expr", "sk": "1"}'
+    names = '{"#s": "status"}'
+    put = shared_node.ok(
+        "put",
+        '{"pk": "expr", "sk": "1", "status": "new", "n": 1, "tags": {"$set": ["a"]}}',
+        "--condition",
+        "attribute_not_exists(pk) OR #s = :s",
+        "--names",
+        names,
+        "--values",
+        '{":s": "new"}',
+    )
+    assert json_of(put)["changed"] is True
+
+    before = head(stub)
+    failed = shared_node.cli(
+        "delete", key, "--condition", "#s <> :s", "--names", names, "--values", '{":s": "new"}'
+    )
+    assert failed.returncode == 1 and "condition failed" in failed.stderr, failed
+    assert head(stub) == before
+
+    result = shared_node.cli(
+        "update",
+        key,
+        "--update",
+        "SET #s = :s ADD n :one",
+        "--names",
+        names,
+        "--values",
+        '{":s": "done", ":one": 1}',
+        "--if",
+        "n=1",
+        "--return",
+        "new",
+    )
+    assert result.returncode == 0, result
+    assert json_of(result.stdout)["attributes"] == {
+        "pk": "expr",
+        "sk": "1",
+        "status": "done",
+        "n": 2,
+        "tags": {"$set": ["a"]},
+    }
+
+    projected = shared_node.ok("get", key, "--projection", "#s, tags", "--names", names)
+    assert json_of(projected) == {"status": "done", "tags": {"$set": ["a"]}}
+
+    for sk in ("2", "3", "4"):
+        grpc_put(stub, pk="expr", sk=sk, status="new", n=int(sk))
+    filtered, counted = shared_node.cli_many(
+        (
+            "query",
+            '"expr"',
+            "--filter",
+            "n >= :two",
+            "--values",
+            '{":two": 2}',
+            "--projection",
+            "sk",
+        ),
+        ("query", '"expr"', "--filter", "n > :n", "--values", '{":n": 2}', "--limit", "2"),
+    )
+    assert filtered.returncode == 0, filtered
+    assert json_lines(filtered.stdout) == [{"sk": "1"}, {"sk": "2"}, {"sk": "3"}, {"sk": "4"}]
+    # the limit counts the items read: of the first two (n 2 and 2), none passes
+    assert counted.returncode == 0, counted
+    assert json_lines(counted.stdout) == []
+    assert "more items follow; continue with --start-key" in counted.stderr
+
+    scanned = shared_node.ok(
+        "scan",
+        "--filter",
+        "pk = :p AND #s = :s",
+        "--names",
+        names,
+        "--values",
+        '{":p": "expr", ":s": "new"}',
+    )
+    assert sorted(item["sk"] for item in json_lines(scanned)) == ["2", "3", "4"]
+
+
 # ---------------------------------------------------------------- query, scan, batch-write
 
 
@@ -381,7 +463,22 @@ BIG = json.dumps({"pk": "bad", "sk": "1", "data": "x" * (400 * 1024)})
             "'sk': expected type S",
         ),
         (("get", '{"pk": "bad", "sk": "1", "x": 1}'), None, "'x': not part of the key schema"),
-        (("update", '{"pk": "bad", "sk": "1"}', "--set", 'pk="z"'), None, "cannot be updated"),
+        (
+            ("update", '{"pk": "bad", "sk": "1"}', "--set", 'pk="z"'),
+            None,
+            "Cannot update attribute pk. This attribute is part of the key",
+        ),
+        (
+            ("put", "--condition", "a = = :v", '{"pk": "bad", "sk": "1"}'),
+            None,
+            "Invalid ConditionExpression: Syntax error",
+        ),
+        (
+            ("update", '{"pk": "bad", "sk": "1"}', "--set", "a=1", "--update", "SET b = :b"),
+            None,
+            "--update replaces --set",
+        ),
+        (("scan", "--names", "[]"), None, "--names: expected a JSON object"),
         (("put", "--if", "status", '{"pk": "bad", "sk": "1"}'), None, "expected ATTR=JSON"),
         (("query", "bad"), None, "a JSON string needs quotes"),
     ],

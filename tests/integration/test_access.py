@@ -103,12 +103,36 @@ def test_keys_decide_who_reads_and_writes(tmp_path: pathlib.Path) -> None:
                 assert exc.code() == Code.PERMISSION_DENIED
                 listed = await stub.ListTables(pb.ListTablesRequest())
                 assert list(listed.tables) == ["orders"]
+                await transactions_stay_inside_the_key(stub, other)
             assert await digests(us) == before  # nothing refused changed anything
             async with as_key(us, READ_WRITE) as channel:
                 stub = client_pb2_grpc.ClientStub(channel)
                 assert (await stub.PutItem(put)).changed
 
     run(body)
+
+
+async def transactions_stay_inside_the_key(
+    stub: client_pb2_grpc.ClientStub, other: pb.PutItemRequest
+) -> None:
+    """Each table a transaction names is checked: one action on a table outside the key
+    refuses the whole call; a transaction on the key's own tables is admitted."""
+    reads = pb.TransactGetItemsRequest(
+        items=[
+            pb.GetItemRequest(table="orders", key=order("a")),
+            pb.GetItemRequest(table="other", key=other.item),
+        ]
+    )
+    assert (await refused(stub.TransactGetItems(reads))).code() == Code.PERMISSION_DENIED
+    writes = pb.TransactWriteItemsRequest(
+        items=[
+            pb.TransactWriteItem(put=pb.PutItemRequest(table="orders", item=order("t"))),
+            pb.TransactWriteItem(put=other),
+        ]
+    )
+    assert (await refused(stub.TransactWriteItems(writes))).code() == Code.PERMISSION_DENIED
+    own = pb.TransactGetItemsRequest(items=[pb.GetItemRequest(table="orders", key=order("a"))])
+    assert (await stub.TransactGetItems(own)).responses[0].found
 
 
 def test_a_key_added_to_the_file_is_accepted_without_a_restart(tmp_path: pathlib.Path) -> None:

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
-from meridian.wire import peer_token
+from meridian.wire import errors, peer_token
 from meridian.wire.channels import connect_async, connect_peer
 from regionnode.local_writes import PutOp
 from regionnode.node import Node, NodeSettings
@@ -152,6 +152,40 @@ async def get(stub: Any, table: str, key: pb.Item) -> pb.GetItemResponse:
     return await stub.GetItem(pb.GetItemRequest(table=table, key=key))
 
 
+NOT_EXISTS = "attribute_not_exists(pk)"
+EXISTS = "attribute_exists(pk)"
+
+
+async def update(
+    stub: Any,
+    key: pb.Item,
+    expression: str | None,
+    values: dict[str, pb.AttributeValue] | None = None,
+    *,
+    table: str = "orders",
+    **kw: Any,
+) -> pb.WriteResult:
+    """UpdateItem with an UpdateExpression and its values (plus any other request field)."""
+    request = pb.UpdateItemRequest(
+        table=table, key=key, expression_attribute_values=values or {}, **kw
+    )
+    if expression is not None:
+        request.update_expression = expression
+    return await stub.UpdateItem(request)
+
+
+def key_condition(pk: Any, sort: str = "", **values: Any) -> dict[str, Any]:
+    """QueryRequest fields for `pk = :p` and an optional sort-key condition on sk."""
+    text = "pk = :p" + (f" AND {sort}" if sort else "")
+    return {
+        "key_condition_expression": text,
+        "expression_attribute_values": {
+            ":p": av(pk),
+            **{f":{k}": av(v) for k, v in values.items()},
+        },
+    }
+
+
 async def head(stub: Any, table: str) -> int:
     return (await stub.DescribeStream(pb.DescribeStreamRequest(table=table))).head_sequence_number
 
@@ -182,6 +216,21 @@ async def expect_error(call: Awaitable[Any], code: grpc.StatusCode, *parts: str)
     return details
 
 
+async def expect_condition_failed(call: Awaitable[Any], *parts: str) -> pb.ConditionCheckFailure:
+    """The call fails with CONDITION_FAILED; the ConditionCheckFailure it carries."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    assert info.value.code() == Code.FAILED_PRECONDITION, info.value.details()
+    assert errors.reason_of(info.value) == errors.Reason.CONDITION_FAILED
+    details = info.value.details() or ""
+    assert details.startswith("condition failed: "), details
+    for part in parts:
+        assert part in details, (part, details)
+    failure = errors.detail_of(info.value, pb.ConditionCheckFailure)
+    assert failure is not None
+    return failure
+
+
 def sk_of(value: pb.Item) -> Decimal:
     return Decimal(value.attributes["sk"].n)
 
@@ -198,22 +247,13 @@ def test_put_get_update_delete_with_conditions_and_return_values(tmp_path: pathl
         async with running_node(tmp_path / "n") as (_, stub):
             key = order("a", 1)
             first = await put(
-                stub,
-                "orders",
-                order("a", 1, v="one"),
-                conditions=[pb.Condition(item_not_exists=True)],
+                stub, "orders", order("a", 1, v="one"), condition_expression=NOT_EXISTS
             )
             assert first.changed and first.version.region == "us" and first.version.hlc > 0
             assert not first.HasField("attributes")
-            await expect_error(
-                put(
-                    stub,
-                    "orders",
-                    order("a", 1, v="x"),
-                    conditions=[pb.Condition(item_not_exists=True)],
-                ),
-                Code.FAILED_PRECONDITION,
-                "item exists",
+            await expect_condition_failed(
+                put(stub, "orders", order("a", 1, v="x"), condition_expression=NOT_EXISTS),
+                "the item exists",
             )
             got = await get(stub, "orders", key)
             assert got.found and got.item == order("a", 1, v="one") and got.version == first.version
@@ -222,71 +262,38 @@ def test_put_get_update_delete_with_conditions_and_return_values(tmp_path: pathl
             assert second.attributes == order("a", 1, v="one")
             assert second.version.hlc > first.version.hlc
 
-            # version_equals: a stale version fails and changes nothing; the current one passes
-            await expect_error(
-                stub.UpdateItem(
-                    pb.UpdateItemRequest(
-                        table="orders",
-                        key=key,
-                        actions=[pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("x")))],
-                        conditions=[pb.Condition(version_equals=first.version)],
-                    )
-                ),
-                Code.FAILED_PRECONDITION,
+            # expected_version: a stale version fails and changes nothing; the current one passes
+            await expect_condition_failed(
+                update(stub, key, "SET v = :x", {":x": av("x")}, expected_version=first.version),
                 "version is",
             )
-            third = await stub.UpdateItem(
-                pb.UpdateItemRequest(
-                    table="orders",
-                    key=key,
-                    actions=[
-                        pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("three"))),
-                        pb.UpdateAction(add=pb.AttributeEquals(name="count", value=N("5"))),
-                    ],
-                    conditions=[pb.Condition(version_equals=second.version)],
-                    return_values=pb.ALL_NEW,
-                )
+            third = await update(
+                stub,
+                key,
+                "SET v = :v ADD #count :five",
+                {":v": av("three"), ":five": N("5")},
+                expression_attribute_names={"#count": "count"},
+                expected_version=second.version,
+                return_values=pb.ALL_NEW,
             )
             assert third.changed and third.version.hlc > second.version.hlc
             assert third.attributes == order("a", 1, v="three", count=N("5"))
 
-            await expect_error(
-                stub.UpdateItem(
-                    pb.UpdateItemRequest(
-                        table="orders",
-                        key=key,
-                        actions=[pb.UpdateAction(remove="v")],
-                        conditions=[
-                            pb.Condition(
-                                attribute_equals=pb.AttributeEquals(name="v", value=av("two"))
-                            )
-                        ],
-                    )
-                ),
-                Code.FAILED_PRECONDITION,
-                "attribute 'v' is 'three', expected 'two'",
+            await expect_condition_failed(
+                update(stub, key, "REMOVE v", {":two": av("two")}, condition_expression="v = :two"),
+                "the item exists",
             )
-            fourth = await stub.UpdateItem(
-                pb.UpdateItemRequest(
-                    table="orders",
-                    key=key,
-                    actions=[pb.UpdateAction(remove="v")],
-                    return_values=pb.ALL_OLD,
-                )
-            )
+            fourth = await update(stub, key, "REMOVE v", return_values=pb.ALL_OLD)
             assert fourth.attributes == order("a", 1, v="three", count=N("5"))
             assert (await get(stub, "orders", key)).item == order("a", 1, count=N("5"))
 
-            await expect_error(
+            await expect_condition_failed(
                 stub.DeleteItem(
                     pb.DeleteItemRequest(
-                        table="orders",
-                        key=order("zz", 1),
-                        conditions=[pb.Condition(item_exists=True)],
+                        table="orders", key=order("zz", 1), condition_expression=EXISTS
                     )
                 ),
-                Code.FAILED_PRECONDITION,
-                "item does not exist",
+                "no item",
             )
             deleted = await stub.DeleteItem(
                 pb.DeleteItemRequest(table="orders", key=key, return_values=pb.ALL_OLD)
@@ -296,14 +303,13 @@ def test_put_get_update_delete_with_conditions_and_return_values(tmp_path: pathl
             assert not (await get(stub, "orders", key)).found
 
             # an update of a missing (here: deleted) item creates it from the key
-            created = await stub.UpdateItem(
-                pb.UpdateItemRequest(
-                    table="orders",
-                    key=key,
-                    actions=[pb.UpdateAction(set=pb.AttributeEquals(name="v", value=av("new")))],
-                    conditions=[pb.Condition(item_not_exists=True)],
-                    return_values=pb.ALL_NEW,
-                )
+            created = await update(
+                stub,
+                key,
+                "SET v = :new",
+                {":new": av("new")},
+                condition_expression=NOT_EXISTS,
+                return_values=pb.ALL_NEW,
             )
             assert created.attributes == order("a", 1, v="new")
 
@@ -325,16 +331,8 @@ def test_unchanged_writes_emit_nothing(tmp_path: pathlib.Path) -> None:
             )
             assert not same.changed
             assert same.attributes == order("a", 1, price=N("1.5"))
-            noop = await stub.UpdateItem(
-                pb.UpdateItemRequest(
-                    table="orders",
-                    key=order("a", 1),
-                    actions=[
-                        pb.UpdateAction(set=pb.AttributeEquals(name="price", value=N("1.500")))
-                    ],
-                )
-            )
-            assert not noop.changed
+            noop = await update(stub, order("a", 1), "SET price = :p", {":p": N("1.500")})
+            assert not noop.changed and noop.version == written.version
             got = await get(stub, "orders", order("a", 1))
             assert got.version == written.version
             assert await head(stub, "orders") == start
@@ -369,7 +367,7 @@ def test_tombstones_are_never_read(tmp_path: pathlib.Path) -> None:
             assert (await digest(stub, "orders")).tombstones == 4
             for sk in (0, 3, 4, 9):
                 assert not (await get(stub, "orders", order("p", sk))).found
-            q = await stub.Query(pb.QueryRequest(table="orders", partition_key=av("p")))
+            q = await stub.Query(pb.QueryRequest(table="orders", **key_condition("p")))
             assert [int(sk_of(i)) for i in q.items] == live
             s = await stub.Scan(pb.ScanRequest(table="orders"))
             assert [int(sk_of(i)) for i in s.items] == live
@@ -381,7 +379,7 @@ def test_tombstones_are_never_read(tmp_path: pathlib.Path) -> None:
             seen: list[int] = []
             start: pb.Item | None = None
             for _ in range(20):
-                req = pb.QueryRequest(table="orders", partition_key=av("p"), limit=2)
+                req = pb.QueryRequest(table="orders", limit=2, **key_condition("p"))
                 if start is not None:
                     req.exclusive_start_key.CopyFrom(start)
                 page = await stub.Query(req)
@@ -446,83 +444,60 @@ def test_query_orders_numbers_and_paginates(tmp_path: pathlib.Path) -> None:
                 await put(stub, "orders", order("q", sk))
             ascending = sorted(Decimal(v) for v in SORT_VALUES)
 
-            q = await stub.Query(pb.QueryRequest(table="orders", partition_key=av("p")))
+            q = await stub.Query(pb.QueryRequest(table="orders", **key_condition("p")))
             assert [sk_of(i) for i in q.items] == ascending
             assert {i.attributes["pk"].s for i in q.items} == {"p"}
             back = await stub.Query(
-                pb.QueryRequest(table="orders", partition_key=av("p"), backward=True)
+                pb.QueryRequest(table="orders", scan_index_forward=False, **key_condition("p"))
             )
             assert [sk_of(i) for i in back.items] == ascending[::-1]
+            forward = await stub.Query(
+                pb.QueryRequest(table="orders", scan_index_forward=True, **key_condition("p"))
+            )
+            assert [sk_of(i) for i in forward.items] == ascending
 
-            cases: list[tuple[pb.SortKeyCondition, Callable[[Decimal], bool]]] = [
-                (pb.SortKeyCondition(), lambda d: True),
+            cases: list[tuple[dict[str, Any], Callable[[Decimal], bool]]] = [
+                (key_condition("p"), lambda d: True),
+                (key_condition("p", "sk = :a", a=N("-10.50")), lambda d: d == Decimal("-10.5")),
+                (key_condition("p", "sk < :a", a=N("-1")), lambda d: d < -1),
+                (key_condition("p", "sk <= :a", a=N("0")), lambda d: d <= 0),
+                (key_condition("p", "sk > :a", a=N("1")), lambda d: d > 1),
+                (key_condition("p", ":a <= sk", a=N("-0.5")), lambda d: d >= Decimal("-0.5")),
                 (
-                    pb.SortKeyCondition(op=pb.SortKeyCondition.EQ, value=N("-10.50")),
-                    lambda d: d == Decimal("-10.5"),
-                ),
-                (pb.SortKeyCondition(op=pb.SortKeyCondition.LT, value=N("-1")), lambda d: d < -1),
-                (pb.SortKeyCondition(op=pb.SortKeyCondition.LE, value=N("0")), lambda d: d <= 0),
-                (pb.SortKeyCondition(op=pb.SortKeyCondition.GT, value=N("1")), lambda d: d > 1),
-                (
-                    pb.SortKeyCondition(op=pb.SortKeyCondition.GE, value=N("-0.5")),
-                    lambda d: d >= Decimal("-0.5"),
-                ),
-                (
-                    pb.SortKeyCondition(
-                        op=pb.SortKeyCondition.BETWEEN, value=N("-10"), value2=N("10")
-                    ),
+                    key_condition("p", "sk BETWEEN :a AND :b", a=N("-10"), b=N("10")),
                     lambda d: -10 <= d <= 10,
                 ),
             ]
-            for cond, keep in cases:
+            for fields, keep in cases:
                 expected = [d for d in ascending if keep(d)]
-                for backward in (False, True):
+                for forward_ in (True, False):
                     for limit in (0, 1, 3):
                         req = pb.QueryRequest(
-                            table="orders",
-                            partition_key=av("p"),
-                            sort_key=cond,
-                            backward=backward,
-                            limit=limit,
+                            table="orders", scan_index_forward=forward_, limit=limit, **fields
                         )
                         got = [sk_of(i) for i in await query_pages(stub, req)]
-                        want = expected[::-1] if backward else expected
-                        assert got == want, (cond, backward, limit)
+                        want = expected if forward_ else expected[::-1]
+                        assert got == want, (fields, forward_, limit)
 
-            await expect_error(
-                stub.Query(
-                    pb.QueryRequest(
-                        table="orders",
-                        partition_key=av("p"),
-                        sort_key=pb.SortKeyCondition(
-                            op=pb.SortKeyCondition.BETWEEN, value=N("2"), value2=N("1")
-                        ),
-                    )
+            refused = [
+                (
+                    key_condition("p", "sk BETWEEN :a AND :b", a=N("2"), b=N("1")),
+                    "BETWEEN operator requires upper bound to be greater than or equal",
                 ),
-                Code.INVALID_ARGUMENT,
-                "wrong order",
-            )
-            await expect_error(
-                stub.Query(
-                    pb.QueryRequest(
-                        table="orders",
-                        partition_key=av("p"),
-                        sort_key=pb.SortKeyCondition(
-                            op=pb.SortKeyCondition.BEGINS_WITH, value=N("1")
-                        ),
-                    )
+                (
+                    key_condition("p", "begins_with(sk, :a)", a=N("1")),
+                    "operator or function: begins_with, operand type: N",
                 ),
-                Code.INVALID_ARGUMENT,
-                "begins_with",
-            )
-            await expect_error(
-                stub.Query(pb.QueryRequest(table="orders")), Code.INVALID_ARGUMENT, "partition_key"
-            )
-            await expect_error(
-                stub.Query(pb.QueryRequest(table="orders", partition_key=N("1"))),
-                Code.INVALID_ARGUMENT,
-                "'pk'",
-            )
+                ({}, "KeyConditionExpression parameter must be specified"),
+                (key_condition(N("1")), "Condition parameter type does not match schema type"),
+                (key_condition("p", "v = :a", a=N("1")), "missed key schema element: sk"),
+            ]
+            for fields, message in refused:
+                await expect_error(
+                    stub.Query(pb.QueryRequest(table="orders", **fields)),
+                    Code.INVALID_ARGUMENT,
+                    message,
+                )
 
     run(body)
 
@@ -574,7 +549,7 @@ def test_scan_pages_and_segments_partition_the_table(tmp_path: pathlib.Path) -> 
             await expect_error(
                 stub.Scan(pb.ScanRequest(table="orders", segment=4, total_segments=4)),
                 Code.INVALID_ARGUMENT,
-                "segment",
+                "Segment: 4 is not less than TotalSegments: 4",
             )
 
     run(body)
@@ -721,15 +696,58 @@ INVALID = [
         pb.UpdateItemRequest(
             table="orders",
             key=order("a", 1),
-            actions=[pb.UpdateAction(set=pb.AttributeEquals(name="sk", value=N("2")))],
+            update_expression="SET sk = :v",
+            expression_attribute_values={":v": N("2")},
         ),
-        "'sk'",
+        "Cannot update attribute sk. This attribute is part of the key",
     ),
     (
-        "update without actions",
+        "an empty update expression",
         "UpdateItem",
-        pb.UpdateItemRequest(table="orders", key=order("a", 1)),
-        "actions",
+        pb.UpdateItemRequest(table="orders", key=order("a", 1), update_expression=""),
+        "Invalid UpdateExpression: The expression can not be empty",
+    ),
+    (
+        "a syntax error in a condition",
+        "PutItem",
+        pb.PutItemRequest(
+            table="orders", item=order("a", 1, v="x"), condition_expression="v = = :v"
+        ),
+        "Invalid ConditionExpression: Syntax error",
+    ),
+    (
+        "an undefined value placeholder",
+        "DeleteItem",
+        pb.DeleteItemRequest(table="orders", key=order("a", 1), condition_expression="v = :v"),
+        "attribute value used in expression is not defined; attribute value: :v",
+    ),
+    (
+        "an unused name",
+        "PutItem",
+        pb.PutItemRequest(
+            table="orders",
+            item=order("a", 1, v="x"),
+            condition_expression="attribute_exists(v)",
+            expression_attribute_names={"#unused": "v"},
+        ),
+        "unused in expressions: keys: {#unused}",
+    ),
+    (
+        "UPDATED_NEW on a put",
+        "PutItem",
+        pb.PutItemRequest(table="orders", item=order("a", 1, v="x"), return_values=pb.UPDATED_NEW),
+        "ReturnValues can only be ALL_OLD or NONE",
+    ),
+    (
+        "an operand of the wrong type, found in the stored item",
+        "UpdateItem",
+        pb.UpdateItemRequest(
+            table="orders",
+            key=order("a", 1),
+            update_expression="SET v = v + :one",
+            expression_attribute_values={":one": N("1")},
+        ),
+        "An operand in the update expression has an incorrect data type",
     ),
     (
         "one bad item in a batch",
@@ -772,7 +790,7 @@ def test_unknown_table_is_not_found(tmp_path: pathlib.Path) -> None:
                 stub.PutItem(pb.PutItemRequest(table="nope", item=item(pk="a"))),
                 stub.GetItem(pb.GetItemRequest(table="nope", key=item(pk="a"))),
                 stub.DeleteItem(pb.DeleteItemRequest(table="nope", key=item(pk="a"))),
-                stub.Query(pb.QueryRequest(table="nope", partition_key=av("a"))),
+                stub.Query(pb.QueryRequest(table="nope", **key_condition("a"))),
                 stub.Scan(pb.ScanRequest(table="nope")),
                 stub.BatchGetItem(pb.BatchGetItemRequest(table="nope", keys=[item(pk="a")])),
                 stub.DescribeStream(pb.DescribeStreamRequest(table="nope")),
@@ -1390,7 +1408,7 @@ def test_apply_replicated_clock_and_tombstones(tmp_path: pathlib.Path) -> None:
             resp = await stub.ApplyReplicated(apply_request([old_put], origin="ap", node_id="ap-1"))
             assert outcome(resp) == (0, 1, 0, 0, 0, 1)
             assert not (await get(stub, "orders", order("x", 1))).found
-            q = await stub.Query(pb.QueryRequest(table="orders", partition_key=av("x")))
+            q = await stub.Query(pb.QueryRequest(table="orders", **key_condition("x")))
             assert not q.items
             # a newer one may
             new_put = replicated(2, hlc.pack(now, 60), order("x", 1, v="back"), origin="ap")

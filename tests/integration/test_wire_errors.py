@@ -251,11 +251,35 @@ def test_node_and_replicator_errors_carry_their_reason_in_the_trailer(
                         pb.PutItemRequest(
                             table="orders",
                             item=key,
-                            conditions=[pb.Condition(item_not_exists=True)],
+                            condition_expression="attribute_not_exists(pk)",
                         )
                     ),
                     Code.FAILED_PRECONDITION,
                     Reason.CONDITION_FAILED,
+                ),
+                (
+                    node.PutItem(
+                        pb.PutItemRequest(table="orders", item=key, condition_expression="(")
+                    ),
+                    Code.INVALID_ARGUMENT,
+                    Reason.INVALID_ARGUMENT,
+                ),
+                (
+                    node.TransactWriteItems(
+                        pb.TransactWriteItemsRequest(
+                            items=[
+                                pb.TransactWriteItem(
+                                    put=pb.PutItemRequest(
+                                        table="orders",
+                                        item=key,
+                                        condition_expression="attribute_not_exists(pk)",
+                                    )
+                                )
+                            ]
+                        )
+                    ),
+                    Code.FAILED_PRECONDITION,
+                    Reason.TRANSACTION_CANCELED,
                 ),
                 (
                     node.PutItem(pb.PutItemRequest(table="orders", item=pb.Item())),

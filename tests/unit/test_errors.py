@@ -6,16 +6,23 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
+from meridian.expressions import ExpressionError
 from meridian.model.items import ItemError
-from meridian.model.updates import ConditionFailed
+from meridian.pb import node_pb2 as pb
 from meridian.wire import errors
-from meridian.wire.errors import Reason, reason_of
+from meridian.wire.errors import ConditionFailed, Reason, TransactionCanceled, reason_of
 from replicator.handshake import Refused
 
 Code = grpc.StatusCode
 
 CASES: list[tuple[BaseException, Code, Reason, str]] = [
     (ItemError("pk: missing"), Code.INVALID_ARGUMENT, Reason.INVALID_ARGUMENT, "pk: missing"),
+    (
+        ExpressionError("Invalid ConditionExpression: Syntax error"),
+        Code.INVALID_ARGUMENT,
+        Reason.INVALID_ARGUMENT,
+        "Invalid ConditionExpression: Syntax error",
+    ),
     (
         errors.MalformedRequest("not protobuf"),
         Code.INVALID_ARGUMENT,
@@ -27,6 +34,14 @@ CASES: list[tuple[BaseException, Code, Reason, str]] = [
         Code.FAILED_PRECONDITION,
         Reason.CONDITION_FAILED,
         "condition failed: x",
+    ),
+    (
+        TransactionCanceled(
+            [pb.CancellationReason(code="None"), pb.CancellationReason(code="ValidationError")]
+        ),
+        Code.FAILED_PRECONDITION,
+        Reason.TRANSACTION_CANCELED,
+        "transaction canceled: [None, ValidationError]",
     ),
     (
         errors.TrimmedData("seq 3"),
@@ -112,6 +127,31 @@ def test_the_reason_travels_in_the_status_trailer() -> None:
     )
     call = failed_call(status.code, status.details, status.trailing_metadata)
     assert reason_of(call) == Reason.RESYNC_NEEDED
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        pb.ConditionCheckFailure(item=pb.Item(attributes={"pk": pb.AttributeValue(s="a")})),
+        pb.TransactionCancellation(
+            reasons=[pb.CancellationReason(code="ConditionalCheckFailed", message="m")]
+        ),
+    ],
+)
+def test_details_travel_after_the_reason(detail: pb.ConditionCheckFailure) -> None:
+    status = errors.rich_status(
+        Code.FAILED_PRECONDITION, Reason.CONDITION_FAILED, "x", details=[detail]
+    )
+    call = failed_call(status.code, status.details, status.trailing_metadata)
+    assert reason_of(call) == Reason.CONDITION_FAILED
+    assert errors.detail_of(call, type(detail)) == detail
+    other = (
+        pb.TransactionCancellation
+        if isinstance(detail, pb.ConditionCheckFailure)
+        else pb.ConditionCheckFailure
+    )
+    assert errors.detail_of(call, other) is None
+    assert errors.detail_of(failed_call(Code.FAILED_PRECONDITION, "x"), type(detail)) is None
 
 
 def _trailer(code: Code, message: str, domain: str = "meridian") -> tuple[tuple[str, bytes]]:

@@ -213,7 +213,7 @@ def test_parse_assignment(
             parsing.parse_assignment(text, "--set", typed)
         return
     got = parsing.parse_assignment(text, "--set", typed)
-    assert got == pb.AttributeEquals(name=name, value=value)
+    assert got == (name, value)
 
 
 @pytest.mark.parametrize(
@@ -272,19 +272,111 @@ def test_parse_stream_position_errors(text: str) -> None:
         parsing.parse_stream_position(text)
 
 
-def test_update_actions_keep_command_line_order() -> None:
-    argv = ["update", "--endpoint", "h:1", "--table", "t", "{}", "--add", "n=1", "--remove", "old"]
-    argv += ["--set", 's="x"', "--delete", 'tags={"$set": ["a"]}']
-    args = cli.build_parser().parse_args(argv)
-    actions = parsing.actions_of(args.actions, typed=False)
-    assert [a.WhichOneof("kind") for a in actions] == ["add", "remove", "set", "delete"]
-    assert actions[1].remove == "old"
-    assert actions[3].delete.value.ss.values == ["a"]
+def parsed(*argv: str) -> argparse.Namespace:
+    return cli.build_parser().parse_args(
+        [*argv[:1], "--endpoint", "h:1", "--table", "t", *argv[1:]]
+    )
+
+
+def test_update_flags_become_one_update_expression() -> None:
+    args = parsed("update", "{}", "--add", "n=1", "--remove", "old", "--set", 's="x"')
+    args.actions.append(("delete", 'tags={"$set": ["a"]}'))
+    names = parsing.Placeholders(args)
+    text = parsing.update_of(args.actions, False, names)
+    assert text == "SET #m2 = :m1 REMOVE #m1 ADD #m0 :m0 DELETE #m3 :m2"
+    assert names.names == {"#m0": "n", "#m1": "old", "#m2": "s", "#m3": "tags"}
+    assert names.values == {
+        ":m0": pb.AttributeValue(n="1"),
+        ":m1": pb.AttributeValue(s="x"),
+        ":m2": pb.AttributeValue(ss=pb.StringSet(values=["a"])),
+    }
 
 
 def test_update_needs_an_action() -> None:
     with pytest.raises(errors.UsageError, match="at least one of --set"):
-        parsing.actions_of([], typed=False)
+        parsing.update_of([], False, parsing.Placeholders(parsed("update", "{}")))
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ((), None),
+        (("--if-not-exists",), "attribute_not_exists(#m0)"),
+        (("--if-exists", "--if", "n=1"), "attribute_exists(#m0) AND #m1 = :m0"),
+        (("--condition", "a = :a OR b = :a"), "a = :a OR b = :a"),
+        (
+            ("--if-exists", "--condition", "a = :a OR b = :a"),
+            "attribute_exists(#m0) AND (a = :a OR b = :a)",
+        ),
+        (("--if-exists", "--condition", "(a = :a)"), "attribute_exists(#m0) AND (a = :a)"),
+        (("--if-exists", "--condition", "(a) OR (b)"), "attribute_exists(#m0) AND ((a) OR (b))"),
+    ],
+)
+def test_condition_flags_become_one_condition_expression(
+    flags: tuple[str, ...], expected: str | None
+) -> None:
+    args = parsed("put", "{}", *flags)
+    names = parsing.Placeholders(args)
+    assert parsing.condition_of(args, names, "pk") == expected
+    if "--if-exists" in flags or "--if-not-exists" in flags:
+        assert names.names["#m0"] == "pk"
+
+
+def test_generated_placeholders_skip_the_users_own() -> None:
+    args = parsed("put", "{}", "--names", '{"#m0": "x", "#m2": "y"}', "--values", '{":m1": 5}')
+    names = parsing.Placeholders(args)
+    assert [names.name("a"), names.name("b"), names.value(pb.AttributeValue(s="v"))] == [
+        "#m1",
+        "#m3",
+        ":m0",
+    ]
+    assert names.names == {"#m0": "x", "#m2": "y", "#m1": "a", "#m3": "b"}
+    assert names.values[":m1"] == pb.AttributeValue(n="5")
+
+
+def test_typed_values_and_bad_placeholder_maps() -> None:
+    typed = parsing.Placeholders(parsed("put", "--typed", "{}", "--values", '{":v": {"N": "1"}}'))
+    assert typed.values == {":v": pb.AttributeValue(n="1")}
+    for flags, message in [
+        (("--names", '["#a"]'), "--names: expected a JSON object of strings"),
+        (("--names", '{"#a": 1}'), "--names: expected a JSON object of strings"),
+        (("--values", "[1]"), "--values: expected a JSON object"),
+        (("--values", '{":v": {"$set": []}}'), "--values: .*set must not be empty"),
+        (("--values", "{"), "--values: not valid JSON"),
+    ]:
+        with pytest.raises(errors.UsageError, match=message):
+            parsing.Placeholders(parsed("put", "{}", *flags))
+
+
+def spec(sort: bool = True) -> pb.TableSpec:
+    out = pb.TableSpec(name="t", partition_key=pb.KeyAttribute(name="pk", type=pb.KEY_TYPE_S))
+    if sort:
+        out.sort_key.CopyFrom(pb.KeyAttribute(name="sk", type=pb.KEY_TYPE_N))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ((), "#m0 = :m0"),
+        (("--sk-eq", "1"), "#m0 = :m0 AND #m1 = :m1"),
+        (("--sk-le", "1"), "#m0 = :m0 AND #m1 <= :m1"),
+        (("--sk-begins-with", '"a"'), "#m0 = :m0 AND begins_with(#m1, :m1)"),
+        (("--sk-between", "1", "2"), "#m0 = :m0 AND #m1 BETWEEN :m1 AND :m2"),
+    ],
+)
+def test_query_flags_become_a_key_condition(flags: tuple[str, ...], expected: str) -> None:
+    args = parsed("query", '"p"', *flags)
+    names = parsing.Placeholders(args)
+    assert parsing.key_condition_of(args, names, spec()) == expected
+    assert names.names == {"#m0": "pk", **({"#m1": "sk"} if flags else {})}
+    assert names.values[":m0"] == pb.AttributeValue(s="p")
+
+
+def test_a_sort_key_condition_needs_a_sort_key() -> None:
+    args = parsed("query", '"p"', "--sk-gt", "1")
+    with pytest.raises(errors.UsageError, match="--sk-gt: table 't' has no sort key"):
+        parsing.key_condition_of(args, parsing.Placeholders(args), spec(sort=False))
 
 
 # ---------------------------------------------------------------- usage errors before any call

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
+from meridian.expressions import SortCondition
 from meridian.model import keys
 from meridian.model.items import ItemError
 from meridian.model.schema import Schema
 from meridian.pb import node_pb2 as pb
 from regionnode.query import in_segment, resume, sort_range, successor
-
-Op = pb.SortKeyCondition
 
 
 def spec(sk_type: int) -> pb.TableSpec:
@@ -128,12 +127,12 @@ B_VALUES = [
 ]
 B_PROBES = [*B_VALUES, b"\x00\xff", b"\xfe"]
 
-COMPARE: dict[int, Callable[[Any, Any], bool]] = {
-    Op.EQ: lambda v, c: v == c,
-    Op.LT: lambda v, c: v < c,
-    Op.LE: lambda v, c: v <= c,
-    Op.GT: lambda v, c: v > c,
-    Op.GE: lambda v, c: v >= c,
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "EQ": lambda v, c: v == c,
+    "LT": lambda v, c: v < c,
+    "LE": lambda v, c: v <= c,
+    "GT": lambda v, c: v > c,
+    "GE": lambda v, c: v >= c,
 }
 
 KINDS = {
@@ -147,7 +146,7 @@ def _matching(
     schema: Schema,
     make: Callable[[Any], pb.AttributeValue],
     values: list[Any],
-    cond: pb.SortKeyCondition,
+    cond: SortCondition | None,
 ) -> list[Any]:
     """The candidate values whose full storage key falls in sort_range's [low, high)."""
     prefix = schema.partition_prefix(sv("p1"))
@@ -167,11 +166,11 @@ def _matching(
 
 
 @pytest.mark.parametrize("kind", ["S", "N", "B"])
-@pytest.mark.parametrize("op", [Op.EQ, Op.LT, Op.LE, Op.GT, Op.GE])
-def test_comparison_operators_select_exactly_the_matching_keys(kind: str, op: int) -> None:
+@pytest.mark.parametrize("op", ["EQ", "LT", "LE", "GT", "GE"])
+def test_comparison_operators_select_exactly_the_matching_keys(kind: str, op: str) -> None:
     schema, make, values, probes, order = KINDS[kind]
     for probe in probes:
-        cond = pb.SortKeyCondition(op=op, value=make(probe))
+        cond = SortCondition(op, make(probe))
         expected = [v for v in values if COMPARE[op](order(v), order(probe))]
         assert _matching(schema, make, values, cond) == expected, (kind, op, probe)
 
@@ -183,7 +182,7 @@ def test_between_is_inclusive_on_both_ends(kind: str) -> None:
         for hi in probes:
             if order(hi) < order(lo):
                 continue
-            cond = pb.SortKeyCondition(op=Op.BETWEEN, value=make(lo), value2=make(hi))
+            cond = SortCondition("BETWEEN", make(lo), make(hi))
             expected = [v for v in values if order(lo) <= order(v) <= order(hi)]
             assert _matching(schema, make, values, cond) == expected, (kind, lo, hi)
 
@@ -193,7 +192,7 @@ def test_begins_with_selects_exactly_the_prefixed_keys(kind: str) -> None:
     schema, make, values, probes, order = KINDS[kind]
     starts = [*probes, "a\x00" if kind == "S" else b"\x00", "é" if kind == "S" else b"\xff"]
     for start in starts:
-        cond = pb.SortKeyCondition(op=Op.BEGINS_WITH, value=make(start))
+        cond = SortCondition("BEGINS_WITH", make(start))
         expected = [v for v in values if order(v).startswith(order(start))]
         assert _matching(schema, make, values, cond) == expected, (kind, start)
 
@@ -201,12 +200,12 @@ def test_begins_with_selects_exactly_the_prefixed_keys(kind: str) -> None:
 @pytest.mark.parametrize("kind", ["S", "N", "B"])
 def test_no_condition_is_the_whole_partition(kind: str) -> None:
     schema, make, values, _, _ = KINDS[kind]
-    assert _matching(schema, make, values, pb.SortKeyCondition()) == values
+    assert _matching(schema, make, values, None) == values
 
 
 def test_no_condition_on_a_table_without_sort_key_is_the_partition() -> None:
     prefix = NO_SK.partition_prefix(sv("u1"))
-    low, high = sort_range(NO_SK, prefix, pb.SortKeyCondition())
+    low, high = sort_range(NO_SK, prefix, None)
     assert (low, high) == (prefix, successor(prefix))
     assert low <= NO_SK.encode(pb.Item(attributes={"id": sv("u1")})) < high
     assert not low <= NO_SK.encode(pb.Item(attributes={"id": sv("u10")})) < high
@@ -218,68 +217,66 @@ def test_no_condition_on_a_table_without_sort_key_is_the_partition() -> None:
         (
             "BETWEEN in the wrong order (S)",
             S_SCHEMA,
-            pb.SortKeyCondition(op=Op.BETWEEN, value=sv("b"), value2=sv("a")),
+            SortCondition("BETWEEN", sv("b"), sv("a")),
             "BETWEEN bounds are in the wrong order",
         ),
         (
             "BETWEEN in the wrong order (N, bytewise would disagree)",
             N_SCHEMA,
-            pb.SortKeyCondition(op=Op.BETWEEN, value=nv("10"), value2=nv("9")),
+            SortCondition("BETWEEN", nv("10"), nv("9")),
             "BETWEEN bounds are in the wrong order",
         ),
         (
             "BETWEEN in the wrong order (negative N)",
             N_SCHEMA,
-            pb.SortKeyCondition(op=Op.BETWEEN, value=nv("-1"), value2=nv("-2")),
+            SortCondition("BETWEEN", nv("-1"), nv("-2")),
             "BETWEEN bounds are in the wrong order",
         ),
         (
             "begins_with on a number key",
             N_SCHEMA,
-            pb.SortKeyCondition(op=Op.BEGINS_WITH, value=nv("1")),
+            SortCondition("BEGINS_WITH", nv("1")),
             "begins_with needs a string or binary key",
         ),
         (
             "condition on a table without sort key",
             NO_SK,
-            pb.SortKeyCondition(op=Op.EQ, value=sv("x")),
+            SortCondition("EQ", sv("x")),
             "has no sort key",
         ),
         (
             "value of the wrong type",
             S_SCHEMA,
-            pb.SortKeyCondition(op=Op.GT, value=nv("1")),
+            SortCondition("GT", nv("1")),
             "expected type S, got N",
         ),
         (
             "BETWEEN upper bound of the wrong type",
             N_SCHEMA,
-            pb.SortKeyCondition(op=Op.BETWEEN, value=nv("1"), value2=sv("2")),
+            SortCondition("BETWEEN", nv("1"), sv("2")),
             "expected type N, got S",
         ),
         (
             "value missing",
             S_SCHEMA,
-            pb.SortKeyCondition(op=Op.EQ),
+            SortCondition("EQ", pb.AttributeValue()),
             "expected type S, got no type",
         ),
         (
             "invalid number",
             N_SCHEMA,
-            pb.SortKeyCondition(op=Op.LT, value=nv("abc")),
+            SortCondition("LT", nv("abc")),
             "invalid number",
         ),
         (
             "unknown operator",
             S_SCHEMA,
-            pb.SortKeyCondition(op=42, value=sv("a")),  # type: ignore[arg-type]
+            SortCondition("NOPE", sv("a")),
             "unknown operator",
         ),
     ],
 )
-def test_sort_range_refuses(
-    case: str, schema: Schema, cond: pb.SortKeyCondition, message: str
-) -> None:
+def test_sort_range_refuses(case: str, schema: Schema, cond: SortCondition, message: str) -> None:
     prefix = schema.partition_prefix(sv("p1"))
     with pytest.raises(ItemError, match=message):
         sort_range(schema, prefix, cond)
@@ -287,10 +284,8 @@ def test_sort_range_refuses(
 
 def test_between_equal_bounds_is_eq() -> None:
     prefix = N_SCHEMA.partition_prefix(sv("p1"))
-    between = sort_range(
-        N_SCHEMA, prefix, pb.SortKeyCondition(op=Op.BETWEEN, value=nv("1.5"), value2=nv("1.50"))
-    )
-    eq = sort_range(N_SCHEMA, prefix, pb.SortKeyCondition(op=Op.EQ, value=nv("1.5")))
+    between = sort_range(N_SCHEMA, prefix, SortCondition("BETWEEN", nv("1.5"), nv("1.50")))
+    eq = sort_range(N_SCHEMA, prefix, SortCondition("EQ", nv("1.5")))
     assert between == eq
 
 
@@ -318,7 +313,7 @@ def test_resume(
 def test_resume_continues_strictly_after_the_start_key(backward: bool) -> None:
     prefix = N_SCHEMA.partition_prefix(sv("p1"))
     encoded = sorted(prefix + keys.encode_component(pb.KEY_TYPE_N, nv(v), "sk") for v in N_VALUES)
-    low, high = sort_range(N_SCHEMA, prefix, pb.SortKeyCondition())
+    low, high = sort_range(N_SCHEMA, prefix, None)
     for i, start in enumerate(encoded):
         lo, hi = resume(low, high, start, backward)
         inside = [k for k in encoded if lo <= k < hi]
