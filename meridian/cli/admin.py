@@ -85,7 +85,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         others = ", ".join(r.name for r in config.regions if r.name != region.name)
         raise CliError(f"--from: expected another region of the group ({others})", EXIT_USAGE)
     printer = Printer()
-    with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+    with grpc.insecure_channel(str(region.replicator_address)) as channel:
         stub = rpb_grpc.ReplicatorStub(channel)
         last = None
         try:
@@ -125,7 +125,7 @@ def cmd_accept_node(args: argparse.Namespace) -> int:
             EXIT_USAGE,
         )
     request = rpb.AcceptNodeRequest(peer=args.peer, node_id=args.node_id or "")
-    with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+    with grpc.insecure_channel(str(region.replicator_address)) as channel:
         try:
             reply = rpb_grpc.ReplicatorStub(channel).AcceptNode(request, timeout=10)
         except grpc.RpcError as exc:

@@ -20,7 +20,7 @@ def collect(
     rows: list[dict[str, Any]] = []
     regions: list[dict[str, Any]] = []
     for region in config.regions:
-        with grpc.insecure_channel(str(region.replicator_listen)) as channel:
+        with grpc.insecure_channel(str(region.replicator_address)) as channel:
             try:
                 reply = rpb_grpc.ReplicatorStub(channel).Status(
                     rpb.StatusRequest(), timeout=timeout

@@ -67,7 +67,7 @@ def target_of(args: argparse.Namespace, *, table: bool = True) -> Target:
             region_config = config.region(args.region)
         except ConfigError as exc:
             raise UsageError(f"--region: {exc}") from None
-        endpoint, region = str(region_config.node_listen), region_config.name
+        endpoint, region = str(region_config.node_address), region_config.name
     name = ""
     if table:
         name = args.table or _default_table(config)

@@ -49,7 +49,7 @@ def scrape(address: str, timeout: float) -> dict[str, dict[str, float]] | None:
 
 
 def _heads(region: RegionConfig, tables: set[str], timeout: float) -> dict[str, int]:
-    channel, node = connect(str(region.node_listen))
+    channel, node = connect(str(region.node_address))
     heads: dict[str, int] = {}
     with channel:
         for table in sorted(tables):

@@ -25,7 +25,7 @@ MAX_DIFFERENCES = 10
 
 def _group_connections(config: GroupConfig) -> dict[str, NodeConnection]:
     return {
-        region.name: NodeConnection(Target(str(region.node_listen), region.name))
+        region.name: NodeConnection(Target(str(region.node_address), region.name))
         for region in config.regions
     }
 
