@@ -141,6 +141,6 @@ def replication_sample(text: str) -> dict[str, dict[str, float]]:
             out["rejections"][src] = value
         elif name == "meridian_replication_resyncs_total":
             out["resyncs"][src] = value
-        elif name == "meridian_replication_link_state" and labels.get("state") == "STREAMING":
+        elif name == "meridian_replication_link_state" and labels.get(name) == "STREAMING":
             out["streaming"][src] = value
     return out

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from meridian.daemon.process_metrics import add_process_metrics
 from regionnode.store import Store
 
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
@@ -50,6 +51,7 @@ class StoreCollector(Collector):
 class NodeMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        add_process_metrics(registry, "node")
         self.requests = Counter(
             "meridian_node_requests",
             "Requests by operation and status code",

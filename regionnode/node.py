@@ -1,6 +1,7 @@
 """A region node: its store, clock, writer, stream readers and two doors, as one component.
 
-Doors: the client door (`client_service`, on node.listen) and the peer door
+Health: "" is liveness; the readiness name (`meridian.readiness`) is NOT_SERVING while the
+region bootstraps. Doors: the client door (`client_service`, on node.listen) and the peer door
 (`replication_service`, on node.peer_listen, loopback, admitting only callers with the
 region's token). Start order: open the store, create or check the configured tables, restore
 the clock from the persisted high-water mark, start the writer, then open both doors. Stop
@@ -25,6 +26,7 @@ from meridian.config import GroupConfig
 from meridian.config.security import BasicAuth, CertPair
 from meridian.daemon.errors import StartupError
 from meridian.daemon.grpc_server import GrpcServer
+from meridian.daemon.health_door import HealthDoor
 from meridian.daemon.listen import config_key
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
 from meridian.daemon.serving import Door, load_credentials, metrics_pair, server_files
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 CLIENT_SERVICE = "meridian.client.v1.Client"
 PEER_SERVICE = "meridian.replication.v1.Replication"
 COLLECT_BATCH = 5000
+READINESS_POLL_S = 0.2
 HORIZON_LOG_S = 60.0  # a rising rebuild horizon is logged at most this often per peer
 
 
@@ -80,6 +83,8 @@ class NodeSettings:
     metrics_tls: CertPair | None = None
     metrics_auth: BasicAuth | None = None
     insecure: bool = False  # plaintext beyond loopback, as the group file allows: warn
+    health_listen: str | None = None  # a plaintext health-only listener (node.health)
+    health_key: str = "node.health"
 
     @classmethod
     def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
@@ -112,6 +117,8 @@ class NodeSettings:
             metrics_tls=metrics_pair(config, reg, reg.metrics_listen),
             metrics_auth=reg.metrics_auth,
             insecure=config.insecure and config.tls is None,
+            health_listen=str(reg.node_health) if reg.node_health else None,
+            health_key=config_key(names, reg.name, "node.health"),
         )
 
 
@@ -127,6 +134,7 @@ class Node:
         self.peer_port = 0
         self._doors: list[GrpcServer] = []
         self._tls: ReloadingServerCredentials | None = None
+        self._health_door: HealthDoor | None = None
         self._metrics: MetricsEndpoint | None = None
         self._store: Store | None = None
         self.core: Core | None = None
@@ -231,6 +239,10 @@ class Node:
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(core), client.server)
         self._doors.append(client)
         self.port = await client.start()
+        self._tasks.spawn("readiness", self._readiness_loop(client))
+        if s.health_listen:
+            self._health_door = HealthDoor(s.health_listen, s.health_key, client.health)
+            await self._health_door.start()
         guard = peer_token.guard(token, f"the peer door of node {s.region}")
         peer = GrpcServer(s.peer_listen, s.peer_listen_key, [PEER_SERVICE], [guard])
         replication_pb2_grpc.add_ReplicationServicer_to_server(
@@ -238,6 +250,17 @@ class Node:
         )
         self._doors.append(peer)
         self.peer_port = await peer.start()
+
+    async def _readiness_loop(self, door: GrpcServer) -> None:
+        """Readiness follows the region's state: NOT_SERVING while it bootstraps (the
+        replicator records that in the store), SERVING otherwise."""
+        ready: bool | None = None
+        while True:
+            now = self.store.bootstrap.state != "BOOTSTRAPPING"
+            if now != ready:
+                await door.set_ready(now)
+                ready = now
+            await asyncio.sleep(READINESS_POLL_S)
 
     async def _housekeeping_loop(self, streams: Streams) -> None:
         """Trim streams past their retention and collect tombstones past their lifetime."""
@@ -308,6 +331,8 @@ class Node:
             self.core.streams.close()
         for door in self._doors:
             await door.stop(grace)
+        if self._health_door is not None:
+            await self._health_door.stop()
         await self._tasks.cancel_all()
         if self._metrics is not None:
             self._metrics.stop()

@@ -45,7 +45,7 @@ class Survey:
 async def survey(dialer: Dialer, peers: Sequence[RegionConfig], me: Identity) -> Survey:
     source, fallback, trimmed, replaced = None, None, False, False
     for peer in peers:
-        async with dialer.channel(str(peer.replicator_listen), peer.name) as channel:
+        async with dialer.channel(str(peer.replicator_address), peer.name) as channel:
             try:
                 reply = await rpb_grpc.ReplicatorStub(channel).Status(
                     rpb.StatusRequest(), timeout=2
@@ -124,7 +124,7 @@ async def join(
             await mark_active(node, pb.BootstrapState(reason="holds data already"), table)
             return state
         state = new_state(found.source, "replaces an earlier node of this region")
-    addresses = {p.name: str(p.replicator_listen) for p in peers}
+    addresses = {p.name: str(p.replicator_address) for p in peers}
     attempt = 0
     while True:
         if state.source:

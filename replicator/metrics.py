@@ -1,8 +1,11 @@
-"""Prometheus metrics of a replicator, per ordered region pair (source -> target)."""
+"""Prometheus metrics of a replicator: per ordered region pair (source -> target), and the
+state of its own region (`region`: bootstrap progress and region state)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram
+
+from meridian.daemon.process_metrics import add_process_metrics
 
 LAG_BUCKETS = (
     0.001,
@@ -35,12 +38,14 @@ STATES = (
     "WAITING",
     "DOWN",
 )
+REGION_STATES = ("STARTING", "BOOTSTRAPPING", "ACTIVE")
 
 
 class ReplicatorMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         pair = ["source", "target"]
         self.registry = registry
+        add_process_metrics(registry, "replicator")
         self.latency = Histogram(
             "meridian_replication_latency_seconds",
             "Apply time minus origin write time of replicated records",
@@ -80,10 +85,11 @@ class ReplicatorMetrics:
         self.reconnects = Counter(
             "meridian_replication_reconnects", "Link reconnect attempts", pair, registry=registry
         )
-        self.state = Gauge(
+        self.state = Enum(
             "meridian_replication_link_state",
-            "1 for the link's current state",
-            [*pair, "state"],
+            "The link's state (label meridian_replication_link_state)",
+            pair,
+            states=list(STATES),
             registry=registry,
         )
         self.refusals = Counter(
@@ -100,24 +106,30 @@ class ReplicatorMetrics:
             registry=registry,
         )
         self.bootstrap_entries = Gauge(
-            "meridian_bootstrap_entries",
+            "meridian_replication_bootstrap_entries",
             "Entries copied by this region's bootstrap",
+            ["region"],
             registry=registry,
         )
         self.bootstrap_estimate = Gauge(
-            "meridian_bootstrap_entries_estimate",
+            "meridian_replication_bootstrap_entries_estimate",
             "Entries the bootstrap expects to copy",
+            ["region"],
             registry=registry,
         )
         self.bootstrap_bytes = Gauge(
-            "meridian_bootstrap_bytes", "Bytes copied by this region's bootstrap", registry=registry
+            "meridian_replication_bootstrap_bytes",
+            "Bytes copied by this region's bootstrap",
+            ["region"],
+            registry=registry,
         )
-        self.region_active = Gauge(
-            "meridian_region_active",
-            "1 once the region is ACTIVE (bootstrap complete)",
+        self.region_state = Enum(
+            "meridian_replication_region_state",
+            "This region's state: STARTING, BOOTSTRAPPING (copying a peer) or ACTIVE",
+            ["region"],
+            states=list(REGION_STATES),
             registry=registry,
         )
 
     def set_state(self, source: str, target: str, state: str) -> None:
-        for name in STATES:
-            self.state.labels(source, target, name).set(1 if name == state else 0)
+        self.state.labels(source, target).state(state)

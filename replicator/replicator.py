@@ -2,7 +2,8 @@
 
 Start order: wait for the local node (it may still be starting), check that it is the node
 of this group and region, serve the Replicator service, then start one link per peer and
-the lag updater. Stop order: health NOT_SERVING, end the streams still open (peers' pulls)
+the lag updater; readiness (`meridian.readiness`) turns SERVING once the region is ACTIVE.
+Stop order: health NOT_SERVING, end the streams still open (peers' pulls)
 and wait for them (regionnode/edge.py), stop serving (short grace), cancel links and
 updater, close the node channel. stop() is idempotent.
 """
@@ -18,6 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from meridian.config import GroupConfig
 from meridian.daemon.grpc_server import GrpcServer
+from meridian.daemon.health_door import HealthDoor
 from meridian.daemon.listen import config_key
 from meridian.daemon.local_node import local_node
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
@@ -56,6 +58,7 @@ class Replicator:
         self.region = config.region(region)
         self.registry = registry or CollectorRegistry()
         self.metrics = ReplicatorMetrics(self.registry)
+        self.metrics.region_state.labels(self.region.name).state("STARTING")
         self.failed = asyncio.Event()
         self.links: list[Link] = []
         self.port = 0
@@ -65,6 +68,7 @@ class Replicator:
         self._channel: grpc.aio.Channel | None = None
         self._server: GrpcServer | None = None
         self._tls: ReloadingServerCredentials | None = None
+        self._health_door: HealthDoor | None = None
         self._metrics: MetricsEndpoint | None = None
         self._stopped = False
 
@@ -78,7 +82,7 @@ class Replicator:
         me = await local_identity(node)
         members = [r.name for r in self.config.regions]
         addresses = {
-            r.name: str(r.replicator_listen) for r in self.config.regions if r.name != name
+            r.name: str(r.replicator_address) for r in self.config.regions if r.name != name
         }
         pins = Pins(node, name)
         self.dialer = Dialer.for_region(self.config, name)
@@ -105,7 +109,7 @@ class Replicator:
                 continue
             link = Link(
                 peer=peer.name,
-                address=str(peer.replicator_listen),
+                address=str(peer.replicator_address),
                 node=node,
                 region=name,
                 members=members,
@@ -144,14 +148,18 @@ class Replicator:
     async def _join_then_link(self, node: Any, me: Identity, peers: list[Any]) -> None:
         """Bootstrap if this region needs it, then pull from every peer."""
         await join(self.dialer, node, me, peers, self._progress)
-        self.metrics.region_active.set(1)
+        self.metrics.region_state.labels(self.region.name).state("ACTIVE")
+        if self._server is not None:
+            await self._server.set_ready(True)
         for link in self.links:
             self._tasks.spawn(f"link from {link.peer}", link.run())
 
     def _progress(self, state: pb.BootstrapState, table: str) -> None:
-        self.metrics.bootstrap_entries.set(state.entries)
-        self.metrics.bootstrap_estimate.set(state.entries_estimate)
-        self.metrics.bootstrap_bytes.set(state.bytes)
+        m, region = self.metrics, self.region.name
+        m.region_state.labels(region).state("BOOTSTRAPPING")
+        m.bootstrap_entries.labels(region).set(state.entries)
+        m.bootstrap_estimate.labels(region).set(state.entries_estimate)
+        m.bootstrap_bytes.labels(region).set(state.bytes)
 
     async def _serve(self, service: ReplicatorService) -> None:
         """Serve peers and operators; with TLS, only callers with a certificate of the
@@ -165,6 +173,13 @@ class Replicator:
         )
         rpb_grpc.add_ReplicatorServicer_to_server(service, self._server.server)
         self.port = await self._server.start()
+        if self.region.replicator_health is not None:
+            self._health_door = HealthDoor(
+                str(self.region.replicator_health),
+                self._key("replicator.health"),
+                self._server.health,
+            )
+            await self._health_door.start()
 
     def _key(self, field: str) -> str:
         return config_key([r.name for r in self.config.regions], self.region.name, field)
@@ -183,6 +198,8 @@ class Replicator:
         self._stopped = True
         if self._server is not None:
             await self._server.stop(grace, closing=f"replicator {self.region.name} stopping")
+        if self._health_door is not None:
+            await self._health_door.stop()
         await self._tasks.cancel_all()
         if self._channel is not None:
             await self._channel.close()

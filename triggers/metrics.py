@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from meridian.daemon.process_metrics import add_process_metrics
+
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 LABELS = ["region", "trigger"]
 
@@ -11,6 +13,7 @@ LABELS = ["region", "trigger"]
 class TriggerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        add_process_metrics(registry, "triggers")
         self.invocations = Counter(
             "meridian_trigger_invocations",
             "Function invocations (retries included)",

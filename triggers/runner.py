@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from meridian.config import GroupConfig
 from meridian.daemon.errors import StartupError
 from meridian.daemon.grpc_server import GrpcServer
+from meridian.daemon.health_door import HealthDoor
 from meridian.daemon.listen import config_key
 from meridian.daemon.local_node import local_node
 from meridian.daemon.metrics_endpoint import MetricsEndpoint
@@ -60,6 +61,7 @@ class Runner:
         self._channel: grpc.aio.Channel | None = None
         self._server: GrpcServer | None = None
         self._tls: ReloadingServerCredentials | None = None
+        self._health_door: HealthDoor | None = None
         self._metrics: MetricsEndpoint | None = None
         self._stopped = False
 
@@ -114,6 +116,13 @@ class Runner:
         credentials = None if self._tls is None else self._tls.credentials()
         self._server = GrpcServer(str(listen), key, credentials=credentials)
         await self._server.start()
+        await self._server.set_ready(True)
+        if self.region.trigger_health is not None:
+            key = config_key(names, self.region.name, "triggers.health")
+            self._health_door = HealthDoor(
+                str(self.region.trigger_health), key, self._server.health
+            )
+            await self._health_door.start()
         key = config_key(names, self.region.name, "triggers.metrics")
         tls = metrics_pair(self.config, self.region, metrics)
         self._metrics = MetricsEndpoint(
@@ -127,6 +136,8 @@ class Runner:
         self._stopped = True
         if self._server is not None:
             await self._server.stop(grace=1.0)
+        if self._health_door is not None:
+            await self._health_door.stop()
         await self._group.cancel_all()
         for task in self.tasks:
             await task.close()

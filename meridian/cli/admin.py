@@ -87,7 +87,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         raise CliError(f"--from: expected another region of the group ({others})", EXIT_USAGE)
     printer = Printer()
     dialer = Dialer.for_operator(config)
-    with dialer.sync_channel(str(region.replicator_listen), region.name) as channel:
+    with dialer.sync_channel(str(region.replicator_address), region.name) as channel:
         stub = rpb_grpc.ReplicatorStub(channel)
         last = None
         try:
@@ -128,7 +128,7 @@ def cmd_accept_node(args: argparse.Namespace) -> int:
         )
     request = rpb.AcceptNodeRequest(peer=args.peer, node_id=args.node_id or "")
     dialer = Dialer.for_operator(config)
-    with dialer.sync_channel(str(region.replicator_listen), region.name) as channel:
+    with dialer.sync_channel(str(region.replicator_address), region.name) as channel:
         try:
             reply = rpb_grpc.ReplicatorStub(channel).AcceptNode(request, timeout=10)
         except grpc.RpcError as exc:

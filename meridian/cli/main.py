@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meridian.cli import credentials
+from meridian.cli import health as health_cli
 from meridian.cli import triggers as triggers_cli
 from meridian.cli.admin import (
     cmd_accept_node,
@@ -343,6 +344,11 @@ COMMANDS: dict[str, Command] = {
     "verify": Command("check that all regions hold the same data", _args_verify, cmd_verify),
     "conflicts": Command(
         "recent last-writer-wins conflicts of a node", _args_conflicts, cmd_conflicts
+    ),
+    "health": Command(
+        "ask a process's gRPC health service (exit 0 when SERVING)",
+        health_cli.add_arguments,
+        health_cli.cmd_health,
     ),
     "triggers": Command(
         "run a region's stream triggers (run), or show their state (status)",

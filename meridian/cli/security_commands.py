@@ -30,7 +30,15 @@ def cmd_certs(args: argparse.Namespace) -> int:
     """Create what is missing of the group's certificates; keep what is there and fits."""
     config = load_group(args.config)
     directory = _cert_dir(config, args.dir)
-    hosts = {r.name: _hosts(r.node_listen.host, r.replicator_listen.host) for r in config.regions}
+    hosts = {
+        r.name: _hosts(
+            r.node_listen.host,
+            r.replicator_listen.host,
+            r.node_address.host,
+            r.replicator_address.host,
+        )
+        for r in config.regions
+    }
     try:
         report = certs.write_group_layout(directory, config.group, hosts, force=args.force)
     except (OSError, ValueError) as exc:
@@ -53,7 +61,9 @@ def _cert_dir(config: GroupConfig, given: str | None) -> pathlib.Path:
 
 
 def _hosts(*hosts: str) -> list[str]:
-    return sorted(set(hosts))
+    """The names a region's certificate covers: where it listens and where it is reached
+    (a wildcard listen address names no host)."""
+    return sorted(set(hosts) - {"0.0.0.0", "::", ""})
 
 
 def _layout_mismatches(config: GroupConfig, layout: certs.Layout) -> list[str]:

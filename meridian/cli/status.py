@@ -22,7 +22,7 @@ def collect(
     regions: list[dict[str, Any]] = []
     dialer = Dialer.for_operator(config)
     for region in config.regions:
-        with dialer.sync_channel(str(region.replicator_listen), region.name) as channel:
+        with dialer.sync_channel(str(region.replicator_address), region.name) as channel:
             try:
                 reply = rpb_grpc.ReplicatorStub(channel).Status(
                     rpb.StatusRequest(), timeout=timeout

@@ -42,7 +42,7 @@ class Target:
     def of_region(
         cls, config: GroupConfig, region: str, credentials: Credentials | None = None
     ) -> Target:
-        return cls(str(config.region(region).node_listen), region, "", config, credentials)
+        return cls(str(config.region(region).node_address), region, "", config, credentials)
 
     @property
     def label(self) -> str:
@@ -85,7 +85,7 @@ def target_of(args: argparse.Namespace, *, table: bool = True) -> Target:
             region_config = config.region(args.region)
         except ConfigError as exc:
             raise UsageError(f"--region: {exc}") from None
-        endpoint, region = str(region_config.node_listen), region_config.name
+        endpoint, region = str(region_config.node_address), region_config.name
     name = ""
     if table:
         name = args.table or _default_table(config)

@@ -11,28 +11,32 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import urllib.request
 from typing import Any
 
 import grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from meridian.cli.metrics_fetch import fetch_metrics
 from meridian.cli.output import render_table
+from meridian.cli.target import Target, open_channel
 from meridian.config import GroupConfig, RegionConfig
 from meridian.model.render import time_text
+from meridian.pb import client_pb2_grpc
 from meridian.pb import node_pb2 as pb
-from meridian.wire.channels import connect
 from meridian.wire.oneline import one_line
 from triggers import checkpoint
 
 Samples = dict[tuple[str, str], dict[str, float]]  # (trigger, metric) -> labels text -> value
 
 
-def scrape(address: str, timeout: float) -> dict[str, dict[str, float]] | None:
-    """Metric samples of one trigger runner by trigger name; None when it does not answer."""
+def scrape(
+    config: GroupConfig, region: RegionConfig, timeout: float
+) -> dict[str, dict[str, float]] | None:
+    """Metric samples of a region's trigger runner by trigger name; None when it does not
+    answer."""
+    assert region.trigger_metrics_listen is not None
     try:
-        with urllib.request.urlopen(f"http://{address}/metrics", timeout=timeout) as response:
-            text = response.read().decode()
+        text = fetch_metrics(config, region, region.trigger_metrics_listen, timeout)
     except (OSError, ValueError):
         return None
     out: dict[str, dict[str, float]] = {}
@@ -48,8 +52,11 @@ def scrape(address: str, timeout: float) -> dict[str, dict[str, float]] | None:
     return out
 
 
-def _heads(region: RegionConfig, tables: set[str], timeout: float) -> dict[str, int]:
-    channel, node = connect(str(region.node_listen))
+def _heads(
+    config: GroupConfig, region: RegionConfig, tables: set[str], timeout: float
+) -> dict[str, int]:
+    channel = open_channel(Target.of_region(config, region.name, None))
+    node = client_pb2_grpc.ClientStub(channel)
     heads: dict[str, int] = {}
     with channel:
         for table in sorted(tables):
@@ -66,8 +73,8 @@ def _region_rows(config: GroupConfig, region: RegionConfig, timeout: float) -> l
     if not triggers:
         return []
     address = str(region.trigger_metrics_listen)
-    samples = scrape(address, timeout)
-    heads = _heads(region, {t.table for t in triggers}, timeout)
+    samples = scrape(config, region, timeout)
+    heads = _heads(config, region, {t.table for t in triggers}, timeout)
     rows = []
     for trigger in triggers:
         try:

@@ -15,6 +15,7 @@ from meridian.config.addresses import (
     refuse_clashes,
     same_machine,
 )
+from meridian.config.advertise import advertise_value, refuse_shared_advertise
 from meridian.config.errors import ConfigError
 from meridian.config.security import BasicAuth, CertPair, basic_auth, cert_pair
 from meridian.config.values import (
@@ -29,6 +30,7 @@ REPLICATOR_METRICS_PORT_OFFSET = 100
 TRIGGER_METRICS_PORT_OFFSET = 200
 TRIGGER_LISTEN_PORT_OFFSET = 100  # above replicator.listen's port
 PEER_LISTEN_PORT_OFFSET = 1000  # above node.listen's port, on 127.0.0.1
+TRIGGER_KEYS = ("listen", "metrics", "health")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,24 @@ class RegionConfig:
     trigger_listen: Address | None = None
     tls: CertPair | None = None  # this region's certificate and key (the group's tls section)
     metrics_auth: BasicAuth | None = None  # HTTP basic auth on every metrics endpoint
+    # What clients and peers dial: `advertise` when given (a machine behind NAT), else listen.
+    node_advertise: Address | None = None
+    replicator_advertise: Address | None = None
+    # Plaintext listeners serving only the gRPC health service, for probes that cannot speak
+    # TLS (Kubernetes' native gRPC probes); None when not configured.
+    node_health: Address | None = None
+    replicator_health: Address | None = None
+    trigger_health: Address | None = None
+
+    @property
+    def node_address(self) -> Address:
+        """Where clients (the CLI, other machines) reach this region's node."""
+        return self.node_advertise or self.node_listen
+
+    @property
+    def replicator_address(self) -> Address:
+        """Where peer replicators and the CLI reach this region's replicator."""
+        return self.replicator_advertise or self.replicator_listen
 
 
 def _replicator_metrics(fields: dict[str, Any], path: str, metrics: Address) -> Address:
@@ -67,7 +87,7 @@ def _trigger_runner(
 ) -> tuple[Address | None, Address | None]:
     """The trigger runner's gRPC and metrics addresses; by default the replicator's listen
     port + 100 and the node's metrics port + 200."""
-    fields = {} if value is None else mapping_fields(value, path, (), ("listen", "metrics"))
+    fields = {} if value is None else mapping_fields(value, path, (), TRIGGER_KEYS)
     return (
         _address_or_offset(
             fields.get("listen"), f"{path}.listen", replicator, TRIGGER_LISTEN_PORT_OFFSET
@@ -95,11 +115,17 @@ def _region(value: Any, path: str) -> RegionConfig:
     )
     name = name_value(fields["name"], f"{path}.name", 1, 64)
     node = mapping_fields(
-        fields["node"], f"{path}.node", required=("listen", "data_dir"), optional=("peer_listen",)
+        fields["node"],
+        f"{path}.node",
+        required=("listen", "data_dir"),
+        optional=("peer_listen", "advertise", "health"),
     )
     node_listen = parse_address(node["listen"], f"{path}.node.listen")
     replicator = mapping_fields(
-        fields["replicator"], f"{path}.replicator", required=("listen",), optional=("metrics",)
+        fields["replicator"],
+        f"{path}.replicator",
+        required=("listen",),
+        optional=("metrics", "advertise", "health"),
     )
     metrics = mapping_fields(
         fields["metrics"], f"{path}.metrics", required=("listen",), optional=("basic_auth",)
@@ -127,7 +153,20 @@ def _region(value: Any, path: str) -> RegionConfig:
         metrics_auth=None
         if "basic_auth" not in metrics
         else basic_auth(metrics["basic_auth"], f"{path}.metrics.basic_auth"),
+        node_advertise=advertise_value(node.get("advertise"), f"{path}.node", node_listen),
+        replicator_advertise=advertise_value(
+            replicator.get("advertise"), f"{path}.replicator", replicator_listen
+        ),
+        node_health=_optional_address(node.get("health"), f"{path}.node.health"),
+        replicator_health=_optional_address(replicator.get("health"), f"{path}.replicator.health"),
+        trigger_health=_optional_address(
+            (fields.get("triggers") or {}).get("health"), f"{path}.triggers.health"
+        ),
     )
+
+
+def _optional_address(value: Any, path: str) -> Address | None:
+    return None if value is None else parse_address(value, path)
 
 
 def _peer_listen(value: Any, path: str, node: Address) -> Address:
@@ -166,6 +205,12 @@ def listen_addresses_of(regions: Iterable[RegionConfig]) -> Iterable[tuple[str, 
         yield f"regions[{i}].replicator.listen", region.replicator_listen, ""
         yield f"regions[{i}].metrics.listen", metrics, ""
         yield f"regions[{i}].replicator.metrics", region.replicator_metrics_listen, note
+        for key, health in (
+            ("node.health", region.node_health),
+            ("replicator.health", region.replicator_health),
+        ):
+            if health is not None:
+                yield f"regions[{i}].{key}", health, ""
 
 
 def _peer_location(region: RegionConfig) -> Address:
@@ -210,5 +255,6 @@ def regions_section(value: Any) -> tuple[RegionConfig, ...]:
         regions.append(region)
     result = tuple(regions)
     refuse_clashes(listen_addresses_of(result))
+    refuse_shared_advertise(result)
     _shared_data_dirs(result)
     return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meridian.config.addresses import WILDCARD_HOSTS
+from meridian.config.addresses import WILDCARD_HOSTS, Address
 from meridian.config.group import GroupConfig
 
 
@@ -16,7 +16,8 @@ def summary(config: GroupConfig) -> str:
     ]
     for r in config.regions:
         metrics = f"{r.metrics_listen} (node), {r.replicator_metrics_listen} (replicator)"
-        processes = f"node {r.node_listen}, replicator {r.replicator_listen}"
+        processes = f"node {_door(r.node_listen, r.node_advertise)}, "
+        processes += f"replicator {_door(r.replicator_listen, r.replicator_advertise)}"
         if config.triggers_of(r.name):
             metrics += f", {r.trigger_metrics_listen} (triggers)"
             processes += f", triggers {r.trigger_listen}"
@@ -37,8 +38,9 @@ def summary(config: GroupConfig) -> str:
 
 def warnings_of(config: GroupConfig) -> list[str]:
     """What is valid but almost surely wrong: a wildcard host (0.0.0.0, ::) where processes
-    also connect. Every process reaches a region's node and replicator at the address they
-    listen on, and a wildcard address reaches only the connecting machine itself."""
+    also connect. Every process reaches a region's node and replicator at its advertised
+    address (by default the listen address), and a wildcard reaches only the connecting
+    machine itself."""
     out = []
     if config.insecure and config.tls is None:
         out.append(
@@ -46,17 +48,19 @@ def warnings_of(config: GroupConfig) -> list[str]:
             "and anyone on the network can read or change it; add a tls section"
         )
     for index, r in enumerate(config.regions):
-        for path, address in (
-            (f"regions[{index}].node.listen", r.node_listen),
-            (f"regions[{index}].replicator.listen", r.replicator_listen),
-        ):
+        for door, address in (("node", r.node_address), ("replicator", r.replicator_address)):
             if address.host in WILDCARD_HOSTS:
                 out.append(
-                    f"{path}: {address.host} is also the address other processes connect to, "
-                    "and it reaches only their own machine; give an address that the other "
-                    "regions can reach (see deploy/README.md)"
+                    f"regions[{index}].{door}.listen: {address.host} is also the address other "
+                    "processes connect to, and it reaches only their own machine; give an "
+                    f"address that the other regions can reach, or set {door}.advertise "
+                    "(see docs/deployment.md)"
                 )
     return out
+
+
+def _door(listen: Address, advertise: Address | None) -> str:
+    return f"{listen}" if advertise is None else f"{listen} (advertised as {advertise})"
 
 
 def _plural(n: int, word: str) -> str:

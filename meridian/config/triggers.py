@@ -312,6 +312,8 @@ def check_trigger_runner_addresses(
                     ("metrics.listen", TRIGGER_METRICS_PORT_OFFSET),
                 )
             )
+        if region.trigger_health is not None:
+            extra.append((f"regions[{i}].triggers.health", region.trigger_health, ""))
     if extra:
         refuse_clashes([*listen_addresses_of(regions), *extra])
 

@@ -1,5 +1,8 @@
 """A gRPC server as every Meridian daemon runs one: no port sharing, the server edge
-(undecodable requests, error statuses with reasons), and the standard health service."""
+(undecodable requests, error statuses with reasons), and the standard health service.
+
+Health names: "" is liveness (SERVING from start to stop); READINESS is SERVING only while
+the process can do its work (the daemon says when, with `set_ready`)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from meridian.daemon.listen import SERVER_OPTIONS, listen_failed
 from meridian.wire.edge import ServerEdge
+
+READINESS = "meridian.readiness"
 
 
 class GrpcServer:
@@ -54,7 +59,13 @@ class GrpcServer:
         self._started = True
         for name in self._health_names:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.set_ready(False)
         return self.port
+
+    async def set_ready(self, ready: bool) -> None:
+        """READINESS SERVING or NOT_SERVING; ignored once the server is stopping."""
+        status = health_pb2.HealthCheckResponse
+        await self.health.set(READINESS, status.SERVING if ready else status.NOT_SERVING)
 
     async def stop(self, grace: float, closing: str = "") -> None:
         """Health NOT_SERVING, end open streams with UNAVAILABLE (`closing`) when given, then

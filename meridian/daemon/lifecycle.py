@@ -1,7 +1,8 @@
 """One lifecycle for every daemon (node, replicator, trigger runner) run as a process.
 
 `run_daemon` sets up logging, builds the component from the group file, starts it, serves
-until a signal or a crash, then stops it. Exit codes (`exit_codes`): 0 after a clean stop,
+until a signal or a crash, then stops it; a service manager hears READY=1 once it serves and
+STOPPING=1 when the stop begins (`sd_notify`). Exit codes (`exit_codes`): 0 after a clean stop,
 1 when a component crashed, 3 when the configuration or startup failed (with a message that
 says what to fix). The first SIGTERM or SIGINT stops gracefully; a second one exits at once.
 """
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from meridian.config import ConfigError, GroupConfig, load
+from meridian.daemon import clock_sync, sd_notify
 from meridian.daemon.errors import StartupError
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 
@@ -52,10 +54,12 @@ def run_daemon(
     """Run one daemon process to its end; its exit code. `make` may raise ConfigError."""
     setup_logging(component, region)
     try:
-        daemon = make(load(config_path))
+        config = load(config_path)
+        daemon = make(config)
     except ConfigError as exc:
         print(f"meridian {component}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    clock_sync.warn_if_unsynchronised(config.replication.max_clock_offset_ms)
     return asyncio.run(_run(component, daemon))
 
 
@@ -67,6 +71,7 @@ async def _run(component: str, daemon: Daemon) -> int:
         await daemon.stop()
         return EXIT_CONFIG
     freeze_startup_objects()
+    sd_notify.notify(sd_notify.READY)
     return await serve_until_signal(daemon)
 
 
@@ -98,6 +103,7 @@ async def serve_until_signal(daemon: Daemon) -> int:
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waiters:
         waiter.cancel()
+    sd_notify.notify(sd_notify.STOPPING)
     await daemon.stop()
     await drain(DRAIN_S)
     return EXIT_FAILURE if daemon.failed.is_set() else EXIT_OK

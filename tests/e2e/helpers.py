@@ -21,10 +21,12 @@ from typing import Any
 
 import grpc
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from meridian.cli.supervisor import Child, children, stop_all
 from meridian.config import load
+from meridian.daemon.grpc_server import READINESS as READINESS
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc
 from meridian.wire import peer_token
@@ -223,6 +225,18 @@ def sample_value(page: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+def health(address: str, service: str = "") -> str:
+    """The health status name at `address`, or the gRPC code's name when the call fails."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=5
+            )
+        except grpc.RpcError as exc:
+            return exc.code().name  # type: ignore[attr-defined, no-any-return]
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
 
 def node_info(config: pathlib.Path, region: str) -> pb.NodeInfoResponse:

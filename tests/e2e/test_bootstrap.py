@@ -15,7 +15,16 @@ from meridian.cli.supervisor import Child, wait_ready
 from meridian.config import load
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
-from tests.e2e.helpers import child_logs, e2e_group, json_of, node_info, run_cli, supervised
+from tests.e2e.helpers import (
+    READINESS,
+    child_logs,
+    e2e_group,
+    health,
+    json_of,
+    node_info,
+    run_cli,
+    supervised,
+)
 from tests.harness import wait_until, write_group
 
 ITEMS = 30_000
@@ -75,6 +84,15 @@ def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
     procs["ap-south.replicator"].proc.wait()
     state = node_info(config, "ap-south").bootstrap
     assert state.state == "BOOTSTRAPPING" and 0 < state.entries < ITEMS + 1, state
+    ap = load(config).region("ap-south")
+    node, replicator = str(ap.node_listen), str(ap.replicator_listen)
+    assert health(node) == "SERVING"  # alive, but not ready while half copied
+    wait_until(
+        lambda: health(node, READINESS) == "NOT_SERVING",
+        10,
+        "ap-south's node not ready",
+        logs=[child_logs(procs)],
+    )
     written = run_cli(
         "put", "--config", config, "--region", "us-east", json.dumps({"pk": "late", "sk": "s"})
     )
@@ -84,6 +102,12 @@ def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
         lambda: node_info(config, "ap-south").bootstrap.state == "ACTIVE",
         120,
         "ap-south ACTIVE",
+        logs=[child_logs(procs)],
+    )
+    wait_until(
+        lambda: health(node, READINESS) == health(replicator, READINESS) == "SERVING",
+        10,
+        "ap-south ready",
         logs=[child_logs(procs)],
     )
     wait_until(

@@ -51,7 +51,23 @@ def test_a_wildcard_listen_address_is_warned_about(
     plaintext, warning = err.splitlines()
     assert plaintext.startswith("warning: insecure: true: traffic to addresses"), err
     assert warning.startswith(f"warning: {path}: {host.strip('[]')} is also the address"), err
-    assert "deploy/README.md" in warning
+    assert f"set {component}.advertise" in warning
+    assert "docs/deployment.md" in warning
+
+
+def test_a_wildcard_listen_address_with_an_advertised_one_is_fine(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = e2e_group(tmp_path, ("us-east", "eu-west"))
+    port = doc["regions"][1]["node"]["listen"].rsplit(":", 1)[1]
+    doc["regions"][1]["node"]["listen"] = f"0.0.0.0:{port}"
+    doc["regions"][1]["node"]["advertise"] = f"eu.example.com:{port}"
+    doc["insecure"] = True
+    config = write_group(tmp_path / "group.yaml", doc)
+    assert cli.main(["check-config", str(config)]) == errors.EXIT_OK
+    out, err = capsys.readouterr()
+    assert f"node 0.0.0.0:{port} (advertised as eu.example.com:{port})" in out
+    assert [line.split(":")[1] for line in err.splitlines()] == [" insecure"], err
 
 
 def test_metrics_on_a_wildcard_address_are_fine(

@@ -374,7 +374,7 @@ TRIGGER_INVALID: list[tuple[str, Mutation, str]] = [
     (
         "region-triggers-unknown-key",
         put(*R0, "triggers", {"port": "127.0.0.1:1"}),
-        'regions[0].triggers: unknown key "port" (expected one of: listen, metrics)',
+        'regions[0].triggers: unknown key "port" (expected one of: health, listen, metrics)',
     ),
     (
         "region-triggers-metrics-bad",
@@ -405,6 +405,59 @@ TRIGGER_INVALID: list[tuple[str, Mutation, str]] = [
         "node-peer-listen-clash",
         put(*R1, "node", "peer_listen", "127.0.0.1:7101"),
         "regions[1].node.peer_listen: port 7101 already used by regions[0].node.listen",
+    ),
+    (
+        "node-advertise-bad",
+        put(*R0, "node", "advertise", "nat.example.com"),
+        'regions[0].node.advertise: expected HOST:PORT, got "nat.example.com"',
+    ),
+    (
+        "node-advertise-wildcard",
+        put(*R0, "node", "advertise", "0.0.0.0:7101"),
+        "regions[0].node.advertise: 0.0.0.0:7101 cannot be dialled; give the address other "
+        "machines reach regions[0].node.listen at",
+    ),
+    (
+        "replicator-advertise-loopback-for-a-specific-listen",
+        both(
+            put(*R0, "replicator", "listen", "10.0.0.1:7201"),
+            put(*R0, "replicator", "advertise", "127.0.0.1:7201"),
+        ),
+        "regions[0].replicator.advertise: loopback address 127.0.0.1:7201 does not reach a "
+        "server listening on 10.0.0.1:7201",
+    ),
+    (
+        "replicator-advertise-shared",
+        both(
+            put(*R0, "replicator", "listen", "0.0.0.0:7201"),
+            put(*R0, "replicator", "advertise", "eu.example.com:7202"),
+            put(*R1, "replicator", "listen", "0.0.0.0:7202"),
+            put(*R1, "replicator", "advertise", "eu.example.com:7202"),
+        ),
+        "regions[1].replicator.advertise: port 7202 already used by "
+        "regions[0].replicator.advertise (every node and replicator must be dialled at its own "
+        "address)",
+    ),
+    (
+        "node-advertise-is-another-region-listen",
+        put(*R1, "node", "advertise", "127.0.0.1:7101"),
+        "regions[1].node.advertise: port 7101 already used by regions[0].node.listen (every "
+        "node and replicator must be dialled at its own address)",
+    ),
+    (
+        "node-health-clash",
+        put(*R1, "node", "health", "127.0.0.1:9101"),
+        "regions[1].node.health: port 9101 already used by regions[0].metrics.listen",
+    ),
+    (
+        "replicator-health-bad",
+        put(*R0, "replicator", "health", "7301"),
+        'regions[0].replicator.health: expected HOST:PORT, got "7301"',
+    ),
+    (
+        "triggers-health-clash",
+        with_trigger(put(*R0, "triggers", {"health": "127.0.0.1:7101"})),
+        "regions[0].triggers.health: port 7101 already used by regions[0].node.listen",
     ),
     (
         "node-peer-listen-default-overflows",
@@ -685,7 +738,8 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "node-typo",
         rename(*R0, "node", "listen", "listn"),
-        'regions[0].node: unknown key "listn" (expected one of: data_dir, listen, peer_listen)',
+        'regions[0].node: unknown key "listn" (expected one of: advertise, data_dir, health, '
+        "listen, peer_listen)",
     ),
     ("node-listen-missing", drop(*R0, "node", "listen"), "regions[0].node.listen: required"),
     ("data-dir-missing", drop(*R0, "node", "data_dir"), "regions[0].node.data_dir: required"),
@@ -757,7 +811,8 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "replicator-unknown-key",
         put(*R0, "replicator", "metric", "127.0.0.1:9999"),
-        'regions[0].replicator: unknown key "metric" (expected one of: listen, metrics)',
+        'regions[0].replicator: unknown key "metric" (expected one of: advertise, health, listen, '
+        "metrics)",
     ),
     (
         "replicator-listen-bad",
@@ -879,6 +934,31 @@ def test_base_is_valid_and_defaults_are_applied() -> None:
     assert us.replicator_metrics_listen == Address("127.0.0.1", 9201)
     assert us.node_peer_listen == Address("127.0.0.1", 8101)  # node.listen port + 1000
     assert us.trigger_listen == Address("127.0.0.1", 7301)  # replicator.listen port + 100
+
+
+def test_advertise_and_health_addresses() -> None:
+    doc = copy.deepcopy(BASE)
+    us = doc["regions"][0]
+    us["node"].update(listen="0.0.0.0:7101", advertise="us.example.com:17101")
+    us["node"]["health"] = "0.0.0.0:7301"
+    us["replicator"].update(listen="10.1.0.5:7201", advertise="203.0.113.9:7201")
+    us["replicator"]["health"] = "0.0.0.0:7401"
+    us["triggers"] = {"health": "127.0.0.1:7501"}
+    doc["insecure"] = True  # plaintext doors beyond loopback (health listeners need not)
+    parsed = parse_doc(doc)
+    region, eu = parsed.regions[0], parsed.regions[1]
+    assert region.node_address == Address("us.example.com", 17101)
+    assert region.replicator_address == Address("203.0.113.9", 7201)
+    assert region.node_listen == Address("0.0.0.0", 7101)
+    assert region.node_peer_listen == Address("127.0.0.1", 8101)
+    assert (region.node_health, region.replicator_health, region.trigger_health) == (
+        Address("0.0.0.0", 7301),
+        Address("0.0.0.0", 7401),
+        Address("127.0.0.1", 7501),
+    )
+    assert eu.node_address == eu.node_listen and eu.node_advertise is None
+    assert eu.replicator_address == eu.replicator_listen
+    assert eu.node_health is None
 
 
 def test_explicit_values_are_used() -> None:
@@ -1409,3 +1489,14 @@ def test_remote_addresses_are_allowed_with_tls_or_insecure() -> None:
     doc = remote(copy.deepcopy(BASE))
     doc["insecure"] = True
     assert parse_doc(doc).insecure
+
+
+def test_a_health_listener_may_be_plaintext_beyond_loopback() -> None:
+    """It serves only the health service (probes that cannot speak TLS), so it is exempt
+    from the loopback-only rule for plaintext; the doors are not."""
+    doc = copy.deepcopy(BASE)
+    doc["regions"][0]["node"]["health"] = "0.0.0.0:7301"
+    assert parse_doc(doc).regions[0].node_health == Address("0.0.0.0", 7301)
+    doc["regions"][0]["node"]["listen"] = "0.0.0.0:7101"
+    with pytest.raises(ConfigError, match=r"regions\[0\]\.node\.listen: .* not a loopback"):
+        parse_doc(doc)
