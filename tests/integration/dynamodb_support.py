@@ -1,0 +1,102 @@
+"""A real node serving the DynamoDB door, for tests that drive it with blocking clients
+(boto3, raw HTTP): the node runs on an event loop of its own thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from prometheus_client import CollectorRegistry
+
+from meridian.pb import node_pb2 as pb
+from meridian.security.tls import ServerTlsFiles
+from regionnode.node import Node, NodeSettings
+from tests.integration.test_node import TABLES, spec
+
+START_S = 20.0
+REGION = "us-east"
+# Tables of the door's tests: a sort key of each type, and one of each stream view type.
+DOOR_TABLES = [
+    *TABLES,
+    spec("things", pk="id"),
+    spec("events", pk="pk", sk=("sk", pb.KEY_TYPE_S)),
+]
+
+
+@dataclass
+class ServedNode:
+    node: Node
+    endpoint: str
+    loop: asyncio.AbstractEventLoop
+
+    def client(self, service: str = "dynamodb", **kwargs: Any) -> Any:
+        return boto3.client(service, **client_kwargs(self.endpoint, **kwargs))
+
+    def resource(self, **kwargs: Any) -> Any:
+        return boto3.resource("dynamodb", **client_kwargs(self.endpoint, **kwargs))
+
+    def call(self, coroutine: Any) -> Any:
+        """Run a coroutine on the node's loop (e.g. a gRPC-free look at its store)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(START_S)
+
+
+def client_kwargs(
+    endpoint: str,
+    key: str = "anything",
+    secret: str = "anything",  # noqa: S107 - a test credential
+    region: str = REGION,
+    verify: Any = None,
+) -> dict[str, Any]:
+    return {
+        "endpoint_url": endpoint,
+        "region_name": region,
+        "aws_access_key_id": key,
+        "aws_secret_access_key": secret,
+        "verify": verify,
+        "config": Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=20),
+    }
+
+
+@contextlib.contextmanager
+def serving_node(
+    data_dir: pathlib.Path,
+    *,
+    tables: Sequence[pb.TableSpec] = DOOR_TABLES,
+    credentials: pathlib.Path | None = None,
+    tls: ServerTlsFiles | None = None,
+    region: str = REGION,
+) -> Iterator[ServedNode]:
+    """A node with the DynamoDB door on a free port, in a thread; stopped on the way out."""
+    settings = NodeSettings(
+        group="it",
+        region=region,
+        data_dir=data_dir,
+        listen="127.0.0.1:0",
+        peer_listen="127.0.0.1:0",
+        sync=False,
+        tables=list(tables),
+        peers=[],
+        api_listen="127.0.0.1:0",
+        credentials=credentials,
+        client_tls=tls,
+    )
+    node = Node(settings, CollectorRegistry())
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="door node", daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(node.start(), loop).result(START_S)
+        scheme = "http" if tls is None else "https"
+        yield ServedNode(node, f"{scheme}://127.0.0.1:{node.api_port}", loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(node.stop(grace=0.5), loop).result(START_S)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(START_S)
+        loop.close()
