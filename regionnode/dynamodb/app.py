@@ -32,7 +32,7 @@ DYNAMODB = "DynamoDB_20120810."
 STREAMS = "DynamoDBStreams_20120810."
 CONTENT_TYPES = (b"application/x-amz-json-1.0", b"application/json")
 MAX_BODY = 16 * 1024 * 1024
-MAX_NESTING = 64  # a DynamoDB item nests 32 levels; its JSON form twice as many
+MAX_NESTING = 100  # an item nests 32 levels, 64 in JSON, inside a request of a few more
 
 Body = dict[str, Any]
 Handler = Callable[[Body, Caller], Awaitable[Body]]

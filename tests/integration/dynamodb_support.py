@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import json
 import pathlib
 import threading
 from collections.abc import Iterator, Sequence
@@ -50,7 +52,7 @@ class ServedNode:
 def client_kwargs(
     endpoint: str,
     key: str = "anything",
-    secret: str = "anything",  # noqa: S107 - a test credential
+    secret: str = "anything",
     region: str = REGION,
     verify: Any = None,
 ) -> dict[str, Any]:
@@ -100,3 +102,28 @@ def serving_node(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(START_S)
         loop.close()
+
+
+def post(
+    endpoint: str,
+    target: str | None,
+    body: bytes | Any,
+    content_type: str = "application/x-amz-json-1.0",
+    method: str = "POST",
+    path: str = "/",
+) -> tuple[int, dict[str, str], Any]:
+    """One raw HTTP request (unsigned): status, headers (lower-case names), JSON answer."""
+    host, port = endpoint.split("//", 1)[1].rsplit(":", 1)
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": content_type}
+    if target is not None:
+        headers["X-Amz-Target"] = target
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    try:
+        connection.request(method, path, raw, headers)
+        response = connection.getresponse()
+        data = response.read()
+        answer_headers = {k.lower(): v for k, v in response.getheaders()}
+        return response.status, answer_headers, json.loads(data) if data else None
+    finally:
+        connection.close()

@@ -3,7 +3,6 @@ every data-plane operation, DynamoDB's error shapes, and bad input refused at th
 
 from __future__ import annotations
 
-import pathlib
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
