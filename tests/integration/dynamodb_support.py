@@ -10,7 +10,7 @@ import json
 import pathlib
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -37,12 +37,22 @@ class ServedNode:
     node: Node
     endpoint: str
     loop: asyncio.AbstractEventLoop
+    clients: list[Any] = field(default_factory=list)  # closed before the node stops
 
     def client(self, service: str = "dynamodb", **kwargs: Any) -> Any:
-        return boto3.client(service, **client_kwargs(self.endpoint, **kwargs))
+        client = boto3.client(service, **client_kwargs(self.endpoint, **kwargs))
+        self.clients.append(client)
+        return client
 
     def resource(self, **kwargs: Any) -> Any:
-        return boto3.resource("dynamodb", **client_kwargs(self.endpoint, **kwargs))
+        resource = boto3.resource("dynamodb", **client_kwargs(self.endpoint, **kwargs))
+        self.clients.append(resource.meta.client)
+        return resource
+
+    def close_clients(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
 
     def call(self, coroutine: Any) -> Any:
         """Run a coroutine on the node's loop (e.g. a gRPC-free look at its store)."""
@@ -93,11 +103,15 @@ def serving_node(
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="door node", daemon=True)
     thread.start()
+    served = None
     try:
         asyncio.run_coroutine_threadsafe(node.start(), loop).result(START_S)
         scheme = "http" if tls is None else "https"
-        yield ServedNode(node, f"{scheme}://127.0.0.1:{node.api_port}", loop)
+        served = ServedNode(node, f"{scheme}://127.0.0.1:{node.api_port}", loop)
+        yield served
     finally:
+        if served is not None:
+            served.close_clients()  # TLS connections close only once their peer answers
         asyncio.run_coroutine_threadsafe(node.stop(grace=0.5), loop).result(START_S)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(START_S)
