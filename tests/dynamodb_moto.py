@@ -31,7 +31,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tests.expressions_moto import KEY, Case, Generator, Outcome, canonical, canonical_item
+from tests.expressions_moto import KEY, Case, Generator, Outcome, canonical_item
 from tests.expressions_moto import disagreement as expression_disagreement
 
 TABLE = "diff"  # partition key only: the expression generator's items

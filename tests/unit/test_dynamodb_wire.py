@@ -99,7 +99,7 @@ def test_expression_values_and_legacy_conditions_become_attribute_values() -> No
     )
     assert legacy["a"]["AttributeValueList"] == [pb.AttributeValue(n="1"), pb.AttributeValue(n="2")]
     assert legacy["b"] == {"Value": pb.AttributeValue(s="x"), "Exists": True}
-    with pytest.raises(ItemError, match="Expected.a"):
+    with pytest.raises(ItemError, match=r"Expected\.a"):
         legacy_in({"a": "nope"}, "Expected")
 
 
