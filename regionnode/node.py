@@ -1,11 +1,12 @@
-"""A region node: its store, clock, writer, stream readers and two doors, as one component.
+"""A region node: its store, clock, writer, stream readers and doors, as one component.
 
 Health: "" is liveness; the readiness name (`meridian.readiness`) is NOT_SERVING while the
-region bootstraps. Doors: the client door (`client_service`, on node.listen) and the peer door
+region bootstraps. Doors: the client door (`client_service`, on node.listen), the peer door
 (`replication_service`, on node.peer_listen, loopback, admitting only callers with the
-region's token). Start order: open the store, create or check the configured tables, restore
-the clock from the persisted high-water mark, start the writer, then open both doors. Stop
-order (reverse, each step bounded): mark health NOT_SERVING, stop accepting and let
+region's token) and, when api.listen is set, the DynamoDB door (`regionnode/dynamodb/`).
+Start order: open the store, create or check the configured tables, restore the clock from
+the persisted high-water mark, start the writer, then open the doors. Stop order (reverse,
+each step bounded): mark health NOT_SERVING, stop accepting (the DynamoDB door first) and let
 in-flight requests finish within the grace period (the writer keeps committing for them),
 stop background tasks, close the store. stop() is idempotent.
 """
