@@ -5,11 +5,14 @@ key limited to other tables), and HTTPS with the region's certificate."""
 from __future__ import annotations
 
 import pathlib
+import socket
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, SSLError
+from cryptography import x509
 
 from meridian.security import access, certs
 from meridian.security.keystore import write_keys
@@ -202,3 +205,23 @@ def test_https_with_the_region_certificate(tmp_path: pathlib.Path) -> None:
         untrusted = node.client(verify=True)  # the system's CAs do not know the group's
         with pytest.raises(SSLError):
             untrusted.list_tables()
+        # a certificate rotated on disk is served from the next handshake on
+        before = served_serial(node.node.api_port, ca)
+        renewed = certs.issue_region(
+            certs.load_issued(*layout.ca), "it", "us-east", ["127.0.0.1"], loopback=True
+        )
+        certs.write_issued(cert, key, renewed, force=True)
+        assert served_serial(node.node.api_port, ca) == renewed.cert.serial_number != before
+        assert node.client(verify=str(ca)).list_tables()["TableNames"]
+
+
+def served_serial(port: int, ca: pathlib.Path) -> int:
+    context = ssl.create_default_context(cafile=str(ca))
+    context.check_hostname = False
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return int(x509.load_der_x509_certificate(der).serial_number)
