@@ -26,12 +26,15 @@ from regionnode.dynamodb.items import DataPlane
 from regionnode.dynamodb.iterators import IteratorSigner
 from regionnode.dynamodb.streams import StreamsApi
 from regionnode.dynamodb.tables import CONTROL_PLANE, ControlPlane, Tables
-from regionnode.rpc import READS, Core
+from regionnode.rpc import READS, STATE_METADATA, Core
 
 DYNAMODB = "DynamoDB_20120810."
 STREAMS = "DynamoDBStreams_20120810."
 CONTENT_TYPES = (b"application/x-amz-json-1.0", b"application/json")
 MAX_BODY = 16 * 1024 * 1024
+# On reads while the region bootstraps (replication.reads_while_bootstrapping: serve), as the
+# gRPC door's trailing metadata.
+BOOTSTRAPPING = (STATE_METADATA.encode(), b"BOOTSTRAPPING")
 MAX_NESTING = 100  # an item nests 32 levels, 64 in JSON, inside a request of a few more
 
 Body = dict[str, Any]
@@ -81,7 +84,10 @@ class DynamoApp:
         except Exception as exc:  # noqa: BLE001 - every failure is answered; to_dynamo logs bugs
             error = to_dynamo(exc)
             status, answer, code = error.status, error.body(), error.code
-        await _respond(send, status, answer)
+        extra = []
+        if operation in READS and self.core.store.bootstrap.state == "BOOTSTRAPPING":
+            extra.append(BOOTSTRAPPING)  # a half-copied region says so
+        await _respond(send, status, answer, extra)
         metrics = self.core.metrics
         metrics.requests.labels(f"DynamoDB.{operation}", code).inc()
         metrics.latency.labels(f"DynamoDB.{operation}").observe(time.perf_counter() - start)
@@ -179,7 +185,7 @@ def _too_large() -> DynamoError:
     )
 
 
-async def _respond(send: Send, status: int, answer: Body) -> None:
+async def _respond(send: Send, status: int, answer: Body, extra: list[tuple[bytes, bytes]]) -> None:
     payload = orjson.dumps(answer)
     await send(
         {
@@ -190,6 +196,7 @@ async def _respond(send: Send, status: int, answer: Body) -> None:
                 (b"content-length", str(len(payload)).encode()),
                 (b"x-amzn-requestid", uuid.uuid4().hex.upper().encode()),
                 (b"x-amz-crc32", str(zlib.crc32(payload)).encode()),
+                *extra,
             ],
         }
     )

@@ -262,3 +262,19 @@ def check_banner_fits(config_path: pathlib.Path) -> None:
     key = parse_item(commands["get"][-1], "KEY_JSON", typed=False)
     schema.check_key(key)
     assert key == schema.key_of(item)
+
+
+def test_the_banner_shows_the_dynamodb_endpoints_only_where_served(
+    tmp_path: pathlib.Path,
+) -> None:
+    doc = e2e_group(tmp_path, ("us-east", "eu-west"))
+    doc["regions"][1]["api"] = {"listen": "127.0.0.1:8001"}
+    text = banner(load(write_group(tmp_path / "g.yaml", doc)), "g.yaml", pathlib.Path("log"))
+    assert "  eu-west      http://127.0.0.1:8001" in text
+    assert "us-east      http://" not in text
+    code = next(line for line in text.splitlines() if line.startswith("  python3 -c "))
+    assert 'endpoint_url="http://127.0.0.1:8001", region_name="eu-west"' in code
+    assert 'aws_access_key_id="any"' in code  # no auth section: any credentials do
+    doc["regions"][1].pop("api")
+    plain = banner(load(write_group(tmp_path / "g.yaml", doc)), "g.yaml", pathlib.Path("log"))
+    assert "DynamoDB" not in plain and "boto3" not in plain
