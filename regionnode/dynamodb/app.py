@@ -1,4 +1,5 @@
-"""The DynamoDB door as a bare ASGI callable: one `POST /` per operation.
+"""The DynamoDB door as a bare ASGI callable: one `POST /` per operation (and `GET /`, a
+health check that needs no credentials, as DynamoDB's).
 
 Per request, in this order: read the body (at most MAX_BODY bytes: 413 beyond), check the
 signature when the group has `auth`, the content type (application/x-amz-json-1.0, or
@@ -21,7 +22,7 @@ import orjson
 
 from meridian.wire.errors import NotReady
 from regionnode.dynamodb.auth import ANYONE, Caller, SigV4Auth
-from regionnode.dynamodb.errors import DynamoError, to_dynamo
+from regionnode.dynamodb.errors import CORAL, DynamoError, serialization, to_dynamo
 from regionnode.dynamodb.items import DataPlane
 from regionnode.dynamodb.iterators import IteratorSigner
 from regionnode.dynamodb.streams import StreamsApi
@@ -42,10 +43,6 @@ Handler = Callable[[Body, Caller], Awaitable[Body]]
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
-
-
-def _serialization(message: str) -> DynamoError:
-    return DynamoError("SerializationException", message)
 
 
 class DynamoApp:
@@ -72,6 +69,9 @@ class DynamoApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            return
+        if scope["method"] == "GET" and scope["path"] == "/":
+            await _health(send, self.core.region)
             return
         start = time.perf_counter()
         operation = "unknown"
@@ -104,7 +104,7 @@ class DynamoApp:
                 raw,
             )
         if scope["method"] != "POST" or scope["path"] != "/":
-            raise _serialization("only POST / is served (DynamoDB's JSON 1.0 protocol)")
+            raise serialization("only POST / is served (DynamoDB's JSON 1.0 protocol)")
         target = content_type = b""
         for name, value in headers:
             if name == b"x-amz-target":
@@ -113,9 +113,15 @@ class DynamoApp:
                 content_type = value
         route = self.routes.get(target.decode("latin-1"))
         if route is None:
-            raise DynamoError("UnknownOperationException", "")
+            shown = target.decode("latin-1")[:100] or "none"
+            raise DynamoError(
+                "UnknownOperationException",
+                f"unknown operation (X-Amz-Target: {shown}): expected "
+                f"{DYNAMODB}<Operation> or {STREAMS}<Operation>",
+                type_prefix=CORAL,
+            )
         if content_type.split(b";")[0].strip().lower() not in CONTENT_TYPES:
-            raise _serialization(
+            raise serialization(
                 "Content-Type must be application/x-amz-json-1.0 (or application/json)"
             )
         operation, handler = route
@@ -134,16 +140,16 @@ class DynamoApp:
 
 def _parse(raw: bytes) -> Body:
     if not raw:
-        raise _serialization("the request body is empty: expected a JSON object")
+        raise serialization("the request body is empty: expected a JSON object")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise _serialization(f"the request body is not valid JSON: {exc}") from None
+        raise serialization(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise _serialization("the request body must be a JSON object")
+        raise serialization("the request body must be a JSON object")
     # Each level takes at least two bytes: a shorter body cannot nest too deeply.
     if len(raw) > 2 * MAX_NESTING and _depth(body) > MAX_NESTING:
-        raise _serialization(f"the request body nests deeper than {MAX_NESTING} levels")
+        raise serialization(f"the request body nests deeper than {MAX_NESTING} levels")
     return body
 
 
@@ -183,6 +189,14 @@ def _too_large() -> DynamoError:
     return DynamoError(
         "RequestEntityTooLarge", f"Request must be smaller than {MAX_BODY} bytes", 413
     )
+
+
+async def _health(send: Send, region: str) -> None:
+    """`GET /`, as DynamoDB answers it (load balancers' health checks; no credentials)."""
+    text = f"healthy: meridian {region} ".encode()
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(text)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
 
 
 async def _respond(send: Send, status: int, answer: Body, extra: list[tuple[bytes, bytes]]) -> None:

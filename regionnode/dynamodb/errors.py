@@ -28,7 +28,10 @@ from regionnode.dynamodb.convert import item_out
 log = logging.getLogger(__name__)
 
 PREFIX = "com.amazonaws.dynamodb.v20120810#"
+CORAL = "com.amazon.coral.service#"  # DynamoDB's front end: serialization, routing, auth
 VALIDATION = "ValidationException"
+# Errors whose message member DynamoDB writes with a capital M.
+_CAPITAL_MESSAGE = frozenset({"TransactionCanceledException", "SerializationException"})
 INVALID = "One or more parameter values were invalid: "
 
 
@@ -52,7 +55,13 @@ class DynamoError(Exception):
         self.type_prefix = type_prefix
 
     def body(self) -> dict[str, Any]:
-        return {"__type": self.type_prefix + self.code, "message": self.message, **self.extra}
+        member = "Message" if self.code in _CAPITAL_MESSAGE else "message"
+        return {"__type": self.type_prefix + self.code, member: self.message, **self.extra}
+
+
+def serialization(message: str) -> DynamoError:
+    """A body that is not what the operation's shape says (not JSON, wrong member types)."""
+    return DynamoError("SerializationException", message, type_prefix=CORAL)
 
 
 def validation(message: str) -> DynamoError:
@@ -108,9 +117,7 @@ def to_dynamo(exc: BaseException) -> DynamoError:
     if isinstance(exc, PermissionDenied):
         return DynamoError("AccessDeniedException", str(exc))
     if isinstance(exc, SignatureError):
-        return DynamoError(
-            str(exc.code), exc.message, exc.status, type_prefix="com.amazon.coral.service#"
-        )
+        return DynamoError(str(exc.code), exc.message, exc.status, type_prefix=CORAL)
     if isinstance(exc, NotReady | Unavailable | ConnectionAbortedError):
         return DynamoError("ServiceUnavailable", str(exc) or "the node is stopping", 503)
     log.error("DynamoDB API request failed", exc_info=exc)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from regionnode.dynamodb.errors import DynamoError, validation
+from regionnode.dynamodb.errors import DynamoError, serialization, validation
 
 _TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
 _TABLE_ARN = re.compile(r"arn:aws[a-z-]*:dynamodb:[^:]*:[0-9]*:table/([a-zA-Z0-9_.-]{3,255})")
@@ -32,7 +32,7 @@ def _typed(body: dict[str, Any], name: str, kind: type | tuple[type, ...], what:
     if value is None:
         return None
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise DynamoError("SerializationException", f"{name}: expected {what}")
+        raise serialization(f"{name}: expected {what}")
     return value
 
 
@@ -106,16 +106,14 @@ def names(body: dict[str, Any]) -> dict[str, str] | None:
     if value is not None:
         for key, name in value.items():
             if not isinstance(name, str):
-                raise DynamoError(
-                    "SerializationException", f"ExpressionAttributeNames.{key}: expected a string"
-                )
+                raise serialization(f"ExpressionAttributeNames.{key}: expected a string")
     return value
 
 
 def strings(body: dict[str, Any], name: str) -> list[str] | None:
     value = array(body, name)
     if value is not None and not all(isinstance(v, str) for v in value):
-        raise DynamoError("SerializationException", f"{name}: expected a list of strings")
+        raise serialization(f"{name}: expected a list of strings")
     return value
 
 

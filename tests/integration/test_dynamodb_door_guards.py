@@ -4,6 +4,7 @@ key limited to other tables), and HTTPS with the region's certificate."""
 
 from __future__ import annotations
 
+import http.client
 import pathlib
 import socket
 import ssl
@@ -128,7 +129,13 @@ def test_an_item_nested_as_deep_as_dynamodb_allows_is_accepted(served: ServedNod
 
 
 def test_other_methods_and_paths_are_refused(served: ServedNode) -> None:
-    for method, path in (("GET", "/"), ("POST", "/other")):
+    host, port = served.endpoint.split("//")[1].rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    connection.request("GET", "/")
+    health = connection.getresponse()
+    assert (health.status, health.read()) == (200, b"healthy: meridian us-east ")
+    connection.close()
+    for method, path in (("PUT", "/"), ("GET", "/other"), ("POST", "/other")):
         status, _, answer = post(served.endpoint, PUT, ITEM, method=method, path=path)
         assert status == 400 and answer["__type"].endswith("#SerializationException")
     assert served.client().scan(TableName="things")["Count"] == 0

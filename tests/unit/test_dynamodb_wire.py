@@ -180,7 +180,7 @@ def test_condition_failure_carries_the_item_and_cancellations_their_reasons() ->
     ]
     body = to_dynamo(TransactionCanceled(reasons)).body()
     assert body["__type"].endswith("#TransactionCanceledException")
-    assert body["message"].endswith("[None, ConditionalCheckFailed, ValidationError]")
+    assert body["Message"].endswith("[None, ConditionalCheckFailed, ValidationError]")
     assert body["CancellationReasons"] == [
         {"Code": "None"},
         {
