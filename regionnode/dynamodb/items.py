@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from meridian.expressions import Expressions, check_not_mixed, compile_legacy, compile_request
+from meridian.model.items import item_size
 from meridian.pb import node_pb2 as pb
 from regionnode import item_ops as ops
 from regionnode.dynamodb import params as p
@@ -28,6 +29,7 @@ from regionnode.store import Table
 
 MAX_BATCH_GET_KEYS = 100
 MAX_BATCH_WRITES = 25
+MAX_BATCH_GET_BYTES = 16 * 1024 * 1024  # a BatchGetItem answer; further keys are unprocessed
 
 Body = dict[str, Any]
 Handler = Callable[[Body, Caller], Awaitable[Body]]
@@ -154,16 +156,25 @@ class DataPlane:
                 raise validation("Provided list of item keys contains duplicates")
             count += len(keys)
             p.boolean(request, "ConsistentRead")
-            reads.append((name, table, keys, _projection(request, "BatchGetItem")))
+            reads.append((name, request, table, keys, _projection(request, "BatchGetItem")))
         if count > MAX_BATCH_GET_KEYS:
             raise validation("Too many items requested for the BatchGetItem call")
         if not reads:
             raise _batch_size("requestItems", MAX_BATCH_GET_KEYS)
-        responses = {
-            name: [item_out(item) for item in self.items.batch_get(table, keys, projection)]
-            for name, table, keys, projection in reads
-        }
-        return {"Responses": responses, "UnprocessedKeys": {}}
+        responses: Body = {}
+        unprocessed: Body = {}
+        size = 0
+        for name, request, table, keys, projection in reads:
+            found = responses.setdefault(name, [])
+            for index, key in enumerate(keys):
+                if size >= MAX_BATCH_GET_BYTES:  # the rest is for the caller's next call
+                    rest = request["Keys"][index:]
+                    unprocessed[name] = {**request, "Keys": rest}
+                    break
+                for item in self.items.batch_get(table, [key], projection):
+                    size += item_size(item)
+                    found.append(item_out(item))
+        return {"Responses": responses, "UnprocessedKeys": unprocessed}
 
     async def transact_get_items(self, body: Body, caller: Caller) -> Body:
         gets = []

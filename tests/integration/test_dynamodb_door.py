@@ -256,3 +256,22 @@ def test_resource_layer(served: ServedNode) -> None:
     table.put_item(Item={"pk": "r", "sk": 1, "price": Decimal("9.99"), "tags": {"a", "b"}})
     item = table.get_item(Key={"pk": "r", "sk": 1})["Item"]
     assert item["price"] == Decimal("9.99") and item["tags"] == {"a", "b"}
+
+
+def test_batch_get_answers_at_most_16_mb_and_returns_the_rest_unprocessed(ddb: Any) -> None:
+    big = "x" * (390 * 1024)
+    writes = [
+        {"PutRequest": {"Item": {"id": {"S": f"big{i}"}, "v": {"S": big}}}} for i in range(50)
+    ]
+    for start in range(0, 50, 10):  # 10 x 390 KB per request
+        ddb.batch_write_item(RequestItems={"olds": writes[start : start + 10]})
+    keys = [{"id": {"S": f"big{i}"}} for i in range(50)]
+    got = ddb.batch_get_item(RequestItems={"olds": {"Keys": keys, "ProjectionExpression": "id, v"}})
+    first = got["Responses"]["olds"]
+    rest = got["UnprocessedKeys"]["olds"]
+    assert 30 < len(first) < 50 and len(first) + len(rest["Keys"]) == 50
+    assert rest["ProjectionExpression"] == "id, v"  # the request as it was, for the next call
+    again = ddb.batch_get_item(RequestItems=got["UnprocessedKeys"])
+    assert again["UnprocessedKeys"] == {}
+    ids = {item["id"]["S"] for item in first + again["Responses"]["olds"]}
+    assert ids == {f"big{i}" for i in range(50)}
