@@ -5,6 +5,8 @@ refuses them with a ValidationException saying where tables come from."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, Protocol
 
 from meridian.pb import node_pb2 as pb
@@ -16,6 +18,7 @@ from regionnode.rpc import Core
 from regionnode.store import Table
 
 Body = dict[str, Any]
+COUNT_EVERY_S = 10.0
 
 CONTROL_PLANE = (
     "CreateTable",
@@ -67,24 +70,39 @@ class Tables:
         self.core = core
         self.control = control
         self.handlers = {"DescribeTable": self.describe_table, "ListTables": self.list_tables}
+        self._counts: dict[str, tuple[float, int, int]] = {}  # table -> (when, count, size)
 
     async def describe_table(self, body: Body, caller: Caller) -> Body:
         name = p.table_name(body)
         caller.may(READ, name)
-        return {"Table": self.description(self.core.table(name))}
+        table = self.core.table(name)
+        return {"Table": self.description(table, *await self._count(table))}
 
-    def description(self, table: Table) -> Body:
-        desc = table.description
-        spec = desc.spec
-        region = self.core.region
-        stream_arn = ids.stream_arn(region, spec.name, desc.created_ms)
-        count = 0
-        size = 0
+    async def _count(self, table: Table) -> tuple[int, int]:
+        """(ItemCount, TableSizeBytes): counted off the event loop, at most every
+        COUNT_EVERY_S per table (DynamoDB itself updates them about every six hours)."""
+        name = table.description.spec.name
+        counted = self._counts.get(name)
+        now = time.monotonic()
+        if counted is None or now - counted[0] > COUNT_EVERY_S:
+            counted = (now, *await asyncio.to_thread(self._scan_count, table))
+            self._counts[name] = counted
+        return counted[1], counted[2]
+
+    def _scan_count(self, table: Table) -> tuple[int, int]:
+        count = size = 0
         for _, value in self.core.store.scan_prefix(table.schema.prefix):
             stored = pb.StoredItem.FromString(value)
             if not stored.tombstone:
                 count += 1
                 size += len(value)
+        return count, size
+
+    def description(self, table: Table, count: int, size: int) -> Body:
+        desc = table.description
+        spec = desc.spec
+        region = self.core.region
+        stream_arn = ids.stream_arn(region, spec.name, desc.created_ms)
         return {
             "TableName": spec.name,
             "TableArn": ids.table_arn(region, spec.name),
