@@ -22,6 +22,9 @@ from regionnode.dynamodb.app import DynamoApp
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE_S = 75  # idle keep-alive connections; SDKs reuse theirs
+# uvicorn logs every request it cannot parse as a warning, and its own shutdown steps: a
+# caller could fill the log with garbage, and the node logs its own start and stop.
+logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
 
 
 class ApiDoor:
