@@ -128,6 +128,16 @@ def test_an_item_nested_as_deep_as_dynamodb_allows_is_accepted(served: ServedNod
     client.delete_item(TableName="things", Key={"id": {"S": "deep"}})
 
 
+def test_garbage_on_the_wire_is_dropped_and_the_door_keeps_serving(served: ServedNode) -> None:
+    host, port = served.endpoint.split("//")[1].rsplit(":", 1)
+    for garbage in (b"\x16\x03\x01\x02\x00\x01" * 50, b"NOT HTTP AT ALL\r\n\r\n"):
+        with socket.create_connection((host, int(port)), timeout=10) as raw:
+            raw.sendall(garbage)
+            answer = raw.recv(4096)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 400")
+    assert served.client().scan(TableName="things")["Count"] == 0
+
+
 def test_other_methods_and_paths_are_refused(served: ServedNode) -> None:
     host, port = served.endpoint.split("//")[1].rsplit(":", 1)
     connection = http.client.HTTPConnection(host, int(port), timeout=20)
