@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from meridian.wire.errors import NotReady
+from regionnode.dynamodb import unsupported
 from regionnode.dynamodb.auth import ANYONE, Caller, SigV4Auth
 from regionnode.dynamodb.errors import CORAL, DynamoError, serialization, to_dynamo
 from regionnode.dynamodb.items import DataPlane
@@ -58,6 +59,8 @@ class DynamoApp:
         tables = Tables(core, control)
         self.routes: dict[str, tuple[str, Handler]] = {}
         for operation, handler in {**DataPlane(core).handlers, **tables.handlers}.items():
+            self.routes[DYNAMODB + operation] = (operation, handler)
+        for operation, handler in unsupported.handlers().items():
             self.routes[DYNAMODB + operation] = (operation, handler)
         for operation in CONTROL_PLANE:
             self.routes[DYNAMODB + operation] = (

@@ -275,3 +275,16 @@ def test_batch_get_answers_at_most_16_mb_and_returns_the_rest_unprocessed(ddb: A
     assert again["UnprocessedKeys"] == {}
     ids = {item["id"]["S"] for item in first + again["Responses"]["olds"]}
     assert ids == {f"big{i}" for i in range(50)}
+
+
+def test_operations_not_served_say_why(ddb: Any) -> None:
+    with pytest.raises(ClientError) as partiql:
+        ddb.execute_statement(Statement="SELECT * FROM things")
+    assert code(partiql) == "ValidationException" and "PartiQL" in str(partiql.value)
+    with pytest.raises(ClientError) as backup:
+        ddb.create_backup(TableName="things", BackupName="b1")
+    assert code(backup) == "ValidationException" and "backups" in str(backup.value)
+    assert ddb.list_global_tables()["GlobalTables"] == []
+    with pytest.raises(ClientError) as described:
+        ddb.describe_global_table(GlobalTableName="things")
+    assert code(described) == "GlobalTableNotFoundException"
