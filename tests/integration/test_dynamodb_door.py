@@ -282,7 +282,7 @@ def test_operations_not_served_say_why(ddb: Any) -> None:
         ddb.execute_statement(Statement="SELECT * FROM things")
     assert code(partiql) == "ValidationException" and "PartiQL" in str(partiql.value)
     with pytest.raises(ClientError) as backup:
-        ddb.create_backup(TableName="things", BackupName="b1")
+        ddb.create_backup(TableName="things", BackupName="backup1")
     assert code(backup) == "ValidationException" and "backups" in str(backup.value)
     assert ddb.list_global_tables()["GlobalTables"] == []
     with pytest.raises(ClientError) as described:
