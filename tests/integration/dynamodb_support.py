@@ -65,14 +65,18 @@ def client_kwargs(
     secret: str = "anything",
     region: str = REGION,
     verify: Any = None,
+    client_cert: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    config = Config(
+        retries={"max_attempts": 1}, connect_timeout=5, read_timeout=20, client_cert=client_cert
+    )
     return {
         "endpoint_url": endpoint,
         "region_name": region,
         "aws_access_key_id": key,
         "aws_secret_access_key": secret,
         "verify": verify,
-        "config": Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=20),
+        "config": config,
     }
 
 

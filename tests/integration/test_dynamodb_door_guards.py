@@ -242,3 +242,17 @@ def served_serial(port: int, ca: pathlib.Path) -> int:
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return int(x509.load_der_x509_certificate(der).serial_number)
+
+
+def test_client_certificates_when_the_group_asks_for_them(tmp_path: pathlib.Path) -> None:
+    layout = certs.Layout(tmp_path / "certs")
+    certs.write_group_layout(layout.directory, "it", {"us-east": ["127.0.0.1"]})
+    cert, key = layout.region("us-east")
+    ca, _ = layout.ca
+    operator = layout.operator  # a certificate of the group's CA
+    files = ServerTlsFiles(cert, key, (ca,), require_client_auth=True)
+    with serving_node(tmp_path / "data", tls=files) as node:
+        with pytest.raises(SSLError):
+            node.client(verify=str(ca)).list_tables()
+        with_cert = node.client(verify=str(ca), client_cert=tuple(str(p) for p in operator))
+        assert "things" in with_cert.list_tables()["TableNames"]
