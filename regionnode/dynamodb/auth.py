@@ -19,7 +19,6 @@ from meridian.security.keystore import KeyStore
 
 READ = access.Operation.READ
 WRITE = access.Operation.WRITE
-ADMIN = access.Operation.ADMIN
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,18 +17,10 @@ from typing import Any
 from meridian.model.items import ItemError, from_typed, to_typed, value_from_typed
 from meridian.pb import node_pb2 as pb
 
-# The legacy parameters whose conditions hold AttributeValues (Value, AttributeValueList).
-_VALUE_MEMBERS = ("Value",)
-_LIST_MEMBERS = ("AttributeValueList",)
-
 
 def item_in(obj: Any) -> pb.Item:
     """An item (or a key) from DynamoDB JSON, validated and normalised."""
     return from_typed(obj)
-
-
-def value_in(path: str, obj: Any) -> pb.AttributeValue:
-    return value_from_typed(path, obj)
 
 
 def values_in(obj: Mapping[str, Any]) -> dict[str, pb.AttributeValue]:
@@ -49,14 +41,12 @@ def legacy_in(obj: Mapping[str, Any], parameter: str) -> dict[str, dict[str, Any
         if not isinstance(spec, dict):
             raise ItemError(f"{parameter}.{attribute}: expected an object")
         converted = dict(spec)
-        for member in _VALUE_MEMBERS:
-            if member in spec:
-                converted[member] = value_from_typed(attribute, spec[member])
-        for member in _LIST_MEMBERS:
-            if member in spec:
-                values = spec[member]
-                if not isinstance(values, list):
-                    raise ItemError(f"{parameter}.{attribute}.{member}: expected a list")
-                converted[member] = [value_from_typed(attribute, v) for v in values]
+        if "Value" in spec:
+            converted["Value"] = value_from_typed(attribute, spec["Value"])
+        if "AttributeValueList" in spec:
+            values = spec["AttributeValueList"]
+            if not isinstance(values, list):
+                raise ItemError(f"{parameter}.{attribute}.AttributeValueList: expected a list")
+            converted["AttributeValueList"] = [value_from_typed(attribute, v) for v in values]
         out[attribute] = converted
     return out
