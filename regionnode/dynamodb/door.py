@@ -47,6 +47,8 @@ class ApiDoor:
             http="httptools",
             ws="none",
             lifespan="off",
+            interface="asgi3",
+            proxy_headers=False,  # the caller is who connected, whatever a header claims
             log_config=None,
             access_log=False,
             server_header=False,
