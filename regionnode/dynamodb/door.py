@@ -22,6 +22,8 @@ from regionnode.dynamodb.app import DynamoApp
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE_S = 75  # idle keep-alive connections; SDKs reuse theirs
+# Connections and requests in flight at once; beyond, uvicorn answers 503 (SDKs retry).
+MAX_CONCURRENCY = 1000
 # uvicorn logs every request it cannot parse as a warning, and its own shutdown steps: a
 # caller could fill the log with garbage, and the node logs its own start and stop.
 logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
@@ -54,6 +56,7 @@ class ApiDoor:
             server_header=False,
             date_header=False,
             timeout_keep_alive=KEEP_ALIVE_S,
+            limit_concurrency=MAX_CONCURRENCY,
         )
         config.load()
         config.ssl = self._tls
