@@ -1297,6 +1297,7 @@ def test_the_summary_names_the_group_in_short_lines() -> None:
     assert "  3 regions:" in lines
     for port in (7101, 7202, 9103, 9201):
         assert f"127.0.0.1:{port}" in summary
+    assert "DynamoDB API 127.0.0.1:8000" in summary
     assert max(len(line) for line in lines) <= 100
 
 
