@@ -260,7 +260,6 @@ class Node:
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(core), client.server)
         self._doors.append(client)
         self.port = await client.start()
-        self._tasks.spawn("readiness", self._readiness_loop(client))
         if s.health_listen:
             self._health_door = HealthDoor(s.health_listen, s.health_key, client.health)
             await self._health_door.start()
@@ -273,6 +272,8 @@ class Node:
         self.peer_port = await peer.start()
         if s.api_listen:
             await self._serve_api(core, token, keys)
+        # Ready only once every door is open (readiness is what `meridian run` waits for).
+        self._tasks.spawn("readiness", self._readiness_loop(client))
 
     async def _serve_api(self, core: Core, token: str, keys: KeyStore | None) -> None:
         """The DynamoDB-compatible HTTP door: SigV4 with the client door's access keys when

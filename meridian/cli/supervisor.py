@@ -60,6 +60,7 @@ class Child:
     given_up: bool = False
     history: list[float] = field(default_factory=list)
     dialer: Dialer | None = None  # how to reach its health service (TLS, certificates)
+    other_ports: tuple[int, ...] = ()  # further listeners it must hold to be ready
 
     @property
     def name(self) -> str:
@@ -119,6 +120,9 @@ def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> li
                     command,
                     log_dir / f"{region.name}.{component}.log",
                     dialer=Dialer.for_region(config, region.name),
+                    other_ports=(region.api_listen.port,)
+                    if component == "node" and region.api_listen is not None
+                    else (),
                 )
             )
     for region in config.regions:
@@ -165,8 +169,9 @@ def ready(child: Child) -> bool:
     """The child answers, and from its own socket: a process of another group that answers
     on the same port does not make it ready."""
     assert child.proc is not None
-    return healthy(child.endpoint, child.dialer, child.region) and listens_on(
-        child.proc.pid, int(child.endpoint.rsplit(":", 1)[1])
+    ports = (int(child.endpoint.rsplit(":", 1)[1]), *child.other_ports)
+    return healthy(child.endpoint, child.dialer, child.region) and all(
+        listens_on(child.proc.pid, port) for port in ports
     )
 
 

@@ -19,8 +19,10 @@ from meridian.cli.supervisor import (
     Child,
     StartFailed,
     banner,
+    healthy,
     in_use_message,
     last_reason,
+    ready,
     stop_all,
     supervise,
     tend,
@@ -29,7 +31,7 @@ from meridian.cli.supervisor import (
 from meridian.config import load
 from meridian.model.schema import Schema
 from tests.e2e.helpers import e2e_group
-from tests.harness import free_ports, write_group
+from tests.harness import free_ports, wait_until, write_group
 
 
 def child(tmp_path: pathlib.Path, name: str, code: int) -> Child:
@@ -169,6 +171,20 @@ def test_a_child_that_answers_from_its_own_socket_is_ready(tmp_path: pathlib.Pat
     try:
         server.start()
         wait_ready([server], timeout=30)
+    finally:
+        stop_all([server], grace=5)
+
+
+def test_a_child_is_ready_only_once_it_holds_its_other_listeners(tmp_path: pathlib.Path) -> None:
+    endpoint, elsewhere = (f"127.0.0.1:{port}" for port in free_ports(2))
+    server = health_server(tmp_path, "node", endpoint)
+    server.other_ports = (int(elsewhere.rsplit(":", 1)[1]),)  # e.g. its DynamoDB door
+    try:
+        server.start()
+        wait_until(lambda: healthy(endpoint), 30, "the health service")
+        assert not ready(server)
+        server.other_ports = ()
+        assert ready(server)
     finally:
         stop_all([server], grace=5)
 
