@@ -175,6 +175,22 @@ def test_legacy_parameters(ddb: Any) -> None:
     )
     got = ddb.get_item(TableName="things", Key={"id": {"S": "l"}}, AttributesToGet=["v"])
     assert got["Item"] == {"v": {"N": "3"}}
+    for sk, v in ((1, 5), (2, 50), (3, 500), (4, 5000)):
+        ddb.put_item(
+            TableName="orders",
+            Item={"pk": {"S": "legacy"}, "sk": {"N": str(sk)}, "v": {"N": str(v)}},
+        )
+    page = ddb.query(
+        TableName="orders",
+        KeyConditions={
+            "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "legacy"}]},
+            "sk": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"N": "2"}, {"N": "4"}]},
+        },
+        QueryFilter={"v": {"ComparisonOperator": "LT", "AttributeValueList": [{"N": "1000"}]}},
+        AttributesToGet=["sk"],
+        ScanIndexForward=False,
+    )
+    assert (page["Items"], page["ScannedCount"]) == ([{"sk": {"N": "3"}}, {"sk": {"N": "2"}}], 3)
     with pytest.raises(ClientError) as mixed:
         ddb.get_item(
             TableName="things",
