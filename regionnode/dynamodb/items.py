@@ -18,6 +18,7 @@ from typing import Any
 from meridian.expressions import Expressions, check_not_mixed, compile_legacy, compile_request
 from meridian.model.items import item_size
 from meridian.pb import node_pb2 as pb
+from meridian.security.access import Operation
 from regionnode import item_ops as ops
 from regionnode.dynamodb import params as p
 from regionnode.dynamodb.auth import READ, WRITE, Caller
@@ -68,7 +69,7 @@ class DataPlane:
             "TransactGetItems": self.transact_get_items,
         }
 
-    def _table(self, body: Body, caller: Caller, operation: Any) -> Table:
+    def _table(self, body: Body, caller: Caller, operation: Operation) -> Table:
         name = p.table_name(body)
         caller.may(operation, name)
         return self.core.table(name)
