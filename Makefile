@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= deploy/local/group.yaml
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration e2e chaos chaos-smoke bench proto clean expressions-diff
+.PHONY: run test lint typecheck unit integration e2e chaos chaos-smoke bench proto clean expressions-diff dynamodb-diff
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ test: $(STAMP)
 # The expression engine against moto on many seeded random requests (the unit tests run 800).
 expressions-diff: $(STAMP)
 	MERIDIAN_DIFF_CASES=$${MERIDIAN_DIFF_CASES:-40000} $(BIN)/pytest -q tests/unit/test_expressions_differential.py
+
+# The DynamoDB door against moto on long seeded random sequences of operations (make test
+# runs 300).
+dynamodb-diff: $(STAMP)
+	MERIDIAN_DOOR_DIFF_OPS=$${MERIDIAN_DOOR_DIFF_OPS:-6000} $(BIN)/pytest -q tests/integration/test_dynamodb_differential.py
 
 chaos: $(STAMP)
 	$(BIN)/python -m chaos.run --all

@@ -65,6 +65,7 @@ class Region:
     peer_channel: grpc.aio.Channel | None = None
     peer: replication_pb2_grpc.ReplicationStub = field(default=None)
     retired: list[Process] = field(default_factory=list)  # stopped processes, for peak RSS
+    api_addr: str | None = None  # the node's DynamoDB door
 
 
 class Cluster:
@@ -89,6 +90,7 @@ class Cluster:
             group="bench",
             durability=durability,
             hosts=hosts,
+            api=not hosts,  # the DynamoDB door, on the loopback
         )
         if hosts:
             doc["insecure"] = True  # the regions' namespace addresses, plaintext
@@ -104,6 +106,7 @@ class Cluster:
                 r["metrics"]["listen"],
                 r["node"]["peer_listen"],
                 pathlib.Path(r["node"]["data_dir"]),
+                api_addr=r.get("api", {}).get("listen"),
             )
             for r in doc["regions"]
         }

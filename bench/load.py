@@ -11,14 +11,15 @@ import itertools
 import os
 import pathlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-
-import grpc
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeAlias
 
 from bench.stats import summary_ms
 from tests.harness import Process
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# A call taking a serialized request: a raw gRPC method, or the HTTP door's (bench.http_door).
+Call: TypeAlias = Callable[..., Awaitable[Any]]
 
 
 def machine_busy_seconds() -> float:
@@ -53,9 +54,7 @@ class CpuWindow:
         return {k: round(v, 3) for k, v in out.items()}
 
 
-async def sequential(
-    call: grpc.aio.UnaryUnaryMultiCallable, requests: Sequence[bytes], procs: Sequence[Process]
-) -> dict:
+async def sequential(call: Call, requests: Sequence[bytes], procs: Sequence[Process]) -> dict:
     """Requests one after the other; latency of each."""
     latencies: list[float] = []
     cpu = CpuWindow(procs)
@@ -73,7 +72,7 @@ async def sequential(
 
 
 async def saturated(
-    call: grpc.aio.UnaryUnaryMultiCallable,
+    call: Call,
     make_request: Callable[[int], bytes],
     concurrency: int,
     seconds: float,
@@ -97,7 +96,7 @@ async def saturated(
 
 
 async def drain(
-    call: grpc.aio.UnaryUnaryMultiCallable,
+    call: Call,
     requests: Iterable[bytes],
     concurrency: int,
     procs: Sequence[Process],

@@ -2,7 +2,8 @@
 
 PutItem one call at a time (latency) and saturated (many calls in flight), BatchWriteItem of
 1000 writes per request, then GetItem and Query (10 items per partition) saturated. Reads do
-not depend on durability and are measured on the buffered node only.
+not depend on durability and are measured on the buffered node only. Then PutItem and
+GetItem again over the DynamoDB HTTP door (keep-alive connections, one per caller).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pathlib
 
 import grpc
 
-from bench import load, metrics, workload
+from bench import http_door, load, metrics, workload
 from bench.cluster import Cluster
 from bench.profile import Profile
 from bench.workload import raw_method
@@ -53,6 +54,8 @@ async def _one(work: pathlib.Path, durability: str, p: Profile) -> dict:
         )
         if durability == "buffered":
             out.update(await _reads(channel, p, procs))
+        assert region.api_addr is not None
+        out["http"] = await _http(region.api_addr, durability, p, procs)
         out["node_peak_rss_kb"] = node.peak_rss()
         return out
     finally:
@@ -84,6 +87,34 @@ async def _reads(channel: grpc.aio.Channel, p: Profile, procs: list[Process]) ->
         per_call=workload.SORT_KEYS_PER_PARTITION,
     )
     return {"get_saturated": gets, "query_saturated": queries}
+
+
+async def _http(address: str, durability: str, p: Profile, procs: list[Process]) -> dict:
+    """PutItem (and GetItem) over the DynamoDB door, as the gRPC figures above."""
+    client = http_door.DoorClient(address)
+    try:
+        put, get = client.method("PutItem"), client.method("GetItem")
+        for n in range(100):  # warm up
+            await put(http_door.put_body(n, 0, "hw"))
+        out: dict = {}
+        bodies = [http_door.put_body(n, 1, "hs") for n in range(p.put_sequential)]
+        out["put_sequential"] = await load.sequential(put, bodies, procs)
+        out["put_saturated"] = await load.saturated(
+            put, lambda n: http_door.put_body(n, 2, "hc"), p.concurrency, p.saturate_s, procs
+        )
+        if durability == "buffered":
+            items = p.batch_items
+            step = 7919
+            out["get_saturated"] = await load.saturated(
+                get,
+                lambda n: http_door.get_body(n * step % items, "b"),
+                p.concurrency,
+                p.read_s,
+                procs,
+            )
+        return out
+    finally:
+        await client.close()
 
 
 async def measure(work: pathlib.Path, p: Profile) -> dict:

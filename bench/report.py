@@ -163,6 +163,72 @@ def _put_cpu_row(d: str, seq: dict, unary_cpu: float | None) -> list[Row]:
     ]
 
 
+def _node_cpu_us(result: dict) -> float | None:
+    """The node's CPU per call over a load's window."""
+    node = [c for name, c in result.get("cpu_cores", {}).items() if "regionnode" in name]
+    return node[0] / result["calls_per_s"] * 1e6 if node and result["calls_per_s"] else None
+
+
+def _http_rows(reg: dict) -> list[Row]:
+    """PutItem and GetItem over the DynamoDB HTTP door, each against the same call over gRPC
+    in the same run (goal: no slower than the gRPC door)."""
+    out: list[Row] = []
+    pairs = []
+    for d in ("buffered", "fsync"):
+        if reg[d].get("http") is None:
+            return []
+        pairs += [
+            (f"{d}.put_p50", f"PutItem p50, one at a time ({d})", "p50", "put_sequential"),
+            (f"{d}.put_rate", f"PutItem saturated ({d})", "rate", "put_saturated"),
+        ]
+    pairs.append(("get_rate", "GetItem saturated", "rate", "get_saturated"))
+    for row_id, what, kind, name in pairs:
+        d = "fsync" if row_id.startswith("fsync") else "buffered"
+        http, grpc_ = reg[d]["http"][name], reg[d][name]
+        if kind == "p50":
+            value, base = http["latency_ms"]["p50"], grpc_["latency_ms"]["p50"]
+            met = value <= base
+            out.append(
+                Row(
+                    f"region.http.{row_id}",
+                    f"DynamoDB door: {what}",
+                    value,
+                    "ms",
+                    "<= 1x gRPC",
+                    met,
+                    value / base,
+                    "gRPC door",
+                )
+            )
+        else:
+            value, base = http["calls_per_s"], grpc_["calls_per_s"]
+            out.append(
+                Row(
+                    f"region.http.{row_id}",
+                    f"DynamoDB door: {what}",
+                    value,
+                    "calls/s",
+                    ">= 1x gRPC",
+                    value >= base,
+                    value / base,
+                    "gRPC door",
+                )
+            )
+        cpu, grpc_cpu = _node_cpu_us(http), _node_cpu_us(grpc_)
+        if cpu is not None and grpc_cpu is not None:
+            out.append(
+                Row(
+                    f"region.http.{row_id}.cpu",
+                    f"DynamoDB door: node CPU per call, {what}",
+                    cpu,
+                    "us",
+                    ratio=cpu / grpc_cpu,
+                    ratio_to="gRPC door",
+                )
+            )
+    return out
+
+
 def _region_rows(
     reg: dict,
     unary_p50: float,
@@ -243,6 +309,7 @@ def _region_rows(
                 _cpu_note(res["batch_write"]),
             )
         )
+    out += _http_rows(reg)
     reads = reg["buffered"]
     gets = reads["get_saturated"]["calls_per_s"]
     queries = reads["query_saturated"]["calls_per_s"]

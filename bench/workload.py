@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import grpc
 
-from meridian.model.items import from_plain
+from meridian.model.items import from_plain, to_typed
 from meridian.pb import node_pb2 as pb
 
 NODE_SERVICE = "/meridian.client.v1.Client/"
@@ -62,6 +62,11 @@ def item(n: int, seq: int, prefix: str = "") -> pb.Item:
     out.attributes["sk"].n = str(sk)
     out.attributes["seq"].n = str(seq)
     return out
+
+
+def item_json(n: int, seq: int, prefix: str = "") -> dict:
+    """Item n as DynamoDB JSON (the HTTP door's requests)."""
+    return to_typed(item(n, seq, prefix))
 
 
 def key(n: int, prefix: str = "") -> pb.Item:

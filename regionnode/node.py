@@ -1,11 +1,12 @@
-"""A region node: its store, clock, writer, stream readers and two doors, as one component.
+"""A region node: its store, clock, writer, stream readers and doors, as one component.
 
 Health: "" is liveness; the readiness name (`meridian.readiness`) is NOT_SERVING while the
-region bootstraps. Doors: the client door (`client_service`, on node.listen) and the peer door
+region bootstraps. Doors: the client door (`client_service`, on node.listen), the peer door
 (`replication_service`, on node.peer_listen, loopback, admitting only callers with the
-region's token). Start order: open the store, create or check the configured tables, restore
-the clock from the persisted high-water mark, start the writer, then open both doors. Stop
-order (reverse, each step bounded): mark health NOT_SERVING, stop accepting and let
+region's token) and, when api.listen is set, the DynamoDB door (`regionnode/dynamodb/`).
+Start order: open the store, create or check the configured tables, restore the clock from
+the persisted high-water mark, start the writer, then open the doors. Stop order (reverse,
+each step bounded): mark health NOT_SERVING, stop accepting (the DynamoDB door first) and let
 in-flight requests finish within the grace period (the writer keeps committing for them),
 stop background tasks, close the store. stop() is idempotent.
 """
@@ -28,7 +29,7 @@ from meridian.daemon.errors import StartupError
 from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.health_door import HealthDoor
 from meridian.daemon.listen import config_key
-from meridian.daemon.metrics_endpoint import MetricsEndpoint
+from meridian.daemon.metrics_endpoint import MetricsEndpoint, ReloadingSslContext
 from meridian.daemon.serving import Door, load_credentials, metrics_pair, server_files
 from meridian.daemon.tasks import TaskGroup
 from meridian.model import collection, hlc
@@ -41,6 +42,11 @@ from meridian.wire import errors, peer_token
 from regionnode.client_auth import ClientAuth
 from regionnode.client_service import ClientService
 from regionnode.collection_ops import Collected, CollectOp
+from regionnode.dynamodb.app import DynamoApp
+from regionnode.dynamodb.auth import SigV4Auth
+from regionnode.dynamodb.door import ApiDoor
+from regionnode.dynamodb.iterators import IteratorSigner
+from regionnode.dynamodb.tables import NoControlPlane
 from regionnode.metrics import NodeMetrics
 from regionnode.replication_service import ReplicationService
 from regionnode.rpc import Core
@@ -85,6 +91,8 @@ class NodeSettings:
     insecure: bool = False  # plaintext beyond loopback, as the group file allows: warn
     health_listen: str | None = None  # a plaintext health-only listener (node.health)
     health_key: str = "node.health"
+    api_listen: str | None = None  # the DynamoDB-compatible HTTP API (api.listen); None: off
+    api_key: str = "api.listen"
 
     @classmethod
     def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
@@ -119,6 +127,8 @@ class NodeSettings:
             insecure=config.insecure and config.tls is None,
             health_listen=str(reg.node_health) if reg.node_health else None,
             health_key=config_key(names, reg.name, "node.health"),
+            api_listen=str(reg.api_listen) if reg.api_listen else None,
+            api_key=config_key(names, reg.name, "api.listen"),
         )
 
 
@@ -132,6 +142,8 @@ class Node:
         self._tasks = TaskGroup(f"node {settings.region}", self._crashed)
         self.port = 0  # of the client door
         self.peer_port = 0
+        self.api_port = 0  # of the DynamoDB door (0: not served)
+        self._api_door: ApiDoor | None = None
         self._doors: list[GrpcServer] = []
         self._tls: ReloadingServerCredentials | None = None
         self._health_door: HealthDoor | None = None
@@ -222,13 +234,22 @@ class Node:
             self.store.node_id,
             "fsync" if s.sync else "buffered",
         )
+        if s.api_listen:
+            log.info(
+                "node %s serving the DynamoDB API on %s://%s:%d",
+                s.region,
+                "http" if s.client_tls is None else "https",
+                s.api_listen.rsplit(":", 1)[0],
+                self.api_port,
+            )
 
     async def _serve(self, core: Core, token: str) -> None:
         """Open both doors: the client door, and the peer door that admits only callers with
         the region's token."""
         s = self.settings
         self._tls = load_credentials(s.client_tls, f"the client door of {s.region}")
-        guards = [] if s.credentials is None else [ClientAuth(token, _keys(s.credentials)).guard()]
+        keys = None if s.credentials is None else _keys(s.credentials)
+        guards = [] if keys is None else [ClientAuth(token, keys).guard()]
         client = GrpcServer(
             s.listen,
             s.listen_key,
@@ -239,7 +260,6 @@ class Node:
         client_pb2_grpc.add_ClientServicer_to_server(ClientService(core), client.server)
         self._doors.append(client)
         self.port = await client.start()
-        self._tasks.spawn("readiness", self._readiness_loop(client))
         if s.health_listen:
             self._health_door = HealthDoor(s.health_listen, s.health_key, client.health)
             await self._health_door.start()
@@ -250,6 +270,25 @@ class Node:
         )
         self._doors.append(peer)
         self.peer_port = await peer.start()
+        if s.api_listen:
+            await self._serve_api(core, token, keys)
+        # Ready only once every door is open (readiness is what `meridian run` waits for).
+        self._tasks.spawn("readiness", self._readiness_loop(client))
+
+    async def _serve_api(self, core: Core, token: str, keys: KeyStore | None) -> None:
+        """The DynamoDB-compatible HTTP door: SigV4 with the client door's access keys when
+        the group has `auth`, HTTPS with the client door's certificate when it has `tls`."""
+        s = self.settings
+        assert s.api_listen is not None
+        files = s.client_tls
+        tls = None
+        if files is not None:
+            pair = CertPair(files.cert, files.key)
+            tls = ReloadingSslContext(pair, s.api_key, files.client_cas).context
+        auth = None if keys is None else SigV4Auth(keys, s.region)
+        app = DynamoApp(core, auth, NoControlPlane(), IteratorSigner(token))
+        self._api_door = ApiDoor(s.api_listen, s.api_key, app, tls)
+        self.api_port = await self._api_door.start()
 
     async def _readiness_loop(self, door: GrpcServer) -> None:
         """Readiness follows the region's state: NOT_SERVING while it bootstraps (the
@@ -329,6 +368,8 @@ class Node:
         self._stopped = True
         if self.core is not None:
             self.core.streams.close()
+        if self._api_door is not None:
+            await self._api_door.stop(grace)
         for door in self._doors:
             await door.stop(grace)
         if self._health_door is not None:

@@ -36,6 +36,7 @@ def cmd_certs(args: argparse.Namespace) -> int:
             r.replicator_listen.host,
             r.node_address.host,
             r.replicator_address.host,
+            *([r.api_listen.host] if r.api_listen else []),
         )
         for r in config.regions
     }

@@ -60,6 +60,7 @@ class Child:
     given_up: bool = False
     history: list[float] = field(default_factory=list)
     dialer: Dialer | None = None  # how to reach its health service (TLS, certificates)
+    other_ports: tuple[int, ...] = ()  # further listeners it must hold to be ready
 
     @property
     def name(self) -> str:
@@ -119,6 +120,9 @@ def children(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> li
                     command,
                     log_dir / f"{region.name}.{component}.log",
                     dialer=Dialer.for_region(config, region.name),
+                    other_ports=(region.api_listen.port,)
+                    if component == "node" and region.api_listen is not None
+                    else (),
                 )
             )
     for region in config.regions:
@@ -165,8 +169,9 @@ def ready(child: Child) -> bool:
     """The child answers, and from its own socket: a process of another group that answers
     on the same port does not make it ready."""
     assert child.proc is not None
-    return healthy(child.endpoint, child.dialer, child.region) and listens_on(
-        child.proc.pid, int(child.endpoint.rsplit(":", 1)[1])
+    ports = (int(child.endpoint.rsplit(":", 1)[1]), *child.other_ports)
+    return healthy(child.endpoint, child.dialer, child.region) and all(
+        listens_on(child.proc.pid, port) for port in ports
     )
 
 
@@ -257,6 +262,7 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
         f"logs: {log_dir}/<region>.<node|replicator{'|triggers' if triggers else ''}>.log",
         "",
         *security_lines(config),
+        *api_lines(config),
         f"write in {first}:",
         f"  meridian put --config {config_path} --region {first} {table_flag}{item_json}",
         f"read it in {second}:",
@@ -269,6 +275,34 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
         "Ctrl-C stops every process gracefully.",
     ]
     return "\n".join(lines)
+
+
+def api_scheme(config: GroupConfig) -> str:
+    return "https" if config.tls is not None else "http"
+
+
+def api_lines(config: GroupConfig) -> list[str]:
+    """Each region's DynamoDB endpoint, and boto3 code that uses the first one."""
+    served = [r for r in config.regions if r.api_listen is not None]
+    if not served:
+        return []
+    scheme = api_scheme(config)
+    lines = ["DynamoDB API (endpoint_url for boto3, aws-cli and SDKs; region_name = region):"]
+    lines += [f"  {r.name:<12} {scheme}://{r.api_listen}" for r in served]
+    first = served[0]
+    endpoint = json.dumps(f"{scheme}://{first.api_listen}")
+    extra = f", verify={json.dumps(str(config.tls.ca))}" if config.tls is not None else ""
+    if config.auth is None:  # any credentials do, but boto3 signs with some
+        extra += ', aws_access_key_id="any", aws_secret_access_key="any"'
+        note = "any credentials are accepted"
+    else:
+        note = "with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY exported as above"
+    code = (
+        f'import boto3; ddb = boto3.client("dynamodb", endpoint_url={endpoint}, '
+        f"region_name={json.dumps(first.name)}{extra}); "
+        'print(ddb.list_tables()["TableNames"])'
+    )
+    return [*lines, f"boto3 ({note}):", f"  python3 -c {shlex.quote(code)}", ""]
 
 
 def security_lines(config: GroupConfig) -> list[str]:
@@ -289,6 +323,14 @@ def security_lines(config: GroupConfig) -> list[str]:
         f"access key ({key.permission}, from {config.auth.credentials}):",
         f"  export MERIDIAN_ACCESS_KEY_ID={key.key_id}",
         f"  export MERIDIAN_SECRET_ACCESS_KEY={key.secret}",
+        *(
+            [
+                f"  export AWS_ACCESS_KEY_ID={key.key_id}",
+                f"  export AWS_SECRET_ACCESS_KEY={key.secret}",
+            ]
+            if any(r.api_listen is not None for r in config.regions)
+            else []
+        ),
         "",
     ]
 

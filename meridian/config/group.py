@@ -160,6 +160,8 @@ def served_addresses(
             (f"{at}.metrics.listen", r.metrics_listen, ""),
             (f"{at}.replicator.metrics", r.replicator_metrics_listen, ""),
         ]
+        if r.api_listen is not None:
+            out.append((f"{at}.api.listen", r.api_listen, ""))
         if r.name in used and r.trigger_listen and r.trigger_metrics_listen:
             out += [
                 (f"{at}.triggers.listen", r.trigger_listen, ""),

@@ -57,6 +57,8 @@ class RegionConfig:
     node_health: Address | None = None
     replicator_health: Address | None = None
     trigger_health: Address | None = None
+    # The DynamoDB-compatible HTTP API (JSON 1.0) of the node; None: not served.
+    api_listen: Address | None = None
 
     @property
     def node_address(self) -> Address:
@@ -111,7 +113,7 @@ def _region(value: Any, path: str) -> RegionConfig:
         value,
         path,
         required=("name", "node", "replicator", "metrics"),
-        optional=("triggers", "tls"),
+        optional=("triggers", "tls", "api"),
     )
     name = name_value(fields["name"], f"{path}.name", 1, 64)
     node = mapping_fields(
@@ -162,7 +164,16 @@ def _region(value: Any, path: str) -> RegionConfig:
         trigger_health=_optional_address(
             (fields.get("triggers") or {}).get("health"), f"{path}.triggers.health"
         ),
+        api_listen=_api_listen(fields.get("api"), f"{path}.api"),
     )
+
+
+def _api_listen(value: Any, path: str) -> Address | None:
+    """The `api` section: where the node serves the DynamoDB-compatible HTTP API."""
+    if value is None:
+        return None
+    fields = mapping_fields(value, path, required=("listen",))
+    return parse_address(fields["listen"], f"{path}.listen")
 
 
 def _optional_address(value: Any, path: str) -> Address | None:
@@ -205,12 +216,13 @@ def listen_addresses_of(regions: Iterable[RegionConfig]) -> Iterable[tuple[str, 
         yield f"regions[{i}].replicator.listen", region.replicator_listen, ""
         yield f"regions[{i}].metrics.listen", metrics, ""
         yield f"regions[{i}].replicator.metrics", region.replicator_metrics_listen, note
-        for key, health in (
+        for key, optional in (
             ("node.health", region.node_health),
             ("replicator.health", region.replicator_health),
+            ("api.listen", region.api_listen),
         ):
-            if health is not None:
-                yield f"regions[{i}].{key}", health, ""
+            if optional is not None:
+                yield f"regions[{i}].{key}", optional, ""
 
 
 def _peer_location(region: RegionConfig) -> Address:

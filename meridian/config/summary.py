@@ -21,6 +21,8 @@ def summary(config: GroupConfig) -> str:
         if config.triggers_of(r.name):
             metrics += f", {r.trigger_metrics_listen} (triggers)"
             processes += f", triggers {r.trigger_listen}"
+        if r.api_listen is not None:
+            processes += f", DynamoDB API {r.api_listen}"
         lines += [
             f"    {r.name}: {processes}",
             f"      metrics {metrics}",

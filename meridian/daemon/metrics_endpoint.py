@@ -11,6 +11,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -68,7 +69,7 @@ class MetricsEndpoint:
         except OSError as exc:
             raise StartupError(f"{self.key} {self.listen}: {reason(exc)}") from exc
         if self.tls is not None:
-            server.socket = _ReloadingContext(self.tls, self.key).wrap(server.socket)
+            server.socket = ReloadingSslContext(self.tls, self.key).wrap(server.socket)
         self._server = server
         threading.Thread(
             target=server.serve_forever, name=f"metrics {self.listen}", daemon=True
@@ -122,34 +123,48 @@ def _is_ipv6(host: str) -> bool:
         return False
 
 
-class _ReloadingContext:
+class ReloadingSslContext:
     """A TLS context whose certificate follows its files: each handshake's SNI callback
-    swaps in a fresh context when the files changed since the last one."""
+    swaps in a fresh context when the files changed since the last one. With `client_cas`,
+    clients must present a certificate from one of them."""
 
-    def __init__(self, pair: CertPair, key: str) -> None:
+    def __init__(self, pair: CertPair, key: str, client_cas: tuple[Path, ...] = ()) -> None:
         self._pair = pair
+        self._client_cas = client_cas
         self._lock = threading.Lock()
         try:
-            self._stamp = stamp((pair.cert, pair.key))
+            self._stamp = stamp(self._paths())
             self._current = self._load()
         except (OSError, ssl.SSLError) as exc:
             raise StartupError(f"{key}: TLS files: {exc}") from exc
         self._outer = self._load()
         self._outer.sni_callback = self._select
 
+    @property
+    def context(self) -> ssl.SSLContext:
+        """The context to serve with (its handshakes pick the current certificate)."""
+        return self._outer
+
     def wrap(self, sock: socket.socket) -> ssl.SSLSocket:
         return self._outer.wrap_socket(sock, server_side=True)
+
+    def _paths(self) -> tuple[Path, ...]:
+        return (self._pair.cert, self._pair.key, *self._client_cas)
 
     def _load(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self._pair.cert, self._pair.key)
+        if self._client_cas:
+            context.verify_mode = ssl.CERT_REQUIRED
+            for ca in self._client_cas:
+                context.load_verify_locations(ca)
         return context
 
     def _select(self, sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
         with self._lock:
             try:
-                now = stamp((self._pair.cert, self._pair.key))
+                now = stamp(self._paths())
                 if now != self._stamp:
                     self._current, self._stamp = self._load(), now
             except (OSError, ssl.SSLError):

@@ -51,14 +51,17 @@ def e2e_group(
     *,
     durability: str = "fsync",
     tables: list[dict[str, Any]] | None = None,
+    api: bool = False,
 ) -> dict[str, Any]:
-    """The end-to-end tests' group file content: every region's data under base/data."""
+    """The end-to-end tests' group file content: every region's data under base/data
+    (with `api`, each region serves the DynamoDB API too)."""
     return harness.group_doc(
         base / "data",
         regions,
         tables=tables if tables is not None else [ORDERS],
         group="e2e",
         durability=durability,
+        api=api,
     )
 
 

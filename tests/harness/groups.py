@@ -67,9 +67,12 @@ def group_doc(
     replication: Mapping[str, Any] | None = None,
     hosts: Mapping[str, str] | None = None,
     ports: RegionPorts | None = None,
+    api: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
     """A group document; region R keeps its data in data/R.
+
+    `api` adds each region's DynamoDB API listener (api.listen) on a fresh free port.
 
     `hosts` maps a region to the address its processes bind (default: the loopback).
     `ports` are the same in every region, for regions that each have a host of their own;
@@ -95,6 +98,9 @@ def group_doc(
         )
         for i, name in enumerate(regions)
     ]
+    if api:
+        for region, port in zip(doc["regions"], free_ports(len(regions)), strict=True):
+            region["api"] = {"listen": f"{LOOPBACK}:{port}"}
     doc.update(copy.deepcopy(extra))
     return doc
 

@@ -16,9 +16,12 @@ from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from regionnode.replication_service import ReplicationService
 from replicator import bootstrap
-from tests.harness import eventually, load_doc
+from tests.harness import eventually, free_port, load_doc
 from tests.harness.inprocess import Region
+from tests.integration.dynamodb_support import post
 from tests.integration.group import group_yaml
+
+GET_ITEM = "DynamoDB_20120810.GetItem"
 
 FAR_FUTURE = 10**13  # a wall-clock value that makes every stream record look expired
 
@@ -229,7 +232,15 @@ def test_reads_while_bootstrapping_are_refused_or_marked(tmp_path: pathlib.Path)
         doc = group_yaml(
             tmp_path / policy, ["solo"], replication={"reads_while_bootstrapping": policy}
         )
-        region = Region("solo", load_doc(doc, tmp_path / f"{policy}.yaml"))
+        doc["regions"][0]["api"] = {"listen": f"127.0.0.1:{free_port()}"}
+        config = load_doc(doc, tmp_path / f"{policy}.yaml")
+        region = Region("solo", config)
+        endpoint = f"http://{config.region('solo').api_listen}"
+        get_body = {"TableName": "orders", "Key": {"pk": {"S": "k"}, "sk": {"N": "1"}}}
+
+        async def http_get() -> tuple[int, dict[str, str], Any]:
+            return await asyncio.to_thread(post, endpoint, GET_ITEM, get_body)
+
         await region.start_node()
         try:
             key = item("k", 1)
@@ -248,11 +259,16 @@ def test_reads_while_bootstrapping_are_refused_or_marked(tmp_path: pathlib.Path)
                 except grpc.aio.AioRpcError as exc:
                     assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
                     assert "bootstrapping from eu" in exc.details()
+                status, _, answer = await http_get()
+                assert status == 503 and answer["__type"].endswith("#ServiceUnavailable")
             else:
                 assert (await call).found
                 assert ("meridian-region-state", "BOOTSTRAPPING") in tuple(
                     await call.trailing_metadata()
                 )
+                status, headers, answer = await http_get()
+                assert status == 200 and answer["Item"]
+                assert headers["meridian-region-state"] == "BOOTSTRAPPING"
             active = pb.BootstrapState(state="ACTIVE")
             await region.peer.ApplySnapshot(
                 pb.ApplySnapshotRequest(table="orders", progress=active)
@@ -260,6 +276,8 @@ def test_reads_while_bootstrapping_are_refused_or_marked(tmp_path: pathlib.Path)
             call = region.stub.GetItem(pb.GetItemRequest(table="orders", key=key))
             assert (await call).found
             assert "meridian-region-state" not in dict(await call.trailing_metadata())
+            status, headers, _ = await http_get()
+            assert status == 200 and "meridian-region-state" not in headers
         finally:
             await region.stop()
 

@@ -445,6 +445,27 @@ TRIGGER_INVALID: list[tuple[str, Mutation, str]] = [
         "node and replicator must be dialled at its own address)",
     ),
     (
+        "api-clash",
+        put(*R1, "api", {"listen": "127.0.0.1:7101"}),
+        "regions[1].api.listen: port 7101 already used by regions[0].node.listen",
+    ),
+    (
+        "api-bad",
+        put(*R0, "api", {"listen": "8000"}),
+        'regions[0].api.listen: expected HOST:PORT, got "8000"',
+    ),
+    (
+        "api-unknown-key",
+        put(*R0, "api", {"listen": "127.0.0.1:8000", "tls": "off"}),
+        'regions[0].api: unknown key "tls"',
+    ),
+    ("api-without-listen", put(*R0, "api", {}), "regions[0].api.listen: required"),
+    (
+        "api-plaintext-beyond-loopback",
+        put(*R0, "api", {"listen": "0.0.0.0:8000"}),
+        "regions[0].api.listen: 0.0.0.0:8000 is not a loopback address, and without a tls section",
+    ),
+    (
         "node-health-clash",
         put(*R1, "node", "health", "127.0.0.1:9101"),
         "regions[1].node.health: port 9101 already used by regions[0].metrics.listen",
@@ -716,8 +737,8 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "region-unknown-key",
         put(*R0, "zone", "a"),
-        'regions[0]: unknown key "zone" (expected one of: metrics, name, node, replicator, '
-        "tls, triggers)",
+        'regions[0]: unknown key "zone" (expected one of: api, metrics, name, node, '
+        "replicator, tls, triggers)",
     ),
     ("region-name-missing", drop(*R0, "name"), "regions[0].name: required"),
     (
@@ -959,6 +980,15 @@ def test_advertise_and_health_addresses() -> None:
     assert eu.node_address == eu.node_listen and eu.node_advertise is None
     assert eu.replicator_address == eu.replicator_listen
     assert eu.node_health is None
+    assert region.api_listen is None
+
+
+def test_the_api_listener_is_optional() -> None:
+    doc = copy.deepcopy(BASE)
+    doc["regions"][0]["api"] = {"listen": "127.0.0.1:8000"}
+    parsed = parse_doc(doc)
+    assert parsed.regions[0].api_listen == Address("127.0.0.1", 8000)
+    assert parsed.regions[1].api_listen is None
 
 
 def test_explicit_values_are_used() -> None:
@@ -1267,6 +1297,7 @@ def test_the_summary_names_the_group_in_short_lines() -> None:
     assert "  3 regions:" in lines
     for port in (7101, 7202, 9103, 9201):
         assert f"127.0.0.1:{port}" in summary
+    assert "DynamoDB API 127.0.0.1:8000" in summary
     assert max(len(line) for line in lines) <= 100
 
 

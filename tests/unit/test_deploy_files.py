@@ -109,8 +109,9 @@ def test_compose_runs_each_region_as_a_node_and_replicator_pair() -> None:
             region.replicator_listen,
             region.metrics_listen,
             region.replicator_metrics_listen,
+            region.api_listen,
         )
-        assert published == {str(a.port) for a in expected}
+        assert published == {str(a.port) for a in expected if a is not None}
 
 
 def test_the_image_runs_as_a_user_and_checks_readiness() -> None:
@@ -160,7 +161,12 @@ def test_a_region_pod_matches_the_group_file(region_name: str) -> None:
     pod = docs[f"StatefulSet/meridian-{region_name}"]["spec"]["template"]["spec"]
     node, replicator = pod["containers"]
     for container, component, health, doors in (
-        (node, "node", region.node_health, (region.node_listen, region.metrics_listen)),
+        (
+            node,
+            "node",
+            region.node_health,
+            (region.node_listen, region.metrics_listen, region.api_listen),
+        ),
         (
             replicator,
             "replicator",
@@ -173,7 +179,7 @@ def test_a_region_pod_matches_the_group_file(region_name: str) -> None:
         assert container["livenessProbe"]["grpc"] == {"port": health.port}
         assert container["readinessProbe"]["grpc"] == {"port": health.port, "service": READINESS}
         ports = {p["containerPort"] for p in container["ports"]}
-        assert ports == {health.port, *(a.port for a in doors)}
+        assert ports == {health.port, *(a.port for a in doors if a is not None)}
         assert {m["mountPath"] for m in container["volumeMounts"]} >= {
             "/var/lib/meridian",
             "/etc/meridian/certs",
@@ -181,6 +187,8 @@ def test_a_region_pod_matches_the_group_file(region_name: str) -> None:
     client = docs[f"Service/meridian-{region_name}-client"]
     assert region.node_address.host == f"meridian-{region_name}-client.meridian.svc"
     assert client["spec"]["ports"][0]["port"] == region.node_address.port
+    assert region.api_listen is not None
+    assert client["spec"]["ports"][1]["port"] == region.api_listen.port
     peer = docs[f"Service/meridian-{region_name}-peer"]
     assert region.replicator_address.host == f"meridian-{region_name}-peer.meridian.svc"
     assert peer["spec"]["ports"][0]["port"] == region.replicator_address.port

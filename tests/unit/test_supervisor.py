@@ -19,8 +19,10 @@ from meridian.cli.supervisor import (
     Child,
     StartFailed,
     banner,
+    healthy,
     in_use_message,
     last_reason,
+    ready,
     stop_all,
     supervise,
     tend,
@@ -29,7 +31,7 @@ from meridian.cli.supervisor import (
 from meridian.config import load
 from meridian.model.schema import Schema
 from tests.e2e.helpers import e2e_group
-from tests.harness import free_ports, write_group
+from tests.harness import free_ports, wait_until, write_group
 
 
 def child(tmp_path: pathlib.Path, name: str, code: int) -> Child:
@@ -173,6 +175,20 @@ def test_a_child_that_answers_from_its_own_socket_is_ready(tmp_path: pathlib.Pat
         stop_all([server], grace=5)
 
 
+def test_a_child_is_ready_only_once_it_holds_its_other_listeners(tmp_path: pathlib.Path) -> None:
+    endpoint, elsewhere = (f"127.0.0.1:{port}" for port in free_ports(2))
+    server = health_server(tmp_path, "node", endpoint)
+    server.other_ports = (int(elsewhere.rsplit(":", 1)[1]),)  # e.g. its DynamoDB door
+    try:
+        server.start()
+        wait_until(lambda: healthy(endpoint), 30, "the health service")
+        assert not ready(server)
+        server.other_ports = ()
+        assert ready(server)
+    finally:
+        stop_all([server], grace=5)
+
+
 def test_supervise_returns_once_every_child_gave_up(tmp_path: pathlib.Path) -> None:
     group = [child(tmp_path, "c", 3), child(tmp_path, "d", 3)]
     done = threading.Event()
@@ -262,3 +278,19 @@ def check_banner_fits(config_path: pathlib.Path) -> None:
     key = parse_item(commands["get"][-1], "KEY_JSON", typed=False)
     schema.check_key(key)
     assert key == schema.key_of(item)
+
+
+def test_the_banner_shows_the_dynamodb_endpoints_only_where_served(
+    tmp_path: pathlib.Path,
+) -> None:
+    doc = e2e_group(tmp_path, ("us-east", "eu-west"))
+    doc["regions"][1]["api"] = {"listen": "127.0.0.1:8001"}
+    text = banner(load(write_group(tmp_path / "g.yaml", doc)), "g.yaml", pathlib.Path("log"))
+    assert "  eu-west      http://127.0.0.1:8001" in text
+    assert "us-east      http://" not in text
+    code = next(line for line in text.splitlines() if line.startswith("  python3 -c "))
+    assert 'endpoint_url="http://127.0.0.1:8001", region_name="eu-west"' in code
+    assert 'aws_access_key_id="any"' in code  # no auth section: any credentials do
+    doc["regions"][1].pop("api")
+    plain = banner(load(write_group(tmp_path / "g.yaml", doc)), "g.yaml", pathlib.Path("log"))
+    assert "DynamoDB" not in plain and "boto3" not in plain
