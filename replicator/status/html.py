@@ -21,6 +21,7 @@ from meridian.model.render import to_json
 
 REFRESH_MS = 2000
 SPARK_W, SPARK_H = 120, 24
+SPARK_FLOOR_S = 0.1  # the smallest full scale: a few ms of jitter stays near the baseline
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
@@ -155,10 +156,11 @@ def _links(links: list[dict[str, Any]]) -> str:
 
 
 def sparkline_points(values: Sequence[float], width: int = SPARK_W, height: int = SPARK_H) -> str:
-    """SVG polyline points for `values`, oldest left, scaled to the largest (0 at the bottom)."""
+    """SVG polyline points for `values`, oldest left, 0 at the bottom, scaled to the largest
+    value (at least SPARK_FLOOR_S)."""
     if not values:
         return ""
-    top = max(max(values), 1e-9)
+    top = max(max(values), SPARK_FLOOR_S)
     step = width / max(1, len(values) - 1)
     points = [
         f"{i * step:.1f},{height - 1 - (height - 2) * max(0.0, v) / top:.1f}"
