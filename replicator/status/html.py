@@ -33,7 +33,7 @@ th{background:#f0f0f0;font-weight:600}td.num{text-align:right;font-variant-numer
 .ok{background:#d8f5dc;color:#11632a}.warn{background:#fff1c2;color:#7a5a00}
 .bad{background:#fbd9d9;color:#8c1515}.muted{color:#777}.err{color:#8c1515;font-size:.9em}
 svg.spark polyline{fill:none;stroke:#3367d6;stroke-width:1.5}
-code{font-size:.9em}footer{margin-top:2em;color:#777;font-size:.85em}
+code{font-size:.9em}code.version{white-space:nowrap}footer{margin-top:2em;color:#777;font-size:.85em}
 """
 
 SCRIPT = """
@@ -119,7 +119,7 @@ def _num(value: Any) -> str:
 def _regions(regions: list[dict[str, Any]]) -> str:
     rows = []
     for r in regions:
-        progress = _bootstrap(r["bootstrap"]) if r["bootstrap"] else ""
+        progress = _bootstrap(r["bootstrap"]) if r["bootstrap"] else "<span class=muted>-</span>"
         rows.append(
             f'<tr data-region="{esc(r["region"])}"><td>{esc(r["region"])}</td>'
             f"<td>{_badge(r['state'], r['health'])}</td><td>{progress}"
@@ -197,7 +197,7 @@ def _conflicts(c: dict[str, Any]) -> str:
 def _version(version: dict[str, Any] | None) -> str:
     if version is None:
         return "-"
-    return f"<code>{esc(version['hlc'])}@{esc(version['region'])}</code>"
+    return f"<code class=version>{esc(version['hlc'])}@{esc(version['region'])}</code>"
 
 
 def _triggers(rows_in: list[dict[str, Any]], region: str) -> str:
