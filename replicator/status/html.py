@@ -40,7 +40,7 @@ SCRIPT = """
 (function () {
   var pending = false;
   function refresh() {
-    if (pending) { return; }
+    if (pending || document.hidden) { return; }
     pending = true;
     fetch(window.location.pathname, {headers: {Accept: "text/html"}, cache: "no-store"})
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
