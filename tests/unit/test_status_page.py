@@ -427,3 +427,31 @@ def test_rendered_once_per_collection() -> None:
     page = rendered(collected(status("a")), at=0.0)
     assert json.loads(page.json)["group"] == "g"
     assert page.html.startswith(b"<!doctype html>")
+
+
+# ---------------------------------------------------------------- the lag history
+
+
+class FakeNode:
+    """The two peer-door calls region_status makes."""
+
+    async def NodeInfo(self, request: pb.NodeInfoRequest, timeout: float) -> pb.NodeInfoResponse:
+        return pb.NodeInfoResponse(bootstrap=pb.BootstrapState(state="ACTIVE"))
+
+    async def DescribeStream(self, request: Any, timeout: float) -> pb.DescribeStreamResponse:
+        raise AssertionError("no tables here")
+
+
+def test_each_link_keeps_a_bounded_lag_history_that_status_hands_out() -> None:
+    from replicator.link import LAG_HISTORY
+    from replicator.service import region_status
+    from tests.unit.test_link_errors import link as make_link
+
+    link = make_link()
+    for n in range(LAG_HISTORY + 30):
+        link.status.lag_history.append(float(n))
+    assert len(link.status.lag_history) == LAG_HISTORY
+    reply = asyncio.run(region_status("us", FakeNode(), [link], link.pins))  # type: ignore[arg-type]
+    (shown,) = reply.links
+    assert list(shown.lag_history) == [float(n) for n in range(30, LAG_HISTORY + 30)]
+    assert (shown.source, shown.target, reply.region_state) == ("eu", "us", "ACTIVE")
