@@ -100,7 +100,7 @@ def status_app(cache: StatusCache, loop: asyncio.AbstractEventLoop) -> App:
             return [b"the status page is read-only: GET or HEAD\n"]
         try:
             page = asyncio.run_coroutine_threadsafe(cache.get(), loop).result(WAIT_S)
-        except Exception as exc:  # noqa: BLE001 - the page reports it, the daemon goes on
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - reported, not raised
             log.warning("status page: collection failed: %s", describe(exc))
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"status not available; see the replicator's log\n"]

@@ -455,3 +455,29 @@ def test_each_link_keeps_a_bounded_lag_history_that_status_hands_out() -> None:
     (shown,) = reply.links
     assert list(shown.lag_history) == [float(n) for n in range(30, LAG_HISTORY + 30)]
     assert (shown.source, shown.target, reply.region_state) == ("eu", "us", "ACTIVE")
+
+
+def test_a_failed_collection_answers_503_and_the_next_request_tries_again(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    calls = []
+
+    async def failing() -> Collected:
+        calls.append(1)
+        raise RuntimeError("node gone")
+
+    address = free_address()
+    endpoint = MetricsEndpoint(
+        address,
+        CollectorRegistry(),
+        "replicator.metrics",
+        pages={"/status": status_app(StatusCache(failing), loop)},
+    )
+    endpoint.start()
+    try:
+        for _ in range(2):
+            code, _, body = fetch(f"http://{address}/status")
+            assert (code, body) == (503, b"status not available; see the replicator's log\n")
+    finally:
+        endpoint.stop()
+    assert len(calls) == 2
