@@ -205,8 +205,7 @@ class ClientService(client_pb2_grpc.ClientServicer):
 
     @rpc
     async def ListConflicts(self, req: pb.ListConflictsRequest) -> pb.ListConflictsResponse:
-        recent = list(self.core.conflicts)[-(req.limit or 100) :]
-        return pb.ListConflictsResponse(conflicts=recent)
+        return self.core.recent_conflicts(req.limit)
 
     @rpc
     async def Digest(self, req: pb.DigestRequest) -> pb.DigestResponse:

@@ -194,3 +194,7 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
             self.core.table(hold.table)
             holds.hold(req.holder, hold.table, hold.sequence_number, until)
         return pb.HoldRetentionResponse()
+
+    @rpc
+    async def ListConflicts(self, req: pb.ListConflictsRequest) -> pb.ListConflictsResponse:
+        return self.core.recent_conflicts(req.limit)

@@ -50,6 +50,10 @@ class Core:
     def table(self, name: str) -> Table:
         return self.streams.table(name)
 
+    def recent_conflicts(self, limit: int) -> pb.ListConflictsResponse:
+        """The newest `limit` conflicts (100 when 0), oldest first: both doors answer this."""
+        return pb.ListConflictsResponse(conflicts=list(self.conflicts)[-(limit or 100) :])
+
     def bootstrapping_read(self, context: grpc.aio.ServicerContext) -> None:
         """A half-copied region must not pass for the truth: refuse, or say so in metadata."""
         state = self.store.bootstrap

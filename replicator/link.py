@@ -17,6 +17,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +150,9 @@ class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
 
 
+LAG_HISTORY = 120  # lag samples kept per link: a minute at the lag updater's pace
+
+
 @dataclass
 class LinkState:
     state: str = "CONNECTING"
@@ -159,6 +163,7 @@ class LinkState:
     reconnects: int = 0
     complete_ms: int = 0  # the target holds every peer write made up to this time
     pending: dict[str, int] = field(default_factory=dict)
+    lag_history: deque[float] = field(default_factory=lambda: deque(maxlen=LAG_HISTORY))
 
 
 class Link:

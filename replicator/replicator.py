@@ -38,6 +38,9 @@ from replicator.link import Link, LinkSettings
 from replicator.metrics import ReplicatorMetrics
 from replicator.pins import Pins
 from replicator.service import ReplicatorService
+from replicator.status.collect import Collector
+from replicator.status.page import PATH as STATUS_PATH
+from replicator.status.page import StatusCache, status_app
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class Replicator:
         self._tls: ReloadingServerCredentials | None = None
         self._health_door: HealthDoor | None = None
         self._metrics: MetricsEndpoint | None = None
+        self._status: tuple[Collector, StatusCache] | None = None
         self._stopped = False
 
     def _crashed(self, name: str, exc: BaseException) -> None:
@@ -123,15 +127,7 @@ class Replicator:
         self._tasks.spawn("join", self._join_then_link(node, me, peers))
         self._tasks.spawn("lag", self._lag_loop())
         if self._serve_metrics:
-            listen = self.region.replicator_metrics_listen
-            self._metrics = MetricsEndpoint(
-                str(listen),
-                self.registry,
-                self._key("replicator.metrics"),
-                metrics_pair(self.config, self.region, listen),
-                self.region.metrics_auth,
-            )
-            self._metrics.start()
+            self._serve_status_and_metrics(node, pins)
         if self.config.insecure and self.config.tls is None:
             log.warning(
                 "insecure: true: this replicator talks to its peers in plaintext; add a tls "
@@ -144,6 +140,24 @@ class Replicator:
             self.region.replicator_listen,
             ", ".join(link.peer for link in self.links),
         )
+
+    def _serve_status_and_metrics(self, node: Any, pins: Pins) -> None:
+        """/metrics and the status page (/status) on the replicator's metrics address."""
+        collector = Collector(
+            self.config, self.region.name, node, lambda: self.links, pins, self.dialer
+        )
+        cache = StatusCache(collector.collect)
+        self._status = (collector, cache)
+        listen = self.region.replicator_metrics_listen
+        self._metrics = MetricsEndpoint(
+            str(listen),
+            self.registry,
+            self._key("replicator.metrics"),
+            metrics_pair(self.config, self.region, listen),
+            self.region.metrics_auth,
+            pages={STATUS_PATH: status_app(cache, asyncio.get_running_loop())},
+        )
+        self._metrics.start()
 
     async def _join_then_link(self, node: Any, me: Identity, peers: list[Any]) -> None:
         """Bootstrap if this region needs it, then pull from every peer."""
@@ -185,11 +199,14 @@ class Replicator:
         return config_key([r.name for r in self.config.regions], self.region.name, field)
 
     async def _lag_loop(self) -> None:
-        """Keep lag gauges moving while a link is down or idle."""
+        """Keep lag gauges moving while a link is down or idle, and each link's recent lag
+        (the status page's sparklines) sampled at a steady pace."""
         while True:
             now = hlc.wall_ms()
             for link in self.links:
-                self.metrics.lag.labels(link.peer, self.region.name).set(link.lag_seconds(now))
+                lag = link.lag_seconds(now)
+                self.metrics.lag.labels(link.peer, self.region.name).set(lag)
+                link.status.lag_history.append(lag)
             await asyncio.sleep(0.5)
 
     async def stop(self, grace: float = 1.0) -> None:
@@ -201,6 +218,10 @@ class Replicator:
         if self._health_door is not None:
             await self._health_door.stop()
         await self._tasks.cancel_all()
+        if self._status is not None:
+            collector, cache = self._status
+            await cache.close()
+            await collector.close()
         if self._channel is not None:
             await self._channel.close()
         if self._metrics is not None:

@@ -276,34 +276,42 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
     async def Status(
         self, req: rpb.StatusRequest, context: grpc.aio.ServicerContext
     ) -> rpb.StatusResponse:
-        now = hlc.wall_ms()
-        info = await self.node.NodeInfo(pb.NodeInfoRequest(), timeout=5)
-        response = rpb.StatusResponse(
-            region=self.region,
-            region_state=info.bootstrap.state or "STARTING",
-            bootstrap=info.bootstrap,
-            pins=info.pins,
-            refused_nodes=self.pins.refused(),
+        return await region_status(self.region, self.node, self.links(), self.pins)
+
+
+async def region_status(
+    region: str, node: pb_grpc.ReplicationStub, links: list[Link], pins: Pins
+) -> rpb.StatusResponse:
+    """This region's state, bootstrap progress and incoming links (Status, the status page)."""
+    now = hlc.wall_ms()
+    info = await node.NodeInfo(pb.NodeInfoRequest(), timeout=5)
+    response = rpb.StatusResponse(
+        region=region,
+        region_state=info.bootstrap.state or "STARTING",
+        bootstrap=info.bootstrap,
+        pins=info.pins,
+        refused_nodes=pins.refused(),
+    )
+    for table in info.tables:
+        stream = await node.DescribeStream(
+            pb.DescribeStreamRequest(table=table.spec.name), timeout=5
         )
-        for table in info.tables:
-            stream = await self.node.DescribeStream(
-                pb.DescribeStreamRequest(table=table.spec.name), timeout=5
+        response.stream_trimmed |= stream.trim_sequence_number > 1
+    for link in links:
+        s = link.status
+        response.links.append(
+            rpb.LinkStatus(
+                source=link.peer,
+                target=region,
+                state=s.state,
+                lag_seconds=link.lag_seconds(now),
+                lag_records=sum(s.pending.values()),
+                applied=s.applied,
+                conflicts=s.conflicts,
+                clock_rejected=s.clock_rejected,
+                error=s.error,
+                reconnects=s.reconnects,
+                lag_history=s.lag_history,
             )
-            response.stream_trimmed |= stream.trim_sequence_number > 1
-        for link in self.links():
-            s = link.status
-            response.links.append(
-                rpb.LinkStatus(
-                    source=link.peer,
-                    target=self.region,
-                    state=s.state,
-                    lag_seconds=link.lag_seconds(now),
-                    lag_records=sum(s.pending.values()),
-                    applied=s.applied,
-                    conflicts=s.conflicts,
-                    clock_rejected=s.clock_rejected,
-                    error=s.error,
-                    reconnects=s.reconnects,
-                )
-            )
-        return response
+        )
+    return response

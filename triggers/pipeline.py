@@ -21,10 +21,11 @@ from dataclasses import replace
 from typing import Any
 
 from meridian.config import GroupConfig, RegionConfig, TriggerConfig
+from meridian.daemon import trigger_checkpoint as checkpoint
 from meridian.model import hlc
 from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
-from triggers import checkpoint, deadletter, events, filters
+from triggers import deadletter, events, filters
 from triggers.batching import MIN_PENDING_RECORDS, Progress
 from triggers.delivery import Policy
 from triggers.events import Record

@@ -17,6 +17,7 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from meridian.config import GroupConfig
+from meridian.daemon import trigger_checkpoint as checkpoint
 from meridian.daemon.errors import StartupError
 from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.health_door import HealthDoor
@@ -29,7 +30,6 @@ from meridian.pb import client_pb2_grpc
 from meridian.security.dial import Dialer
 from meridian.security.tls import ReloadingServerCredentials
 from meridian.wire import peer_token
-from triggers import checkpoint
 from triggers.metrics import TriggerMetrics
 from triggers.pipeline import TriggerTask
 

@@ -17,7 +17,7 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
     target = target_of(args, table=False)
     with NodeConnection(target) as node:
         response = node.call("ListConflicts", pb.ListConflictsRequest(limit=args.limit or 0))
-    conflicts = [output.conflict_json(conflict) for conflict in response.conflicts]
+    conflicts = [render.conflict_json(conflict) for conflict in response.conflicts]
     if args.json:
         emit(to_json({"region": target.region, "conflicts": conflicts}))
         return EXIT_OK

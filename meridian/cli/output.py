@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from meridian.model.render import item_json, time_text, version_json
+from meridian.model.render import item_json, version_json
 from meridian.pb import node_pb2 as pb
 from meridian.wire.oneline import one_line
 
@@ -28,18 +28,6 @@ def write_result_json(
             item_json(result.attributes, typed) if result.HasField("attributes") else None
         )
     return out
-
-
-def conflict_json(conflict: pb.Conflict) -> dict[str, Any]:
-    return {
-        "table": conflict.table,
-        "keys": item_json(conflict.keys),
-        "winner": version_json(conflict.winner),
-        "loser": version_json(conflict.loser),
-        "rule": conflict.rule,
-        "at_ms": conflict.at_ms,
-        "time": time_text(conflict.at_ms),
-    }
 
 
 # ---------------------------------------------------------------- tables

@@ -30,9 +30,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from meridian.cli.occupancy import in_use, listens_on
-from meridian.config import ConfigError, GroupConfig, KeyAttr, TableConfig, load
+from meridian.config import ConfigError, GroupConfig, KeyAttr, RegionConfig, TableConfig, load
+from meridian.config.addresses import Address
 from meridian.daemon import backoff
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE
+from meridian.daemon.serving import metrics_pair
 from meridian.pb import node_pb2 as pb
 from meridian.security.access import AccessKey, CredentialsError, Permission
 from meridian.security.dial import Dialer
@@ -271,6 +273,7 @@ def banner(config: GroupConfig, config_path: str, log_dir: pathlib.Path) -> str:
         f"  meridian status --config {config_path}",
         f"  meridian verify --config {config_path}",
         *trigger_status,
+        *status_page_lines(config),
         "",
         "Ctrl-C stops every process gracefully.",
     ]
@@ -303,6 +306,22 @@ def api_lines(config: GroupConfig) -> list[str]:
         'print(ddb.list_tables()["TableNames"])'
     )
     return [*lines, f"boto3 ({note}):", f"  python3 -c {shlex.quote(code)}", ""]
+
+def status_url(config: GroupConfig, region: RegionConfig) -> str:
+    """The address of a region's status page, served by its replicator's metrics endpoint
+    (HTTPS as that endpoint is; an unspecified listen host is reached on the loopback)."""
+    listen = region.replicator_metrics_listen
+    scheme = "https" if metrics_pair(config, region, listen) is not None else "http"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(listen.host, listen.host)
+    return f"{scheme}://{Address(host, listen.port)}/status"
+
+
+def status_page_lines(config: GroupConfig) -> list[str]:
+    """Each region's status page (the same group seen from each replicator)."""
+    auth = {r.metrics_auth.username for r in config.regions if r.metrics_auth is not None}
+    login = f" (user {', '.join(sorted(auth))}, basic auth)" if auth else ""
+    lines = [f"live status pages, ?format=json for scripts{login}:"]
+    return lines + [f"  {r.name:<12} {status_url(config, r)}" for r in config.regions]
 
 
 def security_lines(config: GroupConfig) -> list[str]:

@@ -1,6 +1,7 @@
-"""Serving a Prometheus registry on HOST:PORT (/metrics), in a thread of the daemon: over
-HTTPS with the region's certificate (re-read when its files change) and behind HTTP basic
-auth when the group file asks for them."""
+"""Serving a Prometheus registry on HOST:PORT (/metrics), and any further pages the daemon
+mounts (the replicator's /status), in a thread of the daemon: over HTTPS with the region's
+certificate (re-read when its files change) and behind HTTP basic auth when the group file
+asks for them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import ipaddress
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -40,7 +41,8 @@ class _Quiet(WSGIRequestHandler):
 
 
 class MetricsEndpoint:
-    """/metrics of one registry; `key` names the address in the group file, for errors."""
+    """/metrics of one registry, and `pages` (path -> app); `key` names the address in the
+    group file, for errors."""
 
     def __init__(
         self,
@@ -49,8 +51,10 @@ class MetricsEndpoint:
         key: str,
         tls: CertPair | None = None,
         auth: BasicAuth | None = None,
+        pages: Mapping[str, App] | None = None,
     ) -> None:
         self.listen = listen
+        self.pages = dict(pages or {})
         self.registry = registry
         self.key = key
         self.tls = tls
@@ -60,7 +64,7 @@ class MetricsEndpoint:
     def start(self) -> None:
         host, port = str(self.listen).rsplit(":", 1)
         host = host.strip("[]")
-        app: App = make_wsgi_app(self.registry)
+        app: App = with_pages(make_wsgi_app(self.registry), self.pages)
         if self.auth is not None:
             app = basic_auth(app, self.auth.username, _password(self.auth, self.key))
         server_class = _Server6 if _is_ipv6(host) else _Server
@@ -86,6 +90,18 @@ class MetricsEndpoint:
 def _close(server: WSGIServer) -> None:
     server.shutdown()
     server.server_close()
+
+
+def with_pages(metrics: App, pages: dict[str, App]) -> App:
+    """Each page at its path (a trailing slash allowed), everything else to `metrics`."""
+    if not pages:
+        return metrics
+
+    def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        page = pages.get(environ.get("PATH_INFO", "").rstrip("/"))
+        return (page or metrics)(environ, start_response)
+
+    return route
 
 
 def basic_auth(app: App, username: str, password: str) -> App:

@@ -96,3 +96,16 @@ def time_text(ms: int) -> str:
     """Epoch milliseconds as ISO 8601 UTC with milliseconds (``2026-11-22T11:45:09.218Z``)."""
     moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def conflict_json(conflict: pb.Conflict) -> dict[str, Any]:
+    """A recorded last-writer-wins conflict: the key, both versions, the deciding rule."""
+    return {
+        "table": conflict.table,
+        "keys": item_json(conflict.keys),
+        "winner": version_json(conflict.winner),
+        "loser": version_json(conflict.loser),
+        "rule": conflict.rule,
+        "at_ms": conflict.at_ms,
+        "time": time_text(conflict.at_ms),
+    }

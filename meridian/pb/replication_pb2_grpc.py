@@ -99,6 +99,11 @@ class ReplicationStub:
                 request_serializer=meridian_dot_pb_dot_node__pb2.HoldRetentionRequest.SerializeToString,
                 response_deserializer=meridian_dot_pb_dot_node__pb2.HoldRetentionResponse.FromString,
                 _registered_method=True)
+        self.ListConflicts = channel.unary_unary(
+                '/meridian.replication.v1.Replication/ListConflicts',
+                request_serializer=meridian_dot_pb_dot_node__pb2.ListConflictsRequest.SerializeToString,
+                response_deserializer=meridian_dot_pb_dot_node__pb2.ListConflictsResponse.FromString,
+                _registered_method=True)
 
 
 class ReplicationServicer:
@@ -187,6 +192,13 @@ class ReplicationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListConflicts(self, request, context):
+        """The recent last-writer-wins conflicts, as on the client door (the replicator's status page).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReplicationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -254,6 +266,11 @@ def add_ReplicationServicer_to_server(servicer, server):
                     servicer.HoldRetention,
                     request_deserializer=meridian_dot_pb_dot_node__pb2.HoldRetentionRequest.FromString,
                     response_serializer=meridian_dot_pb_dot_node__pb2.HoldRetentionResponse.SerializeToString,
+            ),
+            'ListConflicts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConflicts,
+                    request_deserializer=meridian_dot_pb_dot_node__pb2.ListConflictsRequest.FromString,
+                    response_serializer=meridian_dot_pb_dot_node__pb2.ListConflictsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -607,6 +624,33 @@ class Replication:
             '/meridian.replication.v1.Replication/HoldRetention',
             meridian_dot_pb_dot_node__pb2.HoldRetentionRequest.SerializeToString,
             meridian_dot_pb_dot_node__pb2.HoldRetentionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConflicts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.replication.v1.Replication/ListConflicts',
+            meridian_dot_pb_dot_node__pb2.ListConflictsRequest.SerializeToString,
+            meridian_dot_pb_dot_node__pb2.ListConflictsResponse.FromString,
             options,
             channel_credentials,
             insecure,

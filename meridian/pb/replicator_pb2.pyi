@@ -122,7 +122,7 @@ class ResyncProgress(_message.Message):
     def __init__(self, state: _Optional[str] = ..., entries: _Optional[int] = ..., entries_estimate: _Optional[int] = ..., bytes: _Optional[int] = ..., table: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class LinkStatus(_message.Message):
-    __slots__ = ("source", "target", "state", "lag_seconds", "lag_records", "applied", "conflicts", "clock_rejected", "error", "reconnects")
+    __slots__ = ("source", "target", "state", "lag_seconds", "lag_records", "applied", "conflicts", "clock_rejected", "error", "reconnects", "lag_history")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class LinkStatus(_message.Message):
     CLOCK_REJECTED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     RECONNECTS_FIELD_NUMBER: _ClassVar[int]
+    LAG_HISTORY_FIELD_NUMBER: _ClassVar[int]
     source: str
     target: str
     state: str
@@ -143,7 +144,8 @@ class LinkStatus(_message.Message):
     clock_rejected: int
     error: str
     reconnects: int
-    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., lag_records: _Optional[int] = ..., applied: _Optional[int] = ..., conflicts: _Optional[int] = ..., clock_rejected: _Optional[int] = ..., error: _Optional[str] = ..., reconnects: _Optional[int] = ...) -> None: ...
+    lag_history: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., lag_records: _Optional[int] = ..., applied: _Optional[int] = ..., conflicts: _Optional[int] = ..., clock_rejected: _Optional[int] = ..., error: _Optional[str] = ..., reconnects: _Optional[int] = ..., lag_history: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ()

@@ -4,11 +4,14 @@ banner says: write in one region, read in another, status and verify, and the re
 
 from __future__ import annotations
 
+import json
 import pathlib
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
+from meridian.cli.supervisor import status_url
 from meridian.config import load
 from tests.e2e.helpers import MeridianRun, e2e_group, json_of, run_cli
 from tests.harness import write_group
@@ -70,6 +73,19 @@ def test_write_in_one_region_read_in_another_over_tls_with_an_access_key(
     assert status.returncode == 0, status.stdout + status.stderr
     verify = run_cli("verify", "--config", config, env=env)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    # us-east's status page reaches eu-west's replicator over mutual TLS, as its region
+    group = load(config)
+    url = status_url(group, group.region("us-east")) + "?format=json"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        page = json.loads(response.read())
+    assert [(r["region"], r["state"]) for r in page["regions"]] == [
+        ("us-east", "ACTIVE"),
+        ("eu-west", "ACTIVE"),
+    ]
+    assert {(x["source"], x["target"], x["state"]) for x in page["links"]} == {
+        ("us-east", "eu-west", "STREAMING"),
+        ("eu-west", "us-east", "STREAMING"),
+    }
 
 
 def test_clients_without_a_valid_key_or_the_ca_are_refused(

@@ -294,3 +294,19 @@ def test_the_banner_shows_the_dynamodb_endpoints_only_where_served(
     doc["regions"][1].pop("api")
     plain = banner(load(write_group(tmp_path / "g.yaml", doc)), "g.yaml", pathlib.Path("log"))
     assert "DynamoDB" not in plain and "boto3" not in plain
+
+def test_the_banner_links_every_regions_status_page(tmp_path: pathlib.Path) -> None:
+    doc = e2e_group(tmp_path, ("us-east", "eu-west"))
+    first, second = doc["regions"]
+    port = int(first["replicator"]["metrics"].rsplit(":", 1)[1])
+    first["replicator"]["metrics"] = f"0.0.0.0:{port}"
+    doc["insecure"] = True
+    password = tmp_path / "password"
+    password.write_text("pw\n")
+    for region in doc["regions"]:
+        region["metrics"]["basic_auth"] = {"username": "ops", "password_file": str(password)}
+    config_path = write_group(tmp_path / "group.yaml", doc)
+    text = banner(load(config_path), str(config_path), pathlib.Path("log"))
+    assert "live status pages, ?format=json for scripts (user ops, basic auth):" in text
+    assert f"us-east      http://127.0.0.1:{port}/status" in text  # reached on the loopback
+    assert f"eu-west      http://{second['replicator']['metrics']}/status" in text

@@ -8,9 +8,10 @@ import pathlib
 import pytest
 
 from meridian.config import Address, KeyAttr, RegionConfig, TableConfig
+from meridian.daemon import trigger_checkpoint as checkpoint
+from meridian.daemon.trigger_checkpoint import Checkpoint, CheckpointError
 from meridian.pb import node_pb2 as pb
-from triggers import checkpoint, deadletter
-from triggers.checkpoint import Checkpoint, CheckpointError
+from triggers import deadletter
 from triggers.events import Record, sequence_text
 
 

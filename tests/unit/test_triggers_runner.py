@@ -19,11 +19,12 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from meridian.config import GroupConfig, parse
+from meridian.daemon import trigger_checkpoint as checkpoint
+from meridian.daemon.trigger_checkpoint import Checkpoint
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
 from meridian.wire import errors
-from triggers import checkpoint, pipeline
-from triggers.checkpoint import Checkpoint
+from triggers import pipeline
 from triggers.delivery import Result
 from triggers.metrics import TriggerMetrics
 
