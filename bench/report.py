@@ -97,6 +97,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
     group_wb = wb if r.get("group_durability") == "buffered" else wb_sync
     if "replication" in r:
         out += _group_rows(r, unary_p50, group_wb)
+    out += _tls_rows(r.get("tls"))
     out += _bootstrap_rows(r.get("bootstrap", {}), group_wb)
     return out + _wan_rows(r) + _noise_rows(r)
 
@@ -397,6 +398,64 @@ def _bootstrap_rows(boot: dict, wb: float) -> list[Row]:
             )
         )
     return out
+
+
+TLS_SETUPS = {"plaintext": "plaintext", "tls": "TLS", "tls_keys": "TLS + access keys"}
+
+
+def _tls_rows(t: dict | None) -> list[Row]:
+    """What TLS costs (bench/tls.py): each setup's figure with its ratio to plaintext, all
+    from the same run. The note says how busy the rest of the machine was meanwhile."""
+    if t is None:
+        return []
+    out = []
+    puts = t["put"]
+    figures = (
+        ("put_p50", "PutItem p50, one at a time", "ms", lambda x: x["put_sequential"], "p50"),
+        ("put_rate", "PutItem saturated", "calls/s", lambda x: x["put_saturated"], None),
+    )
+    for key, figure, unit, part, quantile in figures:
+        base = None
+        for setup, label in TLS_SETUPS.items():
+            result = part(puts[setup])
+            value = result["latency_ms"][quantile] if quantile else result["calls_per_s"]
+            base = value if base is None else base
+            out.append(
+                Row(
+                    f"tls.{key}.{setup}",
+                    f"{figure} ({t['put_durability']}), {label}",
+                    value,
+                    unit,
+                    ratio=value / base if base else None,
+                    ratio_to="plaintext",
+                    note=_others_note(result),
+                )
+            )
+    rate, n = t["lag_rate"], t["lag_regions"]
+    for q in ("p50", "p99"):
+        base = None
+        for setup in ("plaintext", "tls"):
+            (load,) = t["lag"][setup]["loads"]
+            lag = load["visible_lag_ms"]
+            value = lag[q] if lag.get("count") else None
+            base = value if base is None else base
+            out.append(
+                Row(
+                    f"tls.lag_{q}.{setup}",
+                    f"replication lag {q} at {rate} writes/s over {n} regions, {TLS_SETUPS[setup]}",
+                    value,
+                    "ms",
+                    ratio=value / base if value is not None and base else None,
+                    ratio_to="plaintext",
+                    note=_others_note(load),
+                )
+            )
+    return out
+
+
+def _others_note(result: dict) -> str:
+    cores = result.get("cpu_cores", {})
+    return f"others used {cores['others']:.2f} cores" if "others" in cores else ""
 
 
 def _wan_rows(r: dict) -> list[Row]:

@@ -2,12 +2,13 @@
 
 Order: raw limits; one region (buffered, then fsync); a group of three regions (nodes and
 replicators as processes) for replication lag at fixed loads, replicated apply rate, peak
-memory, then convergence after a partition; then a new region bootstrapping from a peer
-holding N items, with the peak memory of every process meanwhile; then replication lag with
-WAN latency between regions in network namespaces (bench/wan.py; root only, skipped in
-smoke mode; `--only wan` runs just that phase). Prints the figures table, writes
-<out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process started is
-stopped on the way out, also on Ctrl-C or SIGTERM.
+memory, then convergence after a partition; then what TLS costs (PutItem on one node and
+replication lag at one low rate, TLS on and off, bench/tls.py); then a new region
+bootstrapping from a peer holding N items, with the peak memory of every process meanwhile;
+then replication lag with WAN latency between regions in network namespaces (bench/wan.py;
+root only, skipped in smoke mode; `--only wan` runs just that phase). Prints the figures
+table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every
+process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench import (
     region,
     replication,
     report,
+    tls,
     wan,
 )
 from bench.cluster import REGION_NAMES, Cluster
@@ -114,6 +116,11 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
         phase(f"{n} regions: stop")
     finally:
         await cluster.close()
+    phase(
+        f"TLS cost: PutItem on one node, lag at {p.tls_lag_load[0]}/s over {n} regions, "
+        f"TLS on and off"
+    )
+    results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
     phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
     results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
     results["wan"] = await run_wan(work, p, durability, phase)

@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from bench.report import TLS_SETUPS
+
 pytestmark = pytest.mark.e2e
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -40,6 +42,8 @@ EXPECTED_ROWS = [
     "convergence",
     "bootstrap.rate",
     "bootstrap.total",
+    *(f"tls.{figure}.{setup}" for figure in ("put_p50", "put_rate") for setup in TLS_SETUPS),
+    *(f"tls.lag_{q}.{setup}" for q in ("p50", "p99") for setup in ("plaintext", "tls")),
 ]
 
 
@@ -71,6 +75,10 @@ def test_smoke_run_writes_every_figure(tmp_path):
     assert load["visible_lag_ms"]["count"] == load["received_records"]
     assert results["apply"]["apply"]["records"] == results["profile"]["apply_items"]
     assert results["convergence"]["digest_rounds"] >= 1
+    for setup in ("plaintext", "tls"):  # the TLS cost: every record of the low rate delivered
+        (load,) = results["tls"]["lag"][setup]["loads"]
+        assert load["received_records"] == load["expected_records"] > 0, setup
+    assert figures["tls.put_rate.plaintext"]["ratio"] == 1.0
     # The WAN phase needs root and network namespaces: smoke mode leaves it out, with a row
     # saying so.
     assert results["wan"] == {"skipped": "not run in smoke mode"}
