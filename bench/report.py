@@ -53,8 +53,8 @@ def _met(row: Row) -> str:
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
-    if "raw" not in r:  # `--only wan`
-        return _wan_rows(r) + _noise_rows(r)
+    if "raw" not in r:  # `--only wan` or `--only tls`
+        return _tls_rows(r.get("tls")) + _wan_rows(r) + _noise_rows(r)
     raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
     unary_p50 = grpc_["unary_sequential"]["latency_ms"]["p50"]
     unary_p99 = grpc_["unary_sequential"]["latency_ms"]["p99"]

@@ -6,9 +6,9 @@ memory, then convergence after a partition; then what TLS costs (PutItem on one 
 replication lag at one low rate, TLS on and off, bench/tls.py); then a new region
 bootstrapping from a peer holding N items, with the peak memory of every process meanwhile;
 then replication lag with WAN latency between regions in network namespaces (bench/wan.py;
-root only, skipped in smoke mode; `--only wan` runs just that phase). Prints the figures
-table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every
-process started is stopped on the way out, also on Ctrl-C or SIGTERM.
+root only, skipped in smoke mode); `--only wan` or `--only tls` runs just that phase. Prints
+the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
+importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -149,6 +149,15 @@ async def run_only_wan(work: pathlib.Path, p: Profile, durability: str) -> dict[
     return results
 
 
+async def run_only_tls(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    phase("TLS cost: PutItem on one node, lag at one low rate, TLS on and off")
+    results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
+    phase.end()
+    return results
+
+
 def noise(results: Any) -> dict[str, float]:
     """CPU cores taken by processes outside this run, over every measured window."""
     found: list[float] = []
@@ -199,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan",),
-        help="run one phase alone: `wan`, the WAN lag phase (for iterating on it)",
+        choices=("wan", "tls"),
+        help="run one phase alone: `wan`, the WAN lag phase, or `tls`, what TLS costs",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -216,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     ok = False
     try:
-        run = run_only_wan if args.only == "wan" else run_all
+        run = {"wan": run_only_wan, "tls": run_only_tls}.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))
         ok = True
     except KeyboardInterrupt:
