@@ -7,6 +7,7 @@ A row's id is stable across runs, so a run can be compared with bench/results/ba
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -408,18 +409,22 @@ def _tls_rows(t: dict | None) -> list[Row]:
     from the same run. The note says how busy the rest of the machine was meanwhile."""
     if t is None:
         return []
-    out = []
-    puts = t["put"]
-    figures = (
-        ("put_p50", "PutItem p50, one at a time", "ms", lambda x: x["put_sequential"], "p50"),
-        ("put_rate", "PutItem saturated", "calls/s", lambda x: x["put_saturated"], None),
+    return _tls_put_rows(t) + _tls_lag_rows(t)
+
+
+def _tls_put_rows(t: dict) -> list[Row]:
+    figures: tuple[tuple[str, str, str, str, Callable[[dict], float]], ...] = (
+        ("put_p50", "PutItem p50, one at a time", "ms", "put_sequential", _p50),
+        ("put_cpu", "node CPU per PutItem, one at a time", "us", "put_sequential", _cpu),
+        ("put_rate", "PutItem saturated", "calls/s", "put_saturated", _rate),
+        ("put_rate_cpu", "node CPU per PutItem, saturated", "us", "put_saturated", _cpu),
     )
-    for key, figure, unit, part, quantile in figures:
-        base = None
+    out = []
+    for key, figure, unit, part, pick in figures:
+        results = {setup: t["put"][setup][part] for setup in TLS_SETUPS}
+        base = pick(results["plaintext"])
         for setup, label in TLS_SETUPS.items():
-            result = part(puts[setup])
-            value = result["latency_ms"][quantile] if quantile else result["calls_per_s"]
-            base = value if base is None else base
+            value = pick(results[setup])
             out.append(
                 Row(
                     f"tls.{key}.{setup}",
@@ -428,29 +433,63 @@ def _tls_rows(t: dict | None) -> list[Row]:
                     unit,
                     ratio=value / base if base else None,
                     ratio_to="plaintext",
-                    note=_others_note(result),
+                    note=_others_note(results[setup]),
                 )
             )
+    return out
+
+
+def _tls_lag_rows(t: dict) -> list[Row]:
     rate, n = t["lag_rate"], t["lag_regions"]
-    for q in ("p50", "p99"):
-        base = None
-        for setup in ("plaintext", "tls"):
-            (load,) = t["lag"][setup]["loads"]
-            lag = load["visible_lag_ms"]
-            value = lag[q] if lag.get("count") else None
-            base = value if base is None else base
+    loads = {setup: t["lag"][setup]["loads"][0] for setup in ("plaintext", "tls")}
+    figures: tuple[tuple[str, str, str, Callable[[dict], float | None]], ...] = (
+        ("lag_p50", f"replication lag p50 at {rate} writes/s over {n} regions", "ms", _lag_p50),
+        ("lag_p99", f"replication lag p99 at {rate} writes/s over {n} regions", "ms", _lag_p99),
+        ("lag_cpu", f"  CPU of the group's processes at {rate} writes/s", "cores", _group_cpu),
+    )
+    out = []
+    for key, figure, unit, pick in figures:
+        base = pick(loads["plaintext"])
+        for setup, load in loads.items():
+            value = pick(load)
             out.append(
                 Row(
-                    f"tls.lag_{q}.{setup}",
-                    f"replication lag {q} at {rate} writes/s over {n} regions, {TLS_SETUPS[setup]}",
+                    f"tls.{key}.{setup}",
+                    f"{figure}, {TLS_SETUPS[setup]}",
                     value,
-                    "ms",
+                    unit,
                     ratio=value / base if value is not None and base else None,
                     ratio_to="plaintext",
                     note=_others_note(load),
                 )
             )
     return out
+
+
+def _lag_p50(load: dict) -> float | None:
+    lag = load["visible_lag_ms"]
+    return float(lag["p50"]) if lag.get("count") else None
+
+
+def _lag_p99(load: dict) -> float | None:
+    lag = load["visible_lag_ms"]
+    return float(lag["p99"]) if lag.get("count") else None
+
+
+def _group_cpu(load: dict) -> float:
+    return float(load["group_cpu_cores"])
+
+
+def _p50(result: dict) -> float:
+    return float(result["latency_ms"]["p50"])
+
+
+def _rate(result: dict) -> float:
+    return float(result["calls_per_s"])
+
+
+def _cpu(result: dict) -> float:
+    return float(result["node_cpu_us_per_call"])
 
 
 def _others_note(result: dict) -> str:

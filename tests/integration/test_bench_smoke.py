@@ -42,8 +42,16 @@ EXPECTED_ROWS = [
     "convergence",
     "bootstrap.rate",
     "bootstrap.total",
-    *(f"tls.{figure}.{setup}" for figure in ("put_p50", "put_rate") for setup in TLS_SETUPS),
-    *(f"tls.lag_{q}.{setup}" for q in ("p50", "p99") for setup in ("plaintext", "tls")),
+    *(
+        f"tls.{figure}.{setup}"
+        for figure in ("put_p50", "put_cpu", "put_rate", "put_rate_cpu")
+        for setup in TLS_SETUPS
+    ),
+    *(
+        f"tls.{f}.{setup}"
+        for f in ("lag_p50", "lag_p99", "lag_cpu")
+        for setup in ("plaintext", "tls")
+    ),
 ]
 
 
