@@ -189,7 +189,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="about two and a half minutes")
+    mode.add_argument("--quick", action="store_true", help="about two minutes")
     mode.add_argument("--smoke", action="store_true", help="a few seconds, for the test suite")
     parser.add_argument(
         "--items",
