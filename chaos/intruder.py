@@ -40,6 +40,7 @@ from meridian.security import access, certs, grpc_auth
 from meridian.security.tls import peer_channel_options
 from meridian.wire.errors import reason_of
 
+TABLE = "chaos"
 TIMEOUT_S = 5.0
 Attempt = Callable[[grpc.aio.Channel], Awaitable[Any]]
 
@@ -119,13 +120,13 @@ def attempts(claim: Claim, target: str) -> dict[str, tuple[str, Attempt]]:
 
     def put(ch: grpc.aio.Channel) -> Awaitable[Any]:
         return pb_grpc.ClientStub(ch).PutItem(
-            pb.PutItemRequest(table="chaos", item=item), timeout=TIMEOUT_S
+            pb.PutItemRequest(table=TABLE, item=item), timeout=TIMEOUT_S
         )
 
     def apply(ch: grpc.aio.Channel) -> Awaitable[Any]:
-        # the first of the attacks: a checkpoint jump claimed for another origin
+        # a checkpoint jump claimed for another origin: it would stop that origin's records
         request = pb.ApplyReplicatedRequest(
-            origin=claim.region, table="chaos", source_sequence=10**12
+            origin=claim.region, table=TABLE, source_sequence=10**12
         )
         return replication_pb2_grpc.ReplicationStub(ch).ApplyReplicated(request, timeout=TIMEOUT_S)
 
@@ -137,7 +138,7 @@ def attempts(claim: Claim, target: str) -> dict[str, tuple[str, Attempt]]:
         return rpb_grpc.ReplicatorStub(ch).Handshake(hello(), timeout=TIMEOUT_S)
 
     def snapshot(ch: grpc.aio.Channel) -> Awaitable[Any]:
-        request = rpb.SnapshotPullRequest(hello=hello(), snapshot=pb.SnapshotRequest(table="chaos"))
+        request = rpb.SnapshotPullRequest(hello=hello(), snapshot=pb.SnapshotRequest(table=TABLE))
         return drain(rpb_grpc.ReplicatorStub(ch).Snapshot(request, timeout=TIMEOUT_S))
 
     def hold(ch: grpc.aio.Channel) -> Awaitable[Any]:
