@@ -3,6 +3,10 @@
 The group file is written to the run's work directory with free loopback ports; nodes and
 replicators are started and stopped one by one so the benchmarks can partition a region or
 hold a peer back. Stubs talk to the nodes over byte-level or typed gRPC methods.
+
+With `tls`, the group runs with a `tls` section (certificates for the loopback, written next
+to the group file) and every client, health check and load generator dials over TLS; with
+`access_key`, the node asks for access keys and every client call is signed with one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.workload import TABLES
 from meridian.pb import client_pb2_grpc as pb_grpc
@@ -23,14 +28,17 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from meridian.security import access, certs, keystore
+from meridian.security.dial import Dialer
 from meridian.wire import peer_token
-from meridian.wire.channels import connect_async, connect_peer
+from meridian.wire.channels import connect_peer
 from tests.harness import (
     NotYet,
     Process,
     daemon_argv,
     eventually,
     group_doc,
+    load_doc,
     only_regions,
     python_argv,
     stop_all,
@@ -42,10 +50,19 @@ REGION_NAMES = ["us-east", "eu-west", "ap-south"]
 atexit.register(stop_all)  # whatever a failed or interrupted run left running
 
 
-def bench_process(name: str, argv: Sequence[str], log_dir: pathlib.Path, role: str = "") -> Process:
+KEY_ID_ENV, SECRET_ENV = "MERIDIAN_ACCESS_KEY_ID", "MERIDIAN_SECRET_ACCESS_KEY"
+
+
+def bench_process(
+    name: str,
+    argv: Sequence[str],
+    log_dir: pathlib.Path,
+    role: str = "",
+    env: Mapping[str, str] | None = None,
+) -> Process:
     """A child of the benchmark, its log in LOG_DIR/NAME.log, quiet unless LOG_LEVEL says
-    otherwise."""
-    env = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+    otherwise; `env` adds to its environment."""
+    env = {"LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"), **(env or {})}
     return Process(name, argv, log_dir / f"{name}.log", env=env, role=role)
 
 
@@ -77,6 +94,8 @@ class Cluster:
         durability: str,
         tables: list[dict] | None = None,
         hosts: Mapping[str, str] | None = None,
+        tls: bool = False,
+        access_key: bool = False,
     ) -> None:
         """`hosts`: where each region's processes listen (default: the loopback)."""
         self.work = work
@@ -94,8 +113,20 @@ class Cluster:
         )
         if hosts:
             doc["insecure"] = True  # the regions' namespace addresses, plaintext
+        self.key = access.generate(access.Permission.READ_WRITE) if access_key else None
+        if tls:
+            self._add_tls(doc, work / f"{label}-certs")
+        if self.key is not None:
+            credentials = work / f"{label}-credentials.yaml"
+            keystore.write_keys(credentials, {self.key.key_id: self.key})
+            doc["auth"] = {"credentials": str(credentials)}
         self.doc = doc
         self.config = write_group(work / f"{label}.yaml", doc)
+        config = load_doc(doc, self.config)
+        self.operator = Dialer.for_operator(config)  # health checks, replicator status
+        self.client = Dialer(config)
+        if self.key is not None:
+            self.client = self.client.with_access_key(self.key.key_id, self.key.secret)
         self.durability = durability
         self.regions = {
             r["name"]: Region(
@@ -112,6 +143,18 @@ class Cluster:
         }
         self._starts = 0
 
+    @staticmethod
+    def _add_tls(doc: dict, directory: pathlib.Path) -> None:
+        """The group CA, a certificate per region for the loopback, the operator's pair."""
+        layout = certs.Layout(directory)
+        certs.write_group_layout(directory, doc["group"], {r["name"]: [] for r in doc["regions"]})
+        ca, _ = layout.ca
+        cert, key = layout.operator
+        doc["tls"] = {"ca": str(ca), "operator": {"cert": str(cert), "key": str(key)}}
+        for region in doc["regions"]:
+            cert, key = layout.region(region["name"])
+            region["tls"] = {"cert": str(cert), "key": str(key)}
+
     def subgroup(self, label: str, regions: list[str]) -> pathlib.Path:
         """A group file with only some of the regions (same ports and data directories), for
         processes that must not know the others yet; returns its path."""
@@ -127,8 +170,9 @@ class Cluster:
     async def start_node(self, name: str, config: pathlib.Path | None = None) -> float:
         region = self.regions[name]
         region.node = self._proc("regionnode", name, config).start()
-        waited = await region.node.wait_serving_async(region.node_addr)
-        region.channel, region.stub = connect_async(region.node_addr)
+        waited = await self._wait_serving(region.node, region.node_addr, name)
+        region.channel = self.client.channel(region.node_addr, name)
+        region.stub = pb_grpc.ClientStub(region.channel)
         token = peer_token.read(region.data_dir)
         assert token is not None, f"node {name} is serving, so it has written its token"
         region.peer_channel, region.peer = connect_peer(region.peer_addr, token)
@@ -153,7 +197,18 @@ class Cluster:
         """Start a region's replicator; returns seconds until its gRPC service was serving."""
         region = self.regions[name]
         region.replicator = self._proc("replicator", name, config).start()
-        return await region.replicator.wait_serving_async(region.replicator_addr)
+        return await self._wait_serving(region.replicator, region.replicator_addr, name)
+
+    async def _wait_serving(self, proc: Process, address: str, region: str) -> float:
+        """Until the health service at `address` says SERVING; seconds waited."""
+        async with self.operator.channel(address, region) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+
+            async def probe() -> bool:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+            return await proc.wait_ready_async(probe, what=f"serving at {address}")
 
     def stop_replicator(self, name: str) -> None:
         region = self.regions[name]
@@ -210,8 +265,11 @@ class Cluster:
             prefix,
             "--result",
             str(result),
+            "--config",
+            str(self.config),
         )
-        return bench_process(name, command, self.logs).start()
+        env = {KEY_ID_ENV: self.key.key_id, SECRET_ENV: self.key.secret} if self.key else {}
+        return bench_process(name, command, self.logs, env=env).start()
 
     def peak_rss_kb(self) -> dict[str, int]:
         """Peak resident set (kB) per role ("node us-east", ...), the largest over restarts."""
@@ -248,7 +306,7 @@ class Cluster:
             for region in self.regions.values():
                 if region.replicator is None:
                     continue
-                async with grpc.aio.insecure_channel(region.replicator_addr) as channel:
+                async with self.operator.channel(region.replicator_addr, region.name) as channel:
                     reply = await rpb_grpc.ReplicatorStub(channel).Status(
                         rpb.StatusRequest(), timeout=5
                     )

@@ -5,7 +5,9 @@ Runs in its own process so the harness that timestamps replicated records stays 
 that batch for up to 10 ms); one process of this machine cannot issue thousands of single
 PutItem calls per second (see docs/performance.md). Keys are random over `--keys` key
 numbers, per region (`--prefix region`) or shared by all regions (`--prefix shared`, for
-conflicting writes). A JSON summary is written to `--result`.
+conflicting writes). A JSON summary is written to `--result`. Channels follow the group file
+(`--config`): TLS when it has a `tls` section, every call signed with the access key in
+MERIDIAN_ACCESS_KEY_ID / MERIDIAN_SECRET_ACCESS_KEY when those are set.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import pathlib
 import random
 import time
 
@@ -20,15 +24,18 @@ import grpc
 
 from bench import workload
 from bench.stats import summary_ms
-from meridian.wire.channels import GRPC_OPTIONS
+from meridian.config import load
+from meridian.security.dial import Dialer
 
 TICK_S = 0.01
 MAX_IN_FLIGHT = 32  # requests per region; when reached the generator falls behind
 
 
 class RegionLoad:
-    def __init__(self, endpoint: str, prefix: str, rate: float, keys: int, seed: int) -> None:
-        self.channel = grpc.aio.insecure_channel(endpoint, options=GRPC_OPTIONS)
+    def __init__(
+        self, channel: grpc.aio.Channel, prefix: str, rate: float, keys: int, seed: int
+    ) -> None:
+        self.channel = channel
         self.call = workload.raw_method(self.channel, "BatchWriteItem")
         self.prefix = prefix
         self.rate = rate
@@ -84,12 +91,28 @@ class RegionLoad:
         await self.channel.close()
 
 
+def dialer(config: pathlib.Path) -> Dialer:
+    client = Dialer(load(config))
+    key_id, secret = (
+        os.environ.get("MERIDIAN_ACCESS_KEY_ID"),
+        os.environ.get("MERIDIAN_SECRET_ACCESS_KEY"),
+    )
+    return client.with_access_key(key_id, secret) if key_id and secret else client
+
+
 async def main_async(args: argparse.Namespace) -> dict:
     endpoints = args.endpoints.split(",")
     regions = args.regions.split(",")
     rate = args.rate / len(endpoints)
+    client = dialer(args.config)
     loads = [
-        RegionLoad(e, f"{r}-" if args.prefix == "region" else "x-", rate, args.keys, i + 1)
+        RegionLoad(
+            client.channel(e, r),
+            f"{r}-" if args.prefix == "region" else "x-",
+            rate,
+            args.keys,
+            i + 1,
+        )
         for i, (e, r) in enumerate(zip(endpoints, regions, strict=True))
     ]
     start_ms = time.time_ns() / 1e6
@@ -121,6 +144,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--prefix", choices=("region", "shared"), default="region")
     parser.add_argument("--result", required=True)
+    parser.add_argument("--config", required=True, type=pathlib.Path, help="the group file")
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
     with open(args.result, "w") as f:

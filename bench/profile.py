@@ -35,6 +35,8 @@ class Profile:
     partition_s: float = 30.0
     partition_rate: int = 3000
     partition_keys: int = 20_000
+    # what TLS costs (bench/tls.py): replication lag at this (rate, seconds), TLS on and off
+    tls_lag_load: tuple[int, float] = (100, 15.0)
     # bootstrap of a new region
     bootstrap_items: int = 1_000_000
     # WAN (bench/wan.py): three regions in network namespaces, this one-way delay (+- jitter)
@@ -64,6 +66,7 @@ QUICK = replace(
     partition_s=5.0,
     partition_rate=1000,
     partition_keys=5_000,
+    tls_lag_load=(100, 5.0),
     bootstrap_items=100_000,
     wan_loads=((100, 5.0),),
 )
@@ -87,6 +90,7 @@ SMOKE = replace(
     partition_s=1.0,
     partition_rate=200,
     partition_keys=500,
+    tls_lag_load=(100, 1.0),
     bootstrap_items=2_000,
     wan_loads=(),  # needs root and network namespaces; the smoke run must not
 )

@@ -7,6 +7,7 @@ A row's id is stable across runs, so a run can be compared with bench/results/ba
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,8 +54,8 @@ def _met(row: Row) -> str:
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
-    if "raw" not in r:  # `--only wan`
-        return _wan_rows(r) + _noise_rows(r)
+    if "raw" not in r:  # `--only wan` or `--only tls`
+        return _tls_rows(r.get("tls")) + _wan_rows(r) + _noise_rows(r)
     raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
     unary_p50 = grpc_["unary_sequential"]["latency_ms"]["p50"]
     unary_p99 = grpc_["unary_sequential"]["latency_ms"]["p99"]
@@ -97,6 +98,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
     group_wb = wb if r.get("group_durability") == "buffered" else wb_sync
     if "replication" in r:
         out += _group_rows(r, unary_p50, group_wb)
+    out += _tls_rows(r.get("tls"))
     out += _bootstrap_rows(r.get("bootstrap", {}), group_wb)
     return out + _wan_rows(r) + _noise_rows(r)
 
@@ -464,6 +466,102 @@ def _bootstrap_rows(boot: dict, wb: float) -> list[Row]:
             )
         )
     return out
+
+
+TLS_SETUPS = {"plaintext": "plaintext", "tls": "TLS", "tls_keys": "TLS + access keys"}
+
+
+def _tls_rows(t: dict | None) -> list[Row]:
+    """What TLS costs (bench/tls.py): each setup's figure with its ratio to plaintext, all
+    from the same run. The note says how busy the rest of the machine was meanwhile."""
+    if t is None:
+        return []
+    return _tls_put_rows(t) + _tls_lag_rows(t)
+
+
+def _tls_put_rows(t: dict) -> list[Row]:
+    figures: tuple[tuple[str, str, str, str, Callable[[dict], float]], ...] = (
+        ("put_p50", "PutItem p50, one at a time", "ms", "put_sequential", _p50),
+        ("put_cpu", "node CPU per PutItem, one at a time", "us", "put_sequential", _cpu),
+        ("put_rate", "PutItem saturated", "calls/s", "put_saturated", _rate),
+        ("put_rate_cpu", "node CPU per PutItem, saturated", "us", "put_saturated", _cpu),
+    )
+    out = []
+    for key, figure, unit, part, pick in figures:
+        results = {setup: t["put"][setup][part] for setup in TLS_SETUPS}
+        base = pick(results["plaintext"])
+        for setup, label in TLS_SETUPS.items():
+            value = pick(results[setup])
+            out.append(
+                Row(
+                    f"tls.{key}.{setup}",
+                    f"{figure} ({t['put_durability']}), {label}",
+                    value,
+                    unit,
+                    ratio=value / base if base else None,
+                    ratio_to="plaintext",
+                    note=_others_note(results[setup]),
+                )
+            )
+    return out
+
+
+def _tls_lag_rows(t: dict) -> list[Row]:
+    rate, n = t["lag_rate"], t["lag_regions"]
+    loads = {setup: t["lag"][setup]["loads"][0] for setup in ("plaintext", "tls")}
+    figures: tuple[tuple[str, str, str, Callable[[dict], float | None]], ...] = (
+        ("lag_p50", f"replication lag p50 at {rate} writes/s over {n} regions", "ms", _lag_p50),
+        ("lag_p99", f"replication lag p99 at {rate} writes/s over {n} regions", "ms", _lag_p99),
+        ("lag_cpu", f"  CPU of the group's processes at {rate} writes/s", "cores", _group_cpu),
+    )
+    out = []
+    for key, figure, unit, pick in figures:
+        base = pick(loads["plaintext"])
+        for setup, load in loads.items():
+            value = pick(load)
+            out.append(
+                Row(
+                    f"tls.{key}.{setup}",
+                    f"{figure}, {TLS_SETUPS[setup]}",
+                    value,
+                    unit,
+                    ratio=value / base if value is not None and base else None,
+                    ratio_to="plaintext",
+                    note=_others_note(load),
+                )
+            )
+    return out
+
+
+def _lag_p50(load: dict) -> float | None:
+    lag = load["visible_lag_ms"]
+    return float(lag["p50"]) if lag.get("count") else None
+
+
+def _lag_p99(load: dict) -> float | None:
+    lag = load["visible_lag_ms"]
+    return float(lag["p99"]) if lag.get("count") else None
+
+
+def _group_cpu(load: dict) -> float:
+    return float(load["group_cpu_cores"])
+
+
+def _p50(result: dict) -> float:
+    return float(result["latency_ms"]["p50"])
+
+
+def _rate(result: dict) -> float:
+    return float(result["calls_per_s"])
+
+
+def _cpu(result: dict) -> float:
+    return float(result["node_cpu_us_per_call"])
+
+
+def _others_note(result: dict) -> str:
+    cores = result.get("cpu_cores", {})
+    return f"others used {cores['others']:.2f} cores" if "others" in cores else ""
 
 
 def _wan_rows(r: dict) -> list[Row]:

@@ -2,12 +2,13 @@
 
 Order: raw limits; one region (buffered, then fsync); a group of three regions (nodes and
 replicators as processes) for replication lag at fixed loads, replicated apply rate, peak
-memory, then convergence after a partition; then a new region bootstrapping from a peer
-holding N items, with the peak memory of every process meanwhile; then replication lag with
-WAN latency between regions in network namespaces (bench/wan.py; root only, skipped in
-smoke mode; `--only wan` runs just that phase). Prints the figures table, writes
-<out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process started is
-stopped on the way out, also on Ctrl-C or SIGTERM.
+memory, then convergence after a partition; then what TLS costs (PutItem on one node and
+replication lag at one low rate, TLS on and off, bench/tls.py); then a new region
+bootstrapping from a peer holding N items, with the peak memory of every process meanwhile;
+then replication lag with WAN latency between regions in network namespaces (bench/wan.py;
+root only, skipped in smoke mode); `--only wan` or `--only tls` runs just that phase. Prints
+the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
+importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench import (
     region,
     replication,
     report,
+    tls,
     wan,
 )
 from bench.cluster import REGION_NAMES, Cluster
@@ -114,6 +116,11 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
         phase(f"{n} regions: stop")
     finally:
         await cluster.close()
+    phase(
+        f"TLS cost: PutItem on one node, lag at {p.tls_lag_load[0]}/s over {n} regions, "
+        f"TLS on and off"
+    )
+    results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
     phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
     results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
     results["wan"] = await run_wan(work, p, durability, phase)
@@ -138,6 +145,15 @@ async def run_only_wan(work: pathlib.Path, p: Profile, durability: str) -> dict[
     phase = Phases()
     results: dict[str, Any] = {"phase_s": phase.seconds}
     results["wan"] = await run_wan(work, p, durability, phase)
+    phase.end()
+    return results
+
+
+async def run_only_tls(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    phase("TLS cost: PutItem on one node, lag at one low rate, TLS on and off")
+    results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
     phase.end()
     return results
 
@@ -173,7 +189,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="about a minute or two")
+    mode.add_argument("--quick", action="store_true", help="about two minutes")
     mode.add_argument("--smoke", action="store_true", help="a few seconds, for the test suite")
     parser.add_argument(
         "--items",
@@ -192,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan",),
-        help="run one phase alone: `wan`, the WAN lag phase (for iterating on it)",
+        choices=("wan", "tls"),
+        help="run one phase alone: `wan`, the WAN lag phase, or `tls`, what TLS costs",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -209,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     ok = False
     try:
-        run = run_only_wan if args.only == "wan" else run_all
+        run = {"wan": run_only_wan, "tls": run_only_tls}.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))
         ok = True
     except KeyboardInterrupt:

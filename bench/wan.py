@@ -47,7 +47,9 @@ from bench.cluster import REGION_NAMES, Cluster, bench_process
 from bench.profile import Profile
 from bench.stats import summary_ms
 from chaos.net import Link, NetError, Network, cleanup_leftovers, sh
-from tests.harness import Process, in_namespace, python_argv
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
+from tests.harness import NotYet, Process, eventually, in_namespace, python_argv
 
 SAMPLE_S = 0.5  # how often the shaper's CPU and packet counters are sampled
 PROBE_PORT = 1  # closed in every region namespace: a connect is refused by the kernel
@@ -81,6 +83,9 @@ class Pid(Process):
         return self._pid
 
 
+CAUGHT_UP_HOLD_S = 1.5  # longer than the replicators' heartbeat interval (1 s by default)
+
+
 class WanCluster(Cluster):
     """A Cluster whose region processes run in their namespaces, bound to the region's
     address; `running()` includes the shaper and the probe (`extra`), so CPU windows count
@@ -100,6 +105,48 @@ class WanCluster(Cluster):
 
     def running(self) -> list[Process]:
         return [*super().running(), *self.extra]
+
+    async def wait_caught_up(
+        self, table: str, heads: dict[str, int], timeout: float, poll: float = 0.02
+    ) -> float:
+        """Every link STREAMING with nothing pending, as the replicators report it, for longer
+        than a heartbeat (so no link judges by a stale head); returns the monotonic time it
+        was first seen. The nodes' checkpoints (what the base class compares with `heads`)
+        are behind the peer doors, which listen on each region's own loopback, out of reach
+        of this harness in the hub."""
+        since: float | None = None
+
+        async def caught_up() -> float:
+            nonlocal since
+            now = time.monotonic()
+            behind = [link for link in await self._links() if link]
+            if behind:
+                since = None
+                raise NotYet(f"{table}: {behind}")
+            if since is None:
+                since = now
+            if now - since < CAUGHT_UP_HOLD_S:
+                raise NotYet(f"{table}: caught up for {now - since:.1f} s")
+            return since
+
+        logs = self.running()
+        return await eventually(caught_up, timeout, "every link caught up", logs=logs, interval=0.1)
+
+    async def _links(self) -> list[str]:
+        """Each link: "" when streaming with nothing pending, else what it is doing."""
+        out = []
+        for region in self.regions.values():
+            async with self.operator.channel(region.replicator_addr, region.name) as channel:
+                reply = await rpb_grpc.ReplicatorStub(channel).Status(
+                    rpb.StatusRequest(), timeout=5
+                )
+            out += [
+                ""
+                if link.state == "STREAMING" and not link.lag_records
+                else f"{link.source}->{link.target} {link.state}, {link.lag_records} pending"
+                for link in reply.links
+            ]
+        return out
 
 
 def rtt_probe(targets: list[str], out: pathlib.Path) -> None:

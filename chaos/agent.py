@@ -1,9 +1,16 @@
 """The per-region agent: one process inside each region's namespace that does all gRPC and
 HTTP work there (workload clients, health checks, metric samples, final dumps).
 
-Started by the controller as `ip netns exec <ns> python -m chaos.agent --region R --node
-HOST:PORT`; it reads one JSON command per line on stdin and answers each with one JSON
-line on stdout carrying the same "id" (commands run concurrently). Logs go to stderr.
+Started by the controller as `ip netns exec <ns> python -m chaos.agent --config GROUP_FILE
+--region R --node HOST:PORT`; it reads one JSON command per line on stdin and answers each
+with one JSON line on stdout carrying the same "id" (commands run concurrently). Logs go to
+stderr.
+
+Security follows the group file: with a `tls` section every channel is TLS trusting only the
+group's CA, the workload's and the checker's reads sign each call with the access key in
+MERIDIAN_ACCESS_KEY_ID / MERIDIAN_SECRET_ACCESS_KEY (environment, not the command line),
+replicators are called with the operator's certificate (they ask every caller for one of the
+group's), and metrics are fetched over HTTPS. Without it, everything is plaintext.
 
 Commands: health {endpoint}, start {spec, history}, stop, digest, head, dump {path},
 status {endpoint} (replicator links), metrics {url}, sample {url, path, interval},
@@ -18,7 +25,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import pathlib
+import ssl
 import sys
 import time
 import urllib.request
@@ -30,37 +39,45 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from chaos import dump
 from chaos.workload import Spec, Workload
+from meridian.config import GroupConfig, load
 from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
-from meridian.wire.channels import GRPC_OPTIONS
+from meridian.security.dial import Dialer
 
 log = logging.getLogger("chaos.agent")
 REPO = pathlib.Path(__file__).resolve().parent.parent
+KEY_ID_ENV, SECRET_ENV = "MERIDIAN_ACCESS_KEY_ID", "MERIDIAN_SECRET_ACCESS_KEY"
 # Reconnect quickly after a node restart (gRPC's default backoff grows to two minutes).
-CHANNEL_OPTIONS = [
-    *GRPC_OPTIONS,
+RECONNECT_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 1000),
-]
+)
 
 
 class AgentError(RuntimeError):
     """A command failed in the agent (the message says which and why)."""
 
 
-def fetch(url: str, timeout: float = 1.0) -> str:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+def fetch(url: str, context: ssl.SSLContext | None = None, timeout: float = 1.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
         return response.read().decode()
 
 
 class Agent:
-    def __init__(self, region: str, node: str, table: str) -> None:
+    def __init__(self, config: GroupConfig, region: str, node: str, table: str) -> None:
         self.region = region
         self.table = table
-        self.channel = grpc.aio.insecure_channel(node, options=CHANNEL_OPTIONS)
+        # replicators and health checks: the operator's certificate (when the group has TLS)
+        self.operator = Dialer.for_operator(config).with_options(*RECONNECT_OPTIONS)
+        client = Dialer(config).with_options(*RECONNECT_OPTIONS)
+        if os.environ.get(KEY_ID_ENV):
+            client = client.with_access_key(os.environ[KEY_ID_ENV], os.environ[SECRET_ENV])
+        self.channel = client.channel(node, region)
         self.stub = pb_grpc.ClientStub(self.channel)
+        tls = config.tls
+        self.https = None if tls is None else ssl.create_default_context(cafile=str(tls.ca))
         self.workload: Workload | None = None
         self.sampler: asyncio.Task[None] | None = None
         self._health: dict[str, grpc.aio.Channel] = {}
@@ -93,7 +110,7 @@ class Agent:
         if cmd == "status":
             return {"links": await self.status(msg["endpoint"])}
         if cmd == "metrics":
-            return dump.replication_sample(await asyncio.to_thread(fetch, msg["url"]))
+            return dump.replication_sample(await asyncio.to_thread(fetch, msg["url"], self.https))
         if cmd == "sample":
             self.sampler = asyncio.ensure_future(
                 self.sample(msg["url"], msg["path"], float(msg.get("interval", 0.5)))
@@ -110,9 +127,7 @@ class Agent:
     async def health(self, endpoint: str) -> str:
         channel = self._health.get(endpoint)
         if channel is None:
-            channel = self._health[endpoint] = grpc.aio.insecure_channel(
-                endpoint, options=CHANNEL_OPTIONS
-            )
+            channel = self._health[endpoint] = self.operator.channel(endpoint, self.region)
         try:
             reply = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1
@@ -123,7 +138,7 @@ class Agent:
 
     async def status(self, endpoint: str) -> list[dict[str, Any]]:
         """The replicator's view of each link into this region (Status RPC)."""
-        async with grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS) as channel:
+        async with self.operator.channel(endpoint, self.region) as channel:
             reply = await rpb_grpc.ReplicatorStub(channel).Status(rpb.StatusRequest(), timeout=5)
         return [json_format.MessageToDict(link) for link in reply.links]
 
@@ -134,7 +149,8 @@ class Agent:
                 started = time.monotonic()
                 row: dict[str, Any] = {"t": time.time_ns(), "region": self.region}
                 try:
-                    row.update(dump.replication_sample(await asyncio.to_thread(fetch, url)))
+                    sample = await asyncio.to_thread(fetch, url, self.https)
+                    row.update(dump.replication_sample(sample))
                 except Exception as exc:
                     row["error"] = str(exc)[:200]
                 out.write(json.dumps(row) + "\n")
@@ -172,6 +188,7 @@ async def serve(agent: Agent) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m chaos.agent")
+    parser.add_argument("--config", required=True, type=pathlib.Path, help="the group file")
     parser.add_argument("--region", required=True)
     parser.add_argument("--node", required=True, help="HOST:PORT of the region's node")
     parser.add_argument("--table", default="chaos")
@@ -183,7 +200,7 @@ def main() -> None:
     )
 
     async def go() -> None:
-        await serve(Agent(args.region, args.node, args.table))
+        await serve(Agent(load(args.config), args.region, args.node, args.table))
 
     asyncio.run(go())
 
@@ -194,11 +211,22 @@ def main() -> None:
 class AgentClient:
     """The controller's handle on one region's agent process."""
 
-    def __init__(self, region: str, ns: str, node: str, log_path: pathlib.Path) -> None:
+    def __init__(
+        self,
+        region: str,
+        ns: str,
+        node: str,
+        log_path: pathlib.Path,
+        config: pathlib.Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`config`: the group file; `env`: added to the agent's environment (access key)."""
         self.region = region
         self.ns = ns
         self.node = node
         self.log_path = log_path
+        self.config = config
+        self.env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
         self._next = 0
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
@@ -214,6 +242,8 @@ class AgentClient:
                 sys.executable,
                 "-m",
                 "chaos.agent",
+                "--config",
+                str(self.config),
                 "--region",
                 self.region,
                 "--node",
@@ -222,6 +252,7 @@ class AgentClient:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log_file,
                 cwd=REPO,
+                env={**os.environ, **self.env},
                 start_new_session=True,
                 limit=64 * 1024 * 1024,
             )

@@ -9,6 +9,11 @@ Each node and replicator runs as `ip netns exec <namespace> python -m regionnode
 --config FILE --region NAME` (tests.harness.Process: its own session, stdout and stderr
 appended to a log file under the run's output directory, a marker line at each start).
 
+Security: by default (Settings.tls) the group runs as in production: TLS on every door, with
+certificates for the namespace addresses issued by a CA of this run (chaos/out/.../certs),
+mutual TLS between replicators, and one read-write access key (credentials.yaml) that the
+agents sign every client call with. `tls=False` runs plaintext (`insecure: true`).
+
 Clock skew: a process's env may set MERIDIAN_TEST_CLOCK_OFFSET_MS, the test-only offset that
 meridian.model.hlc adds to the wall clock of the process (read once at start; see README,
 "Clock skew"); changing it takes a restart.
@@ -23,8 +28,9 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaos.agent import AgentClient
+from chaos.agent import KEY_ID_ENV, SECRET_ENV, AgentClient
 from chaos.net import Network
+from meridian.security import access, certs, keystore
 from tests.harness import (
     NotYet,
     Process,
@@ -37,6 +43,7 @@ from tests.harness import (
 )
 
 REGION_NAMES = ("us-east", "eu-west", "ap-south", "sa-east", "af-south")
+GROUP = "chaos"
 TABLE = "chaos"
 PORTS = RegionPorts(node=7100, replicator=7200, metrics=9100, replicator_metrics=9200, peer=8100)
 COMPONENTS = {"node": "regionnode", "replicator": "replicator"}
@@ -55,15 +62,26 @@ class Settings:
     retention: str = "24h"  # of the table's stream
     tombstone_lifetime: str = "24h"
     tombstone_max_lifetime: str = "7d"
+    tls: bool = True  # TLS on every door and access keys; False: plaintext (insecure: true)
 
 
 class Cluster:
-    def __init__(self, out: pathlib.Path, settings: Settings, net: Network) -> None:
+    def __init__(
+        self,
+        out: pathlib.Path,
+        settings: Settings,
+        net: Network,
+        members: list[str] | None = None,
+    ) -> None:
+        """`members`: the regions of the group (default: every namespace of `net`)."""
         self.out = out
         self.settings = settings
         self.net = net
-        self.regions = list(net.regions)
+        self.regions = list(members or net.regions)
         self.config = out / "group.yaml"
+        self.certs = certs.Layout(out / "certs")
+        self.credentials = out / "credentials.yaml"
+        self.key = access.generate(access.Permission.READ_WRITE)
         self.procs: dict[tuple[str, str], Process] = {}
         self.agents: dict[str, AgentClient] = {}
 
@@ -76,11 +94,12 @@ class Cluster:
         return f"{self.net.ip(region)}:{PORTS.replicator}"
 
     def metrics_url(self, region: str) -> str:
-        return f"http://{self.net.ip(region)}:{PORTS.replicator_metrics}/metrics"
+        scheme = "https" if self.settings.tls else "http"
+        return f"{scheme}://{self.net.ip(region)}:{PORTS.replicator_metrics}/metrics"
 
     def group_doc(self) -> dict[str, Any]:
         s = self.settings
-        return group_doc(
+        doc = group_doc(
             self.out / "data",
             self.regions,
             tables=[
@@ -90,7 +109,7 @@ class Cluster:
                     "stream": {"view_type": "NEW_AND_OLD_IMAGES", "retention": s.retention},
                 }
             ],
-            group="chaos",
+            group=GROUP,
             durability=s.durability,
             replication={
                 "batch_size": s.batch_size,
@@ -101,13 +120,37 @@ class Cluster:
             },
             hosts={r: self.net.ip(r) for r in self.regions},
             ports=PORTS,
-            insecure=True,  # the regions' own addresses in their namespaces, plaintext
         )
+        if not s.tls:
+            doc["insecure"] = True  # the regions' own addresses in their namespaces, plaintext
+            return doc
+        ca, _ = self.certs.ca
+        cert, key = self.certs.operator
+        doc["tls"] = {"ca": str(ca), "operator": {"cert": str(cert), "key": str(key)}}
+        for region in doc["regions"]:
+            cert, key = self.certs.region(region["name"])
+            region["tls"] = {"cert": str(cert), "key": str(key)}
+        doc["auth"] = {"credentials": str(self.credentials)}
+        return doc
+
+    def write_security(self) -> None:
+        """The group CA, a certificate per region for its namespace address (what
+        `meridian certs` writes) and the credentials file with the agents' access key."""
+        hosts = {r: [self.net.ip(r)] for r in self.regions}
+        certs.write_group_layout(self.certs.directory, GROUP, hosts)
+        keystore.write_keys(self.credentials, {self.key.key_id: self.key})
+
+    def agent_env(self) -> dict[str, str]:
+        if not self.settings.tls:
+            return {}
+        return {KEY_ID_ENV: self.key.key_id, SECRET_ENV: self.key.secret}
 
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
         self.net.setup()
+        if self.settings.tls:
+            self.write_security()
         write_group(self.config, self.group_doc())
         log_level = os.environ.get("LOG_LEVEL", "INFO")
         for region in self.regions:
@@ -124,6 +167,8 @@ class Cluster:
                 self.net.ns(region),
                 self.node_endpoint(region),
                 self.out / f"agent-{region}.log",
+                self.config,
+                self.agent_env(),
             )
             self.agents[region] = agent
             await agent.start()

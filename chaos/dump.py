@@ -123,13 +123,15 @@ def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
 
 def replication_sample(text: str) -> dict[str, dict[str, float]]:
     """Per source region: lag seconds, pending records (all tables), clock rejections,
-    resyncs and whether the link is STREAMING, from one replicator's /metrics page."""
+    resyncs and whether the link is STREAMING, from one replicator's /metrics page; and per
+    claimed region, the handshakes this replicator refused as a source (`refusals`)."""
     out: dict[str, dict[str, float]] = {
         "lag": {},
         "pending": {},
         "rejections": {},
         "streaming": {},
         "resyncs": {},
+        "refusals": {},
     }
     for name, labels, value in parse_metrics(text):
         src = labels.get("source", "")
@@ -141,6 +143,9 @@ def replication_sample(text: str) -> dict[str, dict[str, float]]:
             out["rejections"][src] = value
         elif name == "meridian_replication_resyncs_total":
             out["resyncs"][src] = value
+        elif name == "meridian_replication_handshake_refusals_total":
+            if labels.get("side") == "source":
+                out["refusals"][labels.get("target", "")] = value
         elif name == "meridian_replication_link_state" and labels.get(name) == "STREAMING":
             out["streaming"][src] = value
     return out

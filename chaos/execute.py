@@ -63,7 +63,7 @@ def read_jsonl(paths: list[pathlib.Path]) -> list[dict[str, Any]]:
 
 
 class ScenarioRun:
-    def __init__(self, sc: Scenario, seed: int, out_root: pathlib.Path) -> None:
+    def __init__(self, sc: Scenario, seed: int, out_root: pathlib.Path, tls: bool = True) -> None:
         self.sc = sc
         self.seed = scenario_seed(seed, sc.name)
         rng = random.Random(self.seed)
@@ -84,6 +84,7 @@ class ScenarioRun:
             retention=sc.retention,
             tombstone_lifetime=sc.tombstone_lifetime,
             tombstone_max_lifetime=sc.tombstone_max_lifetime,
+            tls=tls,
         )
         self.cluster = Cluster(self.out, self.settings, self.net)
         # tombstones go during the run (and keep going once it is quiet)
@@ -280,6 +281,8 @@ class ScenarioRun:
         (self.out / "summary.txt").write_text(report.summary(self.rep) + "\n")
 
 
-async def run_scenario(sc: Scenario, seed: int, out_root: pathlib.Path) -> dict[str, Any]:
+async def run_scenario(
+    sc: Scenario, seed: int, out_root: pathlib.Path, tls: bool = True
+) -> dict[str, Any]:
     """Run one scenario end to end; its report (also written to out_root/<name>/)."""
-    return await ScenarioRun(sc, seed, out_root).run()
+    return await ScenarioRun(sc, seed, out_root, tls).run()

@@ -3,6 +3,7 @@
     python -m chaos.run --all [--seed N]          every scenario (`make chaos`)
     python -m chaos.run --scenario partition-one --seed 42
     python -m chaos.run --list
+    python -m chaos.run --scenario smoke --plaintext   without TLS and access keys
 
 One run writes chaos/out/<run>/: per scenario a directory with report.json, summary.txt,
 the lag plot, every process's log, the histories, samples and dumps; plus report.json and
@@ -39,15 +40,18 @@ def environment_problems(scenarios: list[Scenario]) -> list[str]:
     return missing_tools() if scenarios else []
 
 
-async def run_all(scenarios: list[Scenario], seed: int, out: pathlib.Path) -> list[dict[str, Any]]:
-    """Scenarios one after the other; SIGTERM cancels like Ctrl-C (teardown still runs)."""
+async def run_all(
+    scenarios: list[Scenario], seed: int, out: pathlib.Path, tls: bool = True
+) -> list[dict[str, Any]]:
+    """Scenarios one after the other; SIGTERM cancels like Ctrl-C (teardown still runs).
+    `tls` False runs the groups plaintext (`insecure: true`, no access keys)."""
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     cleanup_leftovers()
     reports = []
     for sc in scenarios:
-        rep = await execute.run_scenario(sc, seed, out)
+        rep = await execute.run_scenario(sc, seed, out, tls)
         print(report.summary(rep), flush=True)
         reports.append(rep)
     return reports
@@ -60,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="seed of the fault schedules (default: random)")
     parser.add_argument("--out", type=pathlib.Path, default=OUT, help="output root")
     parser.add_argument("--list", action="store_true", help="list the scenarios")
+    parser.add_argument(
+        "--plaintext", action="store_true", help="no TLS and no access keys (insecure: true)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"chaos run {run_dir} (seed {seed}; repeat with --seed {seed})", flush=True)
     try:
-        reports = asyncio.run(run_all(scenarios, seed, run_dir))
+        reports = asyncio.run(run_all(scenarios, seed, run_dir, not args.plaintext))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted; namespaces and processes of this run were removed", file=sys.stderr)
         cleanup_leftovers()

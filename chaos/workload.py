@@ -46,6 +46,8 @@ DEFINITE_FAILURES = frozenset(
         grpc.StatusCode.ALREADY_EXISTS,
         grpc.StatusCode.OUT_OF_RANGE,
         grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.UNAUTHENTICATED,  # refused before any handler runs
+        grpc.StatusCode.PERMISSION_DENIED,
     }
 )
 NOT_SENT = ("failed to connect to all addresses",)

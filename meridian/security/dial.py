@@ -13,7 +13,7 @@ signature.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 
@@ -30,6 +30,7 @@ class Dialer:
     config: GroupConfig
     pair: CertPair | None = None  # the certificate and key this principal presents
     metadata: Adder | None = None
+    options: tuple[tuple[str, object], ...] = ()  # channel options besides the defaults
 
     @classmethod
     def for_region(cls, config: GroupConfig, region: str, metadata: Adder | None = None) -> Dialer:
@@ -39,13 +40,17 @@ class Dialer:
     def for_operator(cls, config: GroupConfig, metadata: Adder | None = None) -> Dialer:
         return cls(config, config.tls.operator if config.tls else None, metadata)
 
+    def with_options(self, *options: tuple[str, object]) -> Dialer:
+        """The same principal, its channels with these options too (e.g. reconnect backoff)."""
+        return replace(self, options=(*self.options, *options))
+
     def with_access_key(self, key_id: str, secret: str) -> Dialer:
         """The same principal, signing every call with an access key."""
 
         def signed(method: str) -> list[tuple[str, str]]:
             return [grpc_auth.signed_header(key_id, secret, method)]
 
-        return Dialer(self.config, self.pair, signed)
+        return replace(self, metadata=signed)
 
     def channel(self, address: str, region: str) -> grpc.aio.Channel:
         """An asyncio channel to a server of `region` at `address`."""
@@ -69,8 +74,9 @@ class Dialer:
     ) -> tuple[grpc.ChannelCredentials | None, Sequence[tuple[str, object]]]:
         tls = self.config.tls
         if tls is None:
-            return None, GRPC_OPTIONS
+            return None, [*GRPC_OPTIONS, *self.options]
         pair = self.pair
         files = ClientTlsFiles(tls.ca, pair.cert if pair else None, pair.key if pair else None)
         credentials = ClientCredentialsSource(files).load()
-        return credentials, [*GRPC_OPTIONS, *peer_channel_options(self.config.group, region)]
+        peer = peer_channel_options(self.config.group, region)
+        return credentials, [*GRPC_OPTIONS, *self.options, *peer]
