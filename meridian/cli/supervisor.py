@@ -307,6 +307,7 @@ def api_lines(config: GroupConfig) -> list[str]:
     )
     return [*lines, f"boto3 ({note}):", f"  python3 -c {shlex.quote(code)}", ""]
 
+
 def status_url(config: GroupConfig, region: RegionConfig) -> str:
     """The address of a region's status page, served by its replicator's metrics endpoint
     (HTTPS as that endpoint is; an unspecified listen host is reached on the loopback)."""
