@@ -2,12 +2,14 @@
 
 Order: raw limits; one region (buffered, then fsync); a group of three regions (nodes and
 replicators as processes) for replication lag at fixed loads, replicated apply rate, peak
-memory, then convergence after a partition; then a new region bootstrapping from a peer
-holding N items, with the peak memory of every process meanwhile; then replication lag with
-WAN latency between regions in network namespaces (bench/wan.py; root only, skipped in
-smoke mode; `--only wan` runs just that phase). Prints the figures table, writes
-<out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process started is
-stopped on the way out, also on Ctrl-C or SIGTERM.
+memory, then convergence after a partition; then the peers' replication lag (PostgreSQL
+logical replication, a Redis replica: bench/peers.py) at Meridian's two lowest lag loads,
+skipped in smoke mode; then a new region bootstrapping from a peer holding N items, with the
+peak memory of every process meanwhile; then replication lag with WAN latency between
+regions in network namespaces (bench/wan.py; root only, skipped in smoke mode; `--only wan`
+runs just that phase, `--only peers` the peers and Meridian's lag at the same loads). Prints
+the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
+importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bench import (
     apply,
     bootstrap,
     convergence,
+    peers,
     plots,
     raw,
     region,
@@ -114,6 +117,7 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
         phase(f"{n} regions: stop")
     finally:
         await cluster.close()
+    results["peers"] = await run_peers(work, p, phase)
     phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
     results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
     results["wan"] = await run_wan(work, p, durability, phase)
@@ -138,6 +142,41 @@ async def run_only_wan(work: pathlib.Path, p: Profile, durability: str) -> dict[
     phase = Phases()
     results: dict[str, Any] = {"phase_s": phase.seconds}
     results["wan"] = await run_wan(work, p, durability, phase)
+    phase.end()
+    return results
+
+
+async def run_peers(work: pathlib.Path, p: Profile, phase: Phases) -> dict:
+    if not p.peers:
+        return {"skipped": f"not run in {p.name} mode"}
+    loads = peers.lowest_loads(p.lag_loads)
+    rates = ", ".join(f"{rate}/s" for rate, _ in loads)
+    phase(f"peers: PostgreSQL logical replication and a Redis replica, lag at {rates}")
+    result = await peers.measure(work, loads, LAG_KEYS)
+    for system in ("postgres", "redis"):
+        if "skipped" in result.get(system, {}):
+            print(f"{system} skipped: {result[system]['skipped']}", flush=True)
+    return result
+
+
+async def run_only_peers(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """Meridian's lag at its two lowest loads, then the peers' at the same loads."""
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    names = REGION_NAMES[: p.regions]
+    results["regions"] = names
+    results["group_durability"] = durability
+    cluster = Cluster(work, "group", names, durability)
+    try:
+        phase(f"{len(names)} regions: start")
+        await cluster.start()
+        await cluster.wait_streaming()
+        loads = tuple(peers.lowest_loads(p.lag_loads))
+        phase(f"{len(names)} regions: replication lag at " + ", ".join(f"{r}/s" for r, _ in loads))
+        results["replication"] = await replication.measure(cluster, loads, LAG_KEYS)
+    finally:
+        await cluster.close()
+    results["peers"] = await run_peers(work, dataclasses.replace(p, peers=True), phase)
     phase.end()
     return results
 
@@ -192,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan",),
-        help="run one phase alone: `wan`, the WAN lag phase (for iterating on it)",
+        choices=("wan", "peers"),
+        help="run one phase alone: `wan`, the WAN lag phase (for iterating on it); `peers`, "
+        "PostgreSQL's and Redis's lag and Meridian's at the same two loads",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -209,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     ok = False
     try:
-        run = run_only_wan if args.only == "wan" else run_all
+        run = {"wan": run_only_wan, "peers": run_only_peers}.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))
         ok = True
     except KeyboardInterrupt:
