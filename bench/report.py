@@ -543,7 +543,8 @@ def _sustained_note(load: dict) -> str:
 
 def _cells(rows_: list[Row], baseline: dict[str, Any] | None) -> list[list[str]]:
     """Header and one list of cells per row; a baseline column when a baseline is given
-    (its ratio for the same figure, or its value where the figure has no ratio)."""
+    (its ratio for the same figure, or its value where this run's row has no ratio, as in
+    `--only` runs, which measure no raw limits)."""
     base = {row["id"]: row for row in (baseline or {}).get("figures", [])}
     header = ["figure", "value", "target", "ratio to raw limit", "met"]
     if base:
@@ -557,7 +558,7 @@ def _cells(rows_: list[Row], baseline: dict[str, Any] | None) -> list[list[str]]
             b = base.get(row.id)
             if b is None:
                 cells.append("")
-            elif b.get("ratio") is not None:
+            elif b.get("ratio") is not None and row.ratio is not None:
                 cells.append(f"{b['ratio']:.2f}x")
             else:
                 cells.append(_fmt(b.get("value"), b.get("unit", "")))
