@@ -16,11 +16,12 @@ A JSON summary is written to `--result` (the same fields as bench/loadgen.py's).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from bench.stats import summary_ms
 
@@ -60,27 +61,29 @@ def value(seq: int) -> bytes:
     return head + b"x" * (VALUE_BYTES - len(head))
 
 
-def postgres_writer(dsn: str) -> Callable[[list[int], bytes], None]:
-    import psycopg
+@contextlib.contextmanager
+def writer(system: str, target: str) -> Iterator[Callable[[list[int], bytes], None]]:
+    """A function writing (keys, value) to the peer in one request, its connection closed
+    on the way out."""
+    if system == "postgres":
+        import psycopg
 
-    conn = psycopg.connect(dsn, autocommit=True)
+        with psycopg.connect(target, autocommit=True) as conn:
 
-    def write(keys: list[int], v: bytes) -> None:
-        conn.execute(PG_UPSERT, {"keys": keys, "v": v})
+            def upsert(keys: list[int], v: bytes) -> None:
+                conn.execute(PG_UPSERT, {"keys": keys, "v": v})
 
-    return write
+            yield upsert
+    else:
+        import redis
 
+        with redis.Redis.from_url(target) as client:
+            script = client.register_script(REDIS_SCRIPT)
 
-def redis_writer(url: str) -> Callable[[list[int], bytes], None]:
-    import redis
+            def set_and_publish(keys: list[int], v: bytes) -> None:
+                script(keys=[f"k{n}" for n in keys], args=[v, LAG_CHANNEL])
 
-    client = redis.Redis.from_url(url)
-    script = client.register_script(REDIS_SCRIPT)
-
-    def write(keys: list[int], v: bytes) -> None:
-        script(keys=[f"k{n}" for n in keys], args=[v, LAG_CHANNEL])
-
-    return write
+            yield set_and_publish
 
 
 def run(write: Callable[[list[int], bytes], None], rate: float, seconds: float, keys: int) -> dict:
@@ -134,8 +137,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--result", required=True)
     args = parser.parse_args()
-    make = postgres_writer if args.system == "postgres" else redis_writer
-    result = run(make(args.target), args.rate, args.seconds, args.keys)
+    with writer(args.system, args.target) as write:
+        result = run(write, args.rate, args.seconds, args.keys)
     with open(args.result, "w") as f:
         json.dump(result, f)
 

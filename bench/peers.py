@@ -166,17 +166,18 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str, procs: Sequenc
 
 
 async def _first_write(
-    write: Callable[[list[int], bytes], None], listener: Listener, procs: Sequence[Process]
+    system: str, target: str, listener: Listener, procs: Sequence[Process]
 ) -> None:
     """One write through the whole path, so the first load does not measure a cold start."""
+    with peerload.writer(system, target) as write:
 
-    async def arrived() -> bool:
-        if not listener.samples:
-            await asyncio.to_thread(write, [0], peerload.value(0))
-            await asyncio.sleep(0.5)
-        return bool(listener.samples)
+        async def arrived() -> bool:
+            if not listener.samples:
+                await asyncio.to_thread(write, [0], peerload.value(0))
+                await asyncio.sleep(0.5)
+            return bool(listener.samples)
 
-    await _until(arrived, "a first replicated write", procs)
+        await _until(arrived, "a first replicated write", procs)
     listener.samples.clear()
 
 
@@ -261,7 +262,7 @@ async def measure_postgres(
             _pg_run(pub.dsn, PG_PUBLISHER_SQL)
             _pg_run(sub.dsn, [*PG_SUBSCRIBER_SQL, _subscription_sql(pub.dsn)])
             await listener.start()
-            await _first_write(peerload.postgres_writer(pub.dsn), listener, procs)
+            await _first_write("postgres", pub.dsn, listener, procs)
         except (OSError, ProcessFailed, TimeoutError, psycopg.Error) as exc:
             return {"skipped": f"PostgreSQL could not be started: {_first_line(exc)}"}
         settings = _pg_settings(pub.dsn, sub.dsn)
@@ -341,7 +342,7 @@ async def measure_redis(
 
             await _until(linked, "the Redis replica linked to its primary", procs)
             await listener.start()
-            await _first_write(peerload.redis_writer(primary.url), listener, procs)
+            await _first_write("redis", primary.url, listener, procs)
         except (OSError, ProcessFailed, TimeoutError, redis.RedisError) as exc:
             return {"skipped": f"Redis could not be started: {_first_line(exc)}"}
         measured = await _loads("redis", primary.url, listener, procs, loads, keys, work)
