@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 
@@ -194,3 +195,52 @@ def test_baseline_column_shows_values_where_this_run_has_no_ratio():
     cells = {c[0]: c for c in report._cells(report.rows(results), baseline)}
     assert cells["replication lag p50 at 100 writes/s over 3 regions"][-1] == "15.80 ms"
     assert cells["  Meridian lag p99 / PostgreSQL's at 100/s"][-1] == "6.00x"
+
+
+def test_not_root_cannot_install(monkeypatch, tmp_path):
+    from bench import peerhosts
+
+    monkeypatch.setattr(peerhosts.os, "geteuid", lambda: 1000)
+    reason = peerhosts.apt_install("redis-server", tmp_path / "apt.log")
+    assert reason == "redis-server is not installed and installing it needs root"
+    assert not (tmp_path / "apt.log").exists()  # nothing was run
+    assert peerhosts.find(lambda: None, "redis-server", tmp_path / "apt.log") == (None, reason)
+
+
+SETPRIV = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+
+
+@pytest.mark.parametrize(
+    ("euid", "user", "expected"),
+    [
+        (1000, "postgres", ["postgres", "-D", "d"]),
+        (0, None, ["postgres", "-D", "d"]),
+        (
+            0,
+            "postgres",
+            [*SETPRIV, "postgres", "-D", "d"],
+        ),
+    ],
+)
+def test_run_as(monkeypatch, euid, user, expected):
+    from bench import peerhosts
+
+    monkeypatch.setattr(peerhosts.os, "geteuid", lambda: euid)
+    assert peerhosts.run_as(user, ["postgres", "-D", "d"]) == expected
+
+
+def test_a_peer_that_cannot_be_installed_is_skipped_with_the_reason(monkeypatch, tmp_path):
+    from bench import peerhosts
+
+    monkeypatch.setattr(peerhosts.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(peerhosts, "postgres_bindir", lambda: None)
+    monkeypatch.setattr(peerhosts, "redis_binary", lambda: None)
+    (tmp_path / "logs").mkdir()
+    result = asyncio.run(peers.measure(tmp_path, [(100, 1.0)], 10))
+    assert result["postgres"] == {
+        "skipped": "postgresql is not installed and installing it needs root"
+    }
+    assert result["redis"] == {
+        "skipped": "redis-server is not installed and installing it needs root"
+    }
+    assert not (tmp_path / "peers").exists()  # nothing was started
