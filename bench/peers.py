@@ -152,16 +152,19 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str, procs: Sequenc
     """Poll `check` until true; a TimeoutError naming `what`, with the servers' logs, after
     READY_S."""
     deadline = time.monotonic() + READY_S
+    last = "not yet"
     while True:
-        with contextlib.suppress(Exception):
+        try:
             if await check():
                 return
+        except Exception as exc:  # not up yet: connection refused, starting up, ...
+            last = repr(exc)
         for proc in procs:
             if not proc.running:
                 raise proc.failure(f"exited while waiting for {what}")
         if time.monotonic() > deadline:
             logs = "\n".join(p.log_section() for p in procs)
-            raise TimeoutError(f"{what}: not within {READY_S:.0f} s\n{logs}")
+            raise TimeoutError(f"{what}: not within {READY_S:.0f} s (last: {last})\n{logs}")
         await asyncio.sleep(0.1)
 
 
