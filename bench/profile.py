@@ -45,6 +45,8 @@ class Profile:
     wan_loads: tuple[tuple[int, float], ...] = ((100, 15.0), (500, 15.0))
     wan_delay_ms: float = 25.0
     wan_jitter_ms: float = 2.5
+    # peers (bench/peers.py): PostgreSQL and Redis replication lag at the two lowest lag loads
+    peers: bool = True
 
 
 FULL = Profile("full")
@@ -93,5 +95,6 @@ SMOKE = replace(
     tls_lag_load=(100, 1.0),
     bootstrap_items=2_000,
     wan_loads=(),  # needs root and network namespaces; the smoke run must not
+    peers=False,  # installs and runs other databases: kept out of the test suite
 )
 PROFILES = {p.name: p for p in (FULL, QUICK, SMOKE)}

@@ -36,6 +36,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} MB"
     if unit == "cores":
         return f"{value:.2f} cores"
+    if unit == "x":
+        return f"{value:.2f}x" if value < 10 else f"{value:.1f}x"
     return f"{value:,.0f} {unit}"
 
 
@@ -54,8 +56,9 @@ def _met(row: Row) -> str:
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
-    if "raw" not in r:  # `--only wan` or `--only tls`
-        return _tls_rows(r.get("tls")) + _wan_rows(r) + _noise_rows(r)
+    if "raw" not in r:  # `--only wan`, `--only tls` or `--only peers`
+        lag = _lag_rows(r, None) if "replication" in r else []
+        return lag + _tls_rows(r.get("tls")) + _peer_rows(r) + _wan_rows(r) + _noise_rows(r)
     raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
     unary_p50 = grpc_["unary_sequential"]["latency_ms"]["p50"]
     unary_p99 = grpc_["unary_sequential"]["latency_ms"]["p99"]
@@ -99,6 +102,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
     if "replication" in r:
         out += _group_rows(r, unary_p50, group_wb)
     out += _tls_rows(r.get("tls"))
+    out += _peer_rows(r)
     out += _bootstrap_rows(r.get("bootstrap", {}), group_wb)
     return out + _wan_rows(r) + _noise_rows(r)
 
@@ -338,7 +342,9 @@ def _region_rows(
     return out
 
 
-def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
+def _lag_rows(r: dict, unary_p50: float | None) -> list[Row]:
+    """Meridian's replication lag at each load (ratio to the unary round trip when the raw
+    limits were measured)."""
     out = []
     n = len(r["regions"])
     for load in r["replication"]["loads"]:
@@ -367,7 +373,7 @@ def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
                     "ms",
                     target,
                     met,
-                    lag[q] / unary_p50,
+                    lag[q] / unary_p50 if unary_p50 else None,
                     "unary p50",
                 )
             )
@@ -388,6 +394,11 @@ def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
             "writes/s",
         )
     )
+    return out
+
+
+def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
+    out = _lag_rows(r, unary_p50)
     applied = r["apply"]["apply"]["records_per_s"]
     out.append(
         Row(
@@ -418,6 +429,64 @@ def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
     )
     for role, kb in sorted(r["peak_rss_kb"].items()):
         out.append(Row(f"rss.{role}", f"peak RSS {role} (during 3)", kb / 1024, "MB"))
+    return out
+
+
+PEERS = {"postgres": "PostgreSQL logical replication", "redis": "Redis replica"}
+PEER_P99_GOAL = 3.0  # Meridian's p99 lag within this multiple of PostgreSQL's (beyond issue 15)
+
+
+def _peer_rows(r: dict) -> list[Row]:
+    """The peers' replication lag at Meridian's two lowest loads (bench/peers.py), and
+    Meridian's lag as a multiple of theirs at the same rate."""
+    found = r.get("peers")
+    if found is None:
+        return []
+    if "skipped" in found:
+        figure = "peers' replication lag (PostgreSQL, Redis)"
+        return [Row("peers", figure, None, "ms", note=f"skipped: {found['skipped']}")]
+    meridian = {x["offered_per_s"]: x for x in r.get("replication", {}).get("loads", [])}
+    out = []
+    for system, label in PEERS.items():
+        result = found.get(system) or {"skipped": "not run"}
+        if "skipped" in result:
+            note = f"skipped: {result['skipped']}"
+            out.append(Row(f"peers.{system}", f"{label}: replication lag", None, "ms", note=note))
+            continue
+        for load in result["loads"]:
+            rate, lag = load["offered_per_s"], load["visible_lag_ms"]
+            if not lag.get("count"):
+                figure = f"{label}: lag at {rate} writes/s"
+                note = "no replicated row seen"
+                out.append(Row(f"peers.{system}.{rate}.p50", figure, None, "ms", note=note))
+                continue
+            for q in ("p50", "p99"):
+                figure = f"{label}: lag {q} at {rate} writes/s"
+                note = _sustained_note(load) if q == "p50" else ""
+                out.append(Row(f"peers.{system}.{rate}.{q}", figure, lag[q], "ms", note=note))
+            mine = meridian.get(rate, {}).get("visible_lag_ms", {})
+            out += ratio_rows(system, rate, mine, lag)
+    return out
+
+
+def ratio_rows(system: str, rate: int, meridian: dict, peer: dict) -> list[Row]:
+    """Meridian's p50 and p99 lag divided by a peer's at the same rate; no value where
+    either side has none (or the peer's rounds to zero)."""
+    out = []
+    for q in ("p50", "p99"):
+        mine, theirs = meridian.get(q), peer.get(q)
+        value = mine / theirs if mine is not None and theirs else None
+        note = ""
+        if mine is None:
+            note = "Meridian's lag was not measured at this rate"
+        elif not theirs:
+            note = "the peer's lag is not above zero"
+        target = f"<= {PEER_P99_GOAL:g}x (goal)" if system == "postgres" and q == "p99" else ""
+        met = value <= PEER_P99_GOAL if target and value is not None else None
+        figure = f"  Meridian lag {q} / {PEERS[system].split()[0]}'s at {rate}/s"
+        out.append(
+            Row(f"peers.{system}.{rate}.ratio_{q}", figure, value, "x", target, met, note=note)
+        )
     return out
 
 
@@ -639,7 +708,8 @@ def _sustained_note(load: dict) -> str:
 
 def _cells(rows_: list[Row], baseline: dict[str, Any] | None) -> list[list[str]]:
     """Header and one list of cells per row; a baseline column when a baseline is given
-    (its ratio for the same figure, or its value where the figure has no ratio)."""
+    (its ratio for the same figure, or its value where this run's row has no ratio, as in
+    `--only` runs, which measure no raw limits)."""
     base = {row["id"]: row for row in (baseline or {}).get("figures", [])}
     header = ["figure", "value", "target", "ratio to raw limit", "met"]
     if base:
@@ -653,7 +723,7 @@ def _cells(rows_: list[Row], baseline: dict[str, Any] | None) -> list[list[str]]
             b = base.get(row.id)
             if b is None:
                 cells.append("")
-            elif b.get("ratio") is not None:
+            elif b.get("ratio") is not None and row.ratio is not None:
                 cells.append(f"{b['ratio']:.2f}x")
             else:
                 cells.append(_fmt(b.get("value"), b.get("unit", "")))

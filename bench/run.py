@@ -3,10 +3,13 @@
 Order: raw limits; one region (buffered, then fsync); a group of three regions (nodes and
 replicators as processes) for replication lag at fixed loads, replicated apply rate, peak
 memory, then convergence after a partition; then what TLS costs (PutItem on one node and
-replication lag at one low rate, TLS on and off, bench/tls.py); then a new region
-bootstrapping from a peer holding N items, with the peak memory of every process meanwhile;
-then replication lag with WAN latency between regions in network namespaces (bench/wan.py;
-root only, skipped in smoke mode); `--only wan` or `--only tls` runs just that phase. Prints
+replication lag at one low rate, TLS on and off, bench/tls.py); then the peers' replication
+lag (PostgreSQL logical replication, a Redis replica: bench/peers.py) at Meridian's two
+lowest lag loads, skipped in smoke mode; then a new region bootstrapping from a peer holding
+N items, with the peak memory of every process meanwhile; then replication lag with WAN
+latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
+mode); `--only wan`, `--only tls` or `--only peers` runs just that phase (peers: with
+Meridian's lag at the same loads). Prints
 the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
 importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -31,6 +34,7 @@ from bench import (
     apply,
     bootstrap,
     convergence,
+    peers,
     plots,
     raw,
     region,
@@ -121,6 +125,7 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
         f"TLS on and off"
     )
     results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
+    results["peers"] = await run_peers(work, p, phase)
     phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
     results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
     results["wan"] = await run_wan(work, p, durability, phase)
@@ -154,6 +159,41 @@ async def run_only_tls(work: pathlib.Path, p: Profile, durability: str) -> dict[
     results: dict[str, Any] = {"phase_s": phase.seconds}
     phase("TLS cost: PutItem on one node, lag at one low rate, TLS on and off")
     results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
+    phase.end()
+    return results
+
+
+async def run_peers(work: pathlib.Path, p: Profile, phase: Phases) -> dict:
+    if not p.peers:
+        return {"skipped": f"not run in {p.name} mode"}
+    loads = peers.lowest_loads(p.lag_loads)
+    rates = ", ".join(f"{rate}/s" for rate, _ in loads)
+    phase(f"peers: PostgreSQL logical replication and a Redis replica, lag at {rates}")
+    result = await peers.measure(work, loads, LAG_KEYS)
+    for system in ("postgres", "redis"):
+        if "skipped" in result.get(system, {}):
+            print(f"{system} skipped: {result[system]['skipped']}", flush=True)
+    return result
+
+
+async def run_only_peers(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """Meridian's lag at its two lowest loads, then the peers' at the same loads."""
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    names = REGION_NAMES[: p.regions]
+    results["regions"] = names
+    results["group_durability"] = durability
+    cluster = Cluster(work, "group", names, durability)
+    try:
+        phase(f"{len(names)} regions: start")
+        await cluster.start()
+        await cluster.wait_streaming()
+        loads = tuple(peers.lowest_loads(p.lag_loads))
+        phase(f"{len(names)} regions: replication lag at " + ", ".join(f"{r}/s" for r, _ in loads))
+        results["replication"] = await replication.measure(cluster, loads, LAG_KEYS)
+    finally:
+        await cluster.close()
+    results["peers"] = await run_peers(work, dataclasses.replace(p, peers=True), phase)
     phase.end()
     return results
 
@@ -208,8 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan", "tls"),
-        help="run one phase alone: `wan`, the WAN lag phase, or `tls`, what TLS costs",
+        choices=("wan", "tls", "peers"),
+        help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
+        "PostgreSQL's and Redis's lag and Meridian's at the same two loads",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -225,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     ok = False
     try:
-        run = {"wan": run_only_wan, "tls": run_only_tls}.get(args.only or "", run_all)
+        only = {"wan": run_only_wan, "tls": run_only_tls, "peers": run_only_peers}
+        run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))
         ok = True
     except KeyboardInterrupt:
