@@ -46,9 +46,9 @@ from regionnode.client_service import ClientService
 from regionnode.collection_ops import Collected, CollectOp
 from regionnode.dynamodb.app import DynamoApp
 from regionnode.dynamodb.auth import SigV4Auth
+from regionnode.dynamodb.control import CatalogControl
 from regionnode.dynamodb.door import ApiDoor
 from regionnode.dynamodb.iterators import IteratorSigner
-from regionnode.dynamodb.tables import NoControlPlane
 from regionnode.metrics import NodeMetrics
 from regionnode.replication_service import ReplicationService
 from regionnode.rpc import Core
@@ -290,7 +290,7 @@ class Node:
             pair = CertPair(files.cert, files.key)
             tls = ReloadingSslContext(pair, s.api_key, files.client_cas).context
         auth = None if keys is None else SigV4Auth(keys, s.region)
-        app = DynamoApp(core, auth, NoControlPlane(), IteratorSigner(token))
+        app = DynamoApp(core, auth, CatalogControl(core), IteratorSigner(token))
         self._api_door = ApiDoor(s.api_listen, s.api_key, app, tls)
         self.api_port = await self._api_door.start()
 
