@@ -118,6 +118,8 @@ def test_a_concurrent_create_with_another_schema_is_set_aside(config) -> None:
             assert await scan(g["eu"], kept_as) == [{"id": 1}]  # eu's write is kept, not lost
             report = await g["eu"].replicator.links[0].node.NodeInfo(pb.NodeInfoRequest())
             assert "came first" in report.set_aside[0].reason
+            assert g["eu"].node.registry.get_sample_value("meridian_node_tables_set_aside") == 1
+            assert g["us"].node.registry.get_sample_value("meridian_node_tables_set_aside") == 0
 
     asyncio.run(scenario())
 
