@@ -69,6 +69,9 @@ class Catalog:
                     "it stays deleted: create it again, or remove it from the file",
                     spec.name,
                 )
+            elif (changed := model.declared_change(spec, entry)) is not None:
+                changed.version.CopyFrom(self._version())
+                self._put(changed)
         for name, table in self.store.tables.items():
             if name not in self.entries:
                 self._put(model.first_entry(table.description.spec))

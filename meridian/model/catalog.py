@@ -122,6 +122,22 @@ def first_entry(spec: pb.TableSpec) -> pb.TableDescription:
     return pb.TableDescription(spec=spec, schema_fingerprint=schema.fingerprint(spec))
 
 
+DECLARED_SETTINGS = ("view_type", "retention_seconds")  # what the group file sets beyond keys
+
+
+def declared_change(spec: pb.TableSpec, entry: pb.TableDescription) -> pb.TableDescription | None:
+    """The entry with the group file's settings when they changed since (None: same), so an
+    edited file takes effect at the next start. Only the settings the file sets are taken:
+    those changed at runtime by other means (UpdateTable) stay."""
+    if all(getattr(spec, f) == getattr(entry.spec, f) for f in DECLARED_SETTINGS):
+        return None
+    out = pb.TableDescription()
+    out.CopyFrom(entry)
+    for name in DECLARED_SETTINGS:
+        setattr(out.spec, name, getattr(spec, name))
+    return out
+
+
 class Mismatch(Exception):
     """The group file declares a table that the catalog holds with another key schema."""
 

@@ -190,3 +190,27 @@ def _passes(check):
         return True
 
     return run
+
+
+def test_a_changed_stream_setting_in_the_group_file_takes_effect_at_start(
+    tmp_path: pathlib.Path,
+) -> None:
+    doc = group_yaml(tmp_path, ["us"])
+    config = load_doc(doc, tmp_path / "group.yaml")
+    edited = dict(doc, tables=[dict(ORDERS, stream={"view_type": "KEYS_ONLY"})])
+    changed = load_doc(edited, tmp_path / "changed.yaml")
+
+    async def scenario() -> None:
+        node = Node(NodeSettings.from_config(config, "us"))
+        await node.start()
+        await node.stop()
+        again = Node(NodeSettings.from_config(changed, "us"))
+        await again.start()
+        try:
+            assert again.store.tables["orders"].description.spec.view_type == pb.KEYS_ONLY
+            assert again.core is not None
+            assert again.core.catalog.entry("orders").spec.view_type == pb.KEYS_ONLY
+        finally:
+            await again.stop()
+
+    asyncio.run(scenario())

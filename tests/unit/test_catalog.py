@@ -151,3 +151,13 @@ def test_a_declaration_must_match_the_catalog(
     with pytest.raises(catalog.Mismatch) as info:
         catalog.check_declared(declared, held)
     assert "partition key id (S)" in str(info.value) and "partition key id (N)" in str(info.value)
+
+
+def test_a_changed_declaration_takes_only_the_settings_the_file_sets() -> None:
+    held = entry(tags={"team": "a"})
+    held.spec.view_type = pb.NEW_IMAGE
+    assert catalog.declared_change(spec(view=pb.NEW_IMAGE), held) is None
+    changed = catalog.declared_change(spec(view=pb.KEYS_ONLY), held)
+    assert changed is not None
+    assert changed.spec.view_type == pb.KEYS_ONLY and changed.tags == {"team": "a"}
+    assert held.spec.view_type == pb.NEW_IMAGE  # the held entry is left as it was
