@@ -154,10 +154,10 @@ def test_a_group_file_that_disagrees_with_the_catalog_stops_the_node(
     changed = load_doc(other, tmp_path / "changed.yaml")
 
     async def scenario() -> None:
-        node = Node(NodeSettings.from_config(config, "us"))
+        node = Node(_settings(config))
         await node.start()
         await node.stop()
-        again = Node(NodeSettings.from_config(changed, "us"))
+        again = Node(_settings(changed))
         with pytest.raises(StartupError) as info:
             await again.start()
         message = str(info.value)
@@ -171,6 +171,12 @@ def test_a_group_file_that_disagrees_with_the_catalog_stops_the_node(
             assert part in message, message
 
     asyncio.run(scenario())
+
+
+def _settings(config) -> NodeSettings:
+    settings = NodeSettings.from_config(config, "us")
+    settings.metrics_listen = None  # a restarted node in the same process: no port to free
+    return settings
 
 
 async def _equals(rows, expected) -> bool:
@@ -201,10 +207,10 @@ def test_a_changed_stream_setting_in_the_group_file_takes_effect_at_start(
     changed = load_doc(edited, tmp_path / "changed.yaml")
 
     async def scenario() -> None:
-        node = Node(NodeSettings.from_config(config, "us"))
+        node = Node(_settings(config))
         await node.start()
         await node.stop()
-        again = Node(NodeSettings.from_config(changed, "us"))
+        again = Node(_settings(changed))
         await again.start()
         try:
             assert again.store.tables["orders"].description.spec.view_type == pb.KEYS_ONLY
