@@ -136,23 +136,34 @@ class Catalog:
         """Change a live table's entry (settings, tags, stream) group-wide; the key schema
         and the catalog's own fields cannot change (ItemError)."""
         async with self._lock:
-            current = self.entry(name)
-            entry = pb.TableDescription()
-            entry.CopyFrom(current)
-            change(entry)
-            entry.spec.CopyFrom(normalized(entry.spec))
-            if schema.fingerprint(entry.spec) != current.schema_fingerprint:
-                raise ItemError(f"table {name!r}: the key schema of a table cannot change")
-            entry.version.CopyFrom(self._version())
-            self._put(entry)
-            await self._reconcile(name)
-            return entry
+            return self._update(name, change)
 
-    async def update_spec(
-        self, name: str, change: Callable[[pb.TableSpec], None]
+    def update_spec(self, name: str, change: Callable[[pb.TableSpec], None]) -> pb.TableDescription:
+        """Change a live table's settings (TableSpec) in every region of the group. Not a
+        coroutine: settings change in place, nothing waits; Unavailable in the rare moment
+        a table is being dropped or replaced here (retry)."""
+        if self._lock.locked():
+            raise errors.Unavailable("the table catalog is replacing a table here; retry")
+        return self._update(name, lambda entry: change(entry.spec))
+
+    def _update(
+        self, name: str, change: Callable[[pb.TableDescription], None]
     ) -> pb.TableDescription:
-        """Change a live table's settings (TableSpec) in every region of the group."""
-        return await self.update(name, lambda entry: change(entry.spec))
+        current = self.entry(name)
+        entry = pb.TableDescription()
+        entry.CopyFrom(current)
+        change(entry)
+        entry.spec.CopyFrom(normalized(entry.spec))
+        if schema.fingerprint(entry.spec) != current.schema_fingerprint:
+            raise ItemError(f"table {name!r}: the key schema of a table cannot change")
+        entry.version.CopyFrom(self._version())
+        self._put(entry)
+        local = self.store.tables.get(name)
+        if local is None:  # only after a crash between entry and table: created at once
+            self._create_local(entry)
+        elif model.action(entry, local.description) is model.Action.UPDATE:
+            self._update_local(local, entry)
+        return entry
 
     async def merge(self, entries: Iterable[pb.TableDescription]) -> list[str]:
         """Merge a peer's entries; returns the tables whose entry changed here."""

@@ -12,6 +12,7 @@ import pytest
 
 from meridian.daemon.errors import StartupError
 from meridian.model import items
+from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from regionnode.node import Node, NodeSettings
@@ -94,6 +95,32 @@ def test_delete_is_group_wide_and_a_new_table_starts_empty(config) -> None:
                 assert await scan(g[name]) == [{"id": 7, "new": True}]
                 entry = g[name].node.core.catalog.entry("carts")
                 assert entry.generation == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_settings_change_reaches_every_region(config) -> None:
+    """core.catalog.update_spec: how features change a table's settings group-wide."""
+
+    async def scenario() -> None:
+        async with running_group(config) as g:
+
+            def shorter(spec: pb.TableSpec) -> None:
+                spec.retention_seconds = 3600
+
+            changed = g["us"].node.core.catalog.update_spec("orders", shorter)
+            assert changed.spec.retention_seconds == 3600
+            for name in REGIONS:
+
+                async def applied(n: str = name) -> bool:
+                    spec = g[n].node.store.tables["orders"].description.spec
+                    return spec.retention_seconds == 3600
+
+                await eventually(applied, 10, f"the new retention in {name}")
+            with pytest.raises(ItemError, match="key schema of a table cannot change"):
+                g["eu"].node.core.catalog.update_spec(
+                    "orders", lambda spec: setattr(spec.sort_key, "type", pb.KEY_TYPE_S)
+                )
 
     asyncio.run(scenario())
 
