@@ -191,6 +191,7 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
     async def ApplySnapshot(self, req: pb.ApplySnapshotRequest) -> pb.ApplySnapshotResponse:
         core = self.core
         table = core.table(req.table)
+        check_incarnation(table, req.incarnation)
         keys = [entry_key(table, index, entry) for index, entry in enumerate(req.entries)]
         progress = req.progress if req.HasField("progress") else None
         removal = snapshot_removal(core.region, table, req, keys)

@@ -152,7 +152,9 @@ async def _copy_table(
         request.snapshot.exclusive_start_key.CopyFrom(work.resume_after[table])
         rng.after.CopyFrom(work.resume_after[table])
     known = any(w.table == table for w in work.watermarks)
+    incarnation = ""  # the table's in the source's copy: the node refuses another's entries
     async for batch in peer.Snapshot(request):
+        incarnation = batch.incarnation or incarnation
         if batch.watermarks:
             rng.horizons.extend(batch.horizons)
             if not known:  # a resumed copy keeps the first snapshot's positions
@@ -180,6 +182,7 @@ async def _copy_table(
             install=install,
             progress=work if bootstrap else None,
             range=covered,
+            incarnation=incarnation,
         )
         await applier.send(apply, work, table)
 

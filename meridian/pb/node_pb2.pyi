@@ -917,18 +917,20 @@ class SnapshotRequest(_message.Message):
     def __init__(self, table: _Optional[str] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., batch_items: _Optional[int] = ...) -> None: ...
 
 class SnapshotBatch(_message.Message):
-    __slots__ = ("entries", "watermarks", "entries_estimate", "done", "horizons")
+    __slots__ = ("entries", "watermarks", "entries_estimate", "done", "horizons", "incarnation")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     WATERMARKS_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     HORIZONS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
     watermarks: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     entries_estimate: int
     done: bool
     horizons: _containers.RepeatedCompositeFieldContainer[RebuildHorizon]
-    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ...) -> None: ...
+    incarnation: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class BootstrapState(_message.Message):
     __slots__ = ("state", "source", "watermarks", "resume_after", "tables_done", "entries", "bytes", "entries_estimate", "started_ms", "reason")
@@ -962,18 +964,20 @@ class BootstrapState(_message.Message):
     def __init__(self, state: _Optional[str] = ..., source: _Optional[str] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., resume_after: _Optional[_Mapping[str, Item]] = ..., tables_done: _Optional[_Iterable[str]] = ..., entries: _Optional[int] = ..., bytes: _Optional[int] = ..., entries_estimate: _Optional[int] = ..., started_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ApplySnapshotRequest(_message.Message):
-    __slots__ = ("table", "entries", "progress", "install", "range")
+    __slots__ = ("table", "entries", "progress", "install", "range", "incarnation")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     INSTALL_FIELD_NUMBER: _ClassVar[int]
     RANGE_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     table: str
     entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
     progress: BootstrapState
     install: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     range: SnapshotRange
-    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., range: _Optional[_Union[SnapshotRange, _Mapping]] = ...) -> None: ...
+    incarnation: str
+    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., range: _Optional[_Union[SnapshotRange, _Mapping]] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class SnapshotRange(_message.Message):
     __slots__ = ("source", "session", "after", "to_end", "coverage", "horizons")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 
+import grpc
 import pytest
 
 from meridian.daemon.errors import StartupError
@@ -15,6 +16,7 @@ from meridian.model import items
 from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
+from meridian.wire.errors import reason_of
 from regionnode.node import Node, NodeSettings
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import Region, running_group
@@ -245,5 +247,40 @@ def test_a_changed_stream_setting_in_the_group_file_takes_effect_at_start(
             assert again.core.catalog.entry("orders").spec.view_type == pb.KEYS_ONLY
         finally:
             await again.stop()
+
+    asyncio.run(scenario())
+
+
+def test_records_of_another_incarnation_are_refused(config) -> None:
+    async def scenario() -> None:
+        async with running_group(config, replicate=False) as g:
+            peer = g["us"].peer
+            record = pb.StreamRecord(
+                sequence_number=1,
+                event_name=pb.INSERT,
+                keys=items.from_plain({"pk": "x", "sk": 1}),
+                new_image=items.from_plain({"pk": "x", "sk": 1}),
+                version=pb.Version(hlc=1 << 16, region="eu"),
+                table="orders",
+            )
+            stale = pb.ApplyReplicatedRequest(
+                origin="eu", table="orders", records=[record], incarnation="7:0000"
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await peer.ApplyReplicated(stale)
+            assert reason_of(refused.value) == "TABLE_CHANGED"
+            snapshot = pb.ApplySnapshotRequest(
+                table="orders",
+                entries=[pb.StoredItem(item=record.new_image, version=record.version)],
+                incarnation="7:0000",
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as refused_copy:
+                await peer.ApplySnapshot(snapshot)
+            assert reason_of(refused_copy.value) == "TABLE_CHANGED"
+            assert await scan(g["us"], "orders") == []  # nothing landed
+            current = g["us"].node.core.catalog.entry("orders")
+            stale.incarnation = f"0:{current.schema_fingerprint}"
+            applied = await peer.ApplyReplicated(stale)
+            assert applied.applied == 1
 
     asyncio.run(scenario())
