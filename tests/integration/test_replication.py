@@ -264,6 +264,12 @@ def test_a_table_with_another_schema_is_left_out_and_the_others_flow(
             status = await g["eu"].replicator.links[0].node.NodeInfo(pb.NodeInfoRequest())
             schemas = {t.spec.name: t.spec.sort_key.type for t in status.tables}
             assert schemas["orders"] == pb.KEY_TYPE_S  # each region keeps its own declaration
+            from replicator.service import region_status
+
+            rep = eu.replicator
+            report = await region_status("eu", rep.links[0].node, rep.links, rep.links[0].pins)
+            (into_eu,) = report.links
+            assert [t.table for t in into_eu.excluded_tables] == ["orders"]
 
     asyncio.run(scenario())
 
