@@ -19,7 +19,7 @@ class Identity:
     group: str
     region: str
     node_id: str
-    tables: Mapping[str, str]  # table name -> incarnation (generation:key-schema fingerprint)
+    tables: Mapping[str, str]  # table name -> incarnation ([generation:]key-schema fingerprint)
 
 
 class Refused(HandshakeRefused):
@@ -57,7 +57,7 @@ def compare_tables(
         else:
             excluded[name] = (
                 f"table {name!r} differs in {peer_region} (incarnation {theirs[name]}, "
-                f"here {mine[name]}: generation:key-schema fingerprint)"
+                f"here {mine[name]}: [generation:]key-schema fingerprint)"
             )
     return shared, excluded
 

@@ -29,7 +29,11 @@ def fingerprint(entry: pb.TableDescription) -> str:
 
 
 def incarnation(entry: pb.TableDescription) -> str:
-    """Which table this is: records replicate only between equal incarnations."""
+    """Which table this is: records replicate only between equal incarnations. The first
+    generation is the bare fingerprint, as handshakes named tables before the catalog, so
+    regions of both versions still agree on the tables they share."""
+    if not entry.generation:
+        return fingerprint(entry)
     return f"{entry.generation}:{fingerprint(entry)}"
 
 

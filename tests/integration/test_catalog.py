@@ -279,7 +279,7 @@ def test_records_of_another_incarnation_are_refused(config) -> None:
             assert reason_of(refused_copy.value) == "TABLE_CHANGED"
             assert await scan(g["us"], "orders") == []  # nothing landed
             current = g["us"].node.core.catalog.entry("orders")
-            stale.incarnation = f"0:{current.schema_fingerprint}"
+            stale.incarnation = current.schema_fingerprint
             applied = await peer.ApplyReplicated(stale)
             assert applied.applied == 1
 

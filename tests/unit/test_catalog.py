@@ -123,6 +123,8 @@ def test_incarnation_names_generation_and_key_schema() -> None:
     assert catalog.incarnation(CREATED_US) == catalog.incarnation(CREATED_EU_SAME)
     assert catalog.incarnation(CREATED_US) != catalog.incarnation(CREATED_EU_OTHER)
     assert catalog.incarnation(RECREATED).startswith("1:")
+    # generation 0 is the bare fingerprint: what handshakes named before the catalog
+    assert catalog.incarnation(CREATED_US) == CREATED_US.schema_fingerprint
 
 
 def test_declared_tables_agree_everywhere_and_contest_only_other_schemas() -> None:

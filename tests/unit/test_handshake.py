@@ -50,22 +50,22 @@ def test_check_peer_refuses_with_a_reason(
 @pytest.mark.parametrize(
     ("case", "theirs", "shared", "excluded"),
     [
-        ("same tables", {"orders": "0:f1", "users": "0:f2"}, ["orders", "users"], {}),
-        ("table only here", {"orders": "0:f1"}, ["orders"], {}),
+        ("same tables", {"orders": "f1", "users": "f2"}, ["orders", "users"], {}),
+        ("table only here", {"orders": "f1"}, ["orders"], {}),
         (
             "table only there",
-            {"orders": "0:f1", "users": "0:f2", "carts": "0:f3"},
+            {"orders": "f1", "users": "f2", "carts": "f3"},
             ["orders", "users"],
             {},
         ),
-        ("other key schema", {"orders": "0:f1", "users": "0:XX"}, ["orders"], {"users": "0:XX"}),
-        ("re-created there", {"orders": "1:f1", "users": "0:f2"}, ["users"], {"orders": "1:f1"}),
+        ("other key schema", {"orders": "f1", "users": "XX"}, ["orders"], {"users": "XX"}),
+        ("re-created there", {"orders": "1:f1", "users": "f2"}, ["users"], {"orders": "1:f1"}),
     ],
 )
 def test_tables_are_compared_one_by_one(
     case: str, theirs: dict[str, str], shared: list[str], excluded: dict[str, str]
 ) -> None:
-    mine = {"orders": "0:f1", "users": "0:f2"}
+    mine = {"orders": "f1", "users": "f2"}
     got_shared, got_excluded = compare_tables(mine, theirs, "eu")
     assert got_shared == shared, case
     assert sorted(got_excluded) == sorted(excluded), case
@@ -75,7 +75,7 @@ def test_tables_are_compared_one_by_one(
 
 
 def test_a_peer_with_other_tables_is_not_refused() -> None:
-    check_peer(ME, replace(PEER, tables={"carts": "0:f9"}), MEMBERS)
+    check_peer(ME, replace(PEER, tables={"carts": "f9"}), MEMBERS)
 
 
 @pytest.mark.parametrize("expected_region", [None, "eu"])
