@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from meridian.config.errors import ConfigError
+from meridian.config.ttl import SweeperConfig, sweeper_section
 from meridian.config.values import (
     choice_value,
     duration_ms_value,
@@ -15,7 +16,6 @@ from meridian.config.values import (
     mapping_fields,
     show_value,
 )
-from meridian.config.ttl import SweeperConfig, sweeper_section
 
 BOOTSTRAP_READS = ("serve", "refuse")
 
@@ -32,7 +32,7 @@ class ReplicationConfig:
     reads_while_bootstrapping: str = "serve"  # or "refuse": FAILED_PRECONDITION until ACTIVE
     # After this long a tombstone goes even if a peer has not confirmed it (forced collection).
     tombstone_max_lifetime_s: int = DEFAULT_TOMBSTONE_MAX_LIFETIME_S
-    ttl: SweeperConfig = SweeperConfig()
+    ttl: SweeperConfig = field(default_factory=SweeperConfig)
 
 
 def replication_section(value: Any) -> ReplicationConfig:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from meridian.config.errors import ConfigError
+from meridian.config.ttl import TableTtl, table_ttl
 from meridian.config.values import (
     choice_value,
     duration_s_value,
@@ -14,7 +15,6 @@ from meridian.config.values import (
     name_value,
     show_value,
 )
-from meridian.config.ttl import TableTtl, table_ttl
 from meridian.pb import node_pb2 as pb
 
 KEY_TYPES = {"S": pb.KEY_TYPE_S, "N": pb.KEY_TYPE_N, "B": pb.KEY_TYPE_B}

@@ -48,9 +48,7 @@ def sweeper_section(value: Any, path: str) -> SweeperConfig:
         value, path, required=(), optional=("interval", "max_deletes_per_second", "takeover")
     )
     defaults = SweeperConfig()
-    interval_ms = duration_ms_value(
-        fields.get("interval", "2s"), f"{path}.interval", 10, 3_600_000
-    )
+    interval_ms = duration_ms_value(fields.get("interval", "2s"), f"{path}.interval", 10, 3_600_000)
     rate = int_value(
         fields.get("max_deletes_per_second", defaults.max_deletes_per_second),
         f"{path}.max_deletes_per_second",

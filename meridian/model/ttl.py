@@ -46,7 +46,9 @@ def is_expired(item: pb.Item, attribute: str, now_s: float) -> bool:
     return expiry is not None and expiry <= now_s
 
 
-def expires_here(writer_region: str, region: str, expiry_s: int, now_s: float, takeover_s: int) -> bool:
+def expires_here(
+    writer_region: str, region: str, expiry_s: int, now_s: float, takeover_s: int
+) -> bool:
     """Whether `region` expires, at `now_s`, an item due at `expiry_s` whose version was
     written by `writer_region`: that region at once, the others after `takeover_s`."""
     if expiry_s > now_s:
@@ -62,3 +64,11 @@ def service_identity() -> pb.UserIdentity:
 def is_expiry(record: pb.StreamRecord) -> bool:
     identity = record.user_identity
     return identity.type == SERVICE_TYPE and identity.principal_id == SERVICE_PRINCIPAL
+
+
+def user_identity_json(record: pb.StreamRecord) -> dict[str, str] | None:
+    """The record's `userIdentity` as DynamoDB Streams shows it, or None when it has none."""
+    if not record.HasField("user_identity"):
+        return None
+    identity = record.user_identity
+    return {"type": identity.type, "principalId": identity.principal_id}

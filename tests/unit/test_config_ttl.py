@@ -10,7 +10,7 @@ from meridian.config.ttl import SweeperConfig, TableTtl
 from tests.unit.test_config import T0, Mutation, both, mutated, parse_doc, put
 
 INVALID = [
-    ("ttl-not-mapping", put(*T0, "ttl", "expires_at"), 'tables[0].ttl: expected a mapping'),
+    ("ttl-not-mapping", put(*T0, "ttl", "expires_at"), "tables[0].ttl: expected a mapping"),
     ("ttl-no-attribute", put(*T0, "ttl", {}), "tables[0].ttl.attribute: required"),
     (
         "ttl-attribute-empty",
@@ -55,7 +55,9 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("mutation", "expected"), [pytest.param(m, e, id=i) for i, m, e in INVALID])
+@pytest.mark.parametrize(
+    ("mutation", "expected"), [pytest.param(m, e, id=i) for i, m, e in INVALID]
+)
 def test_invalid_ttl_settings_are_refused(mutation: Mutation, expected: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_doc(mutated(mutation))
