@@ -195,6 +195,11 @@ class StreamsApi:
             "originVersion": str(record.version.hlc),
         }
         identity = ttl.user_identity_json(record)
-        if identity is not None:
-            out["userIdentity"] = identity  # a TTL expiry, here and in the replicated copies
+        if identity is not None:  # a TTL expiry, here and in the replicated copies; as the
+            # documentation spells it, and as botocore's model does (Type, PrincipalId)
+            out["userIdentity"] = {
+                **identity,
+                "Type": identity["type"],
+                "PrincipalId": identity["principalId"],
+            }
         return out
