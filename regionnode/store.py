@@ -268,6 +268,11 @@ class Store:
         )
         self.tables[name] = table
 
+    def forget_ttl_index(self, name: str) -> None:
+        """The table's items must be indexed again before the sweeper relies on the index
+        (time to live was changed): its existing entries stay, checked when visited."""
+        self.db.delete(META_TTL_INDEXED + name.encode(), self._write_options)
+
     def drop_table(self, name: str) -> None:
         """Remove a table with its items, stream and checkpoints."""
         batch = self.new_batch()

@@ -40,4 +40,5 @@ def set_time_to_live(core: Core, table: str, attribute: str, enabled: bool) -> p
     if not enabled:
         spec.ttl_hide_expired = False
     core.store.put_table(found)
+    core.store.forget_ttl_index(table)  # items written from now on are not indexed
     return spec
