@@ -122,7 +122,9 @@ class Sweeper:
         if self.store.get(marker) == spec.ttl_attribute.encode():
             return
         entries: list[bytes] = []
-        for key, value in self.store.scan_prefix(table.schema.prefix):
+        for scanned, (key, value) in enumerate(self.store.scan_prefix(table.schema.prefix)):
+            if scanned % BACKFILL_CHUNK == 0:
+                await asyncio.sleep(0)  # a big table without TTL values: others run meanwhile
             stored = pb.StoredItem.FromString(value)
             expiry = None if stored.tombstone else ttl.expiry_of(stored.item, spec.ttl_attribute)
             if expiry is not None:

@@ -257,3 +257,28 @@ def test_a_newer_write_that_extends_the_ttl_wins_everywhere(tmp_path: pathlib.Pa
                 await eventually(extended_in, 15, f"the extension wins in {region.name}")
 
     asyncio.run(scenario())
+
+
+def test_the_sweeper_paces_its_deletes(tmp_path: pathlib.Path) -> None:
+    """200 items due with max_deletes_per_second 100: one sweep takes at least 2 s, and
+    client writes go through meanwhile."""
+    sweep = {"interval": "1h", "max_deletes_per_second": 100}
+
+    async def scenario() -> None:
+        async with running_group(config(tmp_path, ["solo"], sweep=sweep), replicate=False) as g:
+            solo = g["solo"]
+            clock = Clock(500)
+            clock.install([solo])
+            writes = [pb.WriteRequest(put=item(f"e{n}", exp=1000)) for n in range(200)]
+            await solo.stub.BatchWriteItem(pb.BatchWriteItemRequest(table="orders", writes=writes))
+            clock.now = 1500
+            assert solo.node is not None and solo.node.sweeper is not None
+            started = asyncio.get_running_loop().time()
+            sweeping = asyncio.create_task(solo.node.sweeper.sweep())
+            await put(solo, "client", v=1)
+            assert not sweeping.done()  # the write did not wait for the sweep
+            assert await sweeping == 200
+            assert asyncio.get_running_loop().time() - started >= 1.9
+            assert expired_count(solo) == 200
+
+    asyncio.run(scenario())
