@@ -8,7 +8,7 @@ It happens once: the region whose version the item carries (the region of its la
 expires it as soon as it is due; any other region waits `takeover_s` more, so that normally
 one expiry, one tombstone and one REMOVE record reach every region. If that region is down
 for longer, the others expire it too; their tombstones meet under last-writer-wins, and a
-replicated delete of an item already deleted writes no second stream record.
+replicated expiry of an item already deleted writes no second stream record.
 """
 
 from __future__ import annotations
