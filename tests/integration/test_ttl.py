@@ -282,3 +282,29 @@ def test_the_sweeper_paces_its_deletes(tmp_path: pathlib.Path) -> None:
             assert expired_count(solo) == 200
 
     asyncio.run(scenario())
+
+
+def test_expiry_resumes_after_a_restart(tmp_path: pathlib.Path) -> None:
+    """The index is durable: items written before a restart expire after it, and the table
+    is not indexed again (its marker survived)."""
+    sweep = {"interval": "1h"}  # swept only when the test asks
+
+    async def scenario() -> None:
+        async with running_group(config(tmp_path, ["solo"], sweep=sweep), replicate=False) as g:
+            solo = g["solo"]
+            clock = Clock(500)
+            clock.install([solo])
+            assert solo.node is not None and solo.node.sweeper is not None
+            assert await solo.node.sweeper.sweep() == 0  # indexes the (empty) table once
+            await put(solo, "a", exp=1000)
+            await solo.stop_node()
+            await solo.start_node()
+            clock.install([solo])
+            clock.now = 1500
+            marker = b"m:ttlidx:orders"
+            assert solo.node is not None and solo.node.store.get(marker) == b"exp"
+            assert solo.node.sweeper is not None
+            assert await solo.node.sweeper.sweep() == 1
+            assert await get(solo, "a") is None
+
+    asyncio.run(scenario())
