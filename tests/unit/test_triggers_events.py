@@ -79,7 +79,12 @@ def test_key_hash_is_stable_whatever_the_attribute_order() -> None:
 def test_example_group_loads_and_its_functions_import(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(REPO))
     config = load(REPO / "examples" / "group.yaml")
-    assert {t.name for t in config.triggers} == {"count-tasks", "index-docs", "archive-removed"}
+    assert {t.name for t in config.triggers} == {
+        "count-tasks",
+        "index-docs",
+        "archive-removed",
+        "archive-expired",
+    }
     for trigger in config.triggers:
         assert trigger.function.kind == "python"
         assert callable(worker.load(trigger.function.target[0]))
