@@ -3,7 +3,8 @@
 Each candidate is an entry of the expiry index (`x<table>\\0<expiry><item key>`). It is
 checked here, inside the writer, against the item as it is when the batch is written: an
 item deleted, rewritten with another expiry or not due yet is left alone (its stale entry
-goes), so a newer write that extended or removed the TTL is never deleted. An item due is
+goes, as does one whose time is too far past to be an expiry time), so a newer write that
+extended or removed the TTL is never deleted. An item due is
 deleted with a new version from this region's clock: a tombstone and a REMOVE stream record
 that carries the service identity, replicated like any delete.
 """
@@ -40,7 +41,12 @@ class ExpireOp:
         for index_key, key, expiry in self.candidates:
             stored = stage.current(key)
             item = live(stored)
-            if stored is None or item is None or ttl.expiry_of(item, attribute) != expiry:
+            if (
+                stored is None
+                or item is None
+                or ttl.expiry_of(item, attribute) != expiry
+                or ttl.too_old(expiry, self.now_s)  # never expires: the entry is of no use
+            ):
                 stage.batch.delete(index_key)
                 stage.empty = False
                 self.result.stale += 1

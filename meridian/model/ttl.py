@@ -2,7 +2,8 @@
 
 As in DynamoDB, a table's TTL attribute holds a Number of epoch seconds; an item without
 it, or whose value is not a Number, never expires. An item expires once that time is at
-or before now.
+or before now, unless it is more than five years before now (DynamoDB's guard against values
+that are not expiry times, such as counters).
 
 It happens once: the region whose version the item carries (the region of its last write)
 expires it as soon as it is due; any other region waits `takeover_s` more, so that normally
@@ -21,6 +22,7 @@ from meridian.pb import node_pb2 as pb
 SERVICE_TYPE = "Service"
 SERVICE_PRINCIPAL = "dynamodb.amazonaws.com"
 MAX_EXPIRY_S = (1 << 63) - 1  # index keys hold 8 bytes; later times never come
+MAX_AGE_S = 5 * 365 * 86400  # expiry times further in the past are not taken as such
 
 
 def expiry_of(item: pb.Item, attribute: str) -> int | None:
@@ -43,7 +45,12 @@ def expiry_of(item: pb.Item, attribute: str) -> int | None:
 def is_expired(item: pb.Item, attribute: str, now_s: float) -> bool:
     """Whether the item's TTL attribute says it has expired at `now_s`."""
     expiry = expiry_of(item, attribute)
-    return expiry is not None and expiry <= now_s
+    return expiry is not None and expiry <= now_s and not too_old(expiry, now_s)
+
+
+def too_old(expiry_s: int, now_s: float) -> bool:
+    """Whether an expiry time lies so far in the past that it is not one: never expired."""
+    return expiry_s < now_s - MAX_AGE_S
 
 
 def expires_here(
@@ -51,7 +58,7 @@ def expires_here(
 ) -> bool:
     """Whether `region` expires, at `now_s`, an item due at `expiry_s` whose version was
     written by `writer_region`: that region at once, the others after `takeover_s`."""
-    if expiry_s > now_s:
+    if expiry_s > now_s or too_old(expiry_s, now_s):
         return False
     return writer_region == region or expiry_s + takeover_s <= now_s
 

@@ -135,3 +135,20 @@ def test_another_regions_item_waits_for_the_takeover(tmp_path: pathlib.Path) -> 
         assert late.deleted == 1
     finally:
         ctx.store.close()
+
+
+def test_an_expiry_time_too_far_past_is_never_expired(tmp_path: pathlib.Path) -> None:
+    """As DynamoDB: a value more than five years before now is not an expiry time; its
+    entry goes, the item stays."""
+    ctx = stored_context(tmp_path / "db")
+    try:
+        table = ctx.store.tables["sessions"]
+        commit(ctx, local(ctx, items.from_plain({"id": "a", "exp": 1000})))
+        now = 1001 + ttl.MAX_AGE_S
+        done = commit(ctx, ExpireOp(table, due(ctx, now), now, 60))
+        assert (done.deleted, done.stale) == (0, 1)
+        assert index(ctx) == []
+        a = ctx.store.get_item(table.schema.storage_key(items.from_plain({"id": "a"})))
+        assert a is not None and not a.tombstone
+    finally:
+        ctx.store.close()

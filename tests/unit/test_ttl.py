@@ -37,8 +37,19 @@ def test_a_fraction_of_a_second_rounds_up() -> None:
     assert ttl.is_expired(it, "exp", 1001)
 
 
+FIVE_YEARS = 5 * 365 * 86400
+
+
 @pytest.mark.parametrize(
-    ("now", "expired"), [(999.9, False), (1000, True), (1000.1, True), (5000, True)]
+    ("now", "expired"),
+    [
+        (999.9, False),
+        (1000, True),
+        (1000.1, True),
+        (5000, True),
+        (1000 + FIVE_YEARS, True),
+        (1001 + FIVE_YEARS, False),  # too far past to be an expiry time (DynamoDB's rule)
+    ],
 )
 def test_is_expired_at_or_after_the_time(now: float, expired: bool) -> None:
     assert ttl.is_expired(item(exp=1000), "exp", now) is expired
@@ -52,6 +63,8 @@ WHO = [
     ("other-still-waits", "us", "eu", 1059, False),
     ("other-takes-over", "us", "eu", 1060, True),
     ("other-never-early", "us", "eu", 999, False),
+    ("writer-not-when-ancient", "us", "us", 1001 + FIVE_YEARS, False),
+    ("other-not-when-ancient", "us", "eu", 1001 + FIVE_YEARS, False),
 ]
 
 
