@@ -50,6 +50,17 @@ class BackfillOp:
         stage.empty = False
 
 
+@dataclass
+class ForgetOp:
+    """The table's items are no longer all indexed (TTL is off): drop its marker."""
+
+    table: str
+
+    def apply(self, stage: Stage, ctx: Context) -> None:
+        stage.batch.delete(META_TTL_INDEXED + self.table.encode())
+        stage.empty = False
+
+
 class Sweeper:
     def __init__(
         self, store: Store, writer: Writer, settings: SweeperConfig, metrics: NodeMetrics
@@ -72,6 +83,10 @@ class Sweeper:
             if table.description.spec.ttl_attribute:
                 await self.backfill(table)
                 deleted += await self._sweep_table(name, table)
+            elif self.store.get(META_TTL_INDEXED + name.encode()) is not None:
+                # TTL was turned off (here or, through the catalog, elsewhere): items written
+                # from now on are not indexed, so turning it on again must index them.
+                await self.writer.submit(ForgetOp(name))
         return deleted
 
     async def _sweep_table(self, name: str, table: Table) -> int:

@@ -308,3 +308,31 @@ def test_expiry_resumes_after_a_restart(tmp_path: pathlib.Path) -> None:
             assert await get(solo, "a") is None
 
     asyncio.run(scenario())
+
+
+def test_ttl_turned_off_and_on_by_another_path_indexes_again(tmp_path: pathlib.Path) -> None:
+    """A spec change that does not come through set_time_to_live (the group-wide catalog):
+    the sweeper notices TTL is off, and when it is on again indexes what was written."""
+    sweep = {"interval": "1h"}
+
+    async def scenario() -> None:
+        async with running_group(config(tmp_path, ["solo"], sweep=sweep), replicate=False) as g:
+            solo = g["solo"]
+            clock = Clock(500)
+            clock.install([solo])
+            assert solo.node is not None and solo.node.sweeper is not None
+            sweeper, store = solo.node.sweeper, solo.node.store
+            await sweeper.sweep()
+            table = store.tables["orders"]
+            table.description.spec.ttl_attribute = ""
+            store.put_table(table)
+            await sweeper.sweep()
+            assert store.get(b"m:ttlidx:orders") is None
+            await put(solo, "b", exp=1000)  # not indexed: TTL is off
+            table.description.spec.ttl_attribute = "exp"
+            store.put_table(table)
+            clock.now = 1500
+            assert await sweeper.sweep() == 1
+            assert await get(solo, "b") is None
+
+    asyncio.run(scenario())
