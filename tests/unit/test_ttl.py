@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meridian.model import items, ttl
+from meridian.model import items, render, ttl
 from meridian.pb import node_pb2 as pb
 
 
@@ -86,3 +86,11 @@ def test_service_identity_and_its_json() -> None:
         "type": "Service",
         "principalId": "dynamodb.amazonaws.com",
     }
+
+
+def test_stream_tail_shows_the_identity_of_an_expiry() -> None:
+    record = pb.StreamRecord(event_name=pb.REMOVE, keys=items.from_plain({"pk": "a"}))
+    assert "userIdentity" not in render.stream_record_json(record)
+    record.user_identity.CopyFrom(ttl.service_identity())
+    shown = render.stream_record_json(record)
+    assert shown["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
