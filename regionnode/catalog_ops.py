@@ -10,7 +10,14 @@ from collections.abc import Iterable
 
 from meridian.pb import node_pb2 as pb
 from regionnode.stage import Context, Stage
-from regionnode.store import META_ASIDE, META_TABLE, checkpoint_key, stream_prefix
+from regionnode.store import (
+    META_ASIDE,
+    META_TABLE,
+    META_TTL_INDEXED,
+    checkpoint_key,
+    expiry_prefix,
+    stream_prefix,
+)
 
 
 def _item_prefix(name: str) -> bytes:
@@ -22,16 +29,18 @@ def _end(prefix: bytes) -> bytes:
 
 
 class DropOp:
-    """Remove a table's items, stream, description and checkpoints in one WriteBatch."""
+    """Remove a table's items, stream, expiry index, description and checkpoints in one
+    WriteBatch."""
 
     def __init__(self, name: str, origins: Iterable[str]) -> None:
         self.name = name
         self.origins = list(origins)
 
     def apply(self, stage: Stage, ctx: Context) -> None:
-        for prefix in (_item_prefix(self.name), stream_prefix(self.name)):
+        for prefix in (_item_prefix(self.name), stream_prefix(self.name), expiry_prefix(self.name)):
             stage.batch.delete_range(prefix, _end(prefix))
         stage.batch.delete(META_TABLE + self.name.encode())
+        stage.batch.delete(META_TTL_INDEXED + self.name.encode())
         for origin in self.origins:
             stage.batch.delete(checkpoint_key(origin, self.name))
         stage.empty = False

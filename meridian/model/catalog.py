@@ -127,17 +127,20 @@ def first_entry(spec: pb.TableSpec) -> pb.TableDescription:
 
 
 DECLARED_SETTINGS = ("view_type", "retention_seconds")  # what the group file sets beyond keys
+DECLARED_TTL = ("ttl_attribute", "ttl_hide_expired")  # only when the file sets time to live
 
 
 def declared_change(spec: pb.TableSpec, entry: pb.TableDescription) -> pb.TableDescription | None:
     """The entry with the group file's settings when they changed since (None: same), so an
     edited file takes effect at the next start. Only the settings the file sets are taken:
-    those changed at runtime by other means (UpdateTable) stay."""
-    if all(getattr(spec, f) == getattr(entry.spec, f) for f in DECLARED_SETTINGS):
+    those changed at runtime by other means (UpdateTable, UpdateTimeToLive) stay, and a file
+    without `ttl` leaves time to live as it is."""
+    fields = DECLARED_SETTINGS + (DECLARED_TTL if spec.ttl_attribute else ())
+    if all(getattr(spec, f) == getattr(entry.spec, f) for f in fields):
         return None
     out = pb.TableDescription()
     out.CopyFrom(entry)
-    for name in DECLARED_SETTINGS:
+    for name in fields:
         setattr(out.spec, name, getattr(spec, name))
     return out
 

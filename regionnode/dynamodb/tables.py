@@ -1,7 +1,7 @@
 """Table operations: DescribeTable and ListTables from the node's own store, and the
 control-plane operations (CreateTable, DeleteTable, UpdateTable, tags, TTL), which a
-`ControlPlane` serves (`regionnode/dynamodb/control.py`, on the group-wide catalog).
-`NoControlPlane` refuses them all."""
+`ControlPlane` serves: `regionnode/dynamodb/control.py` on the group-wide catalog, behind
+the TTL operations' `time_to_live.TimeToLiveDoor`."""
 
 from __future__ import annotations
 

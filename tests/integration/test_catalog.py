@@ -18,6 +18,7 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.wire.errors import reason_of
 from regionnode.node import Node, NodeSettings
+from regionnode.time_to_live import set_time_to_live
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import Region, running_group
 from tests.integration.group import ORDERS, group_yaml
@@ -119,6 +120,14 @@ def test_a_settings_change_reaches_every_region(config) -> None:
                     return spec.retention_seconds == 3600
 
                 await eventually(applied, 10, f"the new retention in {name}")
+            set_time_to_live(g["eu"].node.core, "orders", "expires_at", True)
+            for name in REGIONS:
+
+                async def ttl_on(n: str = name) -> bool:
+                    spec = g[n].node.store.tables["orders"].description.spec
+                    return spec.ttl_attribute == "expires_at"
+
+                await eventually(ttl_on, 10, f"time to live on in {name}")
             with pytest.raises(ItemError, match="key schema of a table cannot change"):
                 g["eu"].node.core.catalog.update_spec(
                     "orders", lambda spec: setattr(spec.sort_key, "type", pb.KEY_TYPE_S)
