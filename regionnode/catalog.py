@@ -99,7 +99,11 @@ class Catalog:
         self, spec: pb.TableSpec, tags: dict[str, str] | None = None, stream: bool = True
     ) -> pb.TableDescription:
         """CreateTable, group-wide: AlreadyExists when the table exists."""
-        spec = normalized(spec)
+        return await asyncio.shield(self._create(normalized(spec), tags or {}, stream))
+
+    async def _create(
+        self, spec: pb.TableSpec, tags: dict[str, str], stream: bool
+    ) -> pb.TableDescription:
         async with self._lock:
             current = self.entries.get(spec.name)
             if current is not None and current.state == model.ACTIVE:
@@ -111,7 +115,7 @@ class Catalog:
                 version=version,
                 created=version,
                 generation=0 if current is None else current.generation + 1,
-                tags=tags or {},
+                tags=tags,
                 stream_disabled=not stream,
             )
             self._put(entry)
@@ -120,6 +124,9 @@ class Catalog:
 
     async def delete(self, name: str) -> pb.TableDescription:
         """DeleteTable, group-wide: NotFound when there is no such table."""
+        return await asyncio.shield(self._delete(name))
+
+    async def _delete(self, name: str) -> pb.TableDescription:
         async with self._lock:
             entry = pb.TableDescription()
             entry.CopyFrom(self.entry(name))
@@ -166,22 +173,28 @@ class Catalog:
         return entry
 
     async def merge(self, entries: Iterable[pb.TableDescription]) -> list[str]:
-        """Merge a peer's entries; returns the tables whose entry changed here."""
+        """Merge a peer's entries; returns the tables whose entry changed here. Shielded:
+        a caller that gives up (deadline) does not cut a table change in half."""
+        return await asyncio.shield(self._merge(list(entries)))
+
+    async def _merge(self, entries: list[pb.TableDescription]) -> list[str]:
         changed = []
         async with self._lock:
             for theirs in entries:
                 name = theirs.spec.name
                 mine = self.entries.get(name)
-                if mine is not None and (model.merge(mine, theirs) is mine or mine == theirs):
-                    continue
-                if mine is not None and model.contested(mine, theirs):
-                    continue  # links report it (excluded_tables)
-                if not schema.TABLE_NAME.fullmatch(name):
+                keep = mine is not None and (
+                    model.merge(mine, theirs) is mine
+                    or mine == theirs
+                    or model.contested(mine, theirs)  # links report it (excluded_tables)
+                )
+                if not keep and schema.TABLE_NAME.fullmatch(name):
+                    self._put(theirs)
+                    changed.append(name)
+                elif not keep:
                     log.warning("catalog entry with a malformed table name %r ignored", name)
                     continue
-                self._put(theirs)
-                await self._reconcile(name)
-                changed.append(name)
+                await self._reconcile(name)  # also repairs a table left behind its entry
         return changed
 
     # ------------------------------------------------------------ the local tables
