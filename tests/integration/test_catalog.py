@@ -12,12 +12,13 @@ import grpc
 import pytest
 
 from meridian.daemon.errors import StartupError
-from meridian.model import items
+from meridian.model import items, schema
 from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.wire.errors import reason_of
 from regionnode.node import Node, NodeSettings
+from regionnode.store import Store
 from regionnode.time_to_live import set_time_to_live
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import Region, running_group
@@ -291,5 +292,40 @@ def test_records_of_another_incarnation_are_refused(config) -> None:
             stale.incarnation = current.schema_fingerprint
             applied = await peer.ApplyReplicated(stale)
             assert applied.applied == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_crash_between_entry_and_table_is_repaired_at_start(tmp_path: pathlib.Path) -> None:
+    """The catalog entry is stored before the local table follows it: a node that stopped
+    in between creates (or drops) the table when it starts again."""
+    doc = group_yaml(
+        tmp_path,
+        ["us"],
+        tables=[ORDERS, {"name": "things", "partition_key": {"name": "id", "type": "S"}}],
+    )
+    config = load_doc(doc, tmp_path / "group.yaml")
+
+    async def scenario() -> None:
+        node = Node(_settings(config))
+        await node.start()
+        await node.stop()
+        store = Store(config.region("us").data_dir, sync=False)
+        try:
+            entry = pb.TableDescription(spec=carts(), version=pb.Version(hlc=5, region="us"))
+            entry.created.CopyFrom(entry.version)
+            entry.schema_fingerprint = schema.fingerprint(entry.spec)
+            store.put_catalog_entry(entry)  # created here, then the crash
+            gone = store.catalog_entries()["things"]
+            gone.state = pb.TABLE_STATE_DELETED  # deleted here, then the crash
+            store.put_catalog_entry(gone)
+        finally:
+            store.close()
+        again = Node(_settings(config))
+        await again.start()
+        try:
+            assert sorted(again.store.tables) == ["carts", "orders"]
+        finally:
+            await again.stop()
 
     asyncio.run(scenario())
