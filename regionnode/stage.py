@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from meridian.model import hlc
+from meridian.model import attribute_merge, hlc
 from meridian.pb import node_pb2 as pb
 from regionnode.removal import Candidates
 from regionnode.store import Store, Table, horizon_key, stream_key, tombstone_key
@@ -119,6 +119,9 @@ def stage_record(
     record.creation_time_ms = ctx.clock.wall()
     stored = pb.StoredItem(tombstone=removed, written_ms=record.creation_time_ms)
     stored.version.CopyFrom(record.version)
+    if record.HasField("attributes"):  # attribute merge mode: the item's newest version
+        stored.attributes.CopyFrom(record.attributes)
+        stored.version.hlc, stored.version.region = attribute_merge.newest_of(record.attributes)
     stored.item.CopyFrom(record.keys if removed else record.new_image)
     stage.put_item(key, stored)
     stage.emit(table, record, ctx.event_prefix)

@@ -14,7 +14,7 @@ any attribute is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from meridian.model.items import ItemError, values_equal
@@ -132,6 +132,12 @@ def to_pb(state: State) -> pb.AttributeState:
     return out
 
 
+def newest_of(attributes: pb.AttributeState) -> Version:
+    """The newest version of a stored state (that of the item as a whole)."""
+    versions = (attributes.deleted, *attributes.clock.values(), *attributes.removed.values())
+    return max(_version(v) for v in versions)
+
+
 def item_of(state: State, keys: pb.Item) -> pb.Item:
     """The item a live state shows: its key attributes and live values."""
     item = pb.Item()
@@ -141,10 +147,16 @@ def item_of(state: State, keys: pb.Item) -> pb.Item:
     return item
 
 
-def check(attributes: pb.AttributeState, image: pb.Item | None, key_names: tuple[str, ...]) -> None:
+def check(
+    attributes: pb.AttributeState,
+    image: pb.Item | None,
+    key_names: Collection[str],
+    version: pb.Version,
+) -> None:
     """ItemError unless a replicated state is well formed: every live attribute of the image
-    has a version and nothing else does, no attribute is both live and removed, and no entry
-    is older than the item tombstone."""
+    has a version and nothing else does, no attribute is both live and removed, no entry is
+    older than the item tombstone, and none is newer than `version` (of the record or entry
+    that carries the state: the newest, whose clock the caller checks)."""
     names = set(image.attributes) if image is not None else set()
     if image is not None and not attributes.clock:
         raise ItemError("a live image needs attribute versions")
@@ -155,6 +167,10 @@ def check(attributes: pb.AttributeState, image: pb.Item | None, key_names: tuple
     if set(attributes.clock) & set(attributes.removed):
         raise ItemError("an attribute is both live and removed")
     deleted = _version(attributes.deleted)
+    if deleted > _version(version):
+        raise ItemError("the item's deletion is newer than the version carrying it")
     for v in (*attributes.clock.values(), *attributes.removed.values()):
         if not v.region or _version(v) < deleted:
             raise ItemError("an attribute version is older than the item's deletion")
+        if _version(v) > _version(version):
+            raise ItemError("an attribute version is newer than the version carrying it")

@@ -176,7 +176,7 @@ def test_stored_form_round_trips(seed: int) -> None:
     for state in _states(seed, 12):
         image = am.item_of(state, item(pk="k")) if state.live else None
         kept = am.to_pb(state)
-        am.check(kept, image, ("pk",))
+        am.check(kept, image, ("pk",), pb.Version(hlc=state.newest()[0], region=state.newest()[1]))
         assert am.state_of(kept, image) == state
 
 
@@ -196,14 +196,13 @@ def _stamped(**names: tuple[int, str]) -> pb.AttributeState:
         ("removed while live", _stamped(pk=(1, "us")), item(pk="k"), "both live and removed"),
         ("older than the deletion", _stamped(pk=(1, "us")), item(pk="k"), "older than"),
         ("version without region", _stamped(pk=(1, "")), item(pk="k"), "older than"),
+        ("newer than its carrier", _stamped(pk=(9, "us")), item(pk="k"), "newer than the version"),
     ],
 )
-def test_check_refuses(
-    case: str, state: pb.AttributeState, image: pb.Item, message: str
-) -> None:
+def test_check_refuses(case: str, state: pb.AttributeState, image: pb.Item, message: str) -> None:
     if case == "removed while live":
         state.removed["pk"].hlc, state.removed["pk"].region = 1, "us"
     if case == "older than the deletion":
         state.deleted.hlc, state.deleted.region = 2, "us"
     with pytest.raises(ItemError, match=message):
-        am.check(state, image, ("pk",))
+        am.check(state, image, ("pk",), pb.Version(hlc=5, region="us"))

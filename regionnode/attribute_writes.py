@@ -1,0 +1,109 @@
+"""Writes to tables in attribute merge mode: local writes, replicated records and snapshot
+entries all merge into the stored state with `meridian.model.attribute_merge`.
+
+A local write is the merge of the stored state with what the write adds (a put: an item
+tombstone and its attributes; an update: the attributes it changes or removes; a delete: an
+item tombstone), all at the write's new version. Its stream record carries the item's whole
+state after the write, so a receiver merges state with state: records may repeat or arrive
+in any order from any region and still converge.
+"""
+
+from __future__ import annotations
+
+from meridian.model import attribute_merge as am
+from meridian.pb import node_pb2 as pb
+from regionnode.stage import Context, Stage, live, stage_record
+from regionnode.store import Table
+
+
+def attribute_mode(table: Table) -> bool:
+    return table.description.spec.merge == pb.MERGE_MODE_ATTRIBUTE
+
+
+def write_local(
+    stage: Stage,
+    ctx: Context,
+    table: Table,
+    key: bytes,
+    keys: pb.Item,
+    new: pb.Item | None,
+    old: pb.Item | None,
+    replace: bool,
+) -> pb.Version:
+    """Stamp a new version, merge what the write adds and stage the result (`replace`: a
+    put, which replaces the whole item; otherwise an update)."""
+    version = pb.Version(hlc=ctx.clock.now(), region=ctx.region)
+    stamp = (version.hlc, version.region)
+    if new is None:
+        delta = am.delete_delta(stamp)
+    elif replace:
+        delta = am.put_delta(new, stamp)
+    else:
+        delta = am.update_delta(old, new, stamp)
+    state = am.merge(am.stored_state(stage.current(key)), delta)
+    stage_state(stage, ctx, table, key, keys, version, state, old)
+    return version
+
+
+def apply_merged(
+    stage: Stage,
+    ctx: Context,
+    table: Table,
+    record: pb.StreamRecord,
+    key: bytes,
+    response: pb.ApplyReplicatedResponse,
+    now: int,
+) -> None:
+    """Merge a replicated record's state into the stored one; stage the result, with this
+    region's stream record of it, when that changes anything."""
+    stored = stage.current(key)
+    before = am.stored_state(stored)
+    image = record.new_image if record.event_name != pb.REMOVE else None
+    after = am.merge(before, am.state_of(record.attributes, image))
+    if after == before:
+        response.duplicate += 1
+        return
+    response.applied += 1
+    response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
+    stage_state(stage, ctx, table, key, record.keys, record.version, after, live(stored))
+
+
+def stage_state(
+    stage: Stage,
+    ctx: Context,
+    table: Table,
+    key: bytes,
+    keys: pb.Item,
+    version: pb.Version,
+    state: am.State,
+    old: pb.Item | None,
+) -> None:
+    """Stage a merged state with its stream record: the merged item as NewImage, the item as
+    it was here as OldImage, `version` (the write's, whose region is its origin)."""
+    record = pb.StreamRecord(event_name=pb.INSERT if state.live else pb.REMOVE, version=version)
+    record.keys.CopyFrom(keys)
+    if state.live:
+        record.new_image.CopyFrom(am.item_of(state, keys))
+    record.attributes.CopyFrom(am.to_pb(state))
+    stage_record(stage, ctx, table, key, record, old)
+
+
+def merge_entry(table: Table, entry: pb.StoredItem, stored: pb.StoredItem | None, now: int) -> bool:
+    """Merge a snapshot entry (a peer's stored item) with what is stored, in place in `entry`;
+    False when that changes nothing here."""
+    before = am.stored_state(stored)
+    after = am.merge(before, am.stored_state(entry))
+    if after == before:
+        return False
+    keys = table.schema.key_of(entry.item)
+    keep(entry, after, am.item_of(after, keys) if after.live else keys)
+    entry.written_ms = now
+    return True
+
+
+def keep(stored: pb.StoredItem, state: am.State, item: pb.Item) -> None:
+    """Put a state in a stored item: its item, tombstone flag and newest version."""
+    stored.tombstone = not state.live
+    stored.item.CopyFrom(item)
+    stored.attributes.CopyFrom(am.to_pb(state))
+    stored.version.hlc, stored.version.region = state.newest()
