@@ -8,12 +8,15 @@ import asyncio
 import pathlib
 from typing import Any
 
+import grpc
 import pytest
 
 from meridian.config import GroupConfig
 from meridian.daemon.errors import StartupError
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
+from meridian.pb import replicator_pb2 as rpb
+from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import Region, running_group
 from tests.integration.group import ORDERS, group_yaml
@@ -163,5 +166,31 @@ def test_a_table_keeps_its_merge_mode(tmp_path: pathlib.Path, first: str, then: 
         region = Region("us", config_with(tmp_path, then))
         with pytest.raises(StartupError, match=f"'orders' exists with merge mode {first}, not"):
             await region.start_node()
+
+    asyncio.run(scenario())
+
+
+def test_a_resync_merges_the_snapshot_attribute_by_attribute(tmp_path: pathlib.Path) -> None:
+    """A snapshot entry merges like a record: eu keeps its own newer attribute and takes
+    us's newer one, where last-writer-wins would take us's item whole."""
+
+    async def scenario() -> None:
+        config = config_with(tmp_path, "attribute")
+        async with running_group(config, replicate=False) as g:
+            await put(g["us"], a="0", b="0")
+            await asyncio.sleep(0.01)
+            await update(g["eu"], "SET b = :b", b="eu")
+            await asyncio.sleep(0.01)
+            await update(g["us"], "SET a = :a", a="us")
+            # no streaming between the regions, only the resync (served by us's replicator)
+            await g["us"].start_replicator(cut_from=["eu", "ap"])
+            await g["eu"].start_replicator(cut_from=["us", "ap"])
+            address = str(config.region("eu").replicator_listen)
+            async with grpc.aio.insecure_channel(address) as channel:
+                stub = rpb_grpc.ReplicatorStub(channel)
+                updates = [u async for u in stub.Resync(rpb.ResyncRequest(source="us"))]
+            assert updates[-1].state == "DONE"
+            assert await shown(g["eu"]) == {"pk": "p", "sk": 1, "a": "us", "b": "eu"}
+            assert await shown(g["us"]) == {"pk": "p", "sk": 1, "a": "us", "b": "0"}
 
     asyncio.run(scenario())
