@@ -13,7 +13,7 @@ import pytest
 
 from meridian.config import GroupConfig
 from meridian.daemon.errors import StartupError
-from meridian.model import items
+from meridian.model import hlc, items
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
@@ -103,6 +103,7 @@ def test_concurrent_updates_of_different_attributes_all_survive(tmp_path: pathli
             await update(g["eu"], "SET b = :b", b="eu")
             await update(g["ap"], "SET c = :c REMOVE gone", c="ap")
             assert await shown(g["eu"]) == {**BASE, "b": "eu"}  # each sees only its own
+            assert len(await digests(g)) == 3  # and `meridian verify` sees the difference
             await heal(g)
             merged = {"pk": "p", "sk": 1, "a": "us", "b": "eu", "c": "ap"}
             await everywhere(g, merged)
@@ -192,5 +193,60 @@ def test_a_resync_merges_the_snapshot_attribute_by_attribute(tmp_path: pathlib.P
             assert updates[-1].state == "DONE"
             assert await shown(g["eu"]) == {"pk": "p", "sk": 1, "a": "us", "b": "eu"}
             assert await shown(g["us"]) == {"pk": "p", "sk": 1, "a": "us", "b": "0"}
+
+    asyncio.run(scenario())
+
+
+def _record(seq: int, clock: int, stamped: dict[str, int], **attrs: Any) -> pb.StreamRecord:
+    """eu's record of item p/1 with `attrs`, whose attributes have the given clocks."""
+    record = pb.StreamRecord(
+        sequence_number=seq,
+        event_name=pb.INSERT,
+        creation_time_ms=hlc.wall_ms(),
+        table="orders",
+        version=pb.Version(hlc=clock, region="eu"),
+    )
+    record.keys.CopyFrom(KEY)
+    record.new_image.CopyFrom(items.from_plain({"pk": "p", "sk": 1, **attrs}))
+    for name, at in stamped.items():
+        record.attributes.clock[name].hlc, record.attributes.clock[name].region = at, "eu"
+    return record
+
+
+def test_replicated_states_are_checked_then_merged(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        async with running_group(config_with(tmp_path, "attribute"), replicate=False) as g:
+            us = g["us"]
+            await put(us, a="us")
+            now = hlc.pack(hlc.wall_ms())
+            keys = {"pk": now, "sk": now}
+            bad = [
+                ("version without value", _record(1, now, {**keys, "b": now})),
+                ("value without version", _record(1, now, keys, b="eu")),
+                ("version newer than its record", _record(1, now, {**keys, "b": now + 1}, b="x")),
+            ]
+            before = await digests({"us": us})
+            for case, record in bad:
+                request = pb.ApplyReplicatedRequest(
+                    origin="eu", table="orders", records=[record], source_sequence=1
+                )
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await us.peer.ApplyReplicated(request)
+                assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, case
+                assert "records[0]" in (err.value.details() or ""), case
+                assert await digests({"us": us}) == before, case
+            good = _record(1, now, {"b": now}, b="eu")  # eu set b; its key is older here
+            request = pb.ApplyReplicatedRequest(
+                origin="eu", table="orders", records=[good], source_sequence=1
+            )
+            reply = await us.peer.ApplyReplicated(request)
+            assert reply.applied == 1
+            assert await shown(us) == {"pk": "p", "sk": 1, "a": "us", "b": "eu"}
+            reply = await us.peer.ApplyReplicated(  # the same state again changes nothing
+                pb.ApplyReplicatedRequest(
+                    origin="eu", table="orders", records=[_record(2, now, {"b": now}, b="eu")]
+                )
+            )
+            assert (reply.applied, reply.duplicate) == (0, 1)
 
     asyncio.run(scenario())
