@@ -25,8 +25,10 @@ REGIONS = ["us", "eu", "ap"]
 KEY = items.from_plain({"pk": "p", "sk": 1})
 
 
-def config_with(tmp_path: pathlib.Path, merge: str) -> GroupConfig:
-    table = {**ORDERS, "merge": merge}
+def config_with(
+    tmp_path: pathlib.Path, merge: str, view: str = "NEW_AND_OLD_IMAGES"
+) -> GroupConfig:
+    table = {**ORDERS, "merge": merge, "stream": {"view_type": view}}
     return load_doc(group_yaml(tmp_path, REGIONS, tables=[table]), tmp_path / "group.yaml")
 
 
@@ -117,6 +119,7 @@ def test_concurrent_updates_of_different_attributes_all_survive(tmp_path: pathli
                 assert items.to_plain(last.new_image) == merged, name
                 assert items.to_plain(last.old_image) != merged, name  # as it was here
                 assert last.version.region != name  # the origin's write, not this region's
+                assert set(last.attributes.clock) >= {"a", "b", "c"}  # the merged state
 
     asyncio.run(scenario())
 
@@ -248,5 +251,18 @@ def test_replicated_states_are_checked_then_merged(tmp_path: pathlib.Path) -> No
                 )
             )
             assert (reply.applied, reply.duplicate) == (0, 1)
+
+    asyncio.run(scenario())
+
+
+def test_a_keys_only_stream_shows_no_attribute_versions(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        config = config_with(tmp_path, "attribute", view="KEYS_ONLY")
+        async with running_group(config, replicate=False) as g:
+            await put(g["us"], secret="x")
+            (record,) = await stream(g["us"])
+            assert record.keys == KEY
+            assert not record.HasField("new_image")
+            assert not record.HasField("attributes")
 
     asyncio.run(scenario())
