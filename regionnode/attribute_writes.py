@@ -41,7 +41,12 @@ def write_local(
     else:
         delta = am.update_delta(old, new, stamp)
     state = am.merge(am.stored_state(stage.current(key)), delta)
-    stage_state(stage, ctx, table, key, keys, version, state, old)
+    record = pb.StreamRecord(event_name=pb.INSERT if state.live else pb.REMOVE, version=version)
+    record.keys.CopyFrom(keys)
+    if state.live:  # the write's item is the merged one: its version is the newest
+        record.new_image.CopyFrom(new if new is not None else am.item_of(state, keys))
+    record.attributes.CopyFrom(am.to_pb(state))
+    stage_record(stage, ctx, table, key, record, old)
     return version
 
 
@@ -59,33 +64,25 @@ def apply_merged(
     stored = stage.current(key)
     before = am.stored_state(stored)
     image = record.new_image if record.event_name != pb.REMOVE else None
-    after = am.merge(before, am.state_of(record.attributes, image))
+    incoming = am.state_of(record.attributes, image)
+    after = am.merge(before, incoming)
     if after == before:
         response.duplicate += 1
         return
     response.applied += 1
     response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
-    stage_state(stage, ctx, table, key, record.keys, record.version, after, live(stored))
-
-
-def stage_state(
-    stage: Stage,
-    ctx: Context,
-    table: Table,
-    key: bytes,
-    keys: pb.Item,
-    version: pb.Version,
-    state: am.State,
-    old: pb.Item | None,
-) -> None:
-    """Stage a merged state with its stream record: the merged item as NewImage, the item as
-    it was here as OldImage, `version` (the write's, whose region is its origin)."""
-    record = pb.StreamRecord(event_name=pb.INSERT if state.live else pb.REMOVE, version=version)
-    record.keys.CopyFrom(keys)
-    if state.live:
-        record.new_image.CopyFrom(am.item_of(state, keys))
-    record.attributes.CopyFrom(am.to_pb(state))
-    stage_record(stage, ctx, table, key, record, old)
+    if after is incoming or after == incoming:  # the record's state is the merged one
+        stage_record(stage, ctx, table, key, record, live(stored))  # the record is reused
+        return
+    merged = pb.StreamRecord(event_name=pb.INSERT if after.live else pb.REMOVE)
+    merged.version.CopyFrom(record.version)  # the origin's write, never shipped again
+    merged.keys.CopyFrom(record.keys)
+    if after.live:
+        merged.new_image.CopyFrom(am.item_of(after, record.keys))
+    merged.attributes.CopyFrom(am.to_pb(after))
+    hlc, region = after.newest()
+    newest = pb.Version(hlc=hlc, region=region)
+    stage_record(stage, ctx, table, key, merged, live(stored), newest)
 
 
 def merge_entry(table: Table, entry: pb.StoredItem, stored: pb.StoredItem | None, now: int) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from meridian.model import attribute_merge, hlc
+from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
 from regionnode.removal import Candidates
 from regionnode.store import Store, Table, horizon_key, stream_key, tombstone_key
@@ -102,9 +102,11 @@ def stage_record(
     key: bytes,
     record: pb.StreamRecord,
     old: pb.Item | None,
+    newest: pb.Version | None = None,
 ) -> None:
     """Stage the item (or tombstone) that `record` writes, with the record made this
-    region's: event name from the local state, local time, the local old image."""
+    region's: event name from the local state, local time, the local old image. In attribute
+    merge mode the item's version is `newest`, of all its attributes (default: the record's)."""
     removed = record.event_name == pb.REMOVE
     if removed:
         record.ClearField("new_image")
@@ -118,10 +120,9 @@ def stage_record(
     record.table, record.view_type = spec.name, spec.view_type
     record.creation_time_ms = ctx.clock.wall()
     stored = pb.StoredItem(tombstone=removed, written_ms=record.creation_time_ms)
-    stored.version.CopyFrom(record.version)
-    if record.HasField("attributes"):  # attribute merge mode: the item's newest version
+    stored.version.CopyFrom(newest if newest is not None else record.version)
+    if record.HasField("attributes"):
         stored.attributes.CopyFrom(record.attributes)
-        stored.version.hlc, stored.version.region = attribute_merge.newest_of(record.attributes)
     stored.item.CopyFrom(record.keys if removed else record.new_image)
     stage.put_item(key, stored)
     stage.emit(table, record, ctx.event_prefix)

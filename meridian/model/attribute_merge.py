@@ -45,6 +45,10 @@ EMPTY = State()
 
 def merge(a: State, b: State) -> State:
     """The join of two states (see the module docstring)."""
+    if not a.clock and not a.removed and a.deleted <= b.deleted:
+        return b  # a adds nothing (b is normalized: no entry older than its deletion)
+    if not b.clock and not b.removed and b.deleted <= a.deleted:
+        return a
     deleted = max(a.deleted, b.deleted)
     values: dict[str, pb.AttributeValue] = {}
     clock: dict[str, Version] = {}
@@ -132,12 +136,6 @@ def to_pb(state: State) -> pb.AttributeState:
     return out
 
 
-def newest_of(attributes: pb.AttributeState) -> Version:
-    """The newest version of a stored state (that of the item as a whole)."""
-    versions = (attributes.deleted, *attributes.clock.values(), *attributes.removed.values())
-    return max(_version(v) for v in versions)
-
-
 def item_of(state: State, keys: pb.Item) -> pb.Item:
     """The item a live state shows: its key attributes and live values."""
     item = pb.Item()
@@ -155,8 +153,8 @@ def check(
 ) -> None:
     """ItemError unless a replicated state is well formed: every live attribute of the image
     has a version and nothing else does, no attribute is both live and removed, no entry is
-    older than the item tombstone, and none is newer than `version` (of the record or entry
-    that carries the state: the newest, whose clock the caller checks)."""
+    older than the item tombstone, and the newest entry is `version`, of the record or entry
+    that carries the state (whose clock the caller checks)."""
     names = set(image.attributes) if image is not None else set()
     if image is not None and not attributes.clock:
         raise ItemError("a live image needs attribute versions")
@@ -167,10 +165,11 @@ def check(
     if set(attributes.clock) & set(attributes.removed):
         raise ItemError("an attribute is both live and removed")
     deleted = _version(attributes.deleted)
-    if deleted > _version(version):
-        raise ItemError("the item's deletion is newer than the version carrying it")
+    newest = deleted
     for v in (*attributes.clock.values(), *attributes.removed.values()):
-        if not v.region or _version(v) < deleted:
+        entry = _version(v)
+        if not v.region or entry < deleted:
             raise ItemError("an attribute version is older than the item's deletion")
-        if _version(v) > _version(version):
-            raise ItemError("an attribute version is newer than the version carrying it")
+        newest = max(newest, entry)
+    if newest != _version(version):
+        raise ItemError("the newest attribute version is not the version carrying the state")

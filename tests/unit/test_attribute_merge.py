@@ -196,7 +196,12 @@ def _stamped(**names: tuple[int, str]) -> pb.AttributeState:
         ("removed while live", _stamped(pk=(1, "us")), item(pk="k"), "both live and removed"),
         ("older than the deletion", _stamped(pk=(1, "us")), item(pk="k"), "older than"),
         ("version without region", _stamped(pk=(1, "")), item(pk="k"), "older than"),
-        ("newer than its carrier", _stamped(pk=(9, "us")), item(pk="k"), "newer than the version"),
+        (
+            "newer than its carrier",
+            _stamped(pk=(9, "us")),
+            item(pk="k"),
+            "not the version carrying",
+        ),
     ],
 )
 def test_check_refuses(case: str, state: pb.AttributeState, image: pb.Item, message: str) -> None:
