@@ -196,6 +196,7 @@ def _stamped(**names: tuple[int, str]) -> pb.AttributeState:
         ("removed while live", _stamped(pk=(1, "us")), item(pk="k"), "both live and removed"),
         ("older than the deletion", _stamped(pk=(1, "us")), item(pk="k"), "older than"),
         ("version without region", _stamped(pk=(1, "")), item(pk="k"), "older than"),
+        ("carrier newer than every entry", _stamped(pk=(1, "us")), item(pk="k"), "not the version"),
         (
             "newer than its carrier",
             _stamped(pk=(9, "us")),
