@@ -11,6 +11,7 @@ in any order from any region and still converge.
 from __future__ import annotations
 
 from meridian.model import attribute_merge as am
+from meridian.model import ttl
 from meridian.pb import node_pb2 as pb
 from regionnode.stage import Context, Stage, live, stage_record
 from regionnode.store import Table
@@ -71,18 +72,32 @@ def apply_merged(
         return
     response.applied += 1
     response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
+    if ttl.is_expiry(record) and stored is not None and stored.tombstone and not after.live:
+        # as in item mode: another region's expiry of an item gone here writes no record
+        gone = pb.StoredItem(written_ms=now)
+        keep(gone, after, record.keys)
+        stage.put_item(key, gone)
+        return
     if after is incoming or after == incoming:  # the record's state is the merged one
         stage_record(stage, ctx, table, key, record, live(stored))  # the record is reused
         return
     merged = pb.StreamRecord(event_name=pb.INSERT if after.live else pb.REMOVE)
     merged.version.CopyFrom(record.version)  # the origin's write, never shipped again
     merged.keys.CopyFrom(record.keys)
+    if record.HasField("user_identity"):
+        merged.user_identity.CopyFrom(record.user_identity)
     if after.live:
         merged.new_image.CopyFrom(am.item_of(after, record.keys))
     merged.attributes.CopyFrom(am.to_pb(after))
     hlc, region = after.newest()
     newest = pb.Version(hlc=hlc, region=region)
     stage_record(stage, ctx, table, key, merged, live(stored), newest)
+
+
+def deletion(stored: pb.StoredItem | None, version: pb.Version) -> pb.AttributeState:
+    """The state after a delete at `version` that is not a client's (TTL expiry)."""
+    stamp = (version.hlc, version.region)
+    return am.to_pb(am.merge(am.stored_state(stored), am.delete_delta(stamp)))
 
 
 def merge_entry(table: Table, entry: pb.StoredItem, stored: pb.StoredItem | None, now: int) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from meridian.config.errors import ConfigError
+from meridian.config.ttl import TableTtl, table_ttl
 from meridian.config.values import (
     choice_value,
     duration_s_value,
@@ -43,6 +44,7 @@ class TableConfig:
     sort_key: KeyAttr | None
     view_type: int  # pb.StreamViewType
     retention_seconds: int
+    ttl: TableTtl | None = None  # None: the group file leaves time to live as it is
     merge: int = pb.MERGE_MODE_ITEM  # pb.MergeMode
 
     def to_spec(self) -> pb.TableSpec:
@@ -59,6 +61,9 @@ class TableConfig:
         if self.sort_key is not None:
             spec.sort_key.name = self.sort_key.name
             spec.sort_key.type = cast("pb.KeyType", self.sort_key.type)
+        if self.ttl is not None:
+            spec.ttl_attribute = self.ttl.attribute
+            spec.ttl_hide_expired = self.ttl.hide_expired
         return spec
 
 
@@ -86,7 +91,10 @@ def _stream(value: Any, path: str) -> tuple[int, int]:
 
 def _table(value: Any, path: str) -> TableConfig:
     fields = mapping_fields(
-        value, path, required=("name", "partition_key"), optional=("sort_key", "stream", "merge")
+        value,
+        path,
+        required=("name", "partition_key"),
+        optional=("sort_key", "stream", "ttl", "merge"),
     )
     name = name_value(fields["name"], f"{path}.name", 3, 255)
     partition_key = _key_attr(fields["partition_key"], f"{path}.partition_key")
@@ -99,8 +107,9 @@ def _table(value: Any, path: str) -> TableConfig:
                 f"{show_value(partition_key.name)}"
             )
     view_type, retention = _stream(fields.get("stream", {}), f"{path}.stream")
+    ttl = table_ttl(fields["ttl"], f"{path}.ttl") if "ttl" in fields else None
     merge = choice_value(fields.get("merge", "item"), f"{path}.merge", MERGE_MODES)
-    return TableConfig(name, partition_key, sort_key, view_type, retention, MERGE_MODES[merge])
+    return TableConfig(name, partition_key, sort_key, view_type, retention, ttl, MERGE_MODES[merge])
 
 
 def tables_section(value: Any) -> tuple[TableConfig, ...]:

@@ -19,6 +19,7 @@ from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import Region, running_group
+from tests.integration import test_ttl as ttl_support
 from tests.integration.group import ORDERS, group_yaml
 
 REGIONS = ["us", "eu", "ap"]
@@ -264,5 +265,37 @@ def test_a_keys_only_stream_shows_no_attribute_versions(tmp_path: pathlib.Path) 
             assert record.keys == KEY
             assert not record.HasField("new_image")
             assert not record.HasField("attributes")
+
+    asyncio.run(scenario())
+
+
+def ttl_config(tmp_path: pathlib.Path) -> GroupConfig:
+    table = {**ORDERS, "merge": "attribute", "ttl": {"attribute": "exp"}}
+    replication = {"heartbeat_interval": "100ms", "ttl": {"interval": "50ms", "takeover": "60s"}}
+    doc = group_yaml(tmp_path, REGIONS, tables=[table], replication=replication)
+    return load_doc(doc, tmp_path / "g.yaml")
+
+
+def test_ttl_expiry_is_an_item_tombstone_once_per_stream(tmp_path: pathlib.Path) -> None:
+    """An expiry in attribute mode deletes like DeleteItem, in every region; regions that
+    expire the item at once give one REMOVE each; a later write elsewhere survives it."""
+
+    async def scenario() -> None:
+        async with running_group(ttl_config(tmp_path)) as g:
+            clock = ttl_support.Clock(500)
+            clock.install(g.values())
+            await put(g["us"], a="0", exp=1000)
+            await everywhere(g, {"pk": "p", "sk": 1, "a": "0", "exp": 1000})
+            await g["us"].stop_replicator()  # nobody hears of us's own expiry for a while
+            clock.now = 1061  # past the takeover: each region expires the item
+            for name, region in g.items():
+                await eventually(lambda r=region: ttl_support.gone(r, "p"), 10, f"{name} expiry")
+            await g["us"].start_replicator()
+            await everywhere(g, None)
+            await asyncio.sleep(0.5)
+            for name, region in g.items():
+                assert len(ttl_support.removes(region, "p")) == 1, name
+            await update(g["eu"], "SET b = :b", b="after")  # recreates it with only b
+            await everywhere(g, {"pk": "p", "sk": 1, "b": "after"})
 
     asyncio.run(scenario())

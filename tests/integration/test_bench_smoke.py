@@ -46,6 +46,7 @@ EXPECTED_ROWS = [
     "apply.rate",
     "apply.rate.attribute",
     "convergence",
+    "ttl.sweep_rate",
     "bootstrap.rate",
     "bootstrap.total",
     *(
