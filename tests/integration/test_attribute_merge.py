@@ -222,6 +222,7 @@ def test_replicated_states_are_checked_then_merged(tmp_path: pathlib.Path) -> No
         async with running_group(config_with(tmp_path, "attribute"), replicate=False) as g:
             us = g["us"]
             await put(us, a="us")
+            await asyncio.sleep(0.01)  # the records below are newer than the put
             now = hlc.pack(hlc.wall_ms())
             keys = {"pk": now, "sk": now}
             bad = [
