@@ -162,7 +162,9 @@ class Catalog:
         change(entry)
         entry.spec.CopyFrom(normalized(entry.spec))
         if schema.fingerprint(entry.spec) != current.schema_fingerprint:
-            raise ItemError(f"table {name!r}: the key schema of a table cannot change")
+            raise ItemError(
+                f"table {name!r}: the key schema and merge mode of a table cannot change"
+            )
         entry.version.CopyFrom(self._version())
         self._put(entry)
         local = self.store.tables.get(name)

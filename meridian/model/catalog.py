@@ -149,10 +149,21 @@ class Mismatch(Exception):
     """The group file declares a table that the catalog holds with another key schema."""
 
 
+MERGE_NAMES = {pb.MERGE_MODE_ITEM: "item", pb.MERGE_MODE_ATTRIBUTE: "attribute"}
+
+
 def check_declared(spec: pb.TableSpec, entry: pb.TableDescription | None) -> None:
-    """Refuse a declared table whose live catalog entry has another key schema."""
+    """Refuse a declared table whose live catalog entry has another key schema or merge
+    mode (the stored items carry the versions of one mode only)."""
     if entry is None or entry.state == DELETED:
         return
+    if schema.describe(entry.spec) == schema.describe(spec) and entry.spec.merge != spec.merge:
+        held, wanted = MERGE_NAMES[entry.spec.merge], MERGE_NAMES[spec.merge]
+        raise Mismatch(
+            f"table {spec.name!r} exists with merge mode {held}, not {wanted} (a table's "
+            f"merge mode never changes): declare it with merge mode {held}, or delete the "
+            f"table (DeleteTable) and remove it from the file before declaring it anew"
+        )
     if fingerprint(entry) != schema.fingerprint(spec):
         raise Mismatch(
             f"table {spec.name!r} is declared in the group file with "

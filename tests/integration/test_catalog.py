@@ -129,7 +129,9 @@ def test_a_settings_change_reaches_every_region(config) -> None:
                     return spec.ttl_attribute == "expires_at"
 
                 await eventually(ttl_on, 10, f"time to live on in {name}")
-            with pytest.raises(ItemError, match="key schema of a table cannot change"):
+            with pytest.raises(
+                ItemError, match="key schema and merge mode of a table cannot change"
+            ):
                 g["eu"].node.core.catalog.update_spec(
                     "orders", lambda spec: setattr(spec.sort_key, "type", pb.KEY_TYPE_S)
                 )
