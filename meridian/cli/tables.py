@@ -19,6 +19,7 @@ from meridian.model.render import to_json
 from meridian.pb import node_pb2 as pb
 
 KEY_TYPES = {"S": pb.KEY_TYPE_S, "N": pb.KEY_TYPE_N, "B": pb.KEY_TYPE_B}
+MERGE_MODES = {"item": pb.MERGE_MODE_ITEM, "attribute": pb.MERGE_MODE_ATTRIBUTE}
 VIEW_TYPES = {
     "KEYS_ONLY": pb.KEYS_ONLY,
     "NEW_IMAGE": pb.NEW_IMAGE,
@@ -49,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser, add_target: Callable[..., Non
     create.add_argument(
         "--view-type", choices=sorted(VIEW_TYPES), default="NEW_AND_OLD_IMAGES", help="stream"
     )
+    create.add_argument(
+        "--merge",
+        choices=sorted(MERGE_MODES),
+        default="item",
+        help="how concurrent writes merge: the whole item, or attribute by attribute",
+    )
     create.set_defaults(handler=cmd_table_create)
     delete = commands.add_parser("delete", help="delete a table in every region, with its items")
     add_target(delete, table=False)
@@ -60,21 +67,30 @@ def cmd_table_list(args: argparse.Namespace) -> int:
     with NodeConnection(target_of(args, table=False)) as node:
         names = node.call("ListTables", pb.ListTablesRequest()).tables
         specs = [node.call("DescribeTable", pb.DescribeTableRequest(table=n)).table for n in names]
+    merge_names = {mode: name for name, mode in MERGE_MODES.items()}
     rows = [
-        {"table": d.spec.name, "keys": schema.describe(d.spec), "items": d.approximate_item_count}
+        {
+            "table": d.spec.name,
+            "keys": schema.describe(d.spec),
+            "merge": merge_names[d.spec.merge],
+            "items": d.approximate_item_count,
+        }
         for d in specs
     ]
     if args.json:
         emit(to_json(rows))
         return EXIT_OK
-    table = [(r["table"], r["keys"], r["items"]) for r in rows]
-    emit(output.render_table(["TABLE", "KEYS", "ITEMS"], table))
+    table = [(r["table"], r["keys"], r["merge"], r["items"]) for r in rows]
+    emit(output.render_table(["TABLE", "KEYS", "MERGE", "ITEMS"], table))
     return EXIT_OK
 
 
 def cmd_table_create(args: argparse.Namespace) -> int:
     spec = pb.TableSpec(
-        name=args.name, partition_key=args.partition_key, view_type=VIEW_TYPES[args.view_type]
+        name=args.name,
+        partition_key=args.partition_key,
+        view_type=VIEW_TYPES[args.view_type],
+        merge=MERGE_MODES[args.merge],
     )
     if args.sort_key is not None:
         if args.sort_key.name == args.partition_key.name:

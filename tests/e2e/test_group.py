@@ -136,10 +136,14 @@ def test_write_in_one_region_read_in_another_status_and_verify(group: Group) -> 
 def test_a_table_created_with_the_cli_is_used_everywhere_and_deleted(group: Group) -> None:
     where = ("--config", group.config, "--region")
 
-    def listed(region: str) -> list[str]:
+    def rows(region: str) -> dict[str, str]:
+        """Table name -> merge mode."""
         result = run_cli("table", "list", *where, region, "--json")
         assert result.returncode == 0, result.stderr
-        return [row["table"] for row in json_of(result.stdout)]
+        return {row["table"]: row["merge"] for row in json_of(result.stdout)}
+
+    def listed(region: str) -> list[str]:
+        return sorted(rows(region))
 
     made = run_cli("table", "create", "carts", *where, "us-east", "--partition-key", "id:S")
     assert made.returncode == 0, made.stderr
@@ -155,8 +159,13 @@ def test_a_table_created_with_the_cli_is_used_everywhere_and_deleted(group: Grou
         return got.returncode == 0 and json_of(got.stdout) == {"id": "c1"}
 
     group.wait_for(in_us, "the cart in us-east")
-    gone = run_cli("table", "delete", "carts", *where, "eu-west")
-    assert gone.returncode == 0, gone.stderr
+    notes = ("table", "create", "notes", *where, "us-east", "--partition-key", "id:S")
+    made = run_cli(*notes, "--merge", "attribute")
+    assert made.returncode == 0, made.stderr
+    group.wait_for(lambda: rows("eu-west").get("notes") == "attribute", "notes in eu-west")
+    for table in ("carts", "notes"):
+        gone = run_cli("table", "delete", table, *where, "eu-west")
+        assert gone.returncode == 0, gone.stderr
     for region in REGIONS:
         group.wait_for(lambda r=region: listed(r) == ["orders"], f"carts gone from {region}")
 
