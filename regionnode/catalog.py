@@ -49,7 +49,6 @@ class Catalog:
         self.entries = store.catalog_entries()
         self.set_aside = store.set_aside_tables()
         self._lock = asyncio.Lock()
-        self.changes = 0  # bumped at every change: watchers compare it
 
     # ------------------------------------------------------------ startup
 
@@ -207,7 +206,6 @@ class Catalog:
     def _put(self, entry: pb.TableDescription) -> None:
         self.store.put_catalog_entry(entry)
         self.entries[entry.spec.name] = entry
-        self.changes += 1
 
     async def _reconcile(self, name: str) -> None:
         entry = self.entries.get(name)
