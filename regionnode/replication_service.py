@@ -18,7 +18,7 @@ from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc
 from meridian.wire import errors
-from regionnode import pins
+from regionnode import pins, stored_copy
 from regionnode.collection_ops import ProgressOp
 from regionnode.replicated_apply import ApplyOp, record_keys
 from regionnode.rpc import Core, rpc, streaming
@@ -192,10 +192,18 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
         core = self.core
         table = core.table(req.table)
         check_incarnation(table, req.incarnation)
-        keys = [entry_key(table, index, entry) for index, entry in enumerate(req.entries)]
+        if req.stored and req.entries:
+            raise ItemError("entries: not with stored entries in the same request")
+        stored = list(req.stored) if req.stored else None
+        if stored is not None:
+            keys = list(req.keys)
+            entries = stored_copy.decode(table, keys, stored)
+        else:
+            entries = list(req.entries)
+            keys = [entry_key(table, index, entry) for index, entry in enumerate(entries)]
         progress = req.progress if req.HasField("progress") else None
         removal = snapshot_removal(core.region, table, req, keys)
-        op = SnapshotOp(table, list(req.entries), keys, progress, list(req.install), removal)
+        op = SnapshotOp(table, entries, keys, progress, list(req.install), removal, stored)
         response: pb.ApplySnapshotResponse = await core.writer.submit(op)  # type: ignore[assignment]
         if response.removed:
             core.metrics.snapshot_removed.inc(response.removed)

@@ -13,7 +13,7 @@ import logging
 import pathlib
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from meridian.model import catalog, hlc
 from meridian.pb import node_pb2 as pb
@@ -71,15 +71,46 @@ async def stream_snapshot(
             entries_estimate=int(copy.db.property_int_value("rocksdb.estimate-num-keys") or 0),
             incarnation=catalog.incarnation(copy.tables[name].description),
         )
-        batch, size = first, req.batch_items or DEFAULT_BATCH
-        for _, value in copy.scan_range(low, high):
-            batch.entries.add().MergeFromString(value)
-            if len(batch.entries) >= size:
-                yield batch
-                batch = pb.SnapshotBatch()
-                await asyncio.sleep(0)  # let other requests in between batches
-        batch.done = True
-        yield batch
+        batches = _stored_batches if req.stored_bytes else _entry_batches
+        async for batch in batches(copy.scan_range(low, high), first, req.batch_items):
+            yield batch
     finally:
         copy.close()
         await asyncio.to_thread(shutil.rmtree, path, True)
+
+
+async def _entry_batches(
+    pairs: Iterator[tuple[bytes, bytes]], first: pb.SnapshotBatch, size: int
+) -> AsyncIterator[pb.SnapshotBatch]:
+    """Batches of decoded entries (a target that did not ask for stored bytes)."""
+    batch, size = first, size or DEFAULT_BATCH
+    for _, value in pairs:
+        batch.entries.add().MergeFromString(value)
+        if len(batch.entries) >= size:
+            yield batch
+            batch = pb.SnapshotBatch()
+            await asyncio.sleep(0)  # let other requests in between batches
+    batch.done = True
+    yield batch
+
+
+async def _stored_batches(
+    pairs: Iterator[tuple[bytes, bytes]], first: pb.SnapshotBatch, size: int
+) -> AsyncIterator[pb.SnapshotBatch]:
+    """Batches of storage keys and stored bytes, as they are: nothing decoded or encoded."""
+    batch, size = first, size or DEFAULT_BATCH
+    keys: list[bytes] = []
+    stored: list[bytes] = []
+    for key, value in pairs:
+        keys.append(key)
+        stored.append(value)
+        if len(keys) >= size:
+            batch.keys.extend(keys)
+            batch.stored.extend(stored)
+            yield batch
+            batch, keys, stored = pb.SnapshotBatch(), [], []
+            await asyncio.sleep(0)  # let other requests in between batches
+    batch.keys.extend(keys)
+    batch.stored.extend(stored)
+    batch.done = True
+    yield batch

@@ -1,4 +1,6 @@
 """Entries of a peer's snapshot (bootstrap or resync), merged with last-writer-wins.
+Entries given as stored bytes into a range that holds nothing are stored as they are
+(`stored_copy`): the merge would apply every one of them.
 
 Copy what is newer, keep what is not; no stream records (a copy is not a change). The
 progress (resume point) and any checkpoints to install go in the same batch, so a crash
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from meridian.model import attribute_merge, collection, lww
 from meridian.model.items import ItemError, check_item
 from meridian.pb import node_pb2 as pb
-from regionnode import attribute_writes
+from regionnode import attribute_writes, stored_copy
 from regionnode.removal import Removal, held
 from regionnode.replicated_apply import MAX_REPLICATED_HLC
 from regionnode.stage import Context, Stage
@@ -33,21 +35,17 @@ class SnapshotOp:
     progress: pb.BootstrapState | None  # a bootstrap's resume point; None for a resync
     install: list[pb.Checkpoint]
     removal: Removal | None = None
+    stored: list[bytes] | None = None  # the entries' bytes as the source stored them
 
     def apply(self, stage: Stage, ctx: Context) -> pb.ApplySnapshotResponse:
         response = pb.ApplySnapshotResponse()
         now = ctx.clock.wall()
-        for entry, key in zip(self.entries, self.keys, strict=True):
-            if attribute_writes.attribute_mode(self.table):
-                self._merge_attributes(stage, ctx, entry, key, response, now)
-                continue
-            if collection.merge_outcome(entry, stage.current(key)) is not lww.Outcome.APPLY:
-                response.kept += 1
-                continue
-            ctx.clock.observe(entry.version.hlc)
-            entry.written_ms = now  # the entry itself is what is stored (a copy costs more)
-            stage.put_item(key, entry)
-            response.applied += 1
+        if self.stored is not None and self._into_empty(stage, ctx):
+            response.applied = stored_copy.write(
+                stage, ctx, self.keys, self.entries, self.stored, now
+            )
+        else:
+            self._merge(stage, ctx, response, now)
         if self.removal is not None:
             self._note_absent(stage, ctx, self.removal)
         source = self.removal.source if self.removal is not None else ""
@@ -60,6 +58,39 @@ class SnapshotOp:
             stage.bootstrap = self.progress
         stage.empty = False
         return response
+
+    def _into_empty(self, stage: Stage, ctx: Context) -> bool:
+        """Whether the entries go where nothing is held (item merge mode only: an attribute
+        mode entry is normalized by its merge even then)."""
+        if attribute_writes.attribute_mode(self.table):
+            return False
+        if self.removal is not None:
+            last = self.keys[-1] if self.keys else None
+            bounds = self.removal.bounds(self.table.schema.prefix, last)
+        else:
+            bounds = (self.keys[0], self.keys[-1] + b"\x00") if self.keys else None
+        return stored_copy.holds_nothing(stage, ctx, bounds)
+
+    def _merge(
+        self, stage: Stage, ctx: Context, response: pb.ApplySnapshotResponse, now: int
+    ) -> None:
+        """Last-writer-wins, entry by entry; entries given as stored bytes are first checked
+        in full (their items, and that each key is its item's), before anything is staged."""
+        if self.stored is not None:
+            for index, (entry, key) in enumerate(zip(self.entries, self.keys, strict=True)):
+                if entry_key(self.table, index, entry) != key:
+                    raise ItemError(f"keys[{index}]: not the key of its entry's item")
+        for entry, key in zip(self.entries, self.keys, strict=True):
+            if attribute_writes.attribute_mode(self.table):
+                self._merge_attributes(stage, ctx, entry, key, response, now)
+                continue
+            if collection.merge_outcome(entry, stage.current(key)) is not lww.Outcome.APPLY:
+                response.kept += 1
+                continue
+            ctx.clock.observe(entry.version.hlc)
+            entry.written_ms = now  # the entry itself is what is stored (a copy costs more)
+            stage.put_item(key, entry)
+            response.applied += 1
 
     def _merge_attributes(
         self,

@@ -84,6 +84,14 @@ class Stage:
             self._index_expiry(key, stored.item)
         self.empty = False
 
+    def put_stored(self, key: bytes, stored: pb.StoredItem, raw: bytes) -> None:
+        """put_item of a live item given with its serialized bytes (a snapshot copy), which
+        are stored as they are."""
+        self.overlay[key] = stored
+        self.batch.put(key, raw)
+        self._index_expiry(key, stored.item)
+        self.empty = False
+
     def _index_expiry(self, key: bytes, item: pb.Item) -> None:
         """Note an item with a TTL in the expiry index, in the batch that writes it (every
         path stores items through here: local writes, replicated applies, snapshot merges).

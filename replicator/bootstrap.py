@@ -145,7 +145,7 @@ async def _copy_table(
 ) -> None:
     request = rpb.SnapshotPullRequest(
         hello=hello(me, source),
-        snapshot=pb.SnapshotRequest(table=table, batch_items=BATCH_ENTRIES),
+        snapshot=pb.SnapshotRequest(table=table, batch_items=BATCH_ENTRIES, stored_bytes=True),
     )
     rng = pb.SnapshotRange(source=source, session=uuid.uuid4().hex)
     if table in work.resume_after:
@@ -167,10 +167,8 @@ async def _copy_table(
         covered = pb.SnapshotRange()
         covered.CopyFrom(rng)  # this message's range starts after the previous one's last key
         covered.to_end = batch.done
-        if batch.entries:
-            work.resume_after[table].CopyFrom(key_of(batch.entries[-1], names))
-            work.entries += len(batch.entries)
-            work.bytes += sum(e.ByteSize() for e in batch.entries)
+        if batch.entries or batch.stored:
+            count(work, table, batch, names)
             rng.after.CopyFrom(work.resume_after[table])
         install: list[pb.Checkpoint] = []
         if batch.done:
@@ -183,8 +181,24 @@ async def _copy_table(
             progress=work if bootstrap else None,
             range=covered,
             incarnation=incarnation,
+            keys=batch.keys,
+            stored=batch.stored,
         )
         await applier.send(apply, work, table)
+
+
+def count(work: pb.BootstrapState, table: str, batch: pb.SnapshotBatch, names: list[str]) -> None:
+    """Move the copy's progress past a batch: entries, bytes, and the last key copied (of a
+    batch of stored bytes, only its last entry is decoded)."""
+    if batch.stored:
+        last = pb.StoredItem.FromString(batch.stored[-1])
+        work.entries += len(batch.stored)
+        work.bytes += sum(map(len, batch.stored))
+    else:
+        last = batch.entries[-1]
+        work.entries += len(batch.entries)
+        work.bytes += sum(e.ByteSize() for e in batch.entries)
+    work.resume_after[table].CopyFrom(key_of(last, names))
 
 
 async def check_source(

@@ -958,30 +958,36 @@ class RecordPeerProgressResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SnapshotRequest(_message.Message):
-    __slots__ = ("table", "exclusive_start_key", "batch_items")
+    __slots__ = ("table", "exclusive_start_key", "batch_items", "stored_bytes")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     EXCLUSIVE_START_KEY_FIELD_NUMBER: _ClassVar[int]
     BATCH_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
     table: str
     exclusive_start_key: Item
     batch_items: int
-    def __init__(self, table: _Optional[str] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., batch_items: _Optional[int] = ...) -> None: ...
+    stored_bytes: bool
+    def __init__(self, table: _Optional[str] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., batch_items: _Optional[int] = ..., stored_bytes: _Optional[bool] = ...) -> None: ...
 
 class SnapshotBatch(_message.Message):
-    __slots__ = ("entries", "watermarks", "entries_estimate", "done", "horizons", "incarnation")
+    __slots__ = ("entries", "watermarks", "entries_estimate", "done", "horizons", "incarnation", "keys", "stored")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     WATERMARKS_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     HORIZONS_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
     watermarks: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     entries_estimate: int
     done: bool
     horizons: _containers.RepeatedCompositeFieldContainer[RebuildHorizon]
     incarnation: str
-    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ..., incarnation: _Optional[str] = ...) -> None: ...
+    keys: _containers.RepeatedScalarFieldContainer[bytes]
+    stored: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ..., incarnation: _Optional[str] = ..., keys: _Optional[_Iterable[bytes]] = ..., stored: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class BootstrapState(_message.Message):
     __slots__ = ("state", "source", "watermarks", "resume_after", "tables_done", "entries", "bytes", "entries_estimate", "started_ms", "reason")
@@ -1015,20 +1021,24 @@ class BootstrapState(_message.Message):
     def __init__(self, state: _Optional[str] = ..., source: _Optional[str] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., resume_after: _Optional[_Mapping[str, Item]] = ..., tables_done: _Optional[_Iterable[str]] = ..., entries: _Optional[int] = ..., bytes: _Optional[int] = ..., entries_estimate: _Optional[int] = ..., started_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ApplySnapshotRequest(_message.Message):
-    __slots__ = ("table", "entries", "progress", "install", "range", "incarnation")
+    __slots__ = ("table", "entries", "progress", "install", "range", "incarnation", "keys", "stored")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     INSTALL_FIELD_NUMBER: _ClassVar[int]
     RANGE_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
     table: str
     entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
     progress: BootstrapState
     install: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     range: SnapshotRange
     incarnation: str
-    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., range: _Optional[_Union[SnapshotRange, _Mapping]] = ..., incarnation: _Optional[str] = ...) -> None: ...
+    keys: _containers.RepeatedScalarFieldContainer[bytes]
+    stored: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., range: _Optional[_Union[SnapshotRange, _Mapping]] = ..., incarnation: _Optional[str] = ..., keys: _Optional[_Iterable[bytes]] = ..., stored: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class SnapshotRange(_message.Message):
     __slots__ = ("source", "session", "after", "to_end", "coverage", "horizons")
