@@ -23,6 +23,7 @@ from regionnode.store import Store, Table
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 2000
+MAX_BATCH_BYTES = 4 << 20
 
 
 def snapshot_root(data_dir: pathlib.Path) -> pathlib.Path:
@@ -97,18 +98,21 @@ async def _entry_batches(
 async def _stored_batches(
     pairs: Iterator[tuple[bytes, bytes]], first: pb.SnapshotBatch, size: int
 ) -> AsyncIterator[pb.SnapshotBatch]:
-    """Batches of storage keys and stored bytes, as they are: nothing decoded or encoded."""
+    """Batches of storage keys and stored bytes, as they are: nothing decoded or encoded. A
+    batch also ends at MAX_BATCH_BYTES (large items: a message stays far below gRPC's limit)."""
     batch, size = first, size or DEFAULT_BATCH
     keys: list[bytes] = []
     stored: list[bytes] = []
+    held = 0
     for key, value in pairs:
         keys.append(key)
         stored.append(value)
-        if len(keys) >= size:
+        held += len(value)
+        if len(keys) >= size or held >= MAX_BATCH_BYTES:
             batch.keys.extend(keys)
             batch.stored.extend(stored)
             yield batch
-            batch, keys, stored = pb.SnapshotBatch(), [], []
+            batch, keys, stored, held = pb.SnapshotBatch(), [], [], 0
             await asyncio.sleep(0)  # let other requests in between batches
     batch.keys.extend(keys)
     batch.stored.extend(stored)
