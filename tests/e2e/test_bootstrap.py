@@ -52,8 +52,8 @@ def digest(config: pathlib.Path, region: str) -> str:
         return stub.Digest(pb.DigestRequest(table="orders"), timeout=30).digest
 
 
-def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
-    config, procs = group
+def preload(config: pathlib.Path, procs: dict[str, Child]) -> None:
+    """ITEMS items in us-east and eu-west, k5 deleted, and their streams aged past retention."""
     start(procs, "us-east.node", "eu-west.node")
     start(procs, "us-east.replicator", "eu-west.replicator")
     lines = "\n".join(json.dumps({"put": {"pk": f"k{i}", "sk": "s", "n": i}}) for i in range(ITEMS))
@@ -73,6 +73,9 @@ def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
         logs=[child_logs(procs)],
     )
     time.sleep(6)
+
+
+def copy_started(config: pathlib.Path, procs: dict[str, Child]) -> None:
     start(procs, "ap-south.node", "ap-south.replicator")
     wait_until(
         lambda: node_info(config, "ap-south").bootstrap.entries > 0,
@@ -80,6 +83,25 @@ def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
         "the copy to start",
         logs=[child_logs(procs)],
     )
+
+
+def converged_without_the_delete(config: pathlib.Path, procs: dict[str, Child]) -> None:
+    wait_until(
+        lambda: run_cli("verify", "--config", config).returncode == 0,
+        120,
+        "verify",
+        logs=[child_logs(procs)],
+    )
+    got = run_cli(
+        "get", "--config", config, "--region", "ap-south", json.dumps({"pk": "k5", "sk": "s"})
+    )
+    assert json_of(got.stdout) is None  # the delete was not undone by the copy
+
+
+def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
+    config, procs = group
+    preload(config, procs)
+    copy_started(config, procs)
     os.kill(procs["ap-south.replicator"].proc.pid, signal.SIGKILL)
     procs["ap-south.replicator"].proc.wait()
     state = node_info(config, "ap-south").bootstrap
@@ -110,17 +132,31 @@ def test_add_region_kill_9_mid_bootstrap_then_resume(group) -> None:
         "ap-south ready",
         logs=[child_logs(procs)],
     )
-    wait_until(
-        lambda: run_cli("verify", "--config", config).returncode == 0,
-        120,
-        "verify",
-        logs=[child_logs(procs)],
-    )
-    got = run_cli(
-        "get", "--config", config, "--region", "ap-south", json.dumps({"pk": "k5", "sk": "s"})
-    )
-    assert json_of(got.stdout) is None  # the delete was not undone by the copy
+    converged_without_the_delete(config, procs)
     got = run_cli(
         "get", "--config", config, "--region", "ap-south", json.dumps({"pk": "late", "sk": "s"})
     )
     assert json_of(got.stdout) == {"pk": "late", "sk": "s"}
+
+
+def test_add_region_kill_9_node_mid_bootstrap_then_restart(group) -> None:
+    """The new region's node killed mid-copy (between two of its writes, or in one): started
+    again, it is still BOOTSTRAPPING with the progress of the batches it holds, and the copy
+    resumes from there to a region that verifies equal."""
+    config, procs = group
+    preload(config, procs)
+    copy_started(config, procs)
+    for name in ("ap-south.node", "ap-south.replicator"):
+        os.kill(procs[name].proc.pid, signal.SIGKILL)
+        procs[name].proc.wait()
+    start(procs, "ap-south.node")
+    state = node_info(config, "ap-south").bootstrap
+    assert state.state == "BOOTSTRAPPING" and 0 < state.entries < ITEMS + 1, state
+    start(procs, "ap-south.replicator")
+    wait_until(
+        lambda: node_info(config, "ap-south").bootstrap.state == "ACTIVE",
+        120,
+        "ap-south ACTIVE",
+        logs=[child_logs(procs)],
+    )
+    converged_without_the_delete(config, procs)
