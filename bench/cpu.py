@@ -1,6 +1,7 @@
 """CPU time per record of the node's hot paths, in one process, without gRPC.
 
-Run: ``.venv/bin/python -m bench.cpu [--rounds N] [--profile FILE]`` (a few seconds), or
+Run: ``.venv/bin/python -m bench.cpu [--rounds N] [--part apply|local|conversions]
+[--profile FILE]`` (a few seconds), or
 ``make bench ARGS="--only cpu"``. Measured with `time.process_time` (CPU of this process,
 every thread), so other processes on a shared machine do not change the figures; each figure
 is the median over rounds of microseconds per record (or item, or call).
@@ -10,7 +11,9 @@ is the median over rounds of microseconds per record (or item, or call).
   record checks (`record_keys`), then the writer (LWW read, stored item, own stream record,
   commit to RocksDB, buffered). Inserts (new keys), then modifies (the same keys again).
 - PutItem: a PutItemRequest decoded, then `ItemOps.put_item`, one commit per put
-  (sequential); BatchWriteItem: a request of 1000 puts decoded, then `ItemOps.batch_write`.
+  (sequential); BatchWriteItem: a request of 1000 puts decoded, then `ItemOps.batch_write`;
+  UpdateItem (a condition, SET with arithmetic, ADD) decoded, its expressions compiled (the
+  cached template, as every request), then `ItemOps.update_item`, one commit per update.
 - conversions: DynamoDB JSON <-> protobuf item (`from_typed`, `to_typed`), and protobuf
   parse + serialize of an item and of a stream record.
 """
@@ -29,10 +32,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench import workload
+from meridian.expressions import compile_request
 from meridian.model import hlc
 from meridian.model.items import from_typed, to_typed
 from meridian.pb import node_pb2 as pb
-from regionnode.item_ops import ItemOps, WriteOptions
+from regionnode.item_ops import ItemOps, WriteOptions, key_schema
 from regionnode.replicated_apply import ApplyOp, record_keys
 from regionnode.store import Store
 from regionnode.tables import ensure_table
@@ -162,6 +166,18 @@ async def measure_apply(work: pathlib.Path, rounds: int, per_round: int) -> dict
         await target.close()
 
 
+def _update_request() -> bytes:
+    """An UpdateItem of the items PutItem wrote: a condition, a SET with arithmetic, an ADD."""
+    req = pb.UpdateItemRequest(
+        table=SPEC.name,
+        update_expression="SET seq = seq + :one, note = :s ADD visits :one",
+        condition_expression="attribute_exists(pk) AND currency = :c",
+    )
+    values = req.expression_attribute_values
+    values[":one"].n, values[":s"].s, values[":c"].s = "1", "SHIPPED", "EUR"
+    return req.SerializeToString()
+
+
 async def measure_local(work: pathlib.Path, rounds: int, puts: int) -> dict[str, Any]:
     node = Node(work / "local", TARGET)
     node.start()
@@ -183,9 +199,25 @@ async def measure_local(work: pathlib.Path, rounds: int, puts: int) -> dict[str,
                 await node.items.batch_write(node.table, [(w.put, None) for w in req.writes])
             return 5 * BATCH
 
+        async def update_step() -> int:
+            for n in range(puts):
+                req = pb.UpdateItemRequest.FromString(update)
+                expressions = compile_request(
+                    "UpdateItem",
+                    update=req.update_expression,
+                    condition=req.condition_expression,
+                    values=dict(req.expression_attribute_values),
+                    schema=key_schema(node.table),
+                )
+                key = workload.key(n)
+                await node.items.update_item(node.table, key, WriteOptions(expressions))
+            return puts
+
+        update = _update_request()
         return {
             "put_item": await _timed(put_step, rounds),
             "batch_write": await _timed(batch_step, rounds),
+            "update_item": await _timed(update_step, rounds),
         }
     finally:
         await node.close()
@@ -221,27 +253,35 @@ def measure_conversions(rounds: int, calls: int) -> dict[str, Any]:
     }
 
 
-async def measure(work: pathlib.Path, rounds: int = 5, smoke: bool = False) -> dict[str, Any]:
-    """Every figure; `smoke` only checks that each path runs (tiny rounds)."""
+PARTS = ("apply", "local", "conversions")
+
+
+async def measure(
+    work: pathlib.Path, rounds: int = 5, smoke: bool = False, parts: tuple[str, ...] = PARTS
+) -> dict[str, Any]:
+    """The figures of `parts`; `smoke` only checks that each path runs (tiny rounds)."""
     per_round, puts, calls = (BATCH, 50, 100) if smoke else (5 * BATCH, 1000, 5000)
-    return {
-        "unit": "CPU us per record (median of rounds)",
-        "rounds": rounds,
-        "apply": await measure_apply(work, rounds, per_round),
-        "local": await measure_local(work, rounds, puts),
-        "conversions": measure_conversions(rounds, calls),
-    }
+    out: dict[str, Any] = {"unit": "CPU us per record (median of rounds)", "rounds": rounds}
+    if "apply" in parts:
+        out["apply"] = await measure_apply(work, rounds, per_round)
+    if "local" in parts:
+        out["local"] = await measure_local(work, rounds, puts)
+    if "conversions" in parts:
+        out["conversions"] = measure_conversions(rounds, calls)
+    return out
 
 
 def print_figures(result: dict[str, Any]) -> None:
     lines = []
-    for kind in ("insert", "modify"):
+    for kind in ("insert", "modify") if "apply" in result else ():
         r = result["apply"][kind]
         parts = ", ".join(f"{k} {v:.1f}" for k, v in r["parts_us"].items())
         lines.append((f"replicated apply, {kind} (record)", r["us"], parts))
-    lines.append(("PutItem, sequential (put)", result["local"]["put_item"]["us"], ""))
-    lines.append(("BatchWriteItem, 1000 puts (item)", result["local"]["batch_write"]["us"], ""))
-    for name, r in result["conversions"].items():
+    if "local" in result:
+        lines.append(("PutItem, sequential (put)", result["local"]["put_item"]["us"], ""))
+        lines.append(("BatchWriteItem, 1000 puts (item)", result["local"]["batch_write"]["us"], ""))
+        lines.append(("UpdateItem, sequential (update)", result["local"]["update_item"]["us"], ""))
+    for name, r in result.get("conversions", {}).items():
         lines.append((name.replace("_", " ") + " (call)", r["us"], ""))
     width = max(len(name) for name, _, _ in lines)
     for name, us, note in lines:
@@ -251,13 +291,15 @@ def print_figures(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--part", choices=PARTS, action="append", help="only these (repeatable)")
     parser.add_argument("--profile", help="write cProfile stats of one run here (and top 25)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="meridian-cpu-") as tmp:
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
             profiler.enable()
-        result = asyncio.run(measure(pathlib.Path(tmp), args.rounds))
+        parts = tuple(args.part or PARTS)
+        result = asyncio.run(measure(pathlib.Path(tmp), args.rounds, parts=parts))
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
