@@ -107,6 +107,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
         out += _group_rows(r, unary_p50, group_wb)
     out += _tls_rows(r.get("tls"))
     out += _peer_rows(r)
+    out += _ttl_rows(r.get("ttl"))
     out += _bootstrap_rows(r.get("bootstrap", {}), group_wb)
     return out + _wan_rows(r) + _noise_rows(r)
 
@@ -527,6 +528,22 @@ def ratio_rows(system: str, rate: int, meridian: dict, peer: dict) -> list[Row]:
 
 
 TARGET_BOOTSTRAP_ITEMS = 1_000_000  # the peak RSS target is for a copy of this size
+
+
+def _ttl_rows(ttl: dict | None) -> list[Row]:
+    if not ttl:
+        return [
+            Row("ttl.sweep_rate", "TTL sweep with writes running", None, "items/s", note="not run")
+        ]
+    return [
+        Row(
+            "ttl.sweep_rate",
+            f"TTL sweep of {ttl['items']:,} expired items, one node, writes running",
+            ttl["items_per_s"],
+            "items/s",
+            note=f"client writes meanwhile: {ttl['writes_per_s']:,.0f} items/s",
+        )
+    ]
 
 
 def _bootstrap_rows(boot: dict, wb: float) -> list[Row]:

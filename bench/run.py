@@ -6,7 +6,8 @@ replicators as processes) for replication lag at fixed loads, replicated apply r
 memory, then convergence after a partition; then what TLS costs (PutItem on one node and
 replication lag at one low rate, TLS on and off, bench/tls.py); then the peers' replication
 lag (PostgreSQL logical replication, a Redis replica: bench/peers.py) at Meridian's two
-lowest lag loads, skipped in smoke mode; then a new region bootstrapping from a peer holding
+lowest lag loads, skipped in smoke mode; then the TTL sweep rate with writes running
+(bench/ttl_sweep.py, one node in this process); then a new region bootstrapping from a peer holding
 N items, with the peak memory of every process meanwhile; then replication lag with WAN
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
 mode); `--only wan`, `--only tls`, `--only peers` or `--only cpu` runs just that phase
@@ -44,6 +45,7 @@ from bench import (
     replication,
     report,
     tls,
+    ttl_sweep,
     wan,
 )
 from bench.cluster import REGION_NAMES, Cluster
@@ -131,6 +133,8 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
     )
     results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
     results["peers"] = await run_peers(work, p, phase)
+    phase(f"TTL: sweep of {p.apply_items:,} expired items with writes running (one node)")
+    results["ttl"] = await ttl_sweep.measure(work, p.apply_items)
     phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
     results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
     results["wan"] = await run_wan(work, p, durability, phase)

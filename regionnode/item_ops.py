@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from meridian.expressions import ExpressionError, Expressions, KeySchema
-from meridian.model import schema
+from meridian.model import schema, ttl
 from meridian.model.items import ItemError, check_item, normalize_item
 from meridian.pb import node_pb2 as pb
 from regionnode import query
@@ -184,7 +184,7 @@ class ItemOps:
         self, table: Table, key: pb.Item, projection: Expressions | None = None
     ) -> pb.GetItemResponse:
         stored = self.store.get_item(key_of(table, key)[0])
-        return _found(stored, projection)
+        return _found(self._unexpired(table, stored), projection)
 
     def batch_get(
         self, table: Table, keys: Sequence[pb.Item], projection: Expressions | None = None
@@ -197,7 +197,7 @@ class ItemOps:
         for raw in self.store.get_many(encoded):
             if raw is not None:
                 stored = pb.StoredItem.FromString(raw)
-                if not stored.tombstone:
+                if not stored.tombstone and self._unexpired(table, stored) is not None:
                     found.append(_projected(stored.item, projection))
         return found
 
@@ -208,7 +208,7 @@ class ItemOps:
         responses = []
         for get, raw in zip(gets, self.store.get_many(encoded), strict=True):
             stored = pb.StoredItem.FromString(raw) if raw is not None else None
-            responses.append(_found(stored, get.projection))
+            responses.append(_found(self._unexpired(get.table, stored), get.projection))
         return responses
 
     def query(self, table: Table, options: ReadOptions) -> Page:
@@ -226,7 +226,7 @@ class ItemOps:
         start = _start_key(table, options.exclusive_start_key)
         low, high = query.resume(low, high, start, not options.forward)
         rows = self.store.scan_range(low, high, reverse=not options.forward)
-        return _page(rows, sch, options, count_only)
+        return _page(self._hiding_expired(table, rows), sch, options, count_only)
 
     def scan(self, table: Table, options: ReadOptions) -> Page:
         count_only = _count_only(options)
@@ -249,7 +249,31 @@ class ItemOps:
         rows: Rows = self.store.scan_range(low, high)
         if total > 1:
             rows = _in_segment(rows, sch, options.segment, total)
-        return _page(rows, sch, options, count_only)
+        return _page(self._hiding_expired(table, rows), sch, options, count_only)
+
+    # ------------------------------------------------------------ time to live
+
+    def _unexpired(self, table: Table, stored: pb.StoredItem | None) -> pb.StoredItem | None:
+        """The stored item, or None when the table hides expired items and it has expired
+        (not yet swept). By default reads return such items, as DynamoDB's do."""
+        spec = table.description.spec
+        if stored is None or stored.tombstone or not spec.ttl_hide_expired:
+            return stored
+        if ttl.is_expired(stored.item, spec.ttl_attribute, self.writer.ctx.ttl_clock()):
+            return None
+        return stored
+
+    def _hiding_expired(self, table: Table, rows: Rows) -> Rows:
+        """Rows of a Query or Scan, expired items left out when the table hides them."""
+        if not table.description.spec.ttl_hide_expired:
+            return rows
+        now = self.writer.ctx.ttl_clock()
+        attribute = table.description.spec.ttl_attribute
+        return (
+            (key, value)
+            for key, value in rows
+            if not ttl.is_expired(pb.StoredItem.FromString(value).item, attribute, now)
+        )
 
 
 # ---------------------------------------------------------------- items and keys

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -90,6 +90,19 @@ class NodeMetrics:
             "meridian_node_commit_operations",
             "Operations per group-committed write batch",
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=registry,
+        )
+        self.ttl_expired = Counter(
+            "meridian_node_ttl_expired_items",
+            "Items this region deleted because their time to live passed",
+            ["table"],
+            registry=registry,
+        )
+        self.ttl_lag = Gauge(
+            "meridian_node_ttl_sweeper_lag_seconds",
+            "How long the oldest due item not yet expired here has been due (items another "
+            "region wrote wait for it up to replication.ttl.takeover)",
+            ["table"],
             registry=registry,
         )
 

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from meridian.config import GroupConfig
 from meridian.config.security import BasicAuth, CertPair
+from meridian.config.ttl import SweeperConfig
 from meridian.daemon.errors import StartupError
 from meridian.daemon.grpc_server import GrpcServer
 from meridian.daemon.health_door import HealthDoor
@@ -47,12 +48,14 @@ from regionnode.dynamodb.auth import SigV4Auth
 from regionnode.dynamodb.door import ApiDoor
 from regionnode.dynamodb.iterators import IteratorSigner
 from regionnode.dynamodb.tables import NoControlPlane
+from regionnode.dynamodb.time_to_live import TimeToLiveDoor
 from regionnode.metrics import NodeMetrics
 from regionnode.replication_service import ReplicationService
 from regionnode.rpc import Core
 from regionnode.snapshot import clear_snapshots
 from regionnode.store import TOMBSTONES, Store
 from regionnode.stream import Streams
+from regionnode.sweeper import Sweeper
 from regionnode.tables import ensure_table
 from regionnode.writer import Writer
 
@@ -93,6 +96,7 @@ class NodeSettings:
     health_key: str = "node.health"
     api_listen: str | None = None  # the DynamoDB-compatible HTTP API (api.listen); None: off
     api_key: str = "api.listen"
+    ttl: SweeperConfig = field(default_factory=SweeperConfig)
 
     @classmethod
     def from_config(cls, config: GroupConfig, region: str) -> NodeSettings:
@@ -129,6 +133,7 @@ class NodeSettings:
             health_key=config_key(names, reg.name, "node.health"),
             api_listen=str(reg.api_listen) if reg.api_listen else None,
             api_key=config_key(names, reg.name, "api.listen"),
+            ttl=config.replication.ttl,
         )
 
 
@@ -152,6 +157,7 @@ class Node:
         self.core: Core | None = None
         self._stopped = False
         self._horizon_logged: dict[str, float] = {}
+        self.sweeper: Sweeper | None = None
 
     def _crashed(self, name: str, exc: BaseException) -> None:
         log.critical("%s crashed; the node stops: %s", name, exc)
@@ -211,6 +217,8 @@ class Node:
         await self._serve(self.core, peer_token.load_or_create(s.data_dir))
         self._tasks.spawn("writer", writer.run())
         self._tasks.spawn("housekeeping", self._housekeeping_loop(streams))
+        self.sweeper = Sweeper(self.store, writer, s.ttl, self.metrics)
+        self._tasks.spawn("ttl sweeper", self.sweeper.run())
         if s.metrics_listen:
             self._metrics = MetricsEndpoint(
                 s.metrics_listen, self.registry, s.metrics_key, s.metrics_tls, s.metrics_auth
@@ -286,7 +294,7 @@ class Node:
             pair = CertPair(files.cert, files.key)
             tls = ReloadingSslContext(pair, s.api_key, files.client_cas).context
         auth = None if keys is None else SigV4Auth(keys, s.region)
-        app = DynamoApp(core, auth, NoControlPlane(), IteratorSigner(token))
+        app = DynamoApp(core, auth, TimeToLiveDoor(core, NoControlPlane()), IteratorSigner(token))
         self._api_door = ApiDoor(s.api_listen, s.api_key, app, tls)
         self.api_port = await self._api_door.start()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meridian.model import lww, schema
+from meridian.model import lww, schema, ttl
 from meridian.model.items import ItemError, validate_item
 from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ResyncNeeded
@@ -131,7 +131,21 @@ def apply_record(
         return
     response.applied += 1
     response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
+    if ttl.is_expiry(record) and stored is not None and stored.tombstone:
+        keep_deleted(stage, key, record, now)
+        return
     stage_record(stage, ctx, table, key, record, live(stored))  # the record is reused
+
+
+def keep_deleted(stage: Stage, key: bytes, record: pb.StreamRecord, now: int) -> None:
+    """A newer TTL expiry of an item already deleted here: store its version (so every
+    region holds the same tombstone) but write no stream record, since nothing changed for a
+    reader of this region's stream. Two regions that expire one item at once thus give one
+    REMOVE per region's stream. (Client deletes keep their records: every region's stream
+    shows each client write it applied.)"""
+    stored = pb.StoredItem(tombstone=True, written_ms=now, version=record.version)
+    stored.item.CopyFrom(record.keys)
+    stage.put_item(key, stored)
 
 
 def record_keys(

@@ -4,12 +4,22 @@ operations before it in the same batch."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from meridian.model import hlc
+from meridian.model import hlc, ttl
 from meridian.pb import node_pb2 as pb
 from regionnode.removal import Candidates
-from regionnode.store import Store, Table, horizon_key, stream_key, tombstone_key
+from regionnode.store import (
+    Store,
+    Table,
+    expiry_key,
+    horizon_key,
+    stream_key,
+    table_of,
+    tombstone_key,
+)
 
 
 @dataclass
@@ -21,6 +31,8 @@ class Context:
     region: str
     event_prefix: str  # of this node's stream event ids
     candidates: Candidates = field(default_factory=Candidates)  # snapshot removals in progress
+    # Epoch seconds that decide which items' time to live has passed (tests set their own).
+    ttl_clock: Callable[[], float] = time.time
 
 
 class Stage:
@@ -68,7 +80,20 @@ class Stage:
         self.batch.put(key, stored.SerializeToString())
         if stored.tombstone:
             self.batch.put(tombstone_key(stored.written_ms, key), b"")
+        else:
+            self._index_expiry(key, stored.item)
         self.empty = False
+
+    def _index_expiry(self, key: bytes, item: pb.Item) -> None:
+        """Note an item with a TTL in the expiry index, in the batch that writes it (every
+        path stores items through here: local writes, replicated applies, snapshot merges).
+        The entry of an older version stays; the sweeper drops it when it finds it stale."""
+        name = table_of(key)
+        table = self.store.tables.get(name)
+        attribute = table.description.spec.ttl_attribute if table is not None else ""
+        expiry = ttl.expiry_of(item, attribute)
+        if expiry is not None:
+            self.batch.put(expiry_key(name, expiry, key), b"")
 
     def delete_item(self, key: bytes) -> None:
         self.overlay[key] = None

@@ -11,6 +11,8 @@ Layout of the single key space (raw bytes):
   i<table>\\0<pk><sk>             StoredItem (item or tombstone with its version)
   s<table>\\0<seq:8 bytes BE>     StreamRecord (full images, whatever the view type)
   t<written_ms:8><item key>      index of tombstones by age, for collection (may be stale)
+  x<table>\\0<expiry_s:8><item key>  index of items by TTL expiry, for the sweeper (may be stale)
+  m:ttlidx:<table>               TTL attribute whose index covers the table's older items
 Every write the node makes is one WriteBatch, so a crash keeps all of a write or none of it.
 """
 
@@ -49,6 +51,18 @@ TOMBSTONES = b"t"
 
 def tombstone_key(written_ms: int, item_key: bytes) -> bytes:
     return TOMBSTONES + written_ms.to_bytes(8, "big") + item_key
+
+
+EXPIRIES = b"x"
+META_TTL_INDEXED = b"m:ttlidx:"
+
+
+def expiry_prefix(table: str) -> bytes:
+    return EXPIRIES + table.encode() + b"\x00"
+
+
+def expiry_key(table: str, expiry_s: int, item_key: bytes) -> bytes:
+    return expiry_prefix(table) + expiry_s.to_bytes(8, "big") + item_key
 
 
 def table_of(item_key: bytes) -> str:
@@ -254,12 +268,18 @@ class Store:
         )
         self.tables[name] = table
 
+    def forget_ttl_index(self, name: str) -> None:
+        """The table's items must be indexed again before the sweeper relies on the index
+        (time to live was changed): its existing entries stay, checked when visited."""
+        self.db.delete(META_TTL_INDEXED + name.encode(), self._write_options)
+
     def drop_table(self, name: str) -> None:
         """Remove a table with its items, stream and checkpoints."""
         batch = self.new_batch()
-        for prefix in (b"i" + name.encode() + b"\x00", stream_prefix(name)):
+        for prefix in (b"i" + name.encode() + b"\x00", stream_prefix(name), expiry_prefix(name)):
             batch.delete_range(prefix, prefix[:-1] + b"\x01")
         batch.delete(META_TABLE + name.encode())
+        batch.delete(META_TTL_INDEXED + name.encode())
         for ckpt in self.checkpoints():
             if ckpt.table == name:
                 batch.delete(checkpoint_key(ckpt.origin, name))

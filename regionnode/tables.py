@@ -23,8 +23,13 @@ def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:
                 f"table {spec.name!r} exists with {schema.describe(existing.description.spec)}, "
                 f"not {schema.describe(spec)}"
             )
-        if existing.description.spec.retention_seconds != spec.retention_seconds or (
-            existing.description.spec.view_type != spec.view_type
+        if not spec.ttl_attribute:  # the group file leaves time to live as it is
+            spec.ttl_attribute = existing.description.spec.ttl_attribute
+            spec.ttl_hide_expired = existing.description.spec.ttl_hide_expired
+        if (
+            existing.description.spec.retention_seconds != spec.retention_seconds
+            or (existing.description.spec.view_type != spec.view_type)
+            or _ttl_of(existing.description.spec) != _ttl_of(spec)
         ):
             existing.description.spec.CopyFrom(spec)
             store.put_table(existing)
@@ -37,3 +42,7 @@ def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:
     )
     store.put_table(Table(schema.Schema(spec), desc))
     return desc
+
+
+def _ttl_of(spec: pb.TableSpec) -> tuple[str, bool]:
+    return spec.ttl_attribute, spec.ttl_hide_expired

@@ -23,6 +23,7 @@ from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ConditionFailed, ResyncNeeded, TransactionCanceled
 from regionnode.collection_ops import Collected
+from regionnode.expiry_ops import Expired
 from regionnode.stage import Context, Stage
 from regionnode.store import Store
 
@@ -35,6 +36,7 @@ Result = (
     | pb.ApplyReplicatedResponse
     | pb.ApplySnapshotResponse
     | Collected
+    | Expired
     | None
 )
 # What an operation may refuse alone, without failing the rest of its batch.

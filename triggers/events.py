@@ -52,7 +52,7 @@ def key_hash(keys: pb.Item) -> int:
 
 def event_record(record: pb.StreamRecord, region: str, arn: str) -> dict[str, Any]:
     data = stream_record_json(record, typed=True)
-    return {
+    event = {
         "eventID": data["eventID"],
         "eventName": data["eventName"],
         "eventVersion": EVENT_VERSION,
@@ -62,6 +62,9 @@ def event_record(record: pb.StreamRecord, region: str, arn: str) -> dict[str, An
         "eventSourceARN": arn,
         "meridian": data["meridian"],
     }
+    if "userIdentity" in data:  # a TTL expiry, as Lambda shows it (filters can match it)
+        event["userIdentity"] = data["userIdentity"]
+    return event
 
 
 def make_record(record: pb.StreamRecord, region: str, arn: str) -> Record:

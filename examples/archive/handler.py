@@ -6,6 +6,11 @@ once in the whole group and the archive table replicates everywhere. The archive
 the item's last image (``OldImage``, the table needs OLD_IMAGE or NEW_AND_OLD_IMAGES) plus
 ``removed_at`` (the delete's version clock, the archive table's sort key), ``removed_in``
 and ``removed_time``. Writing it again writes the same item: duplicates are harmless.
+
+The TTL auto-archive (trigger ``archive-expired``) runs the same function on a table with a
+time to live, filtered on the service identity that expiry deletes carry (``userIdentity``
+type ``Service``, principal ``dynamodb.amazonaws.com``): only expired items are archived,
+with ``expired: true``, into the table its ``ARCHIVE_TABLE`` names.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
 
-ARCHIVE_TABLE = os.environ.get("ARCHIVE_TABLE", "items_archive")
 _node: pb_grpc.ClientStub | None = None
 
 
@@ -42,6 +46,8 @@ def archived(record: dict[str, Any]) -> pb.Item:
             "removed_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
     )
+    if record.get("userIdentity", {}).get("type") == "Service":
+        extra.attributes["expired"].bool = True  # deleted by its time to live, not a client
     item.attributes.MergeFrom(extra.attributes)
     return item
 
@@ -51,6 +57,7 @@ def handle(event: dict[str, Any], context: Any = None) -> None:
     writes = [
         pb.WriteRequest(put=archived(r)) for r in event["Records"] if r["eventName"] == "REMOVE"
     ]
+    table = os.environ.get("ARCHIVE_TABLE", "items_archive")
     for start in range(0, len(writes), 1000):
-        request = pb.BatchWriteItemRequest(table=ARCHIVE_TABLE, writes=writes[start : start + 1000])
+        request = pb.BatchWriteItemRequest(table=table, writes=writes[start : start + 1000])
         stub.BatchWriteItem(request, timeout=30)

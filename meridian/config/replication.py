@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from meridian.config.errors import ConfigError
+from meridian.config.ttl import SweeperConfig, sweeper_section
 from meridian.config.values import (
     choice_value,
     duration_ms_value,
@@ -31,6 +32,7 @@ class ReplicationConfig:
     reads_while_bootstrapping: str = "serve"  # or "refuse": FAILED_PRECONDITION until ACTIVE
     # After this long a tombstone goes even if a peer has not confirmed it (forced collection).
     tombstone_max_lifetime_s: int = DEFAULT_TOMBSTONE_MAX_LIFETIME_S
+    ttl: SweeperConfig = field(default_factory=SweeperConfig)
 
 
 def replication_section(value: Any) -> ReplicationConfig:
@@ -46,6 +48,7 @@ def replication_section(value: Any) -> ReplicationConfig:
             "heartbeat_interval",
             "reads_while_bootstrapping",
             "tombstone_max_lifetime",
+            "ttl",
         ),
     )
     defaults = ReplicationConfig()
@@ -67,8 +70,9 @@ def replication_section(value: Any) -> ReplicationConfig:
         BOOTSTRAP_READS,
     )
     max_tombstone_s = _max_tombstone_lifetime(fields, tombstone_s)
+    sweeper = sweeper_section(fields.get("ttl", {}), f"{path}.ttl")
     return ReplicationConfig(
-        batch_size, offset_ms, tombstone_s, heartbeat_ms / 1000, reads, max_tombstone_s
+        batch_size, offset_ms, tombstone_s, heartbeat_ms / 1000, reads, max_tombstone_s, sweeper
     )
 
 

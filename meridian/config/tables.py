@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from meridian.config.errors import ConfigError
+from meridian.config.ttl import TableTtl, table_ttl
 from meridian.config.values import (
     choice_value,
     duration_s_value,
@@ -40,6 +41,7 @@ class TableConfig:
     sort_key: KeyAttr | None
     view_type: int  # pb.StreamViewType
     retention_seconds: int
+    ttl: TableTtl | None = None  # None: the group file leaves time to live as it is
 
     def to_spec(self) -> pb.TableSpec:
         spec = pb.TableSpec(
@@ -54,6 +56,9 @@ class TableConfig:
         if self.sort_key is not None:
             spec.sort_key.name = self.sort_key.name
             spec.sort_key.type = cast("pb.KeyType", self.sort_key.type)
+        if self.ttl is not None:
+            spec.ttl_attribute = self.ttl.attribute
+            spec.ttl_hide_expired = self.ttl.hide_expired
         return spec
 
 
@@ -81,7 +86,7 @@ def _stream(value: Any, path: str) -> tuple[int, int]:
 
 def _table(value: Any, path: str) -> TableConfig:
     fields = mapping_fields(
-        value, path, required=("name", "partition_key"), optional=("sort_key", "stream")
+        value, path, required=("name", "partition_key"), optional=("sort_key", "stream", "ttl")
     )
     name = name_value(fields["name"], f"{path}.name", 3, 255)
     partition_key = _key_attr(fields["partition_key"], f"{path}.partition_key")
@@ -94,7 +99,8 @@ def _table(value: Any, path: str) -> TableConfig:
                 f"{show_value(partition_key.name)}"
             )
     view_type, retention = _stream(fields.get("stream", {}), f"{path}.stream")
-    return TableConfig(name, partition_key, sort_key, view_type, retention)
+    ttl = table_ttl(fields["ttl"], f"{path}.ttl") if "ttl" in fields else None
+    return TableConfig(name, partition_key, sort_key, view_type, retention, ttl)
 
 
 def tables_section(value: Any) -> tuple[TableConfig, ...]:

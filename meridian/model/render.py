@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from meridian.model import items
+from meridian.model import items, ttl
 from meridian.pb import node_pb2 as pb
 
 SEQUENCE_DIGITS = 21  # DynamoDB sequence numbers are strings of 21 to 40 digits
@@ -80,7 +80,7 @@ def stream_record_json(record: pb.StreamRecord, typed: bool = False) -> dict[str
     body["SequenceNumber"] = sequence_number_text(record.sequence_number)
     body["SizeBytes"] = record.size_bytes
     body["StreamViewType"] = _enum_name(pb.StreamViewType, record.view_type)
-    return {
+    out = {
         "eventID": record.event_id,
         "eventName": _enum_name(pb.EventName, record.event_name),
         "dynamodb": body,
@@ -90,6 +90,10 @@ def stream_record_json(record: pb.StreamRecord, typed: bool = False) -> dict[str
             "table": record.table,
         },
     }
+    identity = ttl.user_identity_json(record)
+    if identity is not None:
+        out["userIdentity"] = identity  # a TTL expiry: the service deleted the item
+    return out
 
 
 def time_text(ms: int) -> str:

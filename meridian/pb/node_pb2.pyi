@@ -183,18 +183,22 @@ class KeyAttribute(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[KeyType, str]] = ...) -> None: ...
 
 class TableSpec(_message.Message):
-    __slots__ = ("name", "partition_key", "sort_key", "view_type", "retention_seconds")
+    __slots__ = ("name", "partition_key", "sort_key", "view_type", "retention_seconds", "ttl_attribute", "ttl_hide_expired")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
     SORT_KEY_FIELD_NUMBER: _ClassVar[int]
     VIEW_TYPE_FIELD_NUMBER: _ClassVar[int]
     RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TTL_ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
+    TTL_HIDE_EXPIRED_FIELD_NUMBER: _ClassVar[int]
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute
     view_type: StreamViewType
     retention_seconds: int
-    def __init__(self, name: _Optional[str] = ..., partition_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., sort_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., retention_seconds: _Optional[int] = ...) -> None: ...
+    ttl_attribute: str
+    ttl_hide_expired: bool
+    def __init__(self, name: _Optional[str] = ..., partition_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., sort_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., retention_seconds: _Optional[int] = ..., ttl_attribute: _Optional[str] = ..., ttl_hide_expired: _Optional[bool] = ...) -> None: ...
 
 class TableDescription(_message.Message):
     __slots__ = ("spec", "approximate_item_count", "stream_id", "created_ms", "schema_fingerprint")
@@ -637,7 +641,7 @@ class TransactGetItemsResponse(_message.Message):
     def __init__(self, responses: _Optional[_Iterable[_Union[GetItemResponse, _Mapping]]] = ...) -> None: ...
 
 class StreamRecord(_message.Message):
-    __slots__ = ("event_id", "event_name", "sequence_number", "creation_time_ms", "keys", "new_image", "old_image", "size_bytes", "version", "table", "view_type")
+    __slots__ = ("event_id", "event_name", "sequence_number", "creation_time_ms", "keys", "new_image", "old_image", "size_bytes", "version", "table", "view_type", "user_identity")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -649,6 +653,7 @@ class StreamRecord(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     VIEW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_IDENTITY_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     event_name: EventName
     sequence_number: int
@@ -660,7 +665,16 @@ class StreamRecord(_message.Message):
     version: Version
     table: str
     view_type: StreamViewType
-    def __init__(self, event_id: _Optional[str] = ..., event_name: _Optional[_Union[EventName, str]] = ..., sequence_number: _Optional[int] = ..., creation_time_ms: _Optional[int] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., new_image: _Optional[_Union[Item, _Mapping]] = ..., old_image: _Optional[_Union[Item, _Mapping]] = ..., size_bytes: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., table: _Optional[str] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ...) -> None: ...
+    user_identity: UserIdentity
+    def __init__(self, event_id: _Optional[str] = ..., event_name: _Optional[_Union[EventName, str]] = ..., sequence_number: _Optional[int] = ..., creation_time_ms: _Optional[int] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., new_image: _Optional[_Union[Item, _Mapping]] = ..., old_image: _Optional[_Union[Item, _Mapping]] = ..., size_bytes: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., table: _Optional[str] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., user_identity: _Optional[_Union[UserIdentity, _Mapping]] = ...) -> None: ...
+
+class UserIdentity(_message.Message):
+    __slots__ = ("type", "principal_id")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_ID_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    principal_id: str
+    def __init__(self, type: _Optional[str] = ..., principal_id: _Optional[str] = ...) -> None: ...
 
 class Shard(_message.Message):
     __slots__ = ("shard_id", "starting_sequence_number", "ending_sequence_number")

@@ -105,9 +105,54 @@ def verify(
     ``secret_of`` returns the secret of an access key id, or None for an unknown id.
     ``region`` limits the credential scope to one region name; None takes any.
     """
+    headers = _header_lists(request.headers)
+    envelope = _envelope(headers, now, region, required_signed)
+    secret = _secret(envelope.key_id, secret_of)
+    date, scope_region = envelope.date, envelope.region
+    canonical = canonical_request(request, headers, envelope.auth.signed_headers)
+    scope = f"{date}/{scope_region}/{SERVICE}/{TERMINATOR}"
+    to_sign = string_to_sign(envelope.timestamp, scope, canonical)
+    expected = signature(secret, date, scope_region, SERVICE, to_sign)
+    if not hmac.compare_digest(expected.encode(), envelope.auth.signature.encode()):
+        raise SignatureError(
+            ErrorCode.INVALID_SIGNATURE,
+            f"{_MISMATCH}\n\nThe Canonical String for this request should have been\n"
+            f"'{canonical}'\n\nThe String-to-Sign should have been\n'{to_sign}'\n",
+        )
+    return Verified(envelope.key_id, scope_region, envelope.signed_at)
+
+
+def admit(
+    headers: Iterable[tuple[str, str]],
+    now: datetime,
+    secret_of: Callable[[str], str | None],
+    region: str | None = None,
+    required_signed: Collection[str] = REQUIRED_SIGNED,
+) -> None:
+    """Everything `verify` checks that needs no body: the Authorization header, the clock
+    skew, the credential scope and that the key exists (SignatureError otherwise). A door
+    calls it before reading a body, so that nobody without a key makes it buffer one."""
+    _secret(_envelope(_header_lists(headers), now, region, required_signed).key_id, secret_of)
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    auth: _Authorization
+    signed_at: datetime
+    timestamp: str
+    key_id: str
+    date: str
+    region: str
+
+
+def _envelope(
+    headers: Mapping[str, list[str]],
+    now: datetime,
+    region: str | None,
+    required_signed: Collection[str],
+) -> _Envelope:
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
-    headers = _header_lists(request.headers)
     raw = headers.get("authorization", [])
     if not raw or not raw[0].strip().startswith("AWS4-"):
         raise SignatureError(
@@ -129,22 +174,16 @@ def verify(
             f"Unsupported AWS 'algorithm': '{auth.algorithm}' (only {ALGORITHM} for now). ",
         )
     key_id, date, scope_region = _check_scope(auth.credential, timestamp, region)
+    return _Envelope(auth, signed_at, timestamp, key_id, date, scope_region)
+
+
+def _secret(key_id: str, secret_of: Callable[[str], str | None]) -> str:
     secret = secret_of(key_id)
     if secret is None:
         raise SignatureError(
             ErrorCode.UNRECOGNIZED_CLIENT, "The security token included in the request is invalid."
         )
-    canonical = canonical_request(request, headers, auth.signed_headers)
-    scope = f"{date}/{scope_region}/{SERVICE}/{TERMINATOR}"
-    to_sign = string_to_sign(timestamp, scope, canonical)
-    expected = signature(secret, date, scope_region, SERVICE, to_sign)
-    if not hmac.compare_digest(expected.encode(), auth.signature.encode()):
-        raise SignatureError(
-            ErrorCode.INVALID_SIGNATURE,
-            f"{_MISMATCH}\n\nThe Canonical String for this request should have been\n"
-            f"'{canonical}'\n\nThe String-to-Sign should have been\n'{to_sign}'\n",
-        )
-    return Verified(key_id, scope_region, signed_at)
+    return secret
 
 
 # --------------------------------------------------------------------------- the signature

@@ -1,16 +1,18 @@
 """The DynamoDB door as a bare ASGI callable: one `POST /` per operation (and `GET /`, a
 health check that needs no credentials, as DynamoDB's).
 
-Per request, in this order: read the body (at most MAX_BODY bytes: 413 beyond), check the
-signature when the group has `auth`, the content type (application/x-amz-json-1.0, or
-application/json), the operation named by `X-Amz-Target`, and the body (a JSON object of
-at most MAX_NESTING levels); then the operation's handler runs. Every answer is JSON with
-DynamoDB's headers (`x-amzn-RequestId`, `x-amz-crc32`, which botocore checks); every
-refusal is DynamoDB's error shape, and changes nothing.
+Per request, in this order: when the group has `auth`, check everything of the signature
+that needs no body (a known key, the scope, the clock skew); read the body (at most MAX_BODY
+bytes: 413 beyond; within BODY_TIMEOUT_S); check the signature, the content type
+(application/x-amz-json-1.0, or application/json), the operation named by `X-Amz-Target`,
+and the body (a JSON object of at most MAX_NESTING levels); then the operation's handler
+runs. Every answer is JSON with DynamoDB's headers (`x-amzn-RequestId`, `x-amz-crc32`,
+which botocore checks); every refusal is DynamoDB's error shape, and changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 import uuid
@@ -34,6 +36,7 @@ DYNAMODB = "DynamoDB_20120810."
 STREAMS = "DynamoDBStreams_20120810."
 CONTENT_TYPES = (b"application/x-amz-json-1.0", b"application/json")
 MAX_BODY = 16 * 1024 * 1024
+BODY_TIMEOUT_S = 30.0  # a body that trickles in slower than this is refused
 # On reads while the region bootstraps (replication.reads_while_bootstrapping: serve), as the
 # gRPC door's trailing metadata.
 BOOTSTRAPPING = (STATE_METADATA.encode(), b"BOOTSTRAPPING")
@@ -79,6 +82,8 @@ class DynamoApp:
         start = time.perf_counter()
         operation = "unknown"
         try:
+            if self.auth is not None:
+                self.auth.admit(_text_headers(scope))  # nobody without a key sends a body
             body = await _read_body(scope, receive)
             if body is None:
                 return  # the client went away
@@ -103,7 +108,7 @@ class DynamoApp:
                 scope["method"],
                 scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0],
                 scope.get("query_string", b"").decode("latin-1"),
-                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
+                _text_headers(scope),
                 raw,
             )
         if scope["method"] != "POST" or scope["path"] != "/":
@@ -141,6 +146,10 @@ class DynamoApp:
             )
 
 
+def _text_headers(scope: Scope) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+
+
 def _parse(raw: bytes) -> Body:
     if not raw:
         raise serialization("the request body is empty: expected a JSON object")
@@ -170,6 +179,18 @@ def _depth(value: Any, level: int = 1) -> int:
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes | None:
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            return await _receive_body(scope, receive)
+    except TimeoutError:
+        raise DynamoError(
+            "RequestTimeoutException",
+            f"the request body did not arrive within {BODY_TIMEOUT_S:.0f} s",
+            408,
+        ) from None
+
+
+async def _receive_body(scope: Scope, receive: Receive) -> bytes | None:
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY:
             raise _too_large()

@@ -46,6 +46,15 @@ class SigV4Auth:
         self._keys = keys
         self._region = region
 
+    def admit(self, headers: Iterable[tuple[str, str]]) -> None:
+        """sigv4.SignatureError unless the headers name a known key in this region's scope,
+        signed within the allowed skew: checked before the body is read."""
+        sigv4.admit(headers, datetime.now(UTC), self._secret_of, self._region)
+
+    def _secret_of(self, key_id: str) -> str | None:
+        key = self._keys.key_of(key_id)
+        return None if key is None else key.secret
+
     def caller(
         self, method: str, path: str, query: str, headers: Iterable[tuple[str, str]], body: bytes
     ) -> Caller:

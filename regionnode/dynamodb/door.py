@@ -9,12 +9,14 @@ region's certificate files (re-read at the next handshake after they change).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import socket
 import ssl
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from meridian.daemon.listen import listen_failed
 from regionnode.dynamodb.app import DynamoApp
@@ -22,11 +24,55 @@ from regionnode.dynamodb.app import DynamoApp
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE_S = 75  # idle keep-alive connections; SDKs reuse theirs
+# A request's headers must arrive within this long of its first byte (or of the connection).
+HEADERS_TIMEOUT_S = 10.0
 # Connections and requests in flight at once; beyond, uvicorn answers 503 (SDKs retry).
 MAX_CONCURRENCY = 1000
 # uvicorn logs every request it cannot parse as a warning, and its own shutdown steps: a
 # caller could fill the log with garbage, and the node logs its own start and stop.
 logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
+
+
+class _HeadersDeadline(HttpToolsProtocol):
+    """uvicorn's protocol with a deadline on each request's headers.
+
+    uvicorn holds a connection that never finishes its headers for ever, and every held
+    connection counts towards MAX_CONCURRENCY: without a deadline, anyone who reaches the
+    port could fill it with silent connections and the door would answer 503 to everyone.
+    """
+
+    headers_timeout = HEADERS_TIMEOUT_S
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.headers_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 class ApiDoor:
@@ -46,7 +92,7 @@ class ApiDoor:
         sock = self._bind()
         config = uvicorn.Config(
             self._app,
-            http="httptools",
+            http=_HeadersDeadline,
             ws="none",
             lifespan="off",
             interface="asgi3",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meridian.model import hlc
+from meridian.model import hlc, ttl
 from meridian.pb import node_pb2 as pb
 from regionnode.dynamodb import identifiers as ids
 from regionnode.dynamodb import params as p
@@ -184,7 +184,7 @@ class StreamsApi:
             data["NewImage"] = item_out(record.new_image)
         if record.HasField("old_image"):
             data["OldImage"] = item_out(record.old_image)
-        return {
+        out = {
             "eventID": record.event_id,
             "eventName": EVENT_NAMES[record.event_name],
             "eventVersion": "1.1",
@@ -194,3 +194,12 @@ class StreamsApi:
             "originRegion": record.version.region,
             "originVersion": str(record.version.hlc),
         }
+        identity = ttl.user_identity_json(record)
+        if identity is not None:  # a TTL expiry, here and in the replicated copies; as the
+            # documentation spells it, and as botocore's model does (Type, PrincipalId)
+            out["userIdentity"] = {
+                **identity,
+                "Type": identity["type"],
+                "PrincipalId": identity["principalId"],
+            }
+        return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import json
 import os
 import pathlib
@@ -62,6 +63,40 @@ def e2e_group(
         group="e2e",
         durability=durability,
         api=api,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SecureGroup:
+    """A group file with TLS on every door and access keys required, its certificates made
+    by `meridian certs` and its first key by `meridian keys init`, as `make run` does."""
+
+    config: pathlib.Path
+    ca: pathlib.Path
+    key_id: str
+    secret: str
+
+
+def secure_group(base: pathlib.Path, regions: tuple[str, ...], *, api: bool = False) -> SecureGroup:
+    doc = e2e_group(base, regions, durability="buffered", api=api)
+    certs = base / "certs"
+    doc["tls"] = {
+        "ca": str(certs / "ca.pem"),
+        "operator": {"cert": str(certs / "operator.pem"), "key": str(certs / "operator-key.pem")},
+    }
+    for region in doc["regions"]:
+        name = region["name"]
+        region["tls"] = {"cert": str(certs / f"{name}.pem"), "key": str(certs / f"{name}-key.pem")}
+    doc["auth"] = {"credentials": str(base / "credentials.yaml")}
+    config = harness.write_group(base / "group.yaml", doc)
+    made = run_cli("certs", "--config", config)
+    assert made.returncode == 0, made.stderr
+    assert "wrote" in made.stdout and "note:" not in made.stderr
+    key = run_cli("keys", "init", "--config", config, "--json")
+    assert key.returncode == 0, key.stderr
+    created = json_of(key.stdout)
+    return SecureGroup(
+        config, certs / "ca.pem", created["access_key_id"], created["secret_access_key"]
     )
 
 

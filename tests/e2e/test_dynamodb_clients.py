@@ -23,8 +23,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from meridian.config import load
-from tests.e2e.helpers import MeridianRun, e2e_group, json_of, run_cli
-from tests.harness import wait_until, write_group
+from tests.e2e.helpers import MeridianRun, secure_group
+from tests.harness import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -85,31 +85,15 @@ class Group:
 @pytest.fixture(scope="module")
 def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
     base = tmp_path_factory.mktemp("dynamodb-e2e")
-    doc = e2e_group(base, ("us-east", "eu-west"), durability="buffered", api=True)
-    certs = base / "certs"
-    doc["tls"] = {
-        "ca": str(certs / "ca.pem"),
-        "operator": {"cert": str(certs / "operator.pem"), "key": str(certs / "operator-key.pem")},
-    }
-    for region in doc["regions"]:
-        name = region["name"]
-        region["tls"] = {"cert": str(certs / f"{name}.pem"), "key": str(certs / f"{name}-key.pem")}
-    doc["auth"] = {"credentials": str(base / "credentials.yaml")}
-    config = write_group(base / "group.yaml", doc)
-    assert run_cli("certs", "--config", config).returncode == 0
-    made = run_cli("keys", "init", "--config", config, "--json")
-    assert made.returncode == 0, made.stderr
-    key = json_of(made.stdout)
-    env = {
-        "AWS_ACCESS_KEY_ID": key["access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": key["secret_access_key"],
-    }
+    made = secure_group(base, ("us-east", "eu-west"), api=True)
+    config = made.config
+    env = {"AWS_ACCESS_KEY_ID": made.key_id, "AWS_SECRET_ACCESS_KEY": made.secret}
     loaded = load(config)
     endpoints = {r.name: f"https://{r.api_listen}" for r in loaded.regions}
     run = MeridianRun(config, base / "run.out", base / "logs").start()
     try:
         banner = run.wait_banner()
-        yield Group(run, banner, endpoints, str(certs / "ca.pem"), env)
+        yield Group(run, banner, endpoints, str(made.ca), env)
     finally:
         run.stop()
 

@@ -13,40 +13,21 @@ import pytest
 
 from meridian.cli.supervisor import status_url
 from meridian.config import load
-from tests.e2e.helpers import MeridianRun, e2e_group, json_of, run_cli
-from tests.harness import write_group
+from tests.e2e.helpers import MeridianRun, json_of, run_cli, secure_group
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def secure(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, dict[str, str]]]:
-    doc = e2e_group(tmp_path, ("us-east", "eu-west"), durability="buffered")
-    certs = tmp_path / "certs"
-    doc["tls"] = {
-        "ca": str(certs / "ca.pem"),
-        "operator": {"cert": str(certs / "operator.pem"), "key": str(certs / "operator-key.pem")},
-    }
-    for region in doc["regions"]:
-        name = region["name"]
-        region["tls"] = {"cert": str(certs / f"{name}.pem"), "key": str(certs / f"{name}-key.pem")}
-    doc["auth"] = {"credentials": str(tmp_path / "credentials.yaml")}
-    config = write_group(tmp_path / "group.yaml", doc)
-    made = run_cli("certs", "--config", config)
-    assert made.returncode == 0, made.stderr
-    assert "wrote" in made.stdout and "note:" not in made.stderr
-    key = run_cli("keys", "init", "--config", config, "--json")
-    assert key.returncode == 0, key.stderr
-    created = json_of(key.stdout)
-    env = {
-        "MERIDIAN_ACCESS_KEY_ID": created["access_key_id"],
-        "MERIDIAN_SECRET_ACCESS_KEY": created["secret_access_key"],
-    }
+    made = secure_group(tmp_path, ("us-east", "eu-west"))
+    config = made.config
+    env = {"MERIDIAN_ACCESS_KEY_ID": made.key_id, "MERIDIAN_SECRET_ACCESS_KEY": made.secret}
     run = MeridianRun(config, tmp_path / "run.out", tmp_path / "logs").start()
     try:
         banner = run.wait_banner()
         assert "security: TLS on every door" in banner, banner
-        assert f"export MERIDIAN_ACCESS_KEY_ID={created['access_key_id']}" in banner
+        assert f"export MERIDIAN_ACCESS_KEY_ID={made.key_id}" in banner
         yield config, env
     finally:
         run.stop()

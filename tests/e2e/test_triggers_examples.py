@@ -11,6 +11,7 @@ import json
 import pathlib
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -155,4 +156,30 @@ def test_archive_keeps_removed_items(example: Example) -> None:
     archived = sorted(example.scan("items_archive"), key=lambda a: (a["id"], a["removed_at"]))
     assert [(a["id"], a["n"]) for a in archived] == [("i1", 1), ("i1", 10), ("i3", 3)]
     assert all(a["removed_in"] == "us-east" and a["removed_time"].endswith("Z") for a in archived)
+    assert example.scan("dead_letters") == []
+
+
+def test_ttl_archive_keeps_expired_sessions_only(example: Example) -> None:
+    """A session whose expires_at has passed (a minute before the test's own clock; the node
+    process expires by its wall clock) is expired by the node and archived; a session a
+    client deletes, and one that does not expire, are not."""
+    batch_write(
+        example.node,
+        "sessions",
+        [
+            ("put", {"id": "s1", "user": "ann", "expires_at": int(time.time()) - 60}),
+            ("put", {"id": "s2", "user": "bob"}),
+            ("put", {"id": "s3", "user": "cy"}),
+        ],
+    )
+    batch_write(example.node, "sessions", [("delete", {"id": "s3"})])
+    wait_for(
+        lambda: [s["id"] for s in example.scan("sessions")] == ["s2"],
+        "the node to expire s1",
+        example.logs,
+    )
+    example.settle("sessions", "archive-expired")
+    (archived,) = example.scan("sessions_archive")
+    assert (archived["id"], archived["user"], archived["expired"]) == ("s1", "ann", True)
+    assert archived["removed_in"] == "us-east"
     assert example.scan("dead_letters") == []

@@ -49,6 +49,7 @@ EXPECTED_ROWS = [
     "lag.200.max",
     "apply.rate",
     "convergence",
+    "ttl.sweep_rate",
     "bootstrap.rate",
     "bootstrap.total",
     *(

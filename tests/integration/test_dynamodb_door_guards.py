@@ -8,7 +8,9 @@ import http.client
 import pathlib
 import socket
 import ssl
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from cryptography import x509
 from meridian.security import access, certs
 from meridian.security.keystore import write_keys
 from meridian.security.tls import ServerTlsFiles
+from regionnode.dynamodb import app, door
 from regionnode.dynamodb.app import MAX_BODY
 from tests.integration.dynamodb_support import ServedNode, post, serving_node
 
@@ -258,3 +261,76 @@ def test_client_certificates_when_the_group_asks_for_them(tmp_path: pathlib.Path
             node.client(verify=str(ca)).list_tables()
         with_cert = node.client(verify=str(ca), client_cert=tuple(str(p) for p in operator))
         assert "things" in with_cert.list_tables()["TableNames"]
+
+
+def raw_exchange(endpoint: str, request: bytes, timeout: float = 20) -> tuple[bytes, float]:
+    """Send `request` on a fresh connection; what comes back before the server closes it or
+    answers, and how long that took."""
+    host, port = endpoint.split("//")[1].rsplit(":", 1)
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=timeout) as raw:
+        if request:
+            raw.sendall(request)
+        answer = b""
+        while not _whole(answer):
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer, time.monotonic() - started
+
+
+def _whole(answer: bytes) -> bool:
+    head, found, body = answer.partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in head.lower().split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return True
+
+
+def test_a_connection_that_never_finishes_its_headers_is_closed(
+    served: ServedNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(door._HeadersDeadline, "headers_timeout", 0.5)
+    for partial in (b"", b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Dynamo"):
+        answer, took = raw_exchange(served.endpoint, partial)
+        assert answer == b"" and took < 15, (partial, answer, took)
+    status, _, _ = post(served.endpoint, PUT, ITEM)  # whole requests are still served
+    assert status == 200
+
+
+def test_a_body_that_trickles_in_is_refused(
+    served: ServedNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "BODY_TIMEOUT_S", 0.5)
+    head = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        b"X-Amz-Target: " + PUT.encode() + b"\r\nContent-Length: 100\r\n\r\n{"
+    )
+    answer, _ = raw_exchange(served.endpoint, head)
+    assert answer.startswith(b"HTTP/1.1 408") and b"RequestTimeoutException" in answer
+
+
+def test_without_a_key_no_body_is_read(secured: ServedNode) -> None:
+    """The refusal comes before the body: the server does not wait for 16 MB that never
+    come from a caller it does not know."""
+    head = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        b"X-Amz-Target: " + PUT.encode() + b"\r\nContent-Length: 16000000\r\n\r\n"
+    )
+    answer, _ = raw_exchange(secured.endpoint, head)
+    assert answer.startswith(b"HTTP/1.1 400") and b"MissingAuthenticationToken" in answer
+    unknown = access.generate(access.Permission.READ_WRITE).key_id
+    now = datetime.now(UTC)  # signed now: only the key is wrong
+    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    signed = head.replace(
+        b"Content-Length",
+        f"X-Amz-Date: {stamp}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={unknown}/"
+        f"{day}/us-east/dynamodb/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, "
+        "Signature=00\r\n"
+        "Content-Length".encode(),
+    )
+    answer, _ = raw_exchange(secured.endpoint, signed)
+    assert answer.startswith(b"HTTP/1.1 400") and b"UnrecognizedClientException" in answer

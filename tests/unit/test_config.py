@@ -542,8 +542,9 @@ INVALID: list[tuple[str, Mutation, str]] = [
     ("table-name-missing", drop(*T0, "name"), "tables[0].name: required"),
     (
         "table-unknown-key",
-        put(*T0, "ttl", "1d"),
-        'tables[0]: unknown key "ttl" (expected one of: name, partition_key, sort_key, stream)',
+        put(*T0, "expiry", "1d"),
+        'tables[0]: unknown key "expiry" (expected one of: name, partition_key, sort_key, stream, '
+        "ttl)",
     ),
     (
         "table-duplicate",
@@ -653,7 +654,7 @@ INVALID: list[tuple[str, Mutation, str]] = [
         put("replication", {"batch": 10}),
         'replication: unknown key "batch" (expected one of: batch_size, heartbeat_interval, '
         "max_clock_offset, reads_while_bootstrapping, tombstone_lifetime, "
-        "tombstone_max_lifetime)",
+        "tombstone_max_lifetime, ttl)",
     ),
     (
         "bootstrap-reads",

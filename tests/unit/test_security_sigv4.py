@@ -306,6 +306,27 @@ def test_clock_skew_bounds() -> None:
         verify(request, now=at.replace(tzinfo=None))
 
 
+def test_admission_checks_everything_but_the_body() -> None:
+    """What a door checks before it reads a body: a known key, the scope, the clock."""
+    request = sign(body=b'{"TableName": "t"}')
+    now = signed_at(request)
+
+    def admit(headers: list[tuple[str, str]], at: datetime = now) -> None:
+        sigv4.admit(headers, at, SECRETS.get, "us-east-1")
+
+    admit(header_list(request))  # the body does not matter here
+    refusals = [
+        (header_list(set_header(request, "Authorization", None)), now, MISSING),
+        (header_list(sign(key="MKUNKNOWN")), now, UNRECOGNIZED),
+        (header_list(sign(region="eu-west-1")), now, INVALID),
+        (header_list(request), now + sigv4.MAX_SKEW + timedelta(seconds=1), INVALID),
+    ]
+    for headers, at, code in refusals:
+        with pytest.raises(SignatureError) as refused:
+            admit(headers, at)
+        assert refused.value.code is code
+
+
 def test_signature_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     compared: list[tuple[bytes, bytes]] = []
     real = sigv4.hmac.compare_digest

@@ -8,10 +8,11 @@ import pathlib
 import pytest
 
 from meridian.config import load
-from meridian.model import items
+from meridian.model import items, ttl
 from meridian.pb import node_pb2 as pb
 from triggers import worker
 from triggers.events import key_hash, make_record, payload, source_arn
+from triggers.filters import compile_pattern, matches
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -78,7 +79,31 @@ def test_key_hash_is_stable_whatever_the_attribute_order() -> None:
 def test_example_group_loads_and_its_functions_import(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(REPO))
     config = load(REPO / "examples" / "group.yaml")
-    assert {t.name for t in config.triggers} == {"count-tasks", "index-docs", "archive-removed"}
+    assert {t.name for t in config.triggers} == {
+        "count-tasks",
+        "index-docs",
+        "archive-removed",
+        "archive-expired",
+    }
     for trigger in config.triggers:
         assert trigger.function.kind == "python"
         assert callable(worker.load(trigger.function.target[0]))
+
+
+def test_an_expiry_carries_the_service_identity_that_filters_match() -> None:
+    expiry = stream_record()
+    expiry.event_name = pb.REMOVE
+    expiry.ClearField("new_image")
+    expiry.user_identity.CopyFrom(ttl.service_identity())
+    arn = source_arn("demo", "us-east", "orders", "s1")
+    event = make_record(expiry, "us-east", arn).data
+    assert event["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert "userIdentity" not in make_record(stream_record(), "us-east", arn).data
+    only_expiries = compile_pattern(
+        {"userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}}
+    )
+    assert matches(only_expiries, event)
+    assert not matches(only_expiries, make_record(stream_record(), "us-east", arn).data)
+    no_expiries = compile_pattern({"userIdentity": {"type": [{"exists": False}]}})
+    assert not matches(no_expiries, event)
+    assert matches(no_expiries, make_record(stream_record(), "us-east", arn).data)
