@@ -531,8 +531,7 @@ def from_typed(obj: Any) -> pb.Item:
     item = pb.Item()
     for name, value in _item_object(obj).items():
         _fill_typed(item.attributes[name], name, value, 0)
-    validate_item(item)
-    normalize_item(item)
+    check_item(item)
     return item
 
 
