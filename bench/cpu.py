@@ -9,7 +9,9 @@ is the median over rounds of microseconds per record (or item, or call).
 - replicated apply: a peer's stream records (written by a real origin store through the
   writer) as the node receives them: the ApplyReplicatedRequest decoded from its bytes, the
   record checks (`record_keys`), then the writer (LWW read, stored item, own stream record,
-  commit to RocksDB, buffered). Inserts (new keys), then modifies (the same keys again).
+  commit to RocksDB, buffered). Inserts (new keys), then modifies (the same keys again). Then
+  the target's stream read by a subscription for its own region's records (its replicator's),
+  which finds none: the cost per record of other regions' writes to each such subscription.
 - PutItem: a PutItemRequest decoded, then `ItemOps.put_item`, one commit per put
   (sequential); BatchWriteItem: a request of 1000 puts decoded, then `ItemOps.batch_write`;
   UpdateItem (a condition, SET with arithmetic, ADD) decoded, its expressions compiled (the
@@ -39,11 +41,12 @@ from meridian.pb import node_pb2 as pb
 from regionnode.item_ops import ItemOps, WriteOptions, key_schema
 from regionnode.replicated_apply import ApplyOp, record_keys
 from regionnode.store import Store
+from regionnode.stream import MAX_RECORDS, Streams
 from regionnode.tables import ensure_table
 from regionnode.writer import Writer
 
 BATCH = 1000  # records per ApplyReplicatedRequest, puts per BatchWriteItem
-ORIGIN, TARGET = "b", "a"
+ORIGIN, TARGET = "us-east", "eu-west"
 SPEC = pb.TableSpec(
     name=workload.TABLE,
     partition_key=pb.KeyAttribute(name="pk", type=pb.KEY_TYPE_S),
@@ -141,6 +144,23 @@ async def _apply(target: Node, requests: list[bytes], parts: dict[str, float]) -
     return count
 
 
+async def _scan_stream(node: Node) -> int:
+    """Read the node's whole stream through a subscription for its own region's records, as
+    its replicator does; the stream holds only the peer's records, so none is sent."""
+    streams = Streams(node.store)
+    head = node.table.head
+    request = pb.SubscribeRequest(table=SPEC.name, origin=node.region, max_batch=MAX_RECORDS)
+    subscription = streams.subscribe(request)
+    try:
+        async for batch in subscription:
+            assert not batch.records
+            if batch.scanned_through >= head:
+                return head
+    finally:
+        await subscription.aclose()
+    raise AssertionError("the subscription ended early")
+
+
 async def measure_apply(work: pathlib.Path, rounds: int, per_round: int) -> dict[str, Any]:
     origin, target = Node(work / "origin", ORIGIN), Node(work / "target", TARGET)
     origin.start()
@@ -160,6 +180,7 @@ async def measure_apply(work: pathlib.Path, rounds: int, per_round: int) -> dict
             out[kind] = await _timed(step, rounds)
             records = rounds * per * BATCH
             out[kind]["parts_us"] = {k: round(v / records * 1e6, 2) for k, v in parts.items()}
+        out["subscribe_other_origin"] = await _timed(lambda: _scan_stream(target), rounds)
         return out
     finally:
         await origin.close()
@@ -277,6 +298,9 @@ def print_figures(result: dict[str, Any]) -> None:
         r = result["apply"][kind]
         parts = ", ".join(f"{k} {v:.1f}" for k, v in r["parts_us"].items())
         lines.append((f"replicated apply, {kind} (record)", r["us"], parts))
+    if "apply" in result:
+        us = result["apply"]["subscribe_other_origin"]["us"]
+        lines.append(("own-origin subscription, peer's records (record)", us, ""))
     if "local" in result:
         lines.append(("PutItem, sequential (put)", result["local"]["put_item"]["us"], ""))
         lines.append(("BatchWriteItem, 1000 puts (item)", result["local"]["batch_write"]["us"], ""))

@@ -129,6 +129,9 @@ def _cpu_rows(c: dict | None) -> list[Row]:
                 note=parts,
             )
         )
+    sub = c["apply"]["subscribe_other_origin"]["us"]
+    figure = "in process: own-origin subscription, per record of a peer (none sent)"
+    out.append(Row("cpu.subscribe_other", figure, sub, "us CPU"))
     local = c["local"]
     out.append(Row("cpu.put", "in process: PutItem, per put", local["put_item"]["us"], "us CPU"))
     out.append(
