@@ -30,7 +30,7 @@ import pstats
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from bench import workload
@@ -151,6 +151,7 @@ async def _scan_stream(node: Node) -> int:
     head = node.table.head
     request = pb.SubscribeRequest(table=SPEC.name, origin=node.region, max_batch=MAX_RECORDS)
     subscription = streams.subscribe(request)
+    assert isinstance(subscription, AsyncGenerator)  # closed at the end, not left to the GC
     try:
         async for batch in subscription:
             assert not batch.records
