@@ -142,6 +142,8 @@ def _cpu_rows(c: dict | None) -> list[Row]:
             "us CPU",
         )
     )
+    update = local["update_item"]["us"]
+    out.append(Row("cpu.update", "in process: UpdateItem, per update", update, "us CPU"))
     for name, r in c["conversions"].items():
         out.append(Row(f"cpu.{name}", "in process: " + name.replace("_", " "), r["us"], "us CPU"))
     return out

@@ -19,5 +19,13 @@ def test_every_path_yields_a_positive_cpu_time_per_record(tmp_path: pathlib.Path
     assert result["local"]["put_item"]["us"] > 0
     assert result["local"]["batch_write"]["us"] > 0
     assert all(r["us"] > 0 for r in result["conversions"].values())
+    assert result["apply"]["subscribe_other_origin"]["us"] > 0
     ids = [row.id for row in _cpu_rows(result)]
-    assert ids[:4] == ["cpu.apply_insert", "cpu.apply_modify", "cpu.put", "cpu.batch"]
+    assert ids[:6] == [
+        "cpu.apply_insert",
+        "cpu.apply_modify",
+        "cpu.subscribe_other",
+        "cpu.put",
+        "cpu.batch",
+        "cpu.update",
+    ]
