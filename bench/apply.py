@@ -4,7 +4,8 @@ With every replicator but the source's stopped, N items are preloaded into the s
 with BatchWriteItem (1000 per request). Then one peer's replicator is started and its node's
 checkpoint for the source is polled until it reaches the source's stream head. The sustained
 rate counts from the first applied batch to the end, so process start and handshake (given
-separately) do not dilute it.
+separately) do not dilute it. The same is then measured for one peer with a table in
+attribute merge mode (per-attribute versions merged on apply).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import time
 
 from bench import load, workload
 from bench.cluster import Cluster
-from bench.workload import BULK_TABLE, raw_method
+from bench.workload import BULK_ATTRIBUTE_TABLE, BULK_TABLE, raw_method
 
 BATCH = 1000
 
 
-async def _catch_up(cluster: Cluster, target: str, source: str, head: int, timeout: float) -> dict:
+async def _catch_up(
+    cluster: Cluster, target: str, source: str, head: int, timeout: float, table: str = BULK_TABLE
+) -> dict:
     region = cluster.regions[target]
     assert region.node is not None
     node_cpu = region.node.cpu_seconds()
@@ -39,7 +42,7 @@ async def _catch_up(cluster: Cluster, target: str, source: str, head: int, timeo
     first = (time.monotonic(), 0)  # replaced by the first poll that sees progress
     timeline: list[tuple[float, int]] = []
     while True:
-        ckpts = await cluster.checkpoints(BULK_TABLE)
+        ckpts = await cluster.checkpoints(table)
         position = ckpts.get((target, source), 0)
         now = time.monotonic()
         timeline.append((round(now - spawn, 3), position))
@@ -67,21 +70,37 @@ async def _catch_up(cluster: Cluster, target: str, source: str, head: int, timeo
     }
 
 
+async def _preload(cluster: Cluster, source: str, items: int, table: str) -> tuple[dict, int]:
+    """Write `items` new items into `table` in the source region: (load figures, its head)."""
+    region = cluster.regions[source]
+    assert region.channel is not None and region.node is not None
+    batches = [workload.batch_request(ns, 1, "a", table) for ns in workload.chunks(items, BATCH)]
+    call = raw_method(region.channel, "BatchWriteItem")
+    preload = await load.drain(call, batches, 2, [region.node], per_call=BATCH)
+    return preload, (await cluster.heads(table))[source]
+
+
 async def measure(cluster: Cluster, items: int) -> dict:
     names = list(cluster.regions)
     source, peers = names[0], names[1:]
     for peer in peers:
         cluster.stop_replicator(peer)
-    region = cluster.regions[source]
-    assert region.channel is not None and region.node is not None
-    batches = [
-        workload.batch_request(ns, 1, "a", BULK_TABLE) for ns in workload.chunks(items, BATCH)
-    ]
-    call = raw_method(region.channel, "BatchWriteItem")
-    preload = await load.drain(call, batches, 2, [region.node], per_call=BATCH)
-    head = (await cluster.heads(BULK_TABLE))[source]
+    preload, head = await _preload(cluster, source, items, BULK_TABLE)
     timeout = max(60.0, items / 1000)
     first = await _catch_up(cluster, peers[0], source, head, timeout)
     others = [await _catch_up(cluster, peer, source, head, timeout) for peer in peers[1:]]
     await cluster.wait_streaming()
-    return {"source": source, "preload": preload, "apply": first, "apply_others": others}
+    for peer in peers:
+        cluster.stop_replicator(peer)
+    _, head = await _preload(cluster, source, items, BULK_ATTRIBUTE_TABLE)
+    attribute = await _catch_up(cluster, peers[0], source, head, timeout, BULK_ATTRIBUTE_TABLE)
+    for peer in peers[1:]:
+        await cluster.start_replicator(peer)
+    await cluster.wait_streaming()
+    return {
+        "source": source,
+        "preload": preload,
+        "apply": first,
+        "apply_others": others,
+        "apply_attribute": attribute,
+    }

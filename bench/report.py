@@ -455,6 +455,19 @@ def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
             _cpu_note(r["apply"]["apply"]),
         )
     )
+    merged = r["apply"].get("apply_attribute")
+    if merged is not None:
+        out.append(
+            Row(
+                "apply.rate.attribute",
+                "replicated apply from one peer (backlog), attribute merge mode",
+                merged["records_per_s"],
+                "records/s",
+                ratio=merged["records_per_s"] / applied,
+                ratio_to="item mode",
+                note=_cpu_note(merged),
+            )
+        )
     conv = r["convergence"]
     target_scenario = conv["partition_s"] >= 30 and conv["load"]["offered_per_s"] >= 3000
     out.append(

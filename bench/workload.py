@@ -21,6 +21,7 @@ NODE_SERVICE = "/meridian.client.v1.Client/"
 SORT_KEYS_PER_PARTITION = 10
 TABLE = "orders"
 BULK_TABLE = "bulk"
+BULK_ATTRIBUTE_TABLE = "bulk_attribute"  # the same in attribute merge mode
 
 TABLES = [
     {
@@ -32,6 +33,12 @@ TABLES = [
         "name": BULK_TABLE,
         "partition_key": {"name": "pk", "type": "S"},
         "sort_key": {"name": "sk", "type": "N"},
+    },
+    {
+        "name": BULK_ATTRIBUTE_TABLE,
+        "partition_key": {"name": "pk", "type": "S"},
+        "sort_key": {"name": "sk", "type": "N"},
+        "merge": "attribute",
     },
 ]
 

@@ -73,6 +73,7 @@ class Observation:
     lag_bound_s: float = 2.0
     recovery_bound_s: float = 30.0
     tombstones_collected: bool = False  # the run's tombstone lifetime ends within it
+    merge: str = "item"  # the table's merge mode (attribute: see attribute_values)
 
 
 def ver(value: Any) -> Version | None:
@@ -171,6 +172,9 @@ class Context:
         self.unknown_deletes = {
             key for (key, _), ops in self.unknown.items() if any(o["kind"] == "delete" for o in ops)
         }
+
+    def unknown_ops(self, key: str) -> list[dict[str, Any]]:
+        return [op for (k, _), ops in self.unknown.items() if k == key for op in ops]
 
     def deleted_after(self, key: str, version: Version) -> bool:
         """Whether a delete some client made may have beaten this version of the key."""
@@ -599,6 +603,80 @@ def clean_exits(ctx: Context) -> Check:
     return c
 
 
+def written(op: dict[str, Any]) -> str | None:
+    """The attribute an operation gives its id to (attribute merge mode), if any."""
+    if op["kind"] in ("put", "cput"):
+        return "v"
+    if op["kind"] == "update":
+        return f"u_{op['region']}"
+    return None
+
+
+def attribute_values(ctx: Context) -> Check:
+    """Attribute merge mode: in every region, each attribute holds the value of the
+    acknowledged write of it with the highest version, unless the item's last put or delete
+    (highest version) is newer; operations of unknown outcome may have done either."""
+    c = Check(
+        "attribute_values",
+        "2, 3 (per attribute)",
+        "every attribute holds its newest acknowledged value written since the item's "
+        "last put or delete, in every region",
+    )
+    lost: set[str] = set()
+    resurrected: set[str] = set()
+    unknown = {op["id"]: op for ops in ctx.unknown.values() for op in ops}
+    for region, state in ctx.obs.states.items():
+        for key in sorted({*state, *(op["key"] for op in ctx.acked)}):
+            entry = state.get(key) or {}
+            shown = {} if entry.get("tombstone") else entry.get("attrs", {})
+            expected = expected_attributes(ctx, key)
+            for name in sorted(set(shown) - set(expected)):
+                c.fail(f"{region}: key {key!r}.{name} was written by no operation")
+            for name, (want, why) in expected.items():
+                got = shown.get(name)
+                if got == want:
+                    continue
+                maybe = unknown.get(got) if got is not None else None
+                if maybe is not None and maybe["key"] == key and written(maybe) == name:
+                    continue  # an unknown write of this attribute may be the newest
+                if got is None and any(
+                    op["key"] == key and op["kind"] != "update" for op in unknown.values()
+                ):
+                    continue  # an unknown put or delete may have replaced the item
+                if got in ctx.failed_ids:
+                    c.fail(f"{region}: key {key!r}.{name} holds {got!r}, a write that FAILED")
+                elif want is not None:
+                    lost.add(want)
+                    c.fail(f"LOST in {region}: key {key!r}.{name} holds {got!r}, not {want!r}")
+                else:
+                    resurrected.add(key)
+                    c.fail(f"RESURRECTED in {region}: key {key!r}.{name} holds {got!r} ({why})")
+    c.stats.update(lost=len(lost), resurrected=len(resurrected))
+    return c
+
+
+def expected_attributes(ctx: Context, key: str) -> dict[str, tuple[str | None, str]]:
+    """Attribute -> (the value every region must show, or None for none; why)."""
+    ops = [op for op in ctx.acked if op["key"] == key]
+    replaced = max((op["version"] for op in ops if op["kind"] != "update"), default=None)
+    newest: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        name = written(op)
+        if name is not None and (name not in newest or op["version"] > newest[name]["version"]):
+            newest[name] = op
+    names = {name for op in ctx.unknown_ops(key) if (name := written(op))} | set(newest)
+    out: dict[str, tuple[str | None, str]] = {}
+    for name in names:
+        best = newest.get(name)
+        if best is None:
+            out[name] = (None, "no acknowledged write of it")
+        elif replaced is not None and best["version"] < replaced:
+            out[name] = (None, f"{best['id']} is older than a put or delete at {show(replaced)}")
+        else:
+            out[name] = (best["id"], "")
+    return out
+
+
 CHECKS = (
     convergence,
     acknowledged_writes,
@@ -611,11 +689,28 @@ CHECKS = (
     causality,
     clean_exits,
 )
+# Attribute merge mode: an item's version is the newest of its attributes' and a region's
+# stream may apply an older write of another attribute after a newer one, so the per-item
+# version checks give way to the per-attribute one.
+ATTRIBUTE_CHECKS = (
+    convergence,
+    attribute_values,
+    no_duplicates,
+    lag_recovery,
+    clock_offset,
+    no_gaps,
+    causality,
+    clean_exits,
+)
 
 
 def check(obs: Observation) -> dict[str, Any]:
     ctx = Context(obs)
-    results = {chk.name: chk.result() for chk in (fn(ctx) for fn in CHECKS)}
+    checks = ATTRIBUTE_CHECKS if obs.merge == "attribute" else CHECKS
+    results = {chk.name: chk.result() for chk in (fn(ctx) for fn in checks)}
+    per_attribute = obs.merge == "attribute"
+    losses = results["attribute_values" if per_attribute else "acknowledged_writes"]
+    resurrections = results["attribute_values" if per_attribute else "no_resurrection"]
     ops = ctx.ops
     outcomes = collections.Counter(op["outcome"] for op in ops if op["kind"] in WRITES)
     summary = {
@@ -625,8 +720,8 @@ def check(obs: Observation) -> dict[str, Any]:
         "failed": outcomes.get("failed", 0),
         "unknown": outcomes.get("unknown", 0),
         "reads": sum(1 for op in ops if op["kind"] == "get"),
-        "lost": results["acknowledged_writes"]["lost"],
-        "resurrected": results["no_resurrection"]["resurrected"],
+        "lost": losses["lost"],
+        "resurrected": resurrections["resurrected"],
         "duplicates": results["no_duplicates"]["duplicates"],
         "not_replicated": results["no_gaps"]["not_replicated"],
         "max_lag_s": results["lag_recovery"]["max_lag_s"],

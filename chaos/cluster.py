@@ -63,6 +63,7 @@ class Settings:
     tombstone_lifetime: str = "24h"
     tombstone_max_lifetime: str = "7d"
     tls: bool = True  # TLS on every door and access keys; False: plaintext (insecure: true)
+    merge: str = "item"  # the table's merge mode
 
 
 class Cluster:
@@ -107,6 +108,7 @@ class Cluster:
                     "name": TABLE,
                     "partition_key": {"name": "pk", "type": "S"},
                     "stream": {"view_type": "NEW_AND_OLD_IMAGES", "retention": s.retention},
+                    "merge": s.merge,
                 }
             ],
             group=GROUP,

@@ -33,7 +33,8 @@ async def head(stub: pb_grpc.ClientStub, table: str) -> int:
 
 
 async def state(stub: pb_grpc.ClientStub, table: str) -> dict[str, dict[str, Any]]:
-    """key -> {version, tombstone, hash, v}: versions from DiffKeys, values from Scan."""
+    """key -> {version, tombstone, hash, v, attrs}: versions from DiffKeys, values (and
+    every attribute but the key and padding) from Scan."""
     entries: dict[str, dict[str, Any]] = {}
     start: pb.Item | None = None
     while True:
@@ -63,6 +64,7 @@ async def state(stub: pb_grpc.ClientStub, table: str) -> dict[str, dict[str, Any
                 str(plain["pk"]), {"version": None, "tombstone": False, "hash": None}
             )
             entry["v"] = plain.get("v")
+            entry["attrs"] = {n: v for n, v in plain.items() if n not in ("pk", "pad")}
         if not s.HasField("last_evaluated_key") or not s.items:
             break
         start = s.last_evaluated_key

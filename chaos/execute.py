@@ -85,6 +85,7 @@ class ScenarioRun:
             tombstone_lifetime=sc.tombstone_lifetime,
             tombstone_max_lifetime=sc.tombstone_max_lifetime,
             tls=tls,
+            merge=sc.merge,
         )
         self.cluster = Cluster(self.out, self.settings, self.net)
         # tombstones go during the run (and keep going once it is quiet)
@@ -153,7 +154,7 @@ class ScenarioRun:
             path = str(self.path("samples", r))
             await agent.call("sample", url=url, path=path, interval=SAMPLE_INTERVAL_S)
         for r, agent in self.agents():
-            spec = Spec(region=r, clients=sc.clients, rate=sc.rate, seed=self.seed)
+            spec = Spec(region=r, clients=sc.clients, rate=sc.rate, seed=self.seed, merge=sc.merge)
             history = str(self.path("history", r))
             await agent.call("start", spec=dataclasses.asdict(spec), history=history)
         loop = asyncio.get_running_loop()
@@ -244,6 +245,7 @@ class ScenarioRun:
             lag_bound_s=sc.lag_bound_s,
             recovery_bound_s=sc.recovery_bound_s,
             tombstones_collected=self.collects,
+            merge=sc.merge,
         )
         result = checker.check(obs)
         rep.update(summary=result["summary"], checks=result["checks"])

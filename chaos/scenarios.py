@@ -38,6 +38,7 @@ class Scenario:
     retention: str = "24h"  # of the table's stream
     tombstone_lifetime: str = "24h"
     tombstone_max_lifetime: str = "7d"
+    merge: str = "item"  # the table's merge mode: item or attribute
 
 
 def window(rng: random.Random, sc: Scenario, low: float, high: float) -> tuple[float, float]:
@@ -293,6 +294,14 @@ SCENARIOS = {
         ),
         Scenario("mixed", "four random faults from the other scenarios, overlapping", mixed),
         Scenario(
+            "attribute-merge",
+            "a table in attribute merge mode, one region partitioned (maybe a node killed): "
+            "every attribute ends with the newest value written since the item's last "
+            "put or delete, in every region",
+            partition_one,
+            merge="attribute",
+        ),
+        Scenario(
             "outage-past-lifetime",
             "one-way outage past retention and tombstone lifetime: a region that cannot pull "
             "from another for longer than the stream retention and the maximum tombstone "
@@ -332,4 +341,19 @@ OUTAGE_SHORT = Scenario(
     retention="3s",
     tombstone_lifetime="1s",
     tombstone_max_lifetime="4s",
+)
+
+# The CI variant of attribute-merge (chaos/test_attribute_merge.py): the smoke scenario's
+# faults on a table in attribute merge mode.
+ATTRIBUTE_SHORT = Scenario(
+    "attribute-short",
+    "partition one region for 10 s and kill -9 a node meanwhile, attribute merge mode",
+    smoke,
+    duration_s=16.0,
+    warmup_s=2.0,
+    settle_s=2.0,
+    latency_ms=(5.0, 20.0),
+    clients=2,
+    converge_timeout_s=60.0,
+    merge="attribute",
 )

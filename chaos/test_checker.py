@@ -13,7 +13,9 @@ import json
 import random
 from typing import Any
 
-from chaos.checker import Observation, check
+import pytest
+
+from chaos.checker import Context, Observation, attribute_values, check
 from meridian.model import hlc, lww
 
 HEAL_NS = 10**18
@@ -417,3 +419,108 @@ def test_a_region_that_resynced_may_lack_the_origin_records() -> None:
     final: dict[str, Any] = {d: {"lag": {s: 0.1}, "pending": {s: 0}} for s, d in pairs}
     final["b"]["resyncs"] = {"a": 1.0}
     assert check(sim.observation(final=final))["ok"]
+
+
+# --------------------------------------------------------------------------- attribute mode
+
+
+def _op(op_id: str, kind: str, hlc_: int, outcome: str = "ok") -> dict[str, Any]:
+    region = op_id.split(".")[0]
+    version = None if outcome != "ok" else [hlc_, region]
+    return {
+        "id": op_id,
+        "region": region,
+        "client": 0,
+        "kind": kind,
+        "key": "k",
+        "outcome": outcome,
+        "changed": outcome == "ok",
+        "version": version,
+        "invoke_ns": hlc_,
+        "complete_ns": hlc_ + 1,
+    }
+
+
+def _attribute_violations(history: list[dict[str, Any]], shown: dict[str, Any] | None) -> list:
+    """The attribute_values examples when every region shows `shown` (None: a tombstone)."""
+    entry = {"version": [99, "a"], "tombstone": shown is None, "attrs": shown or {}}
+    obs = Observation(
+        history=history,
+        states={r: {"k": entry} for r in ("a", "b")},
+        streams={"a": [], "b": []},
+        digests={"a": {"digest": "x"}, "b": {"digest": "x"}},
+        merge="attribute",
+    )
+    return attribute_values(Context(obs)).examples
+
+
+PUT = _op("a.0.1", "put", 10)
+ATTRIBUTE_CASES = [
+    (
+        "updates of two regions both survive",
+        [PUT, _op("a.0.2", "update", 20), _op("b.0.3", "update", 21)],
+        {"v": "a.0.1", "u_a": "a.0.2", "u_b": "b.0.3"},
+        "",
+    ),
+    (
+        "a lost update",
+        [PUT, _op("a.0.2", "update", 20), _op("b.0.3", "update", 21)],
+        {"v": "a.0.1", "u_a": "a.0.2"},
+        "LOST",
+    ),
+    (
+        "an older value of the attribute",
+        [PUT, _op("b.0.2", "update", 20), _op("b.0.3", "update", 21)],
+        {"v": "a.0.1", "u_b": "b.0.2"},
+        "LOST",
+    ),
+    (
+        "a value older than a delete",
+        [PUT, _op("b.0.2", "update", 20), _op("a.0.3", "delete", 30)],
+        {"u_b": "b.0.2"},
+        "RESURRECTED",
+    ),
+    (
+        "only what was written after the delete",
+        [PUT, _op("a.0.2", "delete", 20), _op("b.0.3", "update", 30)],
+        {"u_b": "b.0.3"},
+        "",
+    ),
+    (
+        "a put replaces older attributes",
+        [PUT, _op("b.0.2", "update", 20), _op("a.0.3", "put", 30)],
+        {"v": "a.0.3"},
+        "",
+    ),
+    (
+        "an unknown put may have replaced the item",
+        [PUT, _op("b.0.2", "update", 20), _op("a.0.3", "put", 0, "unknown")],
+        {"v": "a.0.3"},
+        "",
+    ),
+    (
+        "an unknown update may be the newest",
+        [PUT, _op("b.0.2", "update", 20), _op("b.0.3", "update", 0, "unknown")],
+        {"v": "a.0.1", "u_b": "b.0.3"},
+        "",
+    ),
+    (
+        "a failed update is visible",
+        [PUT, _op("b.0.2", "update", 0, "failed")],
+        {"v": "a.0.1", "u_b": "b.0.2"},
+        "no operation",
+    ),
+    ("everything deleted", [PUT, _op("a.0.2", "delete", 20)], None, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("history", "shown", "violation"),
+    [pytest.param(h, s, v, id=name) for name, h, s, v in ATTRIBUTE_CASES],
+)
+def test_attribute_values(history: list, shown: dict[str, Any] | None, violation: str) -> None:
+    examples = _attribute_violations(history, shown)
+    if not violation:
+        assert examples == []
+    else:
+        assert examples and all(violation in e for e in examples), examples

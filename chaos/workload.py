@@ -5,7 +5,9 @@ its own node). Each client issues puts, updates, deletes, conditional puts (only
 item does not exist) and reads, on keys shared by all regions (to force last-writer-wins
 conflicts) and keys private to its region. Every write carries a unique value id in
 attribute `v` (`<region>.<client>.<n>`), so a value found later names the operation that
-wrote it.
+wrote it. On a table in attribute merge mode, updates write their id to the attribute
+`u_<region>` instead, so that concurrent updates from different regions touch different
+attributes.
 
 History record (one JSON object per operation):
   id, region, client, kind (put|update|delete|cput|get), key,
@@ -67,6 +69,7 @@ class Spec:
     mix: dict[str, int] = field(
         default_factory=lambda: {"put": 35, "update": 20, "delete": 15, "cput": 5, "get": 25}
     )
+    merge: str = "item"  # the table's merge mode (attribute: updates set their region's own)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Spec:
@@ -82,6 +85,12 @@ def classify(exc: grpc.aio.AioRpcError) -> tuple[str, str]:
     if code == grpc.StatusCode.UNAVAILABLE and any(s in details for s in NOT_SENT):
         return "failed", error
     return "unknown", error
+
+
+def update_attribute(region: str) -> str:
+    """The attribute a region's updates set in attribute merge mode: updates made in
+    different regions touch different attributes, which must all survive."""
+    return f"u_{region}"
 
 
 def version_of(msg: Any) -> list[Any] | None:
@@ -146,6 +155,15 @@ class Client:
                 if kind == "cput":
                     put.condition_expression = "attribute_not_exists(pk)"
                 result = await self.stub.PutItem(put, timeout=s.timeout_s)
+            elif kind == "update" and s.merge == "attribute":
+                update = pb.UpdateItemRequest(
+                    table=s.table,
+                    key=keys,
+                    update_expression="SET #u = :v",
+                    expression_attribute_names={"#u": update_attribute(s.region)},
+                    expression_attribute_values={":v": pb.AttributeValue(s=op_id)},
+                )
+                result = await self.stub.UpdateItem(update, timeout=s.timeout_s)
             elif kind == "update":
                 update = pb.UpdateItemRequest(
                     table=s.table,

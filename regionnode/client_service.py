@@ -325,6 +325,10 @@ def _start(req: pb.QueryRequest | pb.ScanRequest | pb.DiffKeysRequest) -> pb.Ite
 
 
 def _entry_bytes(stored: pb.StoredItem) -> bytes:
-    """What two regions must agree on for a key: version, tombstone flag and value."""
+    """What two regions must agree on for a key: version, tombstone flag, value and (attribute
+    merge mode) the version of each attribute."""
     head = f"{stored.version.hlc}|{stored.version.region}|{int(stored.tombstone)}|".encode()
-    return head + stored.item.SerializeToString(deterministic=True)
+    entry = head + stored.item.SerializeToString(deterministic=True)
+    if stored.HasField("attributes"):
+        entry += b"|" + stored.attributes.SerializeToString(deterministic=True)
+    return entry

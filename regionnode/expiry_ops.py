@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from meridian.model import ttl
 from meridian.pb import node_pb2 as pb
+from regionnode import attribute_writes
 from regionnode.stage import Context, Stage, live, stage_record
 from regionnode.store import Table
 
@@ -68,4 +69,6 @@ def expire(stage: Stage, ctx: Context, table: Table, key: bytes, item: pb.Item) 
     record.keys.CopyFrom(table.schema.key_of(item))
     record.user_identity.CopyFrom(ttl.service_identity())
     record.version.hlc, record.version.region = ctx.clock.now(), ctx.region
+    if attribute_writes.attribute_mode(table):  # an item tombstone, as DeleteItem makes
+        record.attributes.CopyFrom(attribute_writes.deletion(stage.current(key), record.version))
     stage_record(stage, ctx, table, key, record, item)

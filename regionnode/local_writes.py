@@ -18,6 +18,7 @@ from meridian.expressions import ExpressionError, Expressions
 from meridian.model.items import ItemError, check_item, items_equal
 from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ConditionFailed, TransactionCanceled
+from regionnode import attribute_writes
 from regionnode.stage import Context, Stage, live, stage_record
 from regionnode.store import Table
 
@@ -73,6 +74,7 @@ class Plan:
     new: pb.Item | None
     changed: bool
     attributes: pb.Item | None = None
+    replace: bool = True  # a put or delete; an update changes only some attributes
 
 
 class Planned(Protocol):
@@ -148,7 +150,8 @@ class UpdateOp:
             pb.UPDATED_OLD: updated_old,
             pb.UPDATED_NEW: updated_new,
         }
-        return Plan(self.target, stored, old, new, changed, returns.get(self.return_values))
+        returned = returns.get(self.return_values)
+        return Plan(self.target, stored, old, new, changed, returned, replace=False)
 
     def apply(self, stage: Stage, ctx: Context) -> pb.WriteResult:
         return commit(stage, ctx, self.plan(stage))
@@ -219,7 +222,9 @@ def commit(stage: Stage, ctx: Context, plan: Plan) -> pb.WriteResult:
     """Stage what a plan decided (nothing when it changes nothing); the write's result."""
     if plan.changed:
         target = plan.target
-        version = write_local(stage, ctx, target.table, target.key, target.keys, plan.new, plan.old)
+        version = write_local(
+            stage, ctx, target.table, target.key, target.keys, plan.new, plan.old, plan.replace
+        )
         result = pb.WriteResult(changed=True, version=version)
     else:
         result = pb.WriteResult(changed=False)
@@ -238,8 +243,11 @@ def write_local(
     keys: pb.Item,
     new: pb.Item | None,
     old: pb.Item | None,
+    replace: bool = True,
 ) -> pb.Version:
     """Stamp a new version and stage the item (or tombstone) with its stream record."""
+    if attribute_writes.attribute_mode(table):
+        return attribute_writes.write_local(stage, ctx, table, key, keys, new, old, replace)
     record = pb.StreamRecord(event_name=pb.REMOVE if new is None else pb.INSERT)
     record.keys.CopyFrom(keys)
     if new is not None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meridian.model import lww, schema, ttl
+from meridian.model import attribute_merge, lww, schema, ttl
 from meridian.model.items import ItemError, validate_item
 from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ResyncNeeded
+from regionnode import attribute_writes
 from regionnode.stage import Context, Stage, live, stage_record
 from regionnode.store import Table, checkpoint_key
 
@@ -108,6 +109,9 @@ def apply_record(
     now: int,
 ) -> None:
     """Decide one record against what is stored; stage it when it wins."""
+    if attribute_writes.attribute_mode(table):
+        attribute_writes.apply_merged(stage, ctx, table, record, key, response, now)
+        return
     stored = stage.current(key)
     incoming = (record.version.hlc, record.version.region)
     current = (stored.version.hlc, stored.version.region) if stored is not None else None
@@ -186,6 +190,9 @@ def _record_key(sch: schema.Schema, record: pb.StreamRecord, origin: str, previo
         if not _has_keys(sch, record.new_image, record.keys):
             sch.key_of(record.new_image)  # a missing or mistyped key says so
             raise ItemError("new image does not match the record's keys")
+    if sch.spec.merge == pb.MERGE_MODE_ATTRIBUTE:
+        image = record.new_image if record.event_name != pb.REMOVE else None
+        attribute_merge.check(record.attributes, image, sch.key_names, record.version)
     return key
 
 

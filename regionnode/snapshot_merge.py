@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from meridian.model import collection, lww
+from meridian.model import attribute_merge, collection, lww
 from meridian.model.items import ItemError, check_item
 from meridian.pb import node_pb2 as pb
+from regionnode import attribute_writes
 from regionnode.removal import Removal, held
 from regionnode.replicated_apply import MAX_REPLICATED_HLC
 from regionnode.stage import Context, Stage
@@ -37,6 +38,9 @@ class SnapshotOp:
         response = pb.ApplySnapshotResponse()
         now = ctx.clock.wall()
         for entry, key in zip(self.entries, self.keys, strict=True):
+            if attribute_writes.attribute_mode(self.table):
+                self._merge_attributes(stage, ctx, entry, key, response, now)
+                continue
             if collection.merge_outcome(entry, stage.current(key)) is not lww.Outcome.APPLY:
                 response.kept += 1
                 continue
@@ -56,6 +60,23 @@ class SnapshotOp:
             stage.bootstrap = self.progress
         stage.empty = False
         return response
+
+    def _merge_attributes(
+        self,
+        stage: Stage,
+        ctx: Context,
+        entry: pb.StoredItem,
+        key: bytes,
+        response: pb.ApplySnapshotResponse,
+        now: int,
+    ) -> None:
+        """Attribute merge mode: merge the entry's state into the stored one."""
+        if not attribute_writes.merge_entry(self.table, entry, stage.current(key), now):
+            response.kept += 1
+            return
+        ctx.clock.observe(entry.version.hlc)
+        stage.put_item(key, entry)
+        response.applied += 1
 
     def _note_absent(self, stage: Stage, ctx: Context, removal: Removal) -> None:
         present = set(self.keys)
@@ -80,6 +101,8 @@ def remove_absent(stage: Stage, ctx: Context, table: Table, removal: Removal, no
         if stored is None or not collection.removable(stored, removal.source, removal.coverage):
             continue
         gone = pb.StoredItem(tombstone=True, written_ms=now, version=stored.version)
+        if attribute_writes.attribute_mode(table):  # every attribute held here is gone
+            gone.attributes.deleted.CopyFrom(stored.version)
         for name in names:
             gone.item.attributes[name].CopyFrom(stored.item.attributes[name])
         stage.put_item(key, gone)
@@ -128,6 +151,9 @@ def entry_key(table: Table, index: int, entry: pb.StoredItem) -> bytes:
         key = table.schema.storage_key(entry.item)
         if not entry.tombstone:
             check_item(entry.item)
+        if attribute_writes.attribute_mode(table):
+            image = None if entry.tombstone else entry.item
+            attribute_merge.check(entry.attributes, image, table.schema.key_names, entry.version)
     except ItemError as exc:
         raise ItemError(f"entries[{index}]: {exc}") from None
     if entry.version.hlc >= MAX_REPLICATED_HLC or not entry.version.region:

@@ -127,9 +127,11 @@ def stage_record(
     key: bytes,
     record: pb.StreamRecord,
     old: pb.Item | None,
+    newest: pb.Version | None = None,
 ) -> None:
     """Stage the item (or tombstone) that `record` writes, with the record made this
-    region's: event name from the local state, local time, the local old image."""
+    region's: event name from the local state, local time, the local old image. In attribute
+    merge mode the item's version is `newest`, of all its attributes (default: the record's)."""
     removed = record.event_name == pb.REMOVE
     if removed:
         record.ClearField("new_image")
@@ -143,7 +145,9 @@ def stage_record(
     record.table, record.view_type = spec.name, spec.view_type
     record.creation_time_ms = ctx.clock.wall()
     stored = pb.StoredItem(tombstone=removed, written_ms=record.creation_time_ms)
-    stored.version.CopyFrom(record.version)
+    stored.version.CopyFrom(newest if newest is not None else record.version)
+    if record.HasField("attributes"):
+        stored.attributes.CopyFrom(record.attributes)
     stored.item.CopyFrom(record.keys if removed else record.new_image)
     stage.put_item(key, stored)
     stage.emit(table, record, ctx.event_prefix)

@@ -35,11 +35,13 @@ def shard_id(table: Table) -> str:
 
 
 def apply_view(record: pb.StreamRecord, view_type: int) -> pb.StreamRecord:
-    """Strip the images that the view type does not show (in place)."""
+    """Strip the images that the view type does not show (in place), and the attribute
+    versions (attribute merge mode) with the new image, whose attributes they name."""
     if view_type in (pb.KEYS_ONLY, pb.NEW_IMAGE):
         record.ClearField("old_image")
     if view_type in (pb.KEYS_ONLY, pb.OLD_IMAGE):
         record.ClearField("new_image")
+        record.ClearField("attributes")
     return record
 
 

@@ -18,6 +18,7 @@ def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:
     schema.validate_spec(spec)
     existing = store.tables.get(spec.name)
     if existing is not None:
+        _check_merge_mode(existing.description.spec, spec)
         if schema.fingerprint(existing.description.spec) != schema.fingerprint(spec):
             raise errors.AlreadyExists(
                 f"table {spec.name!r} exists with {schema.describe(existing.description.spec)}, "
@@ -46,3 +47,17 @@ def ensure_table(store: Store, spec: pb.TableSpec) -> pb.TableDescription:
 
 def _ttl_of(spec: pb.TableSpec) -> tuple[str, bool]:
     return spec.ttl_attribute, spec.ttl_hide_expired
+
+
+MERGE_NAMES = {pb.MERGE_MODE_ITEM: "item", pb.MERGE_MODE_ATTRIBUTE: "attribute"}
+
+
+def _check_merge_mode(existing: pb.TableSpec, wanted: pb.TableSpec) -> None:
+    """A table's merge mode is fixed at creation: its stored items carry the versions of one
+    mode only."""
+    if existing.merge != wanted.merge:
+        raise errors.AlreadyExists(
+            f"table {wanted.name!r} exists with merge mode "
+            f"{MERGE_NAMES.get(existing.merge, existing.merge)}, not "
+            f"{MERGE_NAMES.get(wanted.merge, wanted.merge)} (a table's merge mode never changes)"
+        )

@@ -20,6 +20,9 @@ from meridian.pb import node_pb2 as pb
 KEY_TYPES = {"S": pb.KEY_TYPE_S, "N": pb.KEY_TYPE_N, "B": pb.KEY_TYPE_B}
 
 
+MERGE_MODES = {"item": pb.MERGE_MODE_ITEM, "attribute": pb.MERGE_MODE_ATTRIBUTE}
+
+
 VIEW_TYPES = {
     "KEYS_ONLY": pb.KEYS_ONLY,
     "NEW_IMAGE": pb.NEW_IMAGE,
@@ -42,6 +45,7 @@ class TableConfig:
     view_type: int  # pb.StreamViewType
     retention_seconds: int
     ttl: TableTtl | None = None  # None: the group file leaves time to live as it is
+    merge: int = pb.MERGE_MODE_ITEM  # pb.MergeMode
 
     def to_spec(self) -> pb.TableSpec:
         spec = pb.TableSpec(
@@ -52,6 +56,7 @@ class TableConfig:
             ),
             view_type=cast("pb.StreamViewType", self.view_type),
             retention_seconds=self.retention_seconds,
+            merge=cast("pb.MergeMode", self.merge),
         )
         if self.sort_key is not None:
             spec.sort_key.name = self.sort_key.name
@@ -86,7 +91,10 @@ def _stream(value: Any, path: str) -> tuple[int, int]:
 
 def _table(value: Any, path: str) -> TableConfig:
     fields = mapping_fields(
-        value, path, required=("name", "partition_key"), optional=("sort_key", "stream", "ttl")
+        value,
+        path,
+        required=("name", "partition_key"),
+        optional=("sort_key", "stream", "ttl", "merge"),
     )
     name = name_value(fields["name"], f"{path}.name", 3, 255)
     partition_key = _key_attr(fields["partition_key"], f"{path}.partition_key")
@@ -100,7 +108,8 @@ def _table(value: Any, path: str) -> TableConfig:
             )
     view_type, retention = _stream(fields.get("stream", {}), f"{path}.stream")
     ttl = table_ttl(fields["ttl"], f"{path}.ttl") if "ttl" in fields else None
-    return TableConfig(name, partition_key, sort_key, view_type, retention, ttl)
+    merge = choice_value(fields.get("merge", "item"), f"{path}.merge", MERGE_MODES)
+    return TableConfig(name, partition_key, sort_key, view_type, retention, ttl, MERGE_MODES[merge])
 
 
 def tables_section(value: Any) -> tuple[TableConfig, ...]:

@@ -77,13 +77,22 @@ class Rule:
         age = self.now_ms - tombstone.written_ms
         if age < self.lifetime_ms:
             return KEEP
-        clock_ms = physical_ms(tombstone.version.hlc)
-        lagging = self.lagging(table, clock_ms, tombstone.version.region)
+        lagging = frozenset[str]().union(
+            *(self.lagging(table, physical_ms(v.hlc), v.region) for v in _versions(tombstone))
+        )
         if not lagging:
             return Verdict(True)
         if age >= self.max_lifetime_ms:
             return Verdict(True, forced=True, lagging=lagging)
         return Verdict(False, lagging=lagging)
+
+
+def _versions(tombstone: pb.StoredItem) -> list[pb.Version]:
+    """The writes a tombstone stands for: its version and, in attribute merge mode, the
+    item's deletion and attribute removals (each from its own origin)."""
+    state = tombstone.attributes
+    extra = [state.deleted] if state.HasField("deleted") else []
+    return [tombstone.version, *extra, *state.removed.values()]
 
 
 def clock_text(ms: int) -> str:

@@ -31,14 +31,19 @@ def validate_spec(spec: pb.TableSpec) -> None:
             raise ItemError("sort_key.name: must differ from the partition key")
     if spec.view_type not in pb.StreamViewType.values() or spec.view_type == 0:
         raise ItemError("view_type: expected KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES")
+    if spec.merge not in pb.MergeMode.values():
+        raise ItemError("merge: expected MERGE_MODE_ITEM or MERGE_MODE_ATTRIBUTE")
 
 
 def fingerprint(spec: pb.TableSpec) -> str:
-    """Identifies a key schema: tables replicate only between identical fingerprints."""
+    """Identifies a key schema and merge mode: tables replicate only between identical
+    fingerprints."""
     pk, sk = spec.partition_key, spec.sort_key
     text = f"{spec.name}|{pk.name}:{TYPE_NAMES.get(pk.type, '?')}|"
     if sk.name:
         text += f"{sk.name}:{TYPE_NAMES.get(sk.type, '?')}"
+    if spec.merge == pb.MERGE_MODE_ATTRIBUTE:  # item-mode fingerprints stay as they were
+        text += "|merge=attribute"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

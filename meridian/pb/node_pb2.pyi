@@ -22,6 +22,11 @@ class StreamViewType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OLD_IMAGE: _ClassVar[StreamViewType]
     NEW_AND_OLD_IMAGES: _ClassVar[StreamViewType]
 
+class MergeMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MERGE_MODE_ITEM: _ClassVar[MergeMode]
+    MERGE_MODE_ATTRIBUTE: _ClassVar[MergeMode]
+
 class ReturnValues(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RETURN_VALUES_NONE: _ClassVar[ReturnValues]
@@ -65,6 +70,8 @@ KEYS_ONLY: StreamViewType
 NEW_IMAGE: StreamViewType
 OLD_IMAGE: StreamViewType
 NEW_AND_OLD_IMAGES: StreamViewType
+MERGE_MODE_ITEM: MergeMode
+MERGE_MODE_ATTRIBUTE: MergeMode
 RETURN_VALUES_NONE: ReturnValues
 ALL_OLD: ReturnValues
 ALL_NEW: ReturnValues
@@ -163,16 +170,42 @@ class Version(_message.Message):
     def __init__(self, hlc: _Optional[int] = ..., region: _Optional[str] = ...) -> None: ...
 
 class StoredItem(_message.Message):
-    __slots__ = ("version", "tombstone", "item", "written_ms")
+    __slots__ = ("version", "tombstone", "item", "written_ms", "attributes")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
     ITEM_FIELD_NUMBER: _ClassVar[int]
     WRITTEN_MS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     version: Version
     tombstone: bool
     item: Item
     written_ms: int
-    def __init__(self, version: _Optional[_Union[Version, _Mapping]] = ..., tombstone: _Optional[bool] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., written_ms: _Optional[int] = ...) -> None: ...
+    attributes: AttributeState
+    def __init__(self, version: _Optional[_Union[Version, _Mapping]] = ..., tombstone: _Optional[bool] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., written_ms: _Optional[int] = ..., attributes: _Optional[_Union[AttributeState, _Mapping]] = ...) -> None: ...
+
+class AttributeState(_message.Message):
+    __slots__ = ("clock", "removed", "deleted")
+    class ClockEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Version
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
+    class RemovedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: Version
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
+    CLOCK_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    clock: _containers.MessageMap[str, Version]
+    removed: _containers.MessageMap[str, Version]
+    deleted: Version
+    def __init__(self, clock: _Optional[_Mapping[str, Version]] = ..., removed: _Optional[_Mapping[str, Version]] = ..., deleted: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
 
 class KeyAttribute(_message.Message):
     __slots__ = ("name", "type")
@@ -183,7 +216,7 @@ class KeyAttribute(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[KeyType, str]] = ...) -> None: ...
 
 class TableSpec(_message.Message):
-    __slots__ = ("name", "partition_key", "sort_key", "view_type", "retention_seconds", "ttl_attribute", "ttl_hide_expired")
+    __slots__ = ("name", "partition_key", "sort_key", "view_type", "retention_seconds", "ttl_attribute", "ttl_hide_expired", "merge")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PARTITION_KEY_FIELD_NUMBER: _ClassVar[int]
     SORT_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +224,7 @@ class TableSpec(_message.Message):
     RETENTION_SECONDS_FIELD_NUMBER: _ClassVar[int]
     TTL_ATTRIBUTE_FIELD_NUMBER: _ClassVar[int]
     TTL_HIDE_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    MERGE_FIELD_NUMBER: _ClassVar[int]
     name: str
     partition_key: KeyAttribute
     sort_key: KeyAttribute
@@ -198,7 +232,8 @@ class TableSpec(_message.Message):
     retention_seconds: int
     ttl_attribute: str
     ttl_hide_expired: bool
-    def __init__(self, name: _Optional[str] = ..., partition_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., sort_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., retention_seconds: _Optional[int] = ..., ttl_attribute: _Optional[str] = ..., ttl_hide_expired: _Optional[bool] = ...) -> None: ...
+    merge: MergeMode
+    def __init__(self, name: _Optional[str] = ..., partition_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., sort_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., retention_seconds: _Optional[int] = ..., ttl_attribute: _Optional[str] = ..., ttl_hide_expired: _Optional[bool] = ..., merge: _Optional[_Union[MergeMode, str]] = ...) -> None: ...
 
 class TableDescription(_message.Message):
     __slots__ = ("spec", "approximate_item_count", "stream_id", "created_ms", "schema_fingerprint")
@@ -641,7 +676,7 @@ class TransactGetItemsResponse(_message.Message):
     def __init__(self, responses: _Optional[_Iterable[_Union[GetItemResponse, _Mapping]]] = ...) -> None: ...
 
 class StreamRecord(_message.Message):
-    __slots__ = ("event_id", "event_name", "sequence_number", "creation_time_ms", "keys", "new_image", "old_image", "size_bytes", "version", "table", "view_type", "user_identity")
+    __slots__ = ("event_id", "event_name", "sequence_number", "creation_time_ms", "keys", "new_image", "old_image", "size_bytes", "version", "table", "view_type", "user_identity", "attributes")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -654,6 +689,7 @@ class StreamRecord(_message.Message):
     TABLE_FIELD_NUMBER: _ClassVar[int]
     VIEW_TYPE_FIELD_NUMBER: _ClassVar[int]
     USER_IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     event_name: EventName
     sequence_number: int
@@ -666,7 +702,8 @@ class StreamRecord(_message.Message):
     table: str
     view_type: StreamViewType
     user_identity: UserIdentity
-    def __init__(self, event_id: _Optional[str] = ..., event_name: _Optional[_Union[EventName, str]] = ..., sequence_number: _Optional[int] = ..., creation_time_ms: _Optional[int] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., new_image: _Optional[_Union[Item, _Mapping]] = ..., old_image: _Optional[_Union[Item, _Mapping]] = ..., size_bytes: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., table: _Optional[str] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., user_identity: _Optional[_Union[UserIdentity, _Mapping]] = ...) -> None: ...
+    attributes: AttributeState
+    def __init__(self, event_id: _Optional[str] = ..., event_name: _Optional[_Union[EventName, str]] = ..., sequence_number: _Optional[int] = ..., creation_time_ms: _Optional[int] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., new_image: _Optional[_Union[Item, _Mapping]] = ..., old_image: _Optional[_Union[Item, _Mapping]] = ..., size_bytes: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., table: _Optional[str] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., user_identity: _Optional[_Union[UserIdentity, _Mapping]] = ..., attributes: _Optional[_Union[AttributeState, _Mapping]] = ...) -> None: ...
 
 class UserIdentity(_message.Message):
     __slots__ = ("type", "principal_id")

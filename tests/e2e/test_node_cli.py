@@ -609,6 +609,19 @@ def test_sigterm_exits_0_and_a_changed_key_schema_is_refused(nodes: Nodes) -> No
     assert "sort key sk (S)" in again.log()
 
 
+def test_a_changed_merge_mode_is_refused(nodes: Nodes) -> None:
+    config = nodes.config()
+    node = nodes.node(config)
+    assert node.stop() == 0
+
+    doc = yaml.safe_load(config.read_text())
+    doc["tables"][0]["merge"] = "attribute"
+    write_group(config, doc)
+    again = nodes.node(config, ready=False)
+    assert again.wait_exit() == 3, again.log()
+    assert "table 'orders' exists with merge mode item, not attribute" in again.log()
+
+
 def test_acknowledged_writes_survive_kill_9(nodes: Nodes) -> None:
     node = nodes.node()  # durability: fsync
     channel, node_stub = connect(node.endpoint)

@@ -50,6 +50,7 @@ EXPECTED_ROWS = [
     "lag.200.p99",
     "lag.200.max",
     "apply.rate",
+    "apply.rate.attribute",
     "convergence",
     "ttl.sweep_rate",
     "bootstrap.rate",
@@ -94,6 +95,7 @@ def test_smoke_run_writes_every_figure(tmp_path):
     assert load["received_records"] > 0
     assert load["visible_lag_ms"]["count"] == load["received_records"]
     assert results["apply"]["apply"]["records"] == results["profile"]["apply_items"]
+    assert results["apply"]["apply_attribute"]["records"] == results["profile"]["apply_items"]
     assert results["convergence"]["digest_rounds"] >= 1
     for setup in ("plaintext", "tls"):  # the TLS cost: every record of the low rate delivered
         (load,) = results["tls"]["lag"][setup]["loads"]

@@ -29,6 +29,20 @@ def prog(**origins: int) -> dict[str, dict[str, int]]:
 ALL_PAST = prog(us=PAST, eu=PAST, ap=PAST)
 
 
+def merged_tomb(deleted: tuple[int, str], **removed: tuple[int, str]) -> pb.StoredItem:
+    """An attribute-mode tombstone of our write at T, with the item's deletion and attribute
+    removals at (clock ms, origin)."""
+    stored = tomb()
+    stored.attributes.deleted.hlc = deleted[0] << 16
+    stored.attributes.deleted.region = deleted[1]
+    for name, (ms, origin) in removed.items():
+        stored.attributes.removed[name].hlc, stored.attributes.removed[name].region = (
+            ms << 16,
+            origin,
+        )
+    return stored
+
+
 def rule(own=None, reports=None, peers=("eu", "ap"), max_lifetime_ms=7 * 24 * HOUR) -> Rule:
     return Rule(
         region="us",
@@ -98,6 +112,24 @@ VERDICTS = [
         Verdict(True),
     ),
     ("a region without peers", rule(own={}, reports={}, peers=()), tomb(), Verdict(True)),
+    (
+        "attribute mode: every write it stands for is confirmed",
+        rule(),
+        merged_tomb((T - 5, "eu"), a=(T - 2, "ap")),
+        Verdict(True),
+    ),
+    (
+        "attribute mode: ap has not confirmed eu's deletion",
+        rule(reports={"eu": ALL_PAST, "ap": prog(us=PAST, eu=T - 5)}),
+        merged_tomb((T - 5, "eu")),
+        KEPT_FOR("ap"),
+    ),
+    (
+        "attribute mode: ap has not confirmed eu's removal of an attribute",
+        rule(reports={"eu": ALL_PAST, "ap": prog(us=PAST, eu=T - 2)}),
+        merged_tomb((T - 5, "us"), a=(T - 2, "eu")),
+        KEPT_FOR("ap"),
+    ),
 ]
 
 

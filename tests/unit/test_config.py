@@ -543,8 +543,8 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "table-unknown-key",
         put(*T0, "expiry", "1d"),
-        'tables[0]: unknown key "expiry" (expected one of: name, partition_key, sort_key, stream, '
-        "ttl)",
+        'tables[0]: unknown key "expiry" (expected one of: merge, name, partition_key, sort_key, '
+        "stream, ttl)",
     ),
     (
         "table-duplicate",
@@ -598,6 +598,14 @@ INVALID: list[tuple[str, Mutation, str]] = [
         'tables[0].sort_key.name: must differ from the partition key name "pk"',
     ),
     ("sk-null", put(*T0, "sort_key", None), "tables[0].sort_key: expected a mapping, got null"),
+    (
+        "merge-unknown",
+        put(*T0, "merge", "column"),
+        'tables[0].merge: expected one of item, attribute, got "column"',
+    ),
+    ("merge-bool", put(*T0, "merge", True), "tables[0].merge: expected one of item, attribute"),
+    ("merge-upper", put(*T0, "merge", "ATTRIBUTE"), "tables[0].merge: expected one of item"),
+    ("merge-null", put(*T0, "merge", None), "tables[0].merge: expected one of item, attribute"),
     (
         "stream-unknown-key",
         put(*T0, "stream", {"enabled": True}),
@@ -949,6 +957,7 @@ def test_base_is_valid_and_defaults_are_applied() -> None:
     assert table.sort_key == KeyAttr("sk", pb.KEY_TYPE_S)
     assert table.view_type == pb.NEW_AND_OLD_IMAGES
     assert table.retention_seconds == 86400
+    assert table.merge == pb.MERGE_MODE_ITEM
     us = cfg.region("us-east")
     assert us.node_listen == Address("127.0.0.1", 7101)
     assert us.replicator_listen == Address("127.0.0.1", 7201)
@@ -1132,6 +1141,15 @@ def test_to_spec() -> None:
     assert not no_sort.HasField("sort_key")
 
 
+@pytest.mark.parametrize(
+    ("text", "mode"), [("item", pb.MERGE_MODE_ITEM), ("attribute", pb.MERGE_MODE_ATTRIBUTE)]
+)
+def test_merge_mode_is_read(text: str, mode: int) -> None:
+    table = parse_doc(mutated(put(*T0, "merge", text))).tables[0]
+    assert table.merge == mode
+    assert table.to_spec().merge == mode
+
+
 def test_config_objects_are_frozen() -> None:
     cfg = parse_doc(BASE)
     with pytest.raises(AttributeError):
@@ -1274,6 +1292,7 @@ def test_example_file_mentions_every_key() -> None:
         "stream:",
         "view_type:",
         "retention:",
+        "merge:",
         "replication:",
         "batch_size:",
         "max_clock_offset:",

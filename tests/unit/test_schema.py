@@ -17,12 +17,14 @@ def make_spec(
     sk: tuple[str, int] | None = ("sk", N),
     view_type: int = pb.NEW_AND_OLD_IMAGES,
     retention_seconds: int = 0,
+    merge: int = pb.MERGE_MODE_ITEM,
 ) -> pb.TableSpec:
     spec = pb.TableSpec(
         name=name,
         partition_key=pb.KeyAttribute(name=pk[0], type=pk[1]),
         view_type=view_type,
         retention_seconds=retention_seconds,
+        merge=merge,
     )
     if sk is not None:
         spec.sort_key.CopyFrom(pb.KeyAttribute(name=sk[0], type=sk[1]))
@@ -52,6 +54,7 @@ def make_spec(
         ("same pk and sk name", make_spec(sk=("pk", S)), "sort_key.name: must differ"),
         ("view type missing", make_spec(view_type=0), "view_type: expected KEYS_ONLY"),
         ("view type unknown", make_spec(view_type=17), "view_type"),
+        ("merge mode unknown", make_spec(merge=5), "merge: expected MERGE_MODE_ITEM"),
     ],
 )
 def test_validate_spec_refuses(case: str, spec: pb.TableSpec, message: str) -> None:
@@ -93,6 +96,7 @@ def test_fingerprint_is_stable_for_the_same_key_schema() -> None:
         ("sort key name", make_spec(sk=("ts", N))),
         ("sort key removed", make_spec(sk=None)),
         ("table name", make_spec(name="orders2")),
+        ("merge mode", make_spec(merge=pb.MERGE_MODE_ATTRIBUTE)),
     ],
 )
 def test_fingerprint_changes_with_the_key_schema(case: str, other: pb.TableSpec) -> None:
