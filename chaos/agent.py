@@ -105,7 +105,8 @@ class Agent:
                 "state": await dump.state(self.stub, self.table),
                 "stream": await dump.stream(self.stub, self.table),
             }
-            pathlib.Path(msg["path"]).write_text(json.dumps(data))
+            # default=str: numbers in items (`cnt` of item-mode updates) are Decimals
+            pathlib.Path(msg["path"]).write_text(json.dumps(data, default=str))
             return {"keys": len(data["state"]), "records": len(data["stream"])}
         if cmd == "status":
             return {"links": await self.status(msg["endpoint"])}
