@@ -40,6 +40,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from chaos import dump
 from chaos.workload import Spec, Workload
 from meridian.config import GroupConfig, load
+from meridian.model import render
 from meridian.pb import client_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
@@ -105,8 +106,7 @@ class Agent:
                 "state": await dump.state(self.stub, self.table),
                 "stream": await dump.stream(self.stub, self.table),
             }
-            # default=str: numbers in items (`cnt` of item-mode updates) are Decimals
-            pathlib.Path(msg["path"]).write_text(json.dumps(data, default=str))
+            pathlib.Path(msg["path"]).write_text(render.to_json(data))  # exact numbers
             return {"keys": len(data["state"]), "records": len(data["stream"])}
         if cmd == "status":
             return {"links": await self.status(msg["endpoint"])}
