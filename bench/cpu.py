@@ -1,6 +1,6 @@
 """CPU time per record of the node's hot paths, in one process, without gRPC.
 
-Run: ``.venv/bin/python -m bench.cpu [--rounds N] [--part apply|local|conversions]
+Run: ``.venv/bin/python -m bench.cpu [--rounds N] [--part apply|local|conversions|bootstrap]
 [--profile FILE]`` (a few seconds), or
 ``make bench ARGS="--only cpu"``. Measured with `time.process_time` (CPU of this process,
 every thread), so other processes on a shared machine do not change the figures; each figure
@@ -18,6 +18,7 @@ is the median over rounds of microseconds per record (or item, or call).
   cached template, as every request), then `ItemOps.update_item`, one commit per update.
 - conversions: DynamoDB JSON <-> protobuf item (`from_typed`, `to_typed`), and protobuf
   parse + serialize of an item and of a stream record.
+- bootstrap: each hop of a copy into an empty table, per entry (`bench/cpu_bootstrap.py`).
 """
 
 from __future__ import annotations
@@ -34,15 +35,16 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from bench import workload
+from bench.cpu_bootstrap import measure_bootstrap
 from meridian.expressions import compile_request
-from meridian.model import hlc
+from meridian.model import catalog, hlc
 from meridian.model.items import from_typed, to_typed
+from meridian.model.schema import Schema
 from meridian.pb import node_pb2 as pb
 from regionnode.item_ops import ItemOps, WriteOptions, key_schema
 from regionnode.replicated_apply import ApplyOp, record_keys
-from regionnode.store import Store
+from regionnode.store import Store, Table
 from regionnode.stream import MAX_RECORDS, Streams
-from regionnode.tables import ensure_table
 from regionnode.writer import Writer
 
 BATCH = 1000  # records per ApplyReplicatedRequest, puts per BatchWriteItem
@@ -63,7 +65,7 @@ class Node:
         self.store = Store(path, sync=False)
         spec = pb.TableSpec()
         spec.CopyFrom(SPEC)
-        ensure_table(self.store, spec)
+        self.store.put_table(Table(Schema(spec), catalog.first_entry(spec)))  # a declared table
         self.table = self.store.tables[SPEC.name]
         self.writer = Writer(
             self.store, hlc.HybridClock(0), region, lambda _heads: None, lambda _c: None
@@ -275,7 +277,7 @@ def measure_conversions(rounds: int, calls: int) -> dict[str, Any]:
     }
 
 
-PARTS = ("apply", "local", "conversions")
+PARTS = ("apply", "local", "conversions", "bootstrap")
 
 
 async def measure(
@@ -290,6 +292,8 @@ async def measure(
         out["local"] = await measure_local(work, rounds, puts)
     if "conversions" in parts:
         out["conversions"] = measure_conversions(rounds, calls)
+    if "bootstrap" in parts:
+        out["bootstrap"] = await measure_bootstrap(work, rounds, 4 * per_round, Node)
     return out
 
 
@@ -308,6 +312,9 @@ def print_figures(result: dict[str, Any]) -> None:
         lines.append(("UpdateItem, sequential (update)", result["local"]["update_item"]["us"], ""))
     for name, r in result.get("conversions", {}).items():
         lines.append((name.replace("_", " ") + " (call)", r["us"], ""))
+    for form, r in result.get("bootstrap", {}).items():
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in r["parts_us"].items())
+        lines.append((f"bootstrap copy, {form} (entry)", r["us"], parts))
     width = max(len(name) for name, _, _ in lines)
     for name, us, note in lines:
         print(f"{name:<{width}}  {us:8.2f} us CPU  {note}")

@@ -146,6 +146,10 @@ def _cpu_rows(c: dict | None) -> list[Row]:
     out.append(Row("cpu.update", "in process: UpdateItem, per update", update, "us CPU"))
     for name, r in c["conversions"].items():
         out.append(Row(f"cpu.{name}", "in process: " + name.replace("_", " "), r["us"], "us CPU"))
+    for form, r in c.get("bootstrap", {}).items():  # results from before it was measured lack it
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in r["parts_us"].items())
+        figure = f"in process: bootstrap copy as {form}, per entry (every hop)"
+        out.append(Row(f"cpu.bootstrap_{form}", figure, r["us"], "us CPU", note=parts))
     return out
 
 

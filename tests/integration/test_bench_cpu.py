@@ -20,6 +20,9 @@ def test_every_path_yields_a_positive_cpu_time_per_record(tmp_path: pathlib.Path
     assert result["local"]["batch_write"]["us"] > 0
     assert all(r["us"] > 0 for r in result["conversions"].values())
     assert result["apply"]["subscribe_other_origin"]["us"] > 0
+    for form in ("entries", "stored"):
+        figure = result["bootstrap"][form]
+        assert figure["us"] > 0 and set(figure["parts_us"]) == {"source", "relay", "target"}
     ids = [row.id for row in _cpu_rows(result)]
     assert ids[:6] == [
         "cpu.apply_insert",
