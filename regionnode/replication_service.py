@@ -194,6 +194,8 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
         check_incarnation(table, req.incarnation)
         if req.stored and req.entries:
             raise ItemError("entries: not with stored entries in the same request")
+        if req.keys and not req.stored:
+            raise ItemError("keys: given without stored entries")
         stored = list(req.stored) if req.stored else None
         if stored is not None:
             keys = list(req.keys)

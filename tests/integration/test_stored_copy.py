@@ -87,10 +87,6 @@ def test_stored_bytes_where_items_are_held_are_merged(tmp_path: pathlib.Path) ->
     asyncio.run(scenario())
 
 
-def _wrong_key(store: Store, req: pb.ApplySnapshotRequest) -> None:
-    req.keys[0] = store.tables["orders"].schema.storage_key(entry("z", 1).item)
-
-
 BAD: list[tuple[str, Any, str]] = [
     ("fewer keys", lambda s, r: r.keys.pop(), "keys: 1 keys for 2 stored entries"),
     ("another table", lambda s, r: r.keys.__setitem__(0, b"iother\x00k"), "keys[0]: not a key"),
@@ -98,6 +94,7 @@ BAD: list[tuple[str, Any, str]] = [
     ("not a stored item", lambda s, r: r.stored.__setitem__(1, b"\xff"), "stored[1]: not a"),
     ("no version", lambda s, r: r.stored.__setitem__(0, b""), "stored[0]: implausible version"),
     ("both kinds", lambda s, r: r.entries.add(), "entries: not with stored entries"),
+    ("keys alone", lambda s, r: r.ClearField("stored"), "keys: given without stored entries"),
 ]
 
 
