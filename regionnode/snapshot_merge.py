@@ -1,11 +1,11 @@
 """Entries of a peer's snapshot (bootstrap or resync), merged with last-writer-wins.
-Entries given as stored bytes into a range that holds nothing are stored as they are
-(`stored_copy`): the merge would apply every one of them.
 
-Copy what is newer, keep what is not; no stream records (a copy is not a change). The
-progress (resume point) and any checkpoints to install go in the same batch, so a crash
-resumes exactly where the durable copy ends. With a removal range, keys the source shows
-deleted are noted, and removed when the table's copy is done (`regionnode/removal.py`).
+Copy what is newer, keep what is not; no stream records (a copy is not a change). Entries
+given as stored bytes into a range that holds nothing are stored as they are
+(`stored_copy`): the merge would apply every one of them. The progress (resume point) and
+any checkpoints to install go in the same batch, so a crash resumes exactly where the
+durable copy ends. With a removal range, keys the source shows deleted are noted, and
+removed when the table's copy is done (`regionnode/removal.py`).
 """
 
 from __future__ import annotations
