@@ -18,7 +18,7 @@ from regionnode.store import Store, tombstone_key
 from replicator import bootstrap
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import running_group
-from tests.integration.group import group_yaml
+from tests.integration.group import ORDERS, group_yaml
 from tests.integration.test_bootstrap import converged, fill, three_regions, trim_all
 
 PREFIX = b"iorders\x00"
@@ -83,6 +83,31 @@ def test_stored_bytes_where_items_are_held_are_merged(tmp_path: pathlib.Path) ->
             again = await us.peer.ApplySnapshot(req)
             assert (again.applied, again.kept) == (0, 3)
             assert held(store) == before
+
+    asyncio.run(scenario())
+
+
+def test_stored_bytes_in_attribute_mode_are_merged_even_into_an_empty_range(
+    tmp_path: pathlib.Path,
+) -> None:
+    """An attribute-mode entry is normalized by its merge: never stored as it came."""
+    table = {**ORDERS, "merge": "attribute"}
+    config = load_doc(group_yaml(tmp_path, ["us", "eu"], tables=[table]), tmp_path / "g.yaml")
+
+    async def scenario() -> None:
+        async with running_group(config, replicate=False) as g:
+            store = g["us"].node.core.store
+            sent = entry("a", 10)
+            for name in ("pk", "sk", "v"):
+                sent.attributes.clock[name].CopyFrom(sent.version)
+            req = request(store, sent)
+            response = await g["us"].peer.ApplySnapshot(req)
+            assert response.applied == 1
+            stored = held(store)[req.keys[0]]
+            assert stored != req.stored[0]  # merged (its written time is this node's)
+            merged = pb.StoredItem.FromString(stored)
+            assert merged.item == sent.item and merged.version == sent.version
+            assert merged.written_ms > 5
 
     asyncio.run(scenario())
 
