@@ -18,6 +18,7 @@ from meridian.wire import errors, peer_token
 from meridian.wire.guard import CallGuard
 
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+ADMIN = frozenset({"CreateTable", "DeleteTable"})  # table administration
 # The caller of the current call: an access key, or None for the region's own processes.
 _caller: contextvars.ContextVar[access.AccessKey | None] = contextvars.ContextVar(
     "meridian_caller", default=None
@@ -48,7 +49,11 @@ def authorize(method: str, table: str | None) -> None:
     key = _caller.get()
     if key is None:
         return
-    operation = access.Operation.WRITE if method in WRITES else access.Operation.READ
+    operation = access.Operation.READ
+    if method in ADMIN:
+        operation = access.Operation.ADMIN
+    elif method in WRITES:
+        operation = access.Operation.WRITE
     try:
         access.authorize(key, operation, table)
     except access.PermissionDenied as exc:

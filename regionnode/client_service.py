@@ -54,6 +54,17 @@ class ClientService(client_pb2_grpc.ClientServicer):
         names = (name for name in self.core.store.tables if may_see(name))
         return pb.ListTablesResponse(tables=sorted(names))
 
+    @rpc
+    async def CreateTable(self, req: pb.CreateTableRequest) -> pb.CreateTableResponse:
+        """A table in every region (the group-wide catalog); ALREADY_EXISTS if there is one."""
+        await self.core.catalog.create(req.spec)
+        return pb.CreateTableResponse(table=self.core.table(req.spec.name).description)
+
+    @rpc
+    async def DeleteTable(self, req: pb.DeleteTableRequest) -> pb.DeleteTableResponse:
+        """Delete a table in every region, with its items and stream."""
+        return pb.DeleteTableResponse(table=await self.core.catalog.delete(req.table))
+
     # ------------------------------------------------------------ item writes
 
     @rpc

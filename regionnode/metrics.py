@@ -41,6 +41,13 @@ class StoreCollector(Collector):
         for peer, h in sorted(self.store.horizons.items()):
             horizon.add_metric([peer], h.horizon_ms / 1000)
         yield horizon
+        aside = GaugeMetricFamily(
+            "meridian_node_tables_set_aside",
+            "Tables whose data this region kept under another name: another region's "
+            "CreateTable of the name with another key schema came first",
+        )
+        aside.add_metric([], len(self.store.set_aside_tables()))
+        yield aside
         size = GaugeMetricFamily("meridian_node_store_bytes", "Estimated store size in bytes")
         size.add_metric([], self.store.size_bytes())
         yield head

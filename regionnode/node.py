@@ -33,21 +33,23 @@ from meridian.daemon.listen import config_key
 from meridian.daemon.metrics_endpoint import MetricsEndpoint, ReloadingSslContext
 from meridian.daemon.serving import Door, load_credentials, metrics_pair, server_files
 from meridian.daemon.tasks import TaskGroup
+from meridian.model import catalog as model_catalog
 from meridian.model import collection, hlc
 from meridian.pb import client_pb2_grpc, replication_pb2_grpc
 from meridian.pb import node_pb2 as pb
 from meridian.security.access import CredentialsError
 from meridian.security.keystore import KeyStore
 from meridian.security.tls import ReloadingServerCredentials, ServerTlsFiles
-from meridian.wire import errors, peer_token
+from meridian.wire import peer_token
+from regionnode.catalog import Catalog
 from regionnode.client_auth import ClientAuth
 from regionnode.client_service import ClientService
 from regionnode.collection_ops import Collected, CollectOp
 from regionnode.dynamodb.app import DynamoApp
 from regionnode.dynamodb.auth import SigV4Auth
+from regionnode.dynamodb.control import CatalogControl
 from regionnode.dynamodb.door import ApiDoor
 from regionnode.dynamodb.iterators import IteratorSigner
-from regionnode.dynamodb.tables import NoControlPlane
 from regionnode.dynamodb.time_to_live import TimeToLiveDoor
 from regionnode.metrics import NodeMetrics
 from regionnode.replication_service import ReplicationService
@@ -56,7 +58,6 @@ from regionnode.snapshot import clear_snapshots
 from regionnode.store import TOMBSTONES, Store
 from regionnode.stream import Streams
 from regionnode.sweeper import Sweeper
-from regionnode.tables import ensure_table
 from regionnode.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -183,13 +184,6 @@ class Node:
             self._store = Store(s.data_dir, sync=s.sync)
         except Exception as exc:
             raise StartupError(f"cannot open the store in {s.data_dir}: {exc}") from exc
-        for spec in s.tables:
-            try:
-                ensure_table(self.store, spec)
-            except errors.AlreadyExists as exc:
-                raise StartupError(
-                    f"data directory {s.data_dir} does not match the config: {exc}"
-                ) from exc
         clock = hlc.HybridClock(self.store.clock_high_water())
         streams = Streams(self.store)
         conflicts: collections.deque[pb.Conflict] = collections.deque(maxlen=1000)
@@ -201,21 +195,31 @@ class Node:
             conflicts.extend,
             on_batch=self.metrics.commit_operations.observe,
         )
+        members = frozenset((s.region, *s.peers))
+        catalog = Catalog(self.store, writer, streams, s.region, members)
+        try:
+            catalog.seed(s.tables)
+        except model_catalog.Mismatch as exc:
+            raise StartupError(
+                f"data directory {s.data_dir} does not match the config: {exc}"
+            ) from exc
         self.core = Core(
             group=s.group,
             region=s.region,
-            members=frozenset((s.region, *s.peers)),
+            members=members,
             store=self.store,
             writer=writer,
             streams=streams,
             metrics=self.metrics,
             conflicts=conflicts,
+            catalog=catalog,
             max_clock_offset_ms=s.max_clock_offset_ms,
             refuse_bootstrapping_reads=s.refuse_reads_while_bootstrapping,
         )
         self.metrics.watch_store(self.store)
-        await self._serve(self.core, peer_token.load_or_create(s.data_dir))
         self._tasks.spawn("writer", writer.run())
+        await catalog.reconcile_all()
+        await self._serve(self.core, peer_token.load_or_create(s.data_dir))
         self._tasks.spawn("housekeeping", self._housekeeping_loop(streams))
         self.sweeper = Sweeper(self.store, writer, s.ttl, self.metrics)
         self._tasks.spawn("ttl sweeper", self.sweeper.run())
@@ -294,7 +298,9 @@ class Node:
             pair = CertPair(files.cert, files.key)
             tls = ReloadingSslContext(pair, s.api_key, files.client_cas).context
         auth = None if keys is None else SigV4Auth(keys, s.region)
-        app = DynamoApp(core, auth, TimeToLiveDoor(core, NoControlPlane()), IteratorSigner(token))
+        app = DynamoApp(
+            core, auth, TimeToLiveDoor(core, CatalogControl(core)), IteratorSigner(token)
+        )
         self._api_door = ApiDoor(s.api_listen, s.api_key, app, tls)
         self.api_port = await self._api_door.start()
 

@@ -12,17 +12,19 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from meridian.model import catalog as model_catalog
 from meridian.model import hlc, schema
 from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc
+from meridian.wire import errors
 from regionnode import pins
 from regionnode.collection_ops import ProgressOp
 from regionnode.replicated_apply import ApplyOp, record_keys
 from regionnode.rpc import Core, rpc, streaming
 from regionnode.snapshot import stream_snapshot
 from regionnode.snapshot_merge import SnapshotOp, entry_key, snapshot_removal
-from regionnode.tables import ensure_table
+from regionnode.store import Table
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +50,41 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
         for name in sorted(core.store.tables):
             response.tables.append(core.store.tables[name].description)
         response.pins.extend(core.store.pins())
+        response.set_aside.extend(core.catalog.set_aside)
         return response
 
     # ------------------------------------------------------------ tables
 
     @rpc
     async def CreateTable(self, req: pb.CreateTableRequest) -> pb.CreateTableResponse:
-        spec = pb.TableSpec()
-        spec.CopyFrom(req.spec)
-        if not spec.view_type:
-            spec.view_type = pb.NEW_AND_OLD_IMAGES
-        if not spec.retention_seconds:
-            spec.retention_seconds = schema.DEFAULT_RETENTION_S
-        return pb.CreateTableResponse(table=ensure_table(self.core.store, spec))
+        """Create a table group-wide, or accept one that exists with the same key schema."""
+        catalog = self.core.catalog
+        current = catalog.entries.get(req.spec.name)
+        if current is None or current.state == model_catalog.DELETED:
+            return pb.CreateTableResponse(table=await catalog.create(req.spec))
+        if current.schema_fingerprint != schema.fingerprint(req.spec):
+            raise errors.AlreadyExists(
+                f"table {req.spec.name!r} exists with {schema.describe(current.spec)}, "
+                f"not {schema.describe(req.spec)}"
+            )
+        return pb.CreateTableResponse(table=current)
 
     @rpc
     async def DeleteTable(self, req: pb.DeleteTableRequest) -> pb.DeleteTableResponse:
-        table = self.core.table(req.table)
-        self.core.store.drop_table(req.table)
-        return pb.DeleteTableResponse(table=table.description)
+        return pb.DeleteTableResponse(table=await self.core.catalog.delete(req.table))
+
+    @rpc
+    async def GetCatalog(self, req: pb.CatalogRequest) -> pb.Catalog:
+        return self.core.catalog.snapshot()
+
+    @rpc
+    async def MergeCatalog(self, req: pb.MergeCatalogRequest) -> pb.MergeCatalogResponse:
+        if req.source not in self.core.members or req.source == self.core.region:
+            raise ItemError(f"source: must name another region of the group, got {req.source!r}")
+        changed = await self.core.catalog.merge(req.entries)
+        if changed:
+            log.info("catalog entries from %s changed: %s", req.source, ", ".join(changed))
+        return pb.MergeCatalogResponse(changed=changed)
 
     # ------------------------------------------------------------ stream
 
@@ -87,6 +105,7 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
     async def ApplyReplicated(self, req: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:
         core = self.core
         table = core.table(req.table)
+        check_incarnation(table, req.incarnation)
         keys = record_keys(core.region, core.members, table, req)
         op = ApplyOp(
             table,
@@ -172,6 +191,7 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
     async def ApplySnapshot(self, req: pb.ApplySnapshotRequest) -> pb.ApplySnapshotResponse:
         core = self.core
         table = core.table(req.table)
+        check_incarnation(table, req.incarnation)
         keys = [entry_key(table, index, entry) for index, entry in enumerate(req.entries)]
         progress = req.progress if req.HasField("progress") else None
         removal = snapshot_removal(core.region, table, req, keys)
@@ -198,3 +218,13 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
     @rpc
     async def ListConflicts(self, req: pb.ListConflictsRequest) -> pb.ListConflictsResponse:
         return self.core.recent_conflicts(req.limit)
+
+
+def check_incarnation(table: Table, incarnation: str) -> None:
+    """Records of another incarnation of the table (deleted and created again, or created
+    elsewhere with another key schema) never land here: the link starts over instead."""
+    if incarnation and incarnation != model_catalog.incarnation(table.description):
+        raise errors.TableChanged(
+            f"table {table.description.spec.name!r}: records of incarnation {incarnation}, "
+            f"this region holds {model_catalog.incarnation(table.description)}"
+        )

@@ -15,6 +15,7 @@ import grpc
 
 from meridian.pb import node_pb2 as pb
 from meridian.wire import errors
+from regionnode.catalog import Catalog
 from regionnode.client_auth import authorize
 from regionnode.metrics import NodeMetrics
 from regionnode.store import Store, Table
@@ -44,6 +45,7 @@ class Core:
     streams: Streams
     metrics: NodeMetrics
     conflicts: collections.deque[pb.Conflict]  # recent last-writer-wins losses, newest last
+    catalog: Catalog  # the group-wide table catalog: tables come and go through it
     max_clock_offset_ms: int  # the node's own limit for replicated clocks (0: none)
     refuse_bootstrapping_reads: bool = False
 

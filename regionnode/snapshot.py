@@ -15,7 +15,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 
-from meridian.model import hlc
+from meridian.model import catalog, hlc
 from meridian.pb import node_pb2 as pb
 from regionnode import query
 from regionnode.store import Store, Table
@@ -69,6 +69,7 @@ async def stream_snapshot(
             watermarks=watermarks(copy, region, store.node_id, name),
             horizons=[copy.horizons[p] for p in sorted(copy.horizons)],
             entries_estimate=int(copy.db.property_int_value("rocksdb.estimate-num-keys") or 0),
+            incarnation=catalog.incarnation(copy.tables[name].description),
         )
         batch, size = first, req.batch_items or DEFAULT_BATCH
         for _, value in copy.scan_range(low, high):

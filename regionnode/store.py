@@ -4,6 +4,8 @@ Layout of the single key space (raw bytes):
   m:hlc                          clock high-water mark (8 bytes, big-endian)
   m:node_id                      this data directory's identity (uuid, text)
   m:table:<name>                 TableDescription (spec, stream id, creation time)
+  m:catalog:<name>               TableDescription: the group-wide catalog entry (catalog.py)
+  m:aside:<kept as>              SetAsideTable: data kept when another CreateTable won
   m:ckpt:<origin>\\0<table>       Checkpoint: the origin's sequence applied up to
   m:pin:<region>                 PeerPin: the node of a peer region this region links with
   m:peer:<region>                PeerProgress: a peer's checkpoints as it last reported them
@@ -36,6 +38,8 @@ META_BOOTSTRAP = b"m:bootstrap"
 META_PIN = b"m:pin:"
 META_PEER = b"m:peer:"
 META_HORIZON = b"m:horizon:"
+META_CATALOG = b"m:catalog:"
+META_ASIDE = b"m:aside:"
 
 
 def stream_prefix(table: str) -> bytes:
@@ -285,6 +289,20 @@ class Store:
                 batch.delete(checkpoint_key(ckpt.origin, name))
         self.write(batch)
         del self.tables[name]
+
+    def catalog_entries(self) -> dict[str, pb.TableDescription]:
+        entries = (pb.TableDescription.FromString(v) for _, v in self.scan_prefix(META_CATALOG))
+        return {entry.spec.name: entry for entry in entries}
+
+    def put_catalog_entry(self, entry: pb.TableDescription) -> None:
+        """Store a catalog entry, always synced: it is what the region acknowledged."""
+        options = rocksdict.WriteOptions()
+        options.sync = True
+        key = META_CATALOG + entry.spec.name.encode()
+        self.db.put(key, entry.SerializeToString(), options)
+
+    def set_aside_tables(self) -> list[pb.SetAsideTable]:
+        return [pb.SetAsideTable.FromString(v) for _, v in self.scan_prefix(META_ASIDE)]
 
     def trim_stream(self, table: str, below: int) -> None:
         """Delete stream records with sequence numbers below `below`."""

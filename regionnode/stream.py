@@ -80,6 +80,13 @@ class Streams:
             raise NotFound(f"table {name!r} does not exist")
         return table
 
+    def _same_table(self, table: Table) -> None:
+        """End a subscription whose table was deleted or re-created (group-wide catalog):
+        its positions mean nothing in another incarnation."""
+        name = table.description.spec.name
+        if self.store.tables.get(name) is not table:
+            raise NotFound(f"table {name!r} was deleted or re-created")
+
     def notify(self, tables: set[str]) -> None:
         """Wake the readers of these tables (called after each committed batch)."""
         for name in tables:
@@ -167,10 +174,11 @@ class Streams:
         origin = req.origin.encode()  # records without these bytes are skipped unparsed
         sent, unreported = 0.0, False
         while not self.closed:
+            self._same_table(table)
             raw = self.read(table, after, limit)
             if not raw:
                 await self.wait(name, PROGRESS_INTERVAL_S if unreported else None)
-                table = self.table(name)
+                self._same_table(table)
                 if not unreported or table.head > after:
                     continue
             batch = pb.SubscribeBatch()

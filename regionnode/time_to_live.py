@@ -1,9 +1,8 @@
 """Changing a table's time to live: the one place that does (UpdateTimeToLive calls it).
 
-`ttl_change` is the change to a table spec; `set_time_to_live` applies it to this node's
-spec. Until the group-wide table catalog carries the change to every region
-(`core.catalog.update_spec(table, ttl_change(...))`), each region's setting is its own. The
-sweeper indexes the table's existing items for a new attribute at its next pass.
+`ttl_change` is the change to a table spec; `set_time_to_live` applies it through the
+group-wide table catalog (`core.catalog.update_spec`), which carries it to every region. Each
+region's sweeper indexes the table's existing items for a new attribute at its next pass.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from collections.abc import Callable
 
 from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
-from meridian.wire.errors import NotFound
 from regionnode.rpc import Core
 
 
@@ -46,11 +44,8 @@ def ttl_change(attribute: str, enabled: bool) -> Callable[[pb.TableSpec], None]:
 
 
 def set_time_to_live(core: Core, table: str, attribute: str, enabled: bool) -> pb.TableSpec:
-    """Enable time to live on `attribute`, or disable it; the table's new spec."""
-    found = core.store.tables.get(table)
-    if found is None:
-        raise NotFound(f"table {table!r} does not exist")
-    ttl_change(attribute, enabled)(found.description.spec)
-    core.store.put_table(found)
+    """Enable time to live on `attribute`, or disable it, in every region of the group (the
+    table catalog carries the change); the table's new spec."""
+    entry = core.catalog.update_spec(table, ttl_change(attribute, enabled))
     core.store.forget_ttl_index(table)  # re-enabling indexes again what was written meanwhile
-    return found.description.spec
+    return entry.spec

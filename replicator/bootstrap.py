@@ -29,8 +29,8 @@ from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from replicator import progress as reports
-from replicator.handshake import Identity
-from replicator.identity import hello
+from replicator.handshake import Identity, compare_tables
+from replicator.identity import from_hello, hello
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ async def copy_from(
     work.CopyFrom(state)
     applier = _Applier(node, state, on_progress)
     try:
-        for table in sorted(me.tables):
+        for table in await _shared_tables(peer, me, source):
             if table not in work.tables_done:
                 await _copy_table(
                     peer, me, source, table, names[table], work, applier, bootstrap, on_positions
@@ -122,6 +122,14 @@ async def copy_from(
     finally:
         applier.cancel()
     return state
+
+
+async def _shared_tables(peer: rpb_grpc.ReplicatorStub, me: Identity, source: str) -> list[str]:
+    """The tables the source holds as the same incarnation: only those are copied (the
+    others differ, or are not there yet, and the catalog settles them)."""
+    response = await peer.Handshake(hello(me, source), timeout=5)
+    shared, _ = compare_tables(me.tables, from_hello(response).tables, source)
+    return shared
 
 
 async def _copy_table(
@@ -144,7 +152,9 @@ async def _copy_table(
         request.snapshot.exclusive_start_key.CopyFrom(work.resume_after[table])
         rng.after.CopyFrom(work.resume_after[table])
     known = any(w.table == table for w in work.watermarks)
+    incarnation = ""  # the table's in the source's copy: the node refuses another's entries
     async for batch in peer.Snapshot(request):
+        incarnation = batch.incarnation or incarnation
         if batch.watermarks:
             rng.horizons.extend(batch.horizons)
             if not known:  # a resumed copy keeps the first snapshot's positions
@@ -172,6 +182,7 @@ async def _copy_table(
             install=install,
             progress=work if bootstrap else None,
             range=covered,
+            incarnation=incarnation,
         )
         await applier.send(apply, work, table)
 

@@ -1,7 +1,9 @@
 """Membership and schema guards, checked before any data moves. Pure functions.
 
-Each side describes itself (group, region, node identity, tables with key-schema
-fingerprints); the other side refuses with an explicit reason when they cannot replicate.
+Each side describes itself (group, region, node identity, its tables with their
+incarnations); the other side refuses with an explicit reason when they cannot replicate.
+Tables are compared one by one: a table that differs is left out of the link and reported,
+the others flow; a table that one side lacks is not an error (the catalog converges it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ class Identity:
     group: str
     region: str
     node_id: str
-    tables: Mapping[str, str]  # table name -> key-schema fingerprint
+    tables: Mapping[str, str]  # table name -> incarnation ([generation:]key-schema fingerprint)
 
 
 class Refused(HandshakeRefused):
@@ -27,7 +29,7 @@ class Refused(HandshakeRefused):
 def check_peer(
     me: Identity, peer: Identity, members: Iterable[str], expected_region: str | None = None
 ) -> None:
-    """Refuse a peer of another group, an unknown or duplicate region, or other tables."""
+    """Refuse a peer of another group, or an unknown or duplicate region."""
     if peer.group != me.group:
         raise Refused(f"peer belongs to group {peer.group!r}, this is group {me.group!r}")
     if expected_region is not None and peer.region != expected_region:
@@ -41,20 +43,23 @@ def check_peer(
         )
     if peer.region not in set(members):
         raise Refused(f"region {peer.region!r} is not a member of group {me.group!r}")
-    check_tables(me.tables, peer.tables, peer.region)
 
 
-def check_tables(mine: Mapping[str, str], theirs: Mapping[str, str], peer_region: str) -> None:
-    missing = sorted(set(mine) ^ set(theirs))
-    if missing:
-        where = "here" if missing[0] not in mine else f"in {peer_region}"
-        raise Refused(f"table {missing[0]!r} is missing {where}; replicated tables must match")
-    for name in sorted(mine):
-        if mine[name] != theirs[name]:
-            raise Refused(
-                f"table {name!r} has a different key schema in {peer_region} "
-                f"(fingerprint {theirs[name]} vs {mine[name]})"
+def compare_tables(
+    mine: Mapping[str, str], theirs: Mapping[str, str], peer_region: str
+) -> tuple[list[str], dict[str, str]]:
+    """The tables both sides hold as the same incarnation (they replicate), and those held
+    as different ones, with why (they are left out of the link until the catalog settles)."""
+    shared, excluded = [], {}
+    for name in sorted(set(mine) & set(theirs)):
+        if mine[name] == theirs[name]:
+            shared.append(name)
+        else:
+            excluded[name] = (
+                f"table {name!r} differs in {peer_region} (incarnation {theirs[name]}, "
+                f"here {mine[name]}: [generation:]key-schema fingerprint)"
             )
+    return shared, excluded
 
 
 def check_pin(me: str, peer: str, pinned: str, offered: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from meridian.model.catalog import incarnation
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
@@ -10,7 +11,7 @@ from replicator.handshake import Identity
 
 async def local_identity(node: pb_grpc.ReplicationStub, timeout: float = 5.0) -> Identity:
     info: pb.NodeInfoResponse = await node.NodeInfo(pb.NodeInfoRequest(), timeout=timeout)
-    tables = {t.spec.name: t.schema_fingerprint for t in info.tables}
+    tables = {t.spec.name: incarnation(t) for t in info.tables}
     return Identity(info.group, info.region, info.node_id, tables)
 
 

@@ -109,9 +109,9 @@ async def join(
     """Return once this region is ACTIVE, bootstrapping it first when needed."""
     info = await node.NodeInfo(pb.NodeInfoRequest(), timeout=5)
     state = info.bootstrap
-    table = sorted(me.tables)[0]
     if state.state == "ACTIVE":
         return state
+    table = sorted(me.tables)[0]  # a new region holds its group file's tables
     if not state.state and not peers:
         await mark_active(node, pb.BootstrapState(reason="no peers"), table)
         return state

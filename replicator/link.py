@@ -1,14 +1,17 @@
 """The pulling side of a link: bring one peer region's writes into the local node.
 
-A session: handshake (refuse a peer of another group, a wrong region or other tables), fetch
-the peer's progress report (kept fresh during the session, `replicator/progress.py`), read
-the per-origin checkpoints from the local node, then pull the peer's own-origin records from
-just after them and apply each batch through the node's ApplyReplicated (one stream per
-session, `replicator/applier.py`), which decides last-writer-wins and advances the checkpoint
-in the same WriteBatch. A link whose position is older than the rebuild horizon this region
-holds for the peer resyncs instead of streaming those records. Sessions are retried
-forever with capped, jittered backoff; the checkpoint only moves for durably applied records,
-so a broken session leaves no gap and at most re-sends records that are then dropped.
+A session: handshake (refuse a peer of another group or a wrong region), merge the peer's
+table catalog into the node's (`regionnode/catalog.py`; re-merged every heartbeat, and the
+session starts over when the tables both regions hold change: only those are pulled, a table
+that differs is left out and reported), fetch the peer's progress report (kept fresh during
+the session, `replicator/progress.py`), read the per-origin checkpoints from the local node,
+then pull the peer's own-origin records from just after them and apply each batch through
+the node's ApplyReplicated (one stream per session, `replicator/applier.py`), which decides
+last-writer-wins and advances the checkpoint in the same WriteBatch. A link whose position
+is older than the rebuild horizon this region holds for the peer resyncs instead of
+streaming those records. Sessions are retried forever with capped, jittered backoff; the
+checkpoint only moves for durably applied records, so a broken session leaves no gap and at
+most re-sends records that are then dropped.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
@@ -36,7 +39,7 @@ from meridian.wire.oneline import one_line
 from replicator import progress
 from replicator.applier import Applier
 from replicator.bootstrap import copy_from, new_state
-from replicator.handshake import Identity, Refused, check_peer
+from replicator.handshake import Identity, Refused, check_peer, compare_tables
 from replicator.identity import from_hello, hello, local_identity
 from replicator.metrics import ReplicatorMetrics
 from replicator.pins import Pins
@@ -146,6 +149,11 @@ class Rebuild(Exception):
     """The peer dropped tombstones this region may still lack: resync with removal."""
 
 
+class TablesChanged(Exception):
+    """The tables both regions hold changed (created, deleted or re-created): the session
+    starts over with the new set."""
+
+
 class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
 
@@ -163,6 +171,7 @@ class LinkState:
     reconnects: int = 0
     complete_ms: int = 0  # the target holds every peer write made up to this time
     pending: dict[str, int] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)  # table -> why it is left out
     lag_history: deque[float] = field(default_factory=lambda: deque(maxlen=LAG_HISTORY))
 
 
@@ -244,6 +253,11 @@ class Link:
                 self._set_state("RESYNC_NEEDED", str(exc))
             except Silent as exc:
                 self._set_state("DOWN", str(exc))
+            except TablesChanged as exc:
+                log.info("link %s -> %s: %s; starting over", self.peer, self.region, exc)
+                attempt = 0
+                await asyncio.sleep(backoff.delay(0))
+                continue
             except grpc.aio.AioRpcError as exc:
                 self._on_rpc_error(exc)
             else:
@@ -274,6 +288,12 @@ class Link:
             peer_identity = from_hello(response)
             check_peer(me, peer_identity, self.members, expected_region=self.peer)
             await self.pins.check(self.peer, peer_identity.node_id)
+            me, theirs = await self._sync_catalog(peer, me, peer_identity.tables)
+            me = self._shared(me, theirs)
+            if not me.tables:  # nothing to pull yet: watch the catalogs until that changes
+                self._set_state("STREAMING", "no table in common yet")
+                await self._watch_catalog(peer, me, None)
+                return
             await self._refresh_report(peer, me)
             await self._load_positions(me)
             await self._catch_up(peer, me)
@@ -290,6 +310,7 @@ class Link:
             queue: asyncio.Queue[rpb.PullBatch | Exception | None] = asyncio.Queue(RECEIVE_AHEAD)
             reader = asyncio.ensure_future(_receive(peer.Pull(request), queue))
             reporter = asyncio.ensure_future(self._report_loop(peer, me, queue))
+            watcher = asyncio.ensure_future(self._watch_catalog(peer, me, queue))
             try:
                 idle_s = idle_timeout(self.settings.heartbeat_s)
                 async for batch in _merged(queue, self.settings.batch_size, idle_s):
@@ -299,7 +320,65 @@ class Link:
             finally:
                 reader.cancel()
                 reporter.cancel()
+                watcher.cancel()
                 self._applier.close()
+
+    async def _sync_catalog(
+        self, peer: rpb_grpc.ReplicatorStub, me: Identity, theirs: Mapping[str, str]
+    ) -> tuple[Identity, Mapping[str, str]]:
+        """Merge the peer's table catalog into the node's (which creates, drops or sets
+        aside local tables to match); returns both sides' tables as they are now. A peer of
+        an older version has no catalog: its handshake's tables stand."""
+        hello_msg = rpb.ProgressRequest(hello=hello(me, self.peer))
+        try:
+            catalog = await peer.Catalog(hello_msg, timeout=5)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            return me, theirs
+        merge = pb.MergeCatalogRequest(source=self.peer, entries=catalog.entries)
+        await self.node.MergeCatalog(merge, timeout=30)
+        me = await local_identity(self.node)
+        return me, {t.name: t.fingerprint for t in catalog.tables}
+
+    def _shared(self, me: Identity, theirs: Mapping[str, str]) -> Identity:
+        """This region's identity restricted to the tables that replicate on this link;
+        the tables that differ are reported (LinkStatus.excluded_tables)."""
+        shared, excluded = compare_tables(me.tables, theirs, self.peer)
+        if excluded != self.status.excluded:
+            for reason in excluded.values():
+                log.warning("link %s -> %s: left out: %s", self.peer, self.region, reason)
+        self.status.excluded = excluded
+        for table in set(self.status.pending) - set(shared):
+            del self.status.pending[table]
+        return replace(me, tables={name: me.tables[name] for name in shared})
+
+    async def _watch_catalog(
+        self,
+        peer: rpb_grpc.ReplicatorStub,
+        session: Identity,
+        queue: asyncio.Queue[Any] | None,
+    ) -> None:
+        """Merge the peer's catalog every heartbeat; when the tables this link carries
+        change, end the session (through the batch queue, or by raising) to start over."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            try:
+                me, theirs = await self._sync_catalog(peer, session, session.tables)
+            except grpc.aio.AioRpcError as exc:
+                if _cancelled():
+                    raise asyncio.CancelledError from None
+                log.debug("link %s -> %s: catalog: %s", self.peer, self.region, exc)
+                continue
+            now = self._shared(me, theirs)
+            if now.tables != session.tables:
+                changed = TablesChanged(
+                    f"tables in common: {', '.join(sorted(now.tables)) or 'none'}"
+                )
+                if queue is None:
+                    raise changed
+                await queue.put(changed)
+                return
 
     async def _refresh_report(self, peer: rpb_grpc.ReplicatorStub, me: Identity) -> None:
         """Fetch the peer's progress and store it in the node (tombstone collection). A peer
@@ -439,6 +518,7 @@ class Link:
             records=batch.records,
             source_sequence=batch.scanned_through,
             origin_node_id=batch.source_node_id,
+            incarnation=batch.incarnation,
         )
         result = await self._applier.apply(request)
         if not result.clock_rejected:

@@ -18,7 +18,7 @@ from meridian.security import identity
 from meridian.security.dial import Dialer
 from meridian.wire import errors
 from replicator.bootstrap import copy_from, new_state
-from replicator.handshake import Claims, Refused, check_peer
+from replicator.handshake import Claims, Refused, check_peer, compare_tables
 from replicator.identity import from_hello, hello, local_identity
 from replicator.link import Link
 from replicator.metrics import ReplicatorMetrics
@@ -119,7 +119,11 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         peer, node_id = req.hello.region, req.hello.node_id
         try:
             me = await local_identity(self.node)
-            async for batch in serve_pull(self.node, self.region, me.node_id, req):
+            shared, _ = compare_tables(me.tables, from_hello(req.hello).tables, peer)
+            kept = [p for p in req.positions if p.table in shared]
+            del req.positions[:]
+            req.positions.extend(kept)
+            async for batch in serve_pull(self.node, self.region, me, req):
                 if not self.claims.holds(peer, node_id):
                     replaced = Refused(
                         f"region {peer!r} is no longer pinned to node {node_id} in "
@@ -201,6 +205,18 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             checkpoints=ckpts.checkpoints,
             horizons=ckpts.horizons,
         )
+
+    async def Catalog(
+        self, req: rpb.ProgressRequest, context: grpc.aio.ServicerContext
+    ) -> rpb.PeerCatalog:
+        """This region's table catalog and the tables it holds now, for a peer to merge."""
+        await self._admit(req.hello, context)
+        me = await local_identity(self.node)
+        try:
+            catalog = await self.node.GetCatalog(pb.CatalogRequest(), timeout=5)
+        except grpc.aio.AioRpcError as exc:
+            await errors.forward(context, exc)
+        return rpb.PeerCatalog(entries=catalog.entries, tables=hello(me).tables)
 
     async def Resync(
         self, req: rpb.ResyncRequest, context: grpc.aio.ServicerContext
@@ -291,6 +307,7 @@ async def region_status(
         bootstrap=info.bootstrap,
         pins=info.pins,
         refused_nodes=pins.refused(),
+        set_aside=info.set_aside,
     )
     for table in info.tables:
         stream = await node.DescribeStream(
@@ -312,6 +329,9 @@ async def region_status(
                 error=s.error,
                 reconnects=s.reconnects,
                 lag_history=s.lag_history,
+                excluded_tables=[
+                    rpb.TableMismatch(table=t, reason=r) for t, r in sorted(s.excluded.items())
+                ],
             )
         )
     return response

@@ -19,6 +19,7 @@ from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
+from replicator.handshake import Identity
 
 QUEUE_BATCHES = 8
 
@@ -44,9 +45,12 @@ async def _feed(
 
 
 async def serve_pull(
-    node: pb_grpc.ReplicationStub, region: str, node_id: str, req: rpb.PullRequest
+    node: pb_grpc.ReplicationStub, region: str, me: Identity, req: rpb.PullRequest
 ) -> AsyncIterator[rpb.PullBatch]:
-    """Batches of own-origin records after the requested positions, plus heartbeats."""
+    """Batches of own-origin records after the requested positions, plus heartbeats; each
+    tagged with the table's incarnation here (a subscription ends when the table is deleted
+    or created anew, so no record of another incarnation carries it)."""
+    node_id = me.node_id
     queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_BATCHES)
     positions: dict[str, Position] = {}
     tasks = TaskGroup(f"pull to {req.hello.region}")
@@ -69,7 +73,7 @@ async def serve_pull(
                 item = held if held is not None else await asyncio.wait_for(queue.get(), heartbeat)
             except TimeoutError:
                 for table, position in positions.items():
-                    yield _batch(table, [], position, node_id)
+                    yield _batch(table, [], position, node_id, me.tables.get(table, ""))
                 continue
             if isinstance(item, BaseException):
                 raise item
@@ -86,14 +90,18 @@ async def serve_pull(
                 held = None
             position = positions[table]
             position.scanned = batch.scanned_through
-            yield _batch(table, records, position, node_id)
+            yield _batch(table, records, position, node_id, me.tables.get(table, ""))
     finally:
         with contextlib.suppress(Exception):
             await tasks.cancel_all()
 
 
 def _batch(
-    table: str, records: Iterable[pb.StreamRecord], position: Position, node_id: str
+    table: str,
+    records: Iterable[pb.StreamRecord],
+    position: Position,
+    node_id: str,
+    incarnation: str,
 ) -> rpb.PullBatch:
     return rpb.PullBatch(
         table=table,
@@ -102,4 +110,5 @@ def _batch(
         scanned_through=position.scanned,
         sent_ms=hlc.wall_ms(),
         source_node_id=node_id,
+        incarnation=incarnation,
     )

@@ -26,6 +26,7 @@ from typing import Any
 
 from meridian.cli import credentials
 from meridian.cli import health as health_cli
+from meridian.cli import tables as tables_cli
 from meridian.cli import triggers as triggers_cli
 from meridian.cli.admin import (
     cmd_accept_node,
@@ -361,6 +362,11 @@ COMMANDS: dict[str, Command] = {
         cmd_certs,
     ),
     "keys": Command("access keys for clients (create, init)", add_keys_arguments, None),
+    "table": Command(
+        "the group's tables: list, create or delete (in every region)",
+        lambda parser: tables_cli.add_arguments(parser, _add_target),
+        None,
+    ),
 }
 
 

@@ -58,6 +58,9 @@ def _region_json(name: str, reply: rpb.StatusResponse) -> dict[str, Any]:
             }
             for r in reply.refused_nodes
         ],
+        "set_aside": [
+            {"table": a.table, "kept_as": a.kept_as, "reason": a.reason} for a in reply.set_aside
+        ],
     }
 
 
@@ -73,6 +76,7 @@ def _link_json(link: rpb.LinkStatus) -> dict[str, Any]:
         "clock_rejected": link.clock_rejected,
         "reconnects": link.reconnects,
         "error": one_line(link.error),
+        "excluded_tables": {t.table: t.reason for t in link.excluded_tables},
     }
 
 
@@ -88,6 +92,7 @@ def _unreachable(source: str, target: str, exc: grpc.RpcError) -> dict[str, Any]
         "clock_rejected": None,
         "reconnects": None,
         "error": f"replicator {target} unreachable: {describe(exc)}",
+        "excluded_tables": {},
     }
 
 
@@ -95,7 +100,23 @@ def render(regions: list[dict[str, Any]], rows: list[dict[str, Any]], as_json: b
     if as_json:
         return json.dumps({"regions": regions, "links": rows}, indent=2)
     lines = [_region_line(r) for r in regions]
-    return "\n".join([*lines, "", _links_table(rows)])
+    return "\n".join([*lines, "", _links_table(rows), *_table_lines(regions, rows)])
+
+
+def _table_lines(regions: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[str]:
+    """Tables left out of a link (they differ between its regions) and tables whose data
+    a region set aside (another CreateTable of the name won)."""
+    lines = [
+        f"link {r['source']} -> {r['target']}: {reason}; this table does not replicate on it"
+        for r in rows
+        for reason in r.get("excluded_tables", {}).values()
+    ]
+    lines += [
+        f"{r['region']}: table {a['table']} set aside: {a['reason']}"
+        for r in regions
+        for a in r.get("set_aside", ())
+    ]
+    return ["", *lines] if lines else []
 
 
 def _region_line(r: dict[str, Any]) -> str:
@@ -141,5 +162,10 @@ def problems(regions: list[dict[str, Any]], links: list[dict[str, Any]]) -> list
         f"link {r['source']} -> {r['target']}: {r['state']}"
         for r in links
         if r["state"] not in ("STREAMING", "UNREACHABLE")
+    ]
+    out += [
+        f"link {r['source']} -> {r['target']}: table {table} left out"
+        for r in links
+        for table in r.get("excluded_tables", {})
     ]
     return out

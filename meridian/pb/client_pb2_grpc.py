@@ -129,6 +129,16 @@ class ClientStub:
                 request_serializer=meridian_dot_pb_dot_node__pb2.DiffKeysRequest.SerializeToString,
                 response_deserializer=meridian_dot_pb_dot_node__pb2.DiffKeysResponse.FromString,
                 _registered_method=True)
+        self.CreateTable = channel.unary_unary(
+                '/meridian.client.v1.Client/CreateTable',
+                request_serializer=meridian_dot_pb_dot_node__pb2.CreateTableRequest.SerializeToString,
+                response_deserializer=meridian_dot_pb_dot_node__pb2.CreateTableResponse.FromString,
+                _registered_method=True)
+        self.DeleteTable = channel.unary_unary(
+                '/meridian.client.v1.Client/DeleteTable',
+                request_serializer=meridian_dot_pb_dot_node__pb2.DeleteTableRequest.SerializeToString,
+                response_deserializer=meridian_dot_pb_dot_node__pb2.DeleteTableResponse.FromString,
+                _registered_method=True)
 
 
 class ClientServicer:
@@ -250,6 +260,20 @@ class ClientServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTable(self, request, context):
+        """Tables are global (the group-wide table catalog): created or deleted in every region.
+        Needs a read-write key for every table.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTable(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -347,6 +371,16 @@ def add_ClientServicer_to_server(servicer, server):
                     servicer.DiffKeys,
                     request_deserializer=meridian_dot_pb_dot_node__pb2.DiffKeysRequest.FromString,
                     response_serializer=meridian_dot_pb_dot_node__pb2.DiffKeysResponse.SerializeToString,
+            ),
+            'CreateTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTable,
+                    request_deserializer=meridian_dot_pb_dot_node__pb2.CreateTableRequest.FromString,
+                    response_serializer=meridian_dot_pb_dot_node__pb2.CreateTableResponse.SerializeToString,
+            ),
+            'DeleteTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTable,
+                    request_deserializer=meridian_dot_pb_dot_node__pb2.DeleteTableRequest.FromString,
+                    response_serializer=meridian_dot_pb_dot_node__pb2.DeleteTableResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -862,6 +896,60 @@ class Client:
             '/meridian.client.v1.Client/DiffKeys',
             meridian_dot_pb_dot_node__pb2.DiffKeysRequest.SerializeToString,
             meridian_dot_pb_dot_node__pb2.DiffKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.client.v1.Client/CreateTable',
+            meridian_dot_pb_dot_node__pb2.CreateTableRequest.SerializeToString,
+            meridian_dot_pb_dot_node__pb2.CreateTableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.client.v1.Client/DeleteTable',
+            meridian_dot_pb_dot_node__pb2.DeleteTableRequest.SerializeToString,
+            meridian_dot_pb_dot_node__pb2.DeleteTableResponse.FromString,
             options,
             channel_credentials,
             insecure,

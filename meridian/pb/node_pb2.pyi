@@ -27,6 +27,11 @@ class MergeMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MERGE_MODE_ITEM: _ClassVar[MergeMode]
     MERGE_MODE_ATTRIBUTE: _ClassVar[MergeMode]
 
+class TableState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TABLE_STATE_ACTIVE: _ClassVar[TableState]
+    TABLE_STATE_DELETED: _ClassVar[TableState]
+
 class ReturnValues(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RETURN_VALUES_NONE: _ClassVar[ReturnValues]
@@ -72,6 +77,8 @@ OLD_IMAGE: StreamViewType
 NEW_AND_OLD_IMAGES: StreamViewType
 MERGE_MODE_ITEM: MergeMode
 MERGE_MODE_ATTRIBUTE: MergeMode
+TABLE_STATE_ACTIVE: TableState
+TABLE_STATE_DELETED: TableState
 RETURN_VALUES_NONE: ReturnValues
 ALL_OLD: ReturnValues
 ALL_NEW: ReturnValues
@@ -236,18 +243,73 @@ class TableSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., partition_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., sort_key: _Optional[_Union[KeyAttribute, _Mapping]] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., retention_seconds: _Optional[int] = ..., ttl_attribute: _Optional[str] = ..., ttl_hide_expired: _Optional[bool] = ..., merge: _Optional[_Union[MergeMode, str]] = ...) -> None: ...
 
 class TableDescription(_message.Message):
-    __slots__ = ("spec", "approximate_item_count", "stream_id", "created_ms", "schema_fingerprint")
+    __slots__ = ("spec", "approximate_item_count", "stream_id", "created_ms", "schema_fingerprint", "state", "version", "created", "generation", "tags", "stream_disabled")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SPEC_FIELD_NUMBER: _ClassVar[int]
     APPROXIMATE_ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
     STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_MS_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_DISABLED_FIELD_NUMBER: _ClassVar[int]
     spec: TableSpec
     approximate_item_count: int
     stream_id: str
     created_ms: int
     schema_fingerprint: str
-    def __init__(self, spec: _Optional[_Union[TableSpec, _Mapping]] = ..., approximate_item_count: _Optional[int] = ..., stream_id: _Optional[str] = ..., created_ms: _Optional[int] = ..., schema_fingerprint: _Optional[str] = ...) -> None: ...
+    state: TableState
+    version: Version
+    created: Version
+    generation: int
+    tags: _containers.ScalarMap[str, str]
+    stream_disabled: bool
+    def __init__(self, spec: _Optional[_Union[TableSpec, _Mapping]] = ..., approximate_item_count: _Optional[int] = ..., stream_id: _Optional[str] = ..., created_ms: _Optional[int] = ..., schema_fingerprint: _Optional[str] = ..., state: _Optional[_Union[TableState, str]] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., created: _Optional[_Union[Version, _Mapping]] = ..., generation: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., stream_disabled: _Optional[bool] = ...) -> None: ...
+
+class CatalogRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Catalog(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[TableDescription]
+    def __init__(self, entries: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ...) -> None: ...
+
+class MergeCatalogRequest(_message.Message):
+    __slots__ = ("source", "entries")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    entries: _containers.RepeatedCompositeFieldContainer[TableDescription]
+    def __init__(self, source: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ...) -> None: ...
+
+class MergeCatalogResponse(_message.Message):
+    __slots__ = ("changed",)
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    changed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, changed: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetAsideTable(_message.Message):
+    __slots__ = ("table", "kept_as", "reason", "at_ms")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    KEPT_AS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_MS_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    kept_as: str
+    reason: str
+    at_ms: int
+    def __init__(self, table: _Optional[str] = ..., kept_as: _Optional[str] = ..., reason: _Optional[str] = ..., at_ms: _Optional[int] = ...) -> None: ...
 
 class CreateTableRequest(_message.Message):
     __slots__ = ("spec",)
@@ -802,20 +864,22 @@ class SubscribeBatch(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ...) -> None: ...
 
 class ApplyReplicatedRequest(_message.Message):
-    __slots__ = ("origin", "table", "records", "source_sequence", "origin_node_id", "complete_through_ms")
+    __slots__ = ("origin", "table", "records", "source_sequence", "origin_node_id", "complete_through_ms", "incarnation")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_THROUGH_MS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     origin: str
     table: str
     records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
     source_sequence: int
     origin_node_id: str
     complete_through_ms: int
-    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ...) -> None: ...
+    incarnation: str
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class ApplyReplicatedResponse(_message.Message):
     __slots__ = ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected", "checkpoint", "max_latency_ms")
@@ -904,18 +968,20 @@ class SnapshotRequest(_message.Message):
     def __init__(self, table: _Optional[str] = ..., exclusive_start_key: _Optional[_Union[Item, _Mapping]] = ..., batch_items: _Optional[int] = ...) -> None: ...
 
 class SnapshotBatch(_message.Message):
-    __slots__ = ("entries", "watermarks", "entries_estimate", "done", "horizons")
+    __slots__ = ("entries", "watermarks", "entries_estimate", "done", "horizons", "incarnation")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     WATERMARKS_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     HORIZONS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
     watermarks: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     entries_estimate: int
     done: bool
     horizons: _containers.RepeatedCompositeFieldContainer[RebuildHorizon]
-    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ...) -> None: ...
+    incarnation: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., entries_estimate: _Optional[int] = ..., done: _Optional[bool] = ..., horizons: _Optional[_Iterable[_Union[RebuildHorizon, _Mapping]]] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class BootstrapState(_message.Message):
     __slots__ = ("state", "source", "watermarks", "resume_after", "tables_done", "entries", "bytes", "entries_estimate", "started_ms", "reason")
@@ -949,18 +1015,20 @@ class BootstrapState(_message.Message):
     def __init__(self, state: _Optional[str] = ..., source: _Optional[str] = ..., watermarks: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., resume_after: _Optional[_Mapping[str, Item]] = ..., tables_done: _Optional[_Iterable[str]] = ..., entries: _Optional[int] = ..., bytes: _Optional[int] = ..., entries_estimate: _Optional[int] = ..., started_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ApplySnapshotRequest(_message.Message):
-    __slots__ = ("table", "entries", "progress", "install", "range")
+    __slots__ = ("table", "entries", "progress", "install", "range", "incarnation")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     INSTALL_FIELD_NUMBER: _ClassVar[int]
     RANGE_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     table: str
     entries: _containers.RepeatedCompositeFieldContainer[StoredItem]
     progress: BootstrapState
     install: _containers.RepeatedCompositeFieldContainer[Checkpoint]
     range: SnapshotRange
-    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., range: _Optional[_Union[SnapshotRange, _Mapping]] = ...) -> None: ...
+    incarnation: str
+    def __init__(self, table: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[StoredItem, _Mapping]]] = ..., progress: _Optional[_Union[BootstrapState, _Mapping]] = ..., install: _Optional[_Iterable[_Union[Checkpoint, _Mapping]]] = ..., range: _Optional[_Union[SnapshotRange, _Mapping]] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class SnapshotRange(_message.Message):
     __slots__ = ("source", "session", "after", "to_end", "coverage", "horizons")
@@ -1017,7 +1085,7 @@ class NodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfoResponse(_message.Message):
-    __slots__ = ("group", "region", "node_id", "tables", "hlc", "bootstrap", "has_data", "pins")
+    __slots__ = ("group", "region", "node_id", "tables", "hlc", "bootstrap", "has_data", "pins", "set_aside")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -1026,6 +1094,7 @@ class NodeInfoResponse(_message.Message):
     BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
     HAS_DATA_FIELD_NUMBER: _ClassVar[int]
     PINS_FIELD_NUMBER: _ClassVar[int]
+    SET_ASIDE_FIELD_NUMBER: _ClassVar[int]
     group: str
     region: str
     node_id: str
@@ -1034,7 +1103,8 @@ class NodeInfoResponse(_message.Message):
     bootstrap: BootstrapState
     has_data: bool
     pins: _containers.RepeatedCompositeFieldContainer[PeerPin]
-    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ..., hlc: _Optional[int] = ..., bootstrap: _Optional[_Union[BootstrapState, _Mapping]] = ..., has_data: _Optional[bool] = ..., pins: _Optional[_Iterable[_Union[PeerPin, _Mapping]]] = ...) -> None: ...
+    set_aside: _containers.RepeatedCompositeFieldContainer[SetAsideTable]
+    def __init__(self, group: _Optional[str] = ..., region: _Optional[str] = ..., node_id: _Optional[str] = ..., tables: _Optional[_Iterable[_Union[TableDescription, _Mapping]]] = ..., hlc: _Optional[int] = ..., bootstrap: _Optional[_Union[BootstrapState, _Mapping]] = ..., has_data: _Optional[bool] = ..., pins: _Optional[_Iterable[_Union[PeerPin, _Mapping]]] = ..., set_aside: _Optional[_Iterable[_Union[SetAsideTable, _Mapping]]] = ...) -> None: ...
 
 class PeerPin(_message.Message):
     __slots__ = ("region", "node_id", "pinned_ms", "previous_node_id")

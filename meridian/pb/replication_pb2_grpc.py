@@ -104,6 +104,16 @@ class ReplicationStub:
                 request_serializer=meridian_dot_pb_dot_node__pb2.ListConflictsRequest.SerializeToString,
                 response_deserializer=meridian_dot_pb_dot_node__pb2.ListConflictsResponse.FromString,
                 _registered_method=True)
+        self.GetCatalog = channel.unary_unary(
+                '/meridian.replication.v1.Replication/GetCatalog',
+                request_serializer=meridian_dot_pb_dot_node__pb2.CatalogRequest.SerializeToString,
+                response_deserializer=meridian_dot_pb_dot_node__pb2.Catalog.FromString,
+                _registered_method=True)
+        self.MergeCatalog = channel.unary_unary(
+                '/meridian.replication.v1.Replication/MergeCatalog',
+                request_serializer=meridian_dot_pb_dot_node__pb2.MergeCatalogRequest.SerializeToString,
+                response_deserializer=meridian_dot_pb_dot_node__pb2.MergeCatalogResponse.FromString,
+                _registered_method=True)
 
 
 class ReplicationServicer:
@@ -199,6 +209,20 @@ class ReplicationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCatalog(self, request, context):
+        """The group-wide table catalog as this node holds it, and merging a peer's into it
+        (creating and dropping local tables to match).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeCatalog(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReplicationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -271,6 +295,16 @@ def add_ReplicationServicer_to_server(servicer, server):
                     servicer.ListConflicts,
                     request_deserializer=meridian_dot_pb_dot_node__pb2.ListConflictsRequest.FromString,
                     response_serializer=meridian_dot_pb_dot_node__pb2.ListConflictsResponse.SerializeToString,
+            ),
+            'GetCatalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCatalog,
+                    request_deserializer=meridian_dot_pb_dot_node__pb2.CatalogRequest.FromString,
+                    response_serializer=meridian_dot_pb_dot_node__pb2.Catalog.SerializeToString,
+            ),
+            'MergeCatalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeCatalog,
+                    request_deserializer=meridian_dot_pb_dot_node__pb2.MergeCatalogRequest.FromString,
+                    response_serializer=meridian_dot_pb_dot_node__pb2.MergeCatalogResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -651,6 +685,60 @@ class Replication:
             '/meridian.replication.v1.Replication/ListConflicts',
             meridian_dot_pb_dot_node__pb2.ListConflictsRequest.SerializeToString,
             meridian_dot_pb_dot_node__pb2.ListConflictsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.replication.v1.Replication/GetCatalog',
+            meridian_dot_pb_dot_node__pb2.CatalogRequest.SerializeToString,
+            meridian_dot_pb_dot_node__pb2.Catalog.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.replication.v1.Replication/MergeCatalog',
+            meridian_dot_pb_dot_node__pb2.MergeCatalogRequest.SerializeToString,
+            meridian_dot_pb_dot_node__pb2.MergeCatalogResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -62,20 +62,22 @@ class PullRequest(_message.Message):
     def __init__(self, hello: _Optional[_Union[HandshakeRequest, _Mapping]] = ..., positions: _Optional[_Iterable[_Union[TablePosition, _Mapping]]] = ..., max_batch: _Optional[int] = ..., heartbeat_seconds: _Optional[float] = ...) -> None: ...
 
 class PullBatch(_message.Message):
-    __slots__ = ("table", "records", "head_sequence_number", "scanned_through", "sent_ms", "source_node_id")
+    __slots__ = ("table", "records", "head_sequence_number", "scanned_through", "sent_ms", "source_node_id", "incarnation")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     SCANNED_THROUGH_FIELD_NUMBER: _ClassVar[int]
     SENT_MS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     table: str
     records: _containers.RepeatedCompositeFieldContainer[_node_pb2.StreamRecord]
     head_sequence_number: int
     scanned_through: int
     sent_ms: int
     source_node_id: str
-    def __init__(self, table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_node_pb2.StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., sent_ms: _Optional[int] = ..., source_node_id: _Optional[str] = ...) -> None: ...
+    incarnation: str
+    def __init__(self, table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_node_pb2.StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., sent_ms: _Optional[int] = ..., source_node_id: _Optional[str] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class SnapshotPullRequest(_message.Message):
     __slots__ = ("hello", "snapshot")
@@ -122,7 +124,7 @@ class ResyncProgress(_message.Message):
     def __init__(self, state: _Optional[str] = ..., entries: _Optional[int] = ..., entries_estimate: _Optional[int] = ..., bytes: _Optional[int] = ..., table: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class LinkStatus(_message.Message):
-    __slots__ = ("source", "target", "state", "lag_seconds", "lag_records", "applied", "conflicts", "clock_rejected", "error", "reconnects", "lag_history")
+    __slots__ = ("source", "target", "state", "lag_seconds", "lag_records", "applied", "conflicts", "clock_rejected", "error", "reconnects", "lag_history", "excluded_tables")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +136,7 @@ class LinkStatus(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     RECONNECTS_FIELD_NUMBER: _ClassVar[int]
     LAG_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_TABLES_FIELD_NUMBER: _ClassVar[int]
     source: str
     target: str
     state: str
@@ -145,14 +148,31 @@ class LinkStatus(_message.Message):
     error: str
     reconnects: int
     lag_history: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., lag_records: _Optional[int] = ..., applied: _Optional[int] = ..., conflicts: _Optional[int] = ..., clock_rejected: _Optional[int] = ..., error: _Optional[str] = ..., reconnects: _Optional[int] = ..., lag_history: _Optional[_Iterable[float]] = ...) -> None: ...
+    excluded_tables: _containers.RepeatedCompositeFieldContainer[TableMismatch]
+    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., lag_records: _Optional[int] = ..., applied: _Optional[int] = ..., conflicts: _Optional[int] = ..., clock_rejected: _Optional[int] = ..., error: _Optional[str] = ..., reconnects: _Optional[int] = ..., lag_history: _Optional[_Iterable[float]] = ..., excluded_tables: _Optional[_Iterable[_Union[TableMismatch, _Mapping]]] = ...) -> None: ...
+
+class TableMismatch(_message.Message):
+    __slots__ = ("table", "reason")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    reason: str
+    def __init__(self, table: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PeerCatalog(_message.Message):
+    __slots__ = ("entries", "tables")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    TABLES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_node_pb2.TableDescription]
+    tables: _containers.RepeatedCompositeFieldContainer[TableFingerprint]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_node_pb2.TableDescription, _Mapping]]] = ..., tables: _Optional[_Iterable[_Union[TableFingerprint, _Mapping]]] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("region", "links", "region_state", "bootstrap", "stream_trimmed", "pins", "refused_nodes")
+    __slots__ = ("region", "links", "region_state", "bootstrap", "stream_trimmed", "pins", "refused_nodes", "set_aside")
     REGION_FIELD_NUMBER: _ClassVar[int]
     LINKS_FIELD_NUMBER: _ClassVar[int]
     REGION_STATE_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +180,7 @@ class StatusResponse(_message.Message):
     STREAM_TRIMMED_FIELD_NUMBER: _ClassVar[int]
     PINS_FIELD_NUMBER: _ClassVar[int]
     REFUSED_NODES_FIELD_NUMBER: _ClassVar[int]
+    SET_ASIDE_FIELD_NUMBER: _ClassVar[int]
     region: str
     links: _containers.RepeatedCompositeFieldContainer[LinkStatus]
     region_state: str
@@ -167,7 +188,8 @@ class StatusResponse(_message.Message):
     stream_trimmed: bool
     pins: _containers.RepeatedCompositeFieldContainer[_node_pb2.PeerPin]
     refused_nodes: _containers.RepeatedCompositeFieldContainer[RefusedNode]
-    def __init__(self, region: _Optional[str] = ..., links: _Optional[_Iterable[_Union[LinkStatus, _Mapping]]] = ..., region_state: _Optional[str] = ..., bootstrap: _Optional[_Union[_node_pb2.BootstrapState, _Mapping]] = ..., stream_trimmed: _Optional[bool] = ..., pins: _Optional[_Iterable[_Union[_node_pb2.PeerPin, _Mapping]]] = ..., refused_nodes: _Optional[_Iterable[_Union[RefusedNode, _Mapping]]] = ...) -> None: ...
+    set_aside: _containers.RepeatedCompositeFieldContainer[_node_pb2.SetAsideTable]
+    def __init__(self, region: _Optional[str] = ..., links: _Optional[_Iterable[_Union[LinkStatus, _Mapping]]] = ..., region_state: _Optional[str] = ..., bootstrap: _Optional[_Union[_node_pb2.BootstrapState, _Mapping]] = ..., stream_trimmed: _Optional[bool] = ..., pins: _Optional[_Iterable[_Union[_node_pb2.PeerPin, _Mapping]]] = ..., refused_nodes: _Optional[_Iterable[_Union[RefusedNode, _Mapping]]] = ..., set_aside: _Optional[_Iterable[_Union[_node_pb2.SetAsideTable, _Mapping]]] = ...) -> None: ...
 
 class RefusedNode(_message.Message):
     __slots__ = ("peer", "node_id", "pinned_node_id", "refusals", "last_ms")

@@ -75,6 +75,11 @@ class ReplicatorStub:
                 request_serializer=meridian_dot_pb_dot_replicator__pb2.ProgressRequest.SerializeToString,
                 response_deserializer=meridian_dot_pb_dot_node__pb2.PeerProgress.FromString,
                 _registered_method=True)
+        self.Catalog = channel.unary_unary(
+                '/meridian.replicator.v1.Replicator/Catalog',
+                request_serializer=meridian_dot_pb_dot_replicator__pb2.ProgressRequest.SerializeToString,
+                response_deserializer=meridian_dot_pb_dot_replicator__pb2.PeerCatalog.FromString,
+                _registered_method=True)
 
 
 class ReplicatorServicer:
@@ -135,6 +140,13 @@ class ReplicatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Catalog(self, request, context):
+        """This region's table catalog (after a handshake): peers merge it into theirs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReplicatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +189,11 @@ def add_ReplicatorServicer_to_server(servicer, server):
                     servicer.Progress,
                     request_deserializer=meridian_dot_pb_dot_replicator__pb2.ProgressRequest.FromString,
                     response_serializer=meridian_dot_pb_dot_node__pb2.PeerProgress.SerializeToString,
+            ),
+            'Catalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.Catalog,
+                    request_deserializer=meridian_dot_pb_dot_replicator__pb2.ProgressRequest.FromString,
+                    response_serializer=meridian_dot_pb_dot_replicator__pb2.PeerCatalog.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +412,33 @@ class Replicator:
             '/meridian.replicator.v1.Replicator/Progress',
             meridian_dot_pb_dot_replicator__pb2.ProgressRequest.SerializeToString,
             meridian_dot_pb_dot_node__pb2.PeerProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Catalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/meridian.replicator.v1.Replicator/Catalog',
+            meridian_dot_pb_dot_replicator__pb2.ProgressRequest.SerializeToString,
+            meridian_dot_pb_dot_replicator__pb2.PeerCatalog.FromString,
             options,
             channel_credentials,
             insecure,

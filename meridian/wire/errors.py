@@ -86,6 +86,10 @@ class HandshakeRefused(Exception):
     """A peer that may not replicate with this region (the replicator's handshake guards)."""
 
 
+class TableChanged(Exception):
+    """Replicated records of another incarnation of a table (deleted, or created anew)."""
+
+
 class Unauthenticated(Exception):
     """A call without valid credentials for its door (token, certificate or access key);
     `metadata` goes into the ErrorInfo (why, for machines)."""
@@ -115,6 +119,7 @@ class Reason(enum.StrEnum):
     RESYNC_NEEDED = "RESYNC_NEEDED"
     NOT_READY = "NOT_READY"
     HANDSHAKE_REFUSED = "HANDSHAKE_REFUSED"
+    TABLE_CHANGED = "TABLE_CHANGED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     NOT_FOUND = "NOT_FOUND"
@@ -137,6 +142,7 @@ STATUS: dict[type[BaseException], tuple[grpc.StatusCode, Reason]] = {
     ResyncNeeded: (Code.FAILED_PRECONDITION, Reason.RESYNC_NEEDED),
     NotReady: (Code.FAILED_PRECONDITION, Reason.NOT_READY),
     HandshakeRefused: (Code.FAILED_PRECONDITION, Reason.HANDSHAKE_REFUSED),
+    TableChanged: (Code.FAILED_PRECONDITION, Reason.TABLE_CHANGED),
     Unauthenticated: (Code.UNAUTHENTICATED, Reason.UNAUTHENTICATED),
     PermissionDenied: (Code.PERMISSION_DENIED, Reason.PERMISSION_DENIED),
     NotFound: (Code.NOT_FOUND, Reason.NOT_FOUND),

@@ -1,7 +1,7 @@
 """Table operations: DescribeTable and ListTables from the node's own store, and the
 control-plane operations (CreateTable, DeleteTable, UpdateTable, tags, TTL), which a
-`ControlPlane` serves: until the group-wide table catalog provides one, `NoControlPlane`
-refuses them with a ValidationException saying where tables come from."""
+`ControlPlane` serves: `regionnode/dynamodb/control.py` on the group-wide catalog, behind
+the TTL operations' `time_to_live.TimeToLiveDoor`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from meridian.pb import node_pb2 as pb
 from regionnode.dynamodb import identifiers as ids
 from regionnode.dynamodb import params as p
 from regionnode.dynamodb.auth import READ, Caller
-from regionnode.dynamodb.errors import validation
 from regionnode.rpc import Core
 from regionnode.store import Table
 
@@ -45,14 +44,6 @@ class ControlPlane(Protocol):
     async def call(self, operation: str, body: Body, caller: Caller) -> Body: ...
 
 
-class NoControlPlane:
-    async def call(self, operation: str, body: Body, caller: Caller) -> Body:
-        raise validation(
-            f"{operation} is not available yet: tables come from the group file (its "
-            "tables section) and exist in every region of the group"
-        )
-
-
 def key_schema_out(spec: pb.TableSpec) -> list[Body]:
     schema = [{"AttributeName": spec.partition_key.name, "KeyType": "HASH"}]
     if spec.sort_key.name:
@@ -70,7 +61,7 @@ class Tables:
         self.core = core
         self.control = control
         self.handlers = {"DescribeTable": self.describe_table, "ListTables": self.list_tables}
-        self._counts: dict[str, tuple[float, int, int]] = {}  # table -> (when, count, size)
+        self._counts: dict[str, tuple[float, int, int]] = {}  # stream id -> (when, count, size)
 
     async def describe_table(self, body: Body, caller: Caller) -> Body:
         name = p.table_name(body)
@@ -81,12 +72,12 @@ class Tables:
     async def _count(self, table: Table) -> tuple[int, int]:
         """(ItemCount, TableSizeBytes): counted off the event loop, at most every
         COUNT_EVERY_S per table (DynamoDB itself updates them about every six hours)."""
-        name = table.description.spec.name
-        counted = self._counts.get(name)
+        stream_id = table.description.stream_id  # a re-created table is counted anew
+        counted = self._counts.get(stream_id)
         now = time.monotonic()
         if counted is None or now - counted[0] > COUNT_EVERY_S:
             counted = (now, *await asyncio.to_thread(self._scan_count, table))
-            self._counts[name] = counted
+            self._counts[stream_id] = counted
         return counted[1], counted[2]
 
     def _scan_count(self, table: Table) -> tuple[int, int]:
@@ -99,33 +90,7 @@ class Tables:
         return count, size
 
     def description(self, table: Table, count: int, size: int) -> Body:
-        desc = table.description
-        spec = desc.spec
-        region = self.core.region
-        stream_arn = ids.stream_arn(region, spec.name, desc.created_ms)
-        return {
-            "TableName": spec.name,
-            "TableArn": ids.table_arn(region, spec.name),
-            "TableId": desc.stream_id,
-            "TableStatus": "ACTIVE",
-            "CreationDateTime": desc.created_ms / 1000,
-            "KeySchema": key_schema_out(spec),
-            "AttributeDefinitions": _attribute_definitions(spec),
-            "ItemCount": count,
-            "TableSizeBytes": size,
-            "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
-            "ProvisionedThroughput": {
-                "NumberOfDecreasesToday": 0,
-                "ReadCapacityUnits": 0,
-                "WriteCapacityUnits": 0,
-            },
-            "StreamSpecification": {
-                "StreamEnabled": True,
-                "StreamViewType": _VIEW_TYPES[spec.view_type],
-            },
-            "LatestStreamArn": stream_arn,
-            "LatestStreamLabel": ids.stream_label(desc.created_ms),
-        }
+        return table_description(self.core, table.description, count, size)
 
     async def list_tables(self, body: Body, caller: Caller) -> Body:
         limit = p.integer(body, "Limit", 1, 100) or 100
@@ -137,3 +102,45 @@ class Tables:
         if len(names) > limit:
             out["LastEvaluatedTableName"] = names[limit - 1]
         return out
+
+
+GLOBAL_TABLE_VERSION = "2019.11.21"
+
+
+def table_description(
+    core: Core, desc: pb.TableDescription, count: int, size: int, status: str = "ACTIVE"
+) -> Body:
+    """DynamoDB's TableDescription of a table of this region: a global table (version
+    2019.11.21) with a replica in every region of the group."""
+    spec = desc.spec
+    region = core.region
+    stream_arn = ids.stream_arn(region, spec.name, desc.created_ms)
+    out: Body = {
+        "TableName": spec.name,
+        "TableArn": ids.table_arn(region, spec.name),
+        "TableId": desc.stream_id,
+        "TableStatus": status,
+        "CreationDateTime": desc.created_ms / 1000,
+        "KeySchema": key_schema_out(spec),
+        "AttributeDefinitions": _attribute_definitions(spec),
+        "ItemCount": count,
+        "TableSizeBytes": size,
+        "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
+        "ProvisionedThroughput": {
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": 0,
+            "WriteCapacityUnits": 0,
+        },
+        "LatestStreamArn": stream_arn,
+        "LatestStreamLabel": ids.stream_label(desc.created_ms),
+        "GlobalTableVersion": GLOBAL_TABLE_VERSION,
+        "Replicas": [
+            {"RegionName": member, "ReplicaStatus": status} for member in sorted(core.members)
+        ],
+    }
+    if not desc.stream_disabled:
+        out["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": _VIEW_TYPES[spec.view_type],
+        }
+    return out

@@ -47,11 +47,12 @@ def _region(r: RegionReply) -> dict[str, Any]:
             "bootstrap": None,
         }
     state = r.reply.region_state
+    aside = [f"table {a.table} set aside: {a.reason}" for a in r.reply.set_aside]
     return {
         "region": r.region,
         "state": state,
-        "health": OK if state == "ACTIVE" else WARN,
-        "error": "",
+        "health": OK if state == "ACTIVE" and not aside else WARN,
+        "error": one_line("; ".join(aside)),
         "bootstrap": bootstrap(r.reply.bootstrap) if state == "BOOTSTRAPPING" else None,
     }
 
@@ -71,11 +72,15 @@ def bootstrap(state: Any) -> dict[str, Any]:
 
 
 def _link(link: rpb.LinkStatus) -> dict[str, Any]:
+    """A link; the tables it leaves out (they differ between its regions) are said in its
+    error text and make it a warning."""
+    left_out = [f"left out: {t.reason}" for t in link.excluded_tables]
+    health = link_health(link.state, link.lag_seconds)
     return {
         "source": link.source,
         "target": link.target,
         "state": link.state,
-        "health": link_health(link.state, link.lag_seconds),
+        "health": WARN if left_out and health == OK else health,
         "lag_seconds": round(link.lag_seconds, 3),
         "lag_text": lag_text(link.lag_seconds),
         "lag_records": link.lag_records,
@@ -83,7 +88,7 @@ def _link(link: rpb.LinkStatus) -> dict[str, Any]:
         "conflicts": link.conflicts,
         "clock_rejected": link.clock_rejected,
         "reconnects": link.reconnects,
-        "error": one_line(link.error),
+        "error": one_line("; ".join(x for x in (link.error, *left_out) if x)),
         "lag_history": [round(v, 3) for v in link.lag_history],
     }
 

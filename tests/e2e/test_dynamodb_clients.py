@@ -1,7 +1,8 @@
 """Real DynamoDB clients against a real `meridian run` group with TLS and access keys, as
 the banner tells a user: boto3's client and resource and aws-cli write in us-east with
 condition and update expressions, read in eu-west, run a transaction, page through a
-Query, and consume the change stream with boto3's `dynamodbstreams` client."""
+Query, and consume the change stream with boto3's `dynamodbstreams` client; a table created
+with boto3 in us-east is written there, read in eu-west and deleted from ap-south."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ class Group:
 @pytest.fixture(scope="module")
 def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Group]:
     base = tmp_path_factory.mktemp("dynamodb-e2e")
-    made = secure_group(base, ("us-east", "eu-west"), api=True)
+    made = secure_group(base, ("us-east", "eu-west", "ap-south"), api=True)
     config = made.config
     env = {"AWS_ACCESS_KEY_ID": made.key_id, "AWS_SECRET_ACCESS_KEY": made.secret}
     loaded = load(config)
@@ -239,3 +240,50 @@ def test_the_change_stream_in_another_region(group: Group) -> None:
     assert seen[1]["dynamodb"]["OldImage"]["v"] == {"N": "1"}
     cli = group.aws("eu-west", "dynamodbstreams", "list-streams")
     assert [s["TableName"] for s in cli["Streams"]] == ["orders"]
+
+
+def test_a_table_created_in_one_region_is_used_and_deleted_in_the_others(group: Group) -> None:
+    """The table is deleted again at the end: the other tests list only `orders`."""
+    waiting = {"Delay": 0.2, "MaxAttempts": int(REPLICATION_S / 0.2)}
+    carts = group.resource("us-east").create_table(
+        TableName="carts",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    carts.wait_until_exists(WaiterConfig=waiting)
+    carts.put_item(Item={"id": "c1", "items": 3}, ConditionExpression="attribute_not_exists(id)")
+    with pytest.raises(ClientError) as again:
+        carts.put_item(Item={"id": "c1"}, ConditionExpression="attribute_not_exists(id)")
+    assert again.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    eu = group.resource("eu-west").Table("carts")
+
+    def replicated() -> Any:
+        try:
+            return eu.get_item(Key={"id": "c1"}).get("Item")
+        except ClientError as exc:  # the table is not there yet
+            assert exc.response["Error"]["Code"] == "ResourceNotFoundException", exc
+            return None
+
+    item = wait_until(replicated, REPLICATION_S, "the cart in eu-west", logs=[group.run])
+    assert item == {"id": "c1", "items": Decimal(3)}
+    described = group.client("eu-west").describe_table(TableName="carts")["Table"]
+    regions = sorted(r["RegionName"] for r in described["Replicas"])
+    assert regions == ["ap-south", "eu-west", "us-east"]
+    ap = group.client("ap-south")
+    wait_until(
+        lambda: "carts" in ap.list_tables()["TableNames"],
+        REPLICATION_S,
+        "carts in ap-south",
+        logs=[group.run],
+    )
+    ap.delete_table(TableName="carts")
+    group.client("us-east").get_waiter("table_not_exists").wait(
+        TableName="carts", WaiterConfig=waiting
+    )
+    wait_until(
+        lambda: group.client("eu-west").list_tables()["TableNames"] == ["orders"],
+        REPLICATION_S,
+        "carts gone from eu-west",
+        logs=[group.run],
+    )

@@ -133,6 +133,43 @@ def test_write_in_one_region_read_in_another_status_and_verify(group: Group) -> 
     assert wrong.returncode == 2 and "--from" in wrong.stderr
 
 
+def test_a_table_created_with_the_cli_is_used_everywhere_and_deleted(group: Group) -> None:
+    where = ("--config", group.config, "--region")
+
+    def rows(region: str) -> dict[str, str]:
+        """Table name -> merge mode."""
+        result = run_cli("table", "list", *where, region, "--json")
+        assert result.returncode == 0, result.stderr
+        return {row["table"]: row["merge"] for row in json_of(result.stdout)}
+
+    def listed(region: str) -> list[str]:
+        return sorted(rows(region))
+
+    made = run_cli("table", "create", "carts", *where, "us-east", "--partition-key", "id:S")
+    assert made.returncode == 0, made.stderr
+    assert "created carts (partition key id (S)) in every region" in made.stdout
+    again = run_cli("table", "create", "carts", *where, "us-east", "--partition-key", "id:N")
+    assert again.returncode != 0 and "already exists" in again.stderr
+    group.wait_for(lambda: "carts" in listed("ap-south"), "carts in ap-south")
+    put = run_cli("put", *where, "ap-south", "--table", "carts", json.dumps({"id": "c1"}))
+    assert put.returncode == 0, put.stderr
+
+    def in_us() -> bool:
+        got = run_cli("get", *where, "us-east", "--table", "carts", json.dumps({"id": "c1"}))
+        return got.returncode == 0 and json_of(got.stdout) == {"id": "c1"}
+
+    group.wait_for(in_us, "the cart in us-east")
+    notes = ("table", "create", "notes", *where, "us-east", "--partition-key", "id:S")
+    made = run_cli(*notes, "--merge", "attribute")
+    assert made.returncode == 0, made.stderr
+    group.wait_for(lambda: rows("eu-west").get("notes") == "attribute", "notes in eu-west")
+    for table in ("carts", "notes"):
+        gone = run_cli("table", "delete", table, *where, "eu-west")
+        assert gone.returncode == 0, gone.stderr
+    for region in REGIONS:
+        group.wait_for(lambda r=region: listed(r) == ["orders"], f"carts gone from {region}")
+
+
 def test_kill_9_replicator_and_node_under_load_loses_nothing(group: Group) -> None:
     acked: dict[str, tuple[int, str]] = {}
     stop = threading.Event()

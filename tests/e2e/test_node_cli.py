@@ -607,6 +607,7 @@ def test_sigterm_exits_0_and_a_changed_key_schema_is_refused(nodes: Nodes) -> No
     assert again.wait_exit() == 3, again.log()
     assert "'orders'" in again.log()
     assert "sort key sk (S)" in again.log()
+    assert "the group's catalog holds it with" in again.log()
 
 
 def test_a_changed_merge_mode_is_refused(nodes: Nodes) -> None:

@@ -160,3 +160,31 @@ def test_a_key_added_to_the_file_is_accepted_without_a_restart(tmp_path: pathlib
                 await eventually(accepted, 10, "the new key accepted")
 
     run(body)
+
+
+def test_tables_are_created_and_deleted_only_with_a_key_for_every_table(
+    tmp_path: pathlib.Path,
+) -> None:
+    config = config_with_keys(tmp_path, READ_WRITE, READ_ONLY, ORDERS_ONLY)
+    spec = pb.TableSpec(name="carts", partition_key=pb.KeyAttribute(name="id", type=1))
+
+    async def body() -> None:
+        async with running_group(config, replicate=False) as g:
+            us = g["us"]
+            for key in (READ_ONLY, ORDERS_ONLY):
+                async with as_key(us, key) as channel:
+                    stub = client_pb2_grpc.ClientStub(channel)
+                    exc = await refused(stub.CreateTable(pb.CreateTableRequest(spec=spec)))
+                    assert exc.code() == Code.PERMISSION_DENIED
+                    exc = await refused(stub.DeleteTable(pb.DeleteTableRequest(table="orders")))
+                    assert exc.code() == Code.PERMISSION_DENIED
+            before = sorted(us.node.store.tables)
+            assert "carts" not in before and "orders" in before  # nothing refused changed anything
+            async with as_key(us, READ_WRITE) as channel:
+                stub = client_pb2_grpc.ClientStub(channel)
+                made = await stub.CreateTable(pb.CreateTableRequest(spec=spec))
+                assert made.table.spec.name == "carts"
+                await stub.DeleteTable(pb.DeleteTableRequest(table="carts"))
+            assert sorted(us.node.store.tables) == before
+
+    run(body)

@@ -219,12 +219,19 @@ def test_tables(ddb: Any) -> None:
     with pytest.raises(ClientError) as missing:
         ddb.describe_table(TableName="nothing")
     assert code(missing) == "ResourceNotFoundException"
-    with pytest.raises(ClientError) as create:
+    with pytest.raises(ClientError) as create:  # indexes are not there yet
         ddb.create_table(
             TableName="new",
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by_id",
+                    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
         )
     assert code(create) == "ValidationException"
 

@@ -12,7 +12,7 @@ from meridian.model import hlc, items
 from meridian.pb import node_pb2 as pb
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import running_group
-from tests.integration.group import group_yaml
+from tests.integration.group import ORDERS, group_yaml
 
 REGIONS = ["us", "eu", "ap"]
 
@@ -215,19 +215,16 @@ def test_clock_beyond_max_offset_is_rejected_and_counted(tmp_path: pathlib.Path)
     asyncio.run(scenario())
 
 
-def test_schema_mismatch_and_duplicate_region_are_refused(tmp_path: pathlib.Path) -> None:
-    doc = group_yaml(tmp_path, ["us", "eu"])
+THINGS = {"name": "things", "partition_key": {"name": "id", "type": "S"}}
+
+
+def test_a_table_with_another_schema_is_left_out_and_the_others_flow(
+    tmp_path: pathlib.Path,
+) -> None:
+    doc = group_yaml(tmp_path, ["us", "eu"], tables=[ORDERS, THINGS])
     config = load_doc(doc, tmp_path / "group.yaml")
-    other = dict(
-        doc,
-        tables=[
-            {
-                "name": "orders",
-                "partition_key": {"name": "pk", "type": "S"},
-                "sort_key": {"name": "sk", "type": "S"},
-            }
-        ],
-    )
+    other_orders = dict(ORDERS, sort_key={"name": "sk", "type": "S"})
+    other = dict(doc, tables=[other_orders, THINGS])
     for region in other["regions"]:
         region["node"] = dict(region["node"], data_dir=str(tmp_path / "other" / region["name"]))
     mismatched = load_doc(other, tmp_path / "other.yaml")
@@ -243,16 +240,36 @@ def test_schema_mismatch_and_duplicate_region_are_refused(tmp_path: pathlib.Path
             await eu.start_node()
             await eu.start_replicator()
             await g["us"].stub.PutItem(pb.PutItemRequest(table="orders", item=item("x", 1)))
+            thing = items.from_plain({"id": "t1", "n": 1})
+            await g["us"].stub.PutItem(pb.PutItemRequest(table="things", item=thing))
 
-            async def refused() -> bool:
+            async def thing_arrived() -> bool:
+                got = await eu.stub.GetItem(
+                    pb.GetItemRequest(table="things", key=items.from_plain({"id": "t1"}))
+                )
+                return got.found
+
+            await eventually(thing_arrived, 10, "the matching table replicating")
+
+            async def reported() -> bool:
                 states = [g[n].replicator.links[0].status for n in ("us", "eu")]
                 return all(
-                    s.state == "REFUSED" and "different key schema" in s.error for s in states
+                    s.state == "STREAMING" and "differs in" in s.excluded.get("orders", "")
+                    for s in states
                 )
 
-            await eventually(refused, 10, "schema refusal on both sides")
+            await eventually(reported, 10, "orders left out and reported on both sides")
             scan = await eu.stub.Scan(pb.ScanRequest(table="orders"))
-            assert len(scan.items) == 0  # no data exchanged
+            assert len(scan.items) == 0  # no data of the mismatched table exchanged
+            status = await g["eu"].replicator.links[0].node.NodeInfo(pb.NodeInfoRequest())
+            schemas = {t.spec.name: t.spec.sort_key.type for t in status.tables}
+            assert schemas["orders"] == pb.KEY_TYPE_S  # each region keeps its own declaration
+            from replicator.service import region_status
+
+            rep = eu.replicator
+            report = await region_status("eu", rep.links[0].node, rep.links, rep.links[0].pins)
+            (into_eu,) = report.links
+            assert [t.table for t in into_eu.excluded_tables] == ["orders"]
 
     asyncio.run(scenario())
 

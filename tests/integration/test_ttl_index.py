@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from meridian.model import hlc, items, ttl
+from meridian.model import hlc, items, schema, ttl
 from meridian.pb import node_pb2 as pb
 from regionnode.expiry_ops import ExpireOp
 from regionnode.local_writes import PutOp, Target
 from regionnode.replicated_apply import ApplyOp
 from regionnode.snapshot_merge import SnapshotOp
 from regionnode.stage import Context, Stage
-from regionnode.store import Store, expiry_prefix
-from regionnode.tables import ensure_table
+from regionnode.store import Store, Table, expiry_prefix
 
 SPEC = pb.TableSpec(
     name="sessions",
@@ -32,7 +31,8 @@ def stored_context(path: pathlib.Path) -> Context:
     store = Store(path, sync=False)
     spec = pb.TableSpec()
     spec.CopyFrom(SPEC)
-    ensure_table(store, spec)
+    desc = pb.TableDescription(spec=spec, schema_fingerprint=schema.fingerprint(spec))
+    store.put_table(Table(schema.Schema(spec), desc))
     return Context(store, hlc.HybridClock(), "us", "node")
 
 

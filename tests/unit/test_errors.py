@@ -62,6 +62,12 @@ CASES: list[tuple[BaseException, Code, Reason, str]] = [
         Reason.HANDSHAKE_REFUSED,
         "handshake refused: other group",
     ),
+    (
+        errors.TableChanged("table 'orders': re-created"),
+        Code.FAILED_PRECONDITION,
+        Reason.TABLE_CHANGED,
+        "table 'orders': re-created",
+    ),
     (errors.Unauthenticated("no token"), Code.UNAUTHENTICATED, Reason.UNAUTHENTICATED, "no token"),
     (
         errors.PermissionDenied("read-only"),

@@ -42,6 +42,11 @@ def link(source: str, target: str, state: str = "STREAMING") -> dict[str, Any]:
             ["link b -> a: CONNECTING"],
         ),
         ([region("a")], [link("b", "a", "CLOCK_REJECTED")], ["link b -> a: CLOCK_REJECTED"]),
+        (
+            [region("a")],
+            [dict(link("b", "a"), excluded_tables={"carts": "differs"})],
+            ["link b -> a: table carts left out"],
+        ),
     ],
 )
 def test_problems(
@@ -83,3 +88,23 @@ def test_an_unreachable_replicator_is_one_line_with_its_status_code(
     for link in links:
         assert link["error"].startswith(f"replicator {link['target']} unreachable: UNAVAILABLE: ")
         assert "\n" not in link["error"]
+
+
+def test_tables_left_out_and_set_aside_are_shown() -> None:
+    excluded = rpb.LinkStatus(
+        source="b",
+        target="a",
+        state="STREAMING",
+        excluded_tables=[rpb.TableMismatch(table="carts", reason="table 'carts' differs in b")],
+    )
+    regions = [
+        {
+            **region("a"),
+            "set_aside": [
+                {"table": "carts", "kept_as": "carts.aside-0-1", "reason": "another came first"}
+            ],
+        }
+    ]
+    text = render(regions, [_link_json(excluded)], as_json=False)
+    assert "link b -> a: table 'carts' differs in b; this table does not replicate" in text
+    assert "a: table carts set aside: another came first" in text

@@ -481,3 +481,19 @@ def test_a_failed_collection_answers_503_and_the_next_request_tries_again(
     finally:
         endpoint.stop()
     assert len(calls) == 2
+
+
+def test_tables_left_out_and_set_aside_are_warnings() -> None:
+    excluded = [rpb.TableMismatch(table="carts", reason="table 'carts' differs in b")]
+    reply = rpb.StatusResponse(
+        region="a",
+        region_state="ACTIVE",
+        links=[link("b", "a", excluded_tables=excluded)],
+        set_aside=[pb.SetAsideTable(table="carts", kept_as="x", reason="another came first")],
+    )
+    model = view(collected(RegionReply("a", reply)))
+    (shown,) = model["links"]
+    assert shown["health"] == "warn" and "left out: table 'carts' differs in b" in shown["error"]
+    (region_a,) = model["regions"]
+    assert region_a["health"] == "warn"
+    assert region_a["error"] == "table carts set aside: another came first"
