@@ -37,9 +37,8 @@ from typing import Any
 from bench import workload
 from bench.cpu_bootstrap import measure_bootstrap
 from meridian.expressions import compile_request
-from meridian.model import catalog, hlc
+from meridian.model import hlc, schema
 from meridian.model.items import from_typed, to_typed
-from meridian.model.schema import Schema
 from meridian.pb import node_pb2 as pb
 from regionnode.item_ops import ItemOps, WriteOptions, key_schema
 from regionnode.replicated_apply import ApplyOp, record_keys
@@ -65,7 +64,10 @@ class Node:
         self.store = Store(path, sync=False)
         spec = pb.TableSpec()
         spec.CopyFrom(SPEC)
-        self.store.put_table(Table(Schema(spec), catalog.first_entry(spec)))  # a declared table
+        desc = pb.TableDescription(
+            spec=spec, stream_id="s1", schema_fingerprint=schema.fingerprint(spec)
+        )
+        self.store.put_table(Table(schema.Schema(spec), desc))
         self.table = self.store.tables[SPEC.name]
         self.writer = Writer(
             self.store, hlc.HybridClock(0), region, lambda _heads: None, lambda _c: None
