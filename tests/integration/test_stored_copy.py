@@ -115,6 +115,7 @@ def test_stored_bytes_in_attribute_mode_are_merged_even_into_an_empty_range(
 BAD: list[tuple[str, Any, str]] = [
     ("fewer keys", lambda s, r: r.keys.pop(), "keys: 1 keys for 2 stored entries"),
     ("another table", lambda s, r: r.keys.__setitem__(0, b"iother\x00k"), "keys[0]: not a key"),
+    ("node-local key", lambda s, r: r.keys.__setitem__(0, b"m:hlc"), "keys[0]: not a key"),
     ("out of order", lambda s, r: r.keys.reverse(), "keys[1]: not a key of table"),
     ("not a stored item", lambda s, r: r.stored.__setitem__(1, b"\xff"), "stored[1]: not a"),
     ("no version", lambda s, r: r.stored.__setitem__(0, b""), "stored[0]: implausible version"),
