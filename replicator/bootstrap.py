@@ -22,6 +22,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
@@ -103,6 +104,7 @@ async def copy_from(
     on_progress: Progress,
     on_positions: Positions | None = None,
     members: Sequence[str] = (),
+    batch: int = BATCH_ENTRIES,
 ) -> pb.BootstrapState:
     """Copy every table not yet done from `source`; returns the final state. With `members`,
     first check that this region holds no rebuild horizon the source is still behind."""
@@ -115,9 +117,8 @@ async def copy_from(
     try:
         for table in await _shared_tables(peer, me, source):
             if table not in work.tables_done:
-                await _copy_table(
-                    peer, me, source, table, names[table], work, applier, bootstrap, on_positions
-                )
+                copy = _Copy(source, table, names[table], batch)
+                await _copy_table(peer, me, copy, work, applier, bootstrap, on_positions)
         await applier.wait()
     finally:
         applier.cancel()
@@ -132,20 +133,29 @@ async def _shared_tables(peer: rpb_grpc.ReplicatorStub, me: Identity, source: st
     return shared
 
 
+@dataclass(frozen=True)
+class _Copy:
+    """One table's copy from a source region."""
+
+    source: str
+    table: str
+    names: list[str]  # the table's key attribute names
+    batch: int  # entries per message
+
+
 async def _copy_table(
     peer: rpb_grpc.ReplicatorStub,
     me: Identity,
-    source: str,
-    table: str,
-    names: list[str],
+    copy: _Copy,
     work: pb.BootstrapState,
     applier: _Applier,
     bootstrap: bool,
     on_positions: Positions | None,
 ) -> None:
+    source, table, names = copy.source, copy.table, copy.names
     request = rpb.SnapshotPullRequest(
         hello=hello(me, source),
-        snapshot=pb.SnapshotRequest(table=table, batch_items=BATCH_ENTRIES, stored_bytes=True),
+        snapshot=pb.SnapshotRequest(table=table, batch_items=copy.batch, stored_bytes=True),
     )
     rng = pb.SnapshotRange(source=source, session=uuid.uuid4().hex)
     if table in work.resume_after:

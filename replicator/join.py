@@ -28,7 +28,7 @@ from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.security.dial import Dialer
-from replicator.bootstrap import Progress, copy_from, mark_active, new_state
+from replicator.bootstrap import BATCH_ENTRIES, Progress, copy_from, mark_active, new_state
 from replicator.handshake import Identity
 from replicator.identity import hello
 
@@ -105,6 +105,7 @@ async def join(
     me: Identity,
     peers: Sequence[RegionConfig],
     on_progress: Progress,
+    batch: int = BATCH_ENTRIES,
 ) -> pb.BootstrapState:
     """Return once this region is ACTIVE, bootstrapping it first when needed."""
     info = await node.NodeInfo(pb.NodeInfoRequest(), timeout=5)
@@ -157,6 +158,7 @@ async def join(
                         on_positions=lambda marks: hold_origins(
                             dialer, me, addresses, marks, HOLD_TTL_S
                         ),
+                        batch=batch,
                     )
                 await mark_active(node, state, table)
                 await hold_origins(dialer, me, addresses, state.watermarks, HOLD_GRACE_S)

@@ -38,7 +38,7 @@ from meridian.wire.errors import Reason, reason_of
 from meridian.wire.oneline import one_line
 from replicator import progress
 from replicator.applier import Applier
-from replicator.bootstrap import copy_from, new_state
+from replicator.bootstrap import BATCH_ENTRIES, copy_from, new_state
 from replicator.handshake import Identity, Refused, check_peer, compare_tables
 from replicator.identity import from_hello, hello, local_identity
 from replicator.metrics import ReplicatorMetrics
@@ -53,6 +53,7 @@ class LinkSettings:
     max_clock_offset_ms: int = 5000
     heartbeat_s: float = 1.0
     rebuild_every_s: float = 7 * 86400  # at most one rebuild from a peer this often
+    bootstrap_batch: int = BATCH_ENTRIES  # entries per message of a rebuild's copy
 
 
 # Writes are stamped before their batch commits; a heartbeat can overtake a commit in flight.
@@ -471,6 +472,7 @@ class Link:
             state=new_state(self.peer, reason),
             bootstrap=False,
             on_progress=lambda s, t: None,
+            batch=self.settings.bootstrap_batch,
         )
         log.info(
             "link %s -> %s: resynced %d entries from a snapshot (%s)",

@@ -99,6 +99,7 @@ class Replicator:
             pins=pins,
             dialer=self.dialer,
             addresses=addresses,
+            bootstrap_batch=self.config.replication.bootstrap_batch,
         )
         await self._serve(service)
         rep = self.config.replication
@@ -107,6 +108,7 @@ class Replicator:
             rep.max_clock_offset_ms,
             rep.heartbeat_interval_s,
             rebuild_every_s=rep.tombstone_max_lifetime_s,
+            bootstrap_batch=rep.bootstrap_batch,
         )
         for peer in self.config.regions:
             if peer.name == name:
@@ -161,7 +163,9 @@ class Replicator:
 
     async def _join_then_link(self, node: Any, me: Identity, peers: list[Any]) -> None:
         """Bootstrap if this region needs it, then pull from every peer."""
-        await join(self.dialer, node, me, peers, self._progress)
+        await join(
+            self.dialer, node, me, peers, self._progress, self.config.replication.bootstrap_batch
+        )
         self.metrics.region_state.labels(self.region.name).state("ACTIVE")
         if self._server is not None:
             await self._server.set_ready(True)

@@ -17,7 +17,7 @@ from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.security import identity
 from meridian.security.dial import Dialer
 from meridian.wire import errors
-from replicator.bootstrap import copy_from, new_state
+from replicator.bootstrap import BATCH_ENTRIES, copy_from, new_state
 from replicator.handshake import Claims, Refused, check_peer, compare_tables
 from replicator.identity import from_hello, hello, local_identity
 from replicator.link import Link
@@ -41,6 +41,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         pins: Pins,
         dialer: Dialer,
         addresses: dict[str, str] | None = None,
+        bootstrap_batch: int = BATCH_ENTRIES,
     ) -> None:
         self.dialer = dialer  # to peers, as this region; with TLS, callers prove who they are
         self.addresses = addresses or {}  # peer region -> replicator address
@@ -51,6 +52,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         self.metrics = metrics
         self.pins = pins
         self.claims = Claims()
+        self.bootstrap_batch = bootstrap_batch  # entries per message of a resync's copy
 
     async def _admit(
         self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext, claim: bool = False
@@ -261,6 +263,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
                         bootstrap=False,
                         on_progress=progress,
                         members=self.members,
+                        batch=self.bootstrap_batch,
                     )
             finally:
                 queue.put_nowait(None)

@@ -33,6 +33,8 @@ class ReplicationConfig:
     # After this long a tombstone goes even if a peer has not confirmed it (forced collection).
     tombstone_max_lifetime_s: int = DEFAULT_TOMBSTONE_MAX_LIFETIME_S
     ttl: SweeperConfig = field(default_factory=SweeperConfig)
+    # Entries per message of a bootstrap or resync copy (fewer: less memory, more messages).
+    bootstrap_batch: int = 8000
 
 
 def replication_section(value: Any) -> ReplicationConfig:
@@ -49,6 +51,7 @@ def replication_section(value: Any) -> ReplicationConfig:
             "reads_while_bootstrapping",
             "tombstone_max_lifetime",
             "ttl",
+            "bootstrap_batch",
         ),
     )
     defaults = ReplicationConfig()
@@ -71,8 +74,21 @@ def replication_section(value: Any) -> ReplicationConfig:
     )
     max_tombstone_s = _max_tombstone_lifetime(fields, tombstone_s)
     sweeper = sweeper_section(fields.get("ttl", {}), f"{path}.ttl")
+    bootstrap_batch = int_value(
+        fields.get("bootstrap_batch", defaults.bootstrap_batch),
+        f"{path}.bootstrap_batch",
+        1,
+        100_000,
+    )
     return ReplicationConfig(
-        batch_size, offset_ms, tombstone_s, heartbeat_ms / 1000, reads, max_tombstone_s, sweeper
+        batch_size,
+        offset_ms,
+        tombstone_s,
+        heartbeat_ms / 1000,
+        reads,
+        max_tombstone_s,
+        sweeper,
+        bootstrap_batch,
     )
 
 

@@ -34,7 +34,8 @@ ITEMS = 30_000
 def group(tmp_path: pathlib.Path) -> Iterator[tuple[pathlib.Path, dict[str, Child]]]:
     doc = e2e_group(tmp_path, ("us-east", "eu-west", "ap-south"), durability="buffered")
     doc["tables"][0]["stream"] = {"view_type": "NEW_AND_OLD_IMAGES", "retention": "5s"}
-    doc["replication"] = {"heartbeat_interval": "200ms"}
+    # small copy messages: the copy of 30,000 items lasts long enough to be killed mid-way
+    doc["replication"] = {"heartbeat_interval": "200ms", "bootstrap_batch": 20}
     config = write_group(tmp_path / "group.yaml", doc)
     with supervised(config) as procs:
         yield config, procs

@@ -660,9 +660,19 @@ INVALID: list[tuple[str, Mutation, str]] = [
     (
         "replication-unknown-key",
         put("replication", {"batch": 10}),
-        'replication: unknown key "batch" (expected one of: batch_size, heartbeat_interval, '
-        "max_clock_offset, reads_while_bootstrapping, tombstone_lifetime, "
+        'replication: unknown key "batch" (expected one of: batch_size, bootstrap_batch, '
+        "heartbeat_interval, max_clock_offset, reads_while_bootstrapping, tombstone_lifetime, "
         "tombstone_max_lifetime, ttl)",
+    ),
+    (
+        "bootstrap-batch-zero",
+        put("replication", {"bootstrap_batch": 0}),
+        "replication.bootstrap_batch: expected an integer from 1 to 100000, got 0",
+    ),
+    (
+        "bootstrap-batch-too-big",
+        put("replication", {"bootstrap_batch": 100001}),
+        "replication.bootstrap_batch: expected an integer from 1 to 100000, got 100001",
     ),
     (
         "bootstrap-reads",
@@ -1043,6 +1053,12 @@ def test_explicit_values_are_used() -> None:
 def test_tombstone_max_lifetime(replication: dict, expected_s: int) -> None:
     cfg = parse_doc(mutated(put("replication", replication)))
     assert cfg.replication.tombstone_max_lifetime_s == expected_s
+
+
+def test_bootstrap_batch_is_read() -> None:
+    assert parse_doc(mutated(put("replication", {}))).replication.bootstrap_batch == 8000
+    cfg = parse_doc(mutated(put("replication", {"bootstrap_batch": 20})))
+    assert cfg.replication.bootstrap_batch == 20
 
 
 def test_bare_integer_heartbeat_is_seconds() -> None:
