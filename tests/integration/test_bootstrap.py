@@ -15,7 +15,6 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
 from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from regionnode.replication_service import ReplicationService
-from replicator import bootstrap
 from tests.harness import eventually, free_port, load_doc
 from tests.harness.inprocess import Region
 from tests.integration.dynamodb_support import post
@@ -57,8 +56,11 @@ async def status(region: Region) -> rpb.StatusResponse:
         return await rpb_grpc.ReplicatorStub(channel).Status(rpb.StatusRequest(), timeout=5)
 
 
-def three_regions(tmp_path: pathlib.Path) -> dict[str, Region]:
-    config = load_doc(group_yaml(tmp_path, ["us", "eu", "ap"]), tmp_path / "g.yaml")
+def three_regions(tmp_path: pathlib.Path, copy_batch: int | None = None) -> dict[str, Region]:
+    """us, eu and ap; `copy_batch`: entries per bootstrap message (replication.bootstrap_batch)."""
+    replication = {"bootstrap_batch": copy_batch} if copy_batch else None
+    doc = group_yaml(tmp_path, ["us", "eu", "ap"], replication=replication)
+    config = load_doc(doc, tmp_path / "g.yaml")
     return {name: Region(name, config) for name in ("us", "eu", "ap")}
 
 
@@ -107,7 +109,6 @@ def test_interrupted_bootstrap_resumes_and_converges(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small, slowed batches: the copy takes over a second, so it is surely interrupted.
-    monkeypatch.setattr(bootstrap, "BATCH_ENTRIES", 500)
     apply_snapshot = ReplicationService.ApplySnapshot
 
     async def slowly(self: ReplicationService, request: Any, context: Any) -> Any:
@@ -115,7 +116,7 @@ def test_interrupted_bootstrap_resumes_and_converges(
         return await apply_snapshot(self, request, context)
 
     monkeypatch.setattr(ReplicationService, "ApplySnapshot", slowly)
-    regions = three_regions(tmp_path)
+    regions = three_regions(tmp_path, copy_batch=500)
     us, eu, ap = regions["us"], regions["eu"], regions["ap"]
 
     async def scenario() -> None:

@@ -15,7 +15,6 @@ import pytest
 from meridian.model import hlc, items
 from meridian.pb import node_pb2 as pb
 from regionnode.store import Store, tombstone_key
-from replicator import bootstrap
 from tests.harness import eventually, load_doc
 from tests.harness.inprocess import running_group
 from tests.integration.group import ORDERS, group_yaml
@@ -172,8 +171,7 @@ def test_a_failed_write_mid_copy_leaves_the_old_state_and_the_copy_resumes(
     """An injected failure of one copy batch's write: the node holds exactly the batches its
     stored progress counts (items and progress are one WriteBatch), and the copy resumes
     from there to a converged, ACTIVE region."""
-    monkeypatch.setattr(bootstrap, "BATCH_ENTRIES", 500)
-    regions = three_regions(tmp_path)
+    regions = three_regions(tmp_path, copy_batch=500)
     us, eu, ap = regions["us"], regions["eu"], regions["ap"]
     seen: list[tuple[int, int]] = []  # (items held, entries in the stored progress)
 
