@@ -66,7 +66,7 @@ chaos: $(STAMP)
 	$(BIN)/python -m chaos.run --all
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,) $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
