@@ -36,6 +36,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:.0f} MB"
     if unit == "cores":
         return f"{value:.2f} cores"
+    if unit == "us CPU":
+        return f"{value:.1f} us CPU"
     if unit == "x":
         return f"{value:.2f}x" if value < 10 else f"{value:.1f}x"
     return f"{value:,.0f} {unit}"
@@ -56,9 +58,10 @@ def _met(row: Row) -> str:
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
-    if "raw" not in r:  # `--only wan`, `--only tls` or `--only peers`
+    if "raw" not in r:  # `--only wan`, `--only tls`, `--only peers` or `--only cpu`
         lag = _lag_rows(r, None) if "replication" in r else []
-        return lag + _tls_rows(r.get("tls")) + _peer_rows(r) + _wan_rows(r) + _noise_rows(r)
+        out = lag + _tls_rows(r.get("tls")) + _peer_rows(r) + _wan_rows(r)
+        return _cpu_rows(r.get("cpu")) + out + _noise_rows(r)
     raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
     unary_p50 = grpc_["unary_sequential"]["latency_ms"]["p50"]
     unary_p99 = grpc_["unary_sequential"]["latency_ms"]["p99"]
@@ -96,6 +99,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
             "records/s",
         ),
     ]
+    out += _cpu_rows(r.get("cpu"))
     unary_cpu = grpc_["unary_sequential"].get("server_cpu_us_per_call")
     out += _region_rows(r["region"], unary_p50, unary_p99, unary_rate, wb, wb_sync, unary_cpu)
     group_wb = wb if r.get("group_durability") == "buffered" else wb_sync
@@ -106,6 +110,43 @@ def rows(r: dict[str, Any]) -> list[Row]:
     out += _ttl_rows(r.get("ttl"))
     out += _bootstrap_rows(r.get("bootstrap", {}), group_wb)
     return out + _wan_rows(r) + _noise_rows(r)
+
+
+def _cpu_rows(c: dict | None) -> list[Row]:
+    """CPU per record of the node's hot paths in one process (bench/cpu.py)."""
+    if not c:
+        return []
+    out = []
+    for kind in ("insert", "modify"):
+        a = c["apply"][kind]
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in a["parts_us"].items())
+        out.append(
+            Row(
+                f"cpu.apply_{kind}",
+                f"in process: replicated apply, {kind}, per record",
+                a["us"],
+                "us CPU",
+                note=parts,
+            )
+        )
+    sub = c["apply"]["subscribe_other_origin"]["us"]
+    figure = "in process: own-origin subscription, per record of a peer (none sent)"
+    out.append(Row("cpu.subscribe_other", figure, sub, "us CPU"))
+    local = c["local"]
+    out.append(Row("cpu.put", "in process: PutItem, per put", local["put_item"]["us"], "us CPU"))
+    out.append(
+        Row(
+            "cpu.batch",
+            "in process: BatchWriteItem, per item",
+            local["batch_write"]["us"],
+            "us CPU",
+        )
+    )
+    update = local["update_item"]["us"]
+    out.append(Row("cpu.update", "in process: UpdateItem, per update", update, "us CPU"))
+    for name, r in c["conversions"].items():
+        out.append(Row(f"cpu.{name}", "in process: " + name.replace("_", " "), r["us"], "us CPU"))
+    return out
 
 
 def _noise_rows(r: dict) -> list[Row]:

@@ -1,6 +1,7 @@
 """`python -m bench.run [--quick | --smoke] [--items N] [--out DIR]`: the whole benchmark.
 
-Order: raw limits; one region (buffered, then fsync); a group of three regions (nodes and
+Order: raw limits; the CPU time per record of the node's hot paths in one process
+(bench/cpu.py); one region (buffered, then fsync); a group of three regions (nodes and
 replicators as processes) for replication lag at fixed loads, replicated apply rate, peak
 memory, then convergence after a partition; then what TLS costs (PutItem on one node and
 replication lag at one low rate, TLS on and off, bench/tls.py); then the peers' replication
@@ -9,8 +10,9 @@ lowest lag loads, skipped in smoke mode; then the TTL sweep rate with writes run
 (bench/ttl_sweep.py, one node in this process); then a new region bootstrapping from a peer holding
 N items, with the peak memory of every process meanwhile; then replication lag with WAN
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
-mode); `--only wan`, `--only tls`, `--only peers` or `--only lag` runs just that phase
-(peers: with Meridian's lag at the same loads; lag: at 100 and 1000 writes/s). Prints
+mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu` or `--only lag` runs just
+that phase (peers: with Meridian's lag at the same loads; cpu: CPU per record in one process,
+bench/cpu.py; lag: Meridian's lag at 100 and 1000 writes/s). Prints
 the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
 importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -35,6 +37,7 @@ from bench import (
     apply,
     bootstrap,
     convergence,
+    cpu,
     peers,
     plots,
     raw,
@@ -97,6 +100,8 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
     results["phase_s"] = phase.seconds
     phase("raw limits")
     results["raw"] = await raw.measure(work, p)
+    phase("CPU per record of the node's hot paths, in process")
+    results["cpu"] = await cpu.measure(work, smoke=p.name == "smoke")
     phase("one region (buffered, then fsync)")
     results["region"] = await region.measure(work, p)
     names = REGION_NAMES[: p.regions]
@@ -154,6 +159,15 @@ async def run_only_wan(work: pathlib.Path, p: Profile, durability: str) -> dict[
     phase = Phases()
     results: dict[str, Any] = {"phase_s": phase.seconds}
     results["wan"] = await run_wan(work, p, durability, phase)
+    phase.end()
+    return results
+
+
+async def run_only_cpu(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    phase("CPU per record of the node's hot paths, in process (bench/cpu.py)")
+    results["cpu"] = await cpu.measure(work, smoke=p.name == "smoke")
     phase.end()
     return results
 
@@ -277,10 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan", "tls", "peers", "lag"),
+        choices=("wan", "tls", "peers", "cpu", "lag"),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
-        "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `lag`, Meridian's "
-        "replication lag at 100 and 1000 writes/s",
+        "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
+        "time per record of the node's hot paths in one process (bench/cpu.py); `lag`, "
+        "Meridian's replication lag at 100 and 1000 writes/s",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -300,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             "wan": run_only_wan,
             "tls": run_only_tls,
             "peers": run_only_peers,
+            "cpu": run_only_cpu,
             "lag": run_only_lag,
         }
         run = only.get(args.only or "", run_all)

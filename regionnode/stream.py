@@ -171,6 +171,7 @@ class Streams:
         table = self.table(req.table)
         name, view = req.table, table.description.spec.view_type
         after, limit = req.after_sequence_number, min(req.max_batch or 500, MAX_RECORDS)
+        origin = req.origin.encode()  # records without these bytes are skipped unparsed
         sent, unreported = 0.0, False
         while not self.closed:
             self._same_table(table)
@@ -182,6 +183,8 @@ class Streams:
                     continue
             batch = pb.SubscribeBatch()
             for value in raw:
+                if origin and origin not in value:
+                    continue  # of another region: its origin's name is nowhere in its bytes
                 record = batch.records.add()  # parsed in place: appending would copy it
                 record.MergeFromString(value)
                 after = record.sequence_number
@@ -189,6 +192,8 @@ class Streams:
                     del batch.records[-1]
                 elif not req.full_images:
                     apply_view(record, view)
+            if raw and origin and origin not in raw[-1]:  # the last one was skipped
+                after = pb.StreamRecord.FromString(raw[-1]).sequence_number
             batch.head_sequence_number = table.head
             batch.scanned_through = after
             # Records filtered out still move the position, but reporting that is worth a

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from meridian.config import ConfigError, GroupConfig, load
-from meridian.daemon import clock_sync, sd_notify
+from meridian.daemon import clock_sync, event_loop, sd_notify
 from meridian.daemon.errors import StartupError
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 
@@ -60,7 +60,14 @@ def run_daemon(
         print(f"meridian {component}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     clock_sync.warn_if_unsynchronised(config.replication.max_clock_offset_ms)
-    return asyncio.run(_run(component, daemon))
+    try:
+        loop_name, factory = event_loop.loop_factory(os.environ)
+    except ValueError as exc:
+        print(f"meridian {component}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    log.debug("event loop: %s", loop_name)
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(_run(component, daemon))
 
 
 async def _run(component: str, daemon: Daemon) -> int:

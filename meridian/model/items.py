@@ -298,8 +298,10 @@ def values_equal(a: pb.AttributeValue, b: pb.AttributeValue) -> bool:
     kind = a.WhichOneof("value")
     if kind != b.WhichOneof("value"):
         return False
+    if kind == "s":  # the common kinds first, compared without building messages or Decimals
+        return a.s == b.s
     if kind == "n":
-        return number(a.n) == number(b.n)
+        return a.n == b.n or number(a.n) == number(b.n)
     if kind == "ns":
         return sorted(map(number, a.ns.values)) == sorted(map(number, b.ns.values))
     if kind in ("ss", "bs"):
@@ -314,8 +316,9 @@ def values_equal(a: pb.AttributeValue, b: pb.AttributeValue) -> bool:
 
 
 def _fields_equal(a: Any, b: Any) -> bool:
-    # Compare the key sets first: indexing a protobuf map with a missing key inserts it.
-    return set(a) == set(b) and all(values_equal(a[name], b[name]) for name in a)
+    # Same size and every name of `a` in `b`: the same names. Each is looked up in `b` before
+    # indexing it, since indexing a protobuf map with a missing key inserts it.
+    return len(a) == len(b) and all(name in b and values_equal(a[name], b[name]) for name in a)
 
 
 def items_equal(a: pb.Item, b: pb.Item) -> bool:
@@ -528,8 +531,7 @@ def from_typed(obj: Any) -> pb.Item:
     item = pb.Item()
     for name, value in _item_object(obj).items():
         _fill_typed(item.attributes[name], name, value, 0)
-    validate_item(item)
-    normalize_item(item)
+    check_item(item)
     return item
 
 

@@ -285,8 +285,10 @@ def test_equal_items_serialize_identically_after_normalization() -> None:
         (N("1E+2"), N("100"), True),
         (N("1"), N("1.01"), False),
         (S("1"), N("1"), False),
+        (N("12.5"), N("12.5"), True),
         (S("a"), S("a"), True),
         (S("a"), S("b"), False),
+        (S(""), S(""), True),
         (pb.AttributeValue(b=b"a"), pb.AttributeValue(b=b"a"), True),
         (pb.AttributeValue(bool=True), pb.AttributeValue(bool=False), False),
         (pb.AttributeValue(null=True), pb.AttributeValue(null=True), True),
@@ -321,6 +323,9 @@ def test_items_equal() -> None:
     assert items.items_equal(item(a=N("1"), s=SS("x", "y")), item(s=SS("y", "x"), a=N("1.00")))
     assert not items.items_equal(item(a=N("1")), item(a=N("1"), b=N("1")))
     assert not items.items_equal(item(a=N("1")), item(a=N("2")))
+    same_size = item(a=N("1"), b=S("x")), item(a=N("1"), c=S("x"))
+    assert not items.items_equal(*same_size)
+    assert [set(i.attributes) for i in same_size] == [{"a", "b"}, {"a", "c"}]  # none inserted
 
 
 # ---------------------------------------------------------------- plain form

@@ -1,0 +1,73 @@
+"""An origin-filtered subscription (`Streams.subscribe`) skips other regions' records without
+parsing them when the origin's name is nowhere in their bytes, and parses the rest as before:
+the same records come out, and the position still moves past every record read."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+
+from meridian.model.items import from_plain
+from meridian.pb import node_pb2 as pb
+from regionnode.store import Store, stream_key
+from regionnode.stream import Streams
+from regionnode.tables import ensure_table
+
+TABLE = "orders"
+
+
+def _store(path: pathlib.Path, regions: list[tuple[str, str]]) -> Store:
+    """A store whose stream holds one record per (origin region, item value), in order."""
+    store = Store(path, sync=False)
+    spec = pb.TableSpec(
+        name=TABLE,
+        partition_key=pb.KeyAttribute(name="pk", type=pb.KEY_TYPE_S),
+        view_type=pb.NEW_AND_OLD_IMAGES,
+    )
+    ensure_table(store, spec)
+    batch = store.new_batch()
+    for seq, (region, value) in enumerate(regions, start=1):
+        record = pb.StreamRecord(event_name=pb.INSERT, sequence_number=seq, table=TABLE)
+        record.keys.CopyFrom(from_plain({"pk": f"k{seq}"}))
+        record.new_image.CopyFrom(from_plain({"pk": f"k{seq}", "v": value}))
+        record.version.hlc, record.version.region = seq, region
+        batch.put(stream_key(TABLE, seq), record.SerializeToString())
+    store.write(batch)
+    store.tables[TABLE].head = len(regions)
+    return store
+
+
+async def _first_batch(streams: Streams, req: pb.SubscribeRequest) -> pb.SubscribeBatch:
+    subscription = streams.subscribe(req)
+    try:
+        return await asyncio.wait_for(anext(subscription), 5.0)
+    finally:
+        await subscription.aclose()
+
+
+def test_filtered_subscription_skips_other_regions_records(tmp_path: pathlib.Path) -> None:
+    # the third record is of "us" but names "eu" in its image: parsed, then left out
+    regions = [("us", "a"), ("eu", "b"), ("us", "eu"), ("us", "c")]
+    store = _store(tmp_path / "n", regions)
+    streams = Streams(store)
+
+    async def body() -> None:
+        cases = [
+            (pb.SubscribeRequest(table=TABLE, origin="eu"), [2], 4),
+            (pb.SubscribeRequest(table=TABLE, origin="us"), [1, 3, 4], 4),
+            (pb.SubscribeRequest(table=TABLE), [1, 2, 3, 4], 4),
+            (pb.SubscribeRequest(table=TABLE, origin="eu", after_sequence_number=2), [], 4),
+            (pb.SubscribeRequest(table=TABLE, origin="eu", max_batch=1), [], 1),
+            (pb.SubscribeRequest(table=TABLE, origin="ap"), [], 4),
+        ]
+        for req, sequences, scanned in cases:
+            batch = await _first_batch(streams, req)
+            assert [r.sequence_number for r in batch.records] == sequences, req
+            assert all(r.version.region == req.origin for r in batch.records if req.origin)
+            assert batch.scanned_through == scanned, req
+            assert batch.head_sequence_number == 4
+
+    try:
+        asyncio.run(body())
+    finally:
+        store.close()

@@ -1,0 +1,46 @@
+"""Which event loop the daemons run on (meridian/daemon/event_loop.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import uvloop
+
+from meridian.daemon import event_loop
+from meridian.daemon.event_loop import EVENT_LOOP_ENV, choose
+
+
+@pytest.mark.parametrize(
+    ("env", "installed", "expected"),
+    [
+        ({}, True, "uvloop"),
+        ({}, False, "asyncio"),
+        ({EVENT_LOOP_ENV: ""}, True, "uvloop"),
+        ({EVENT_LOOP_ENV: "asyncio"}, True, "asyncio"),
+        ({EVENT_LOOP_ENV: "asyncio"}, False, "asyncio"),
+        ({EVENT_LOOP_ENV: "uvloop"}, True, "uvloop"),
+    ],
+)
+def test_choose(env: dict[str, str], installed: bool, expected: str) -> None:
+    assert choose(env, installed) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "installed", "message"),
+    [
+        ({EVENT_LOOP_ENV: "trio"}, True, "expected one of uvloop, asyncio, got 'trio'"),
+        ({EVENT_LOOP_ENV: "uvloop"}, False, "uvloop is not installed"),
+    ],
+)
+def test_choose_refuses(env: dict[str, str], installed: bool, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        choose(env, installed)
+
+
+def test_the_factory_makes_the_chosen_loop() -> None:
+    name, factory = event_loop.loop_factory({})
+    assert name == "uvloop" and factory is not None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        assert isinstance(runner.get_loop(), uvloop.Loop)
+    assert event_loop.loop_factory({EVENT_LOOP_ENV: "asyncio"}) == ("asyncio", None)
