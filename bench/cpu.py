@@ -35,14 +35,13 @@ from typing import Any
 
 from bench import workload
 from meridian.expressions import compile_request
-from meridian.model import hlc
+from meridian.model import hlc, schema
 from meridian.model.items import from_typed, to_typed
 from meridian.pb import node_pb2 as pb
 from regionnode.item_ops import ItemOps, WriteOptions, key_schema
 from regionnode.replicated_apply import ApplyOp, record_keys
-from regionnode.store import Store
+from regionnode.store import Store, Table
 from regionnode.stream import MAX_RECORDS, Streams
-from regionnode.tables import ensure_table
 from regionnode.writer import Writer
 
 BATCH = 1000  # records per ApplyReplicatedRequest, puts per BatchWriteItem
@@ -63,7 +62,7 @@ class Node:
         self.store = Store(path, sync=False)
         spec = pb.TableSpec()
         spec.CopyFrom(SPEC)
-        ensure_table(self.store, spec)
+        self.store.put_table(Table(schema.Schema(spec), pb.TableDescription(spec=spec)))
         self.table = self.store.tables[SPEC.name]
         self.writer = Writer(
             self.store, hlc.HybridClock(0), region, lambda _heads: None, lambda _c: None

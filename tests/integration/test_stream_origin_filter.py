@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import pathlib
 
+from meridian.model import schema
 from meridian.model.items import from_plain
 from meridian.pb import node_pb2 as pb
-from regionnode.store import Store, stream_key
+from regionnode.store import Store, Table, stream_key
 from regionnode.stream import Streams
-from regionnode.tables import ensure_table
 
 TABLE = "orders"
 
@@ -24,7 +24,7 @@ def _store(path: pathlib.Path, regions: list[tuple[str, str]]) -> Store:
         partition_key=pb.KeyAttribute(name="pk", type=pb.KEY_TYPE_S),
         view_type=pb.NEW_AND_OLD_IMAGES,
     )
-    ensure_table(store, spec)
+    store.put_table(Table(schema.Schema(spec), pb.TableDescription(spec=spec)))
     batch = store.new_batch()
     for seq, (region, value) in enumerate(regions, start=1):
         record = pb.StreamRecord(event_name=pb.INSERT, sequence_number=seq, table=TABLE)
