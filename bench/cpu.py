@@ -62,7 +62,10 @@ class Node:
         self.store = Store(path, sync=False)
         spec = pb.TableSpec()
         spec.CopyFrom(SPEC)
-        self.store.put_table(Table(schema.Schema(spec), pb.TableDescription(spec=spec)))
+        desc = pb.TableDescription(
+            spec=spec, stream_id="s1", schema_fingerprint=schema.fingerprint(spec)
+        )
+        self.store.put_table(Table(schema.Schema(spec), desc))
         self.table = self.store.tables[SPEC.name]
         self.writer = Writer(
             self.store, hlc.HybridClock(0), region, lambda _heads: None, lambda _c: None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
 
 from meridian.cli.errors import CliError, UsageError
 from meridian.cli.output import emit
@@ -125,7 +126,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     known = {t.name for t in config.tables}
     for table in args.table or ():
         if table not in known:
-            _unknown(config, table)
+            _not_declared(table)
     key = access.generate(access.Permission(args.permission), args.table)
     write_keys(path, {**keys, key.key_id: key})
     _print_key(key, path, args.json)
@@ -161,9 +162,14 @@ def _existing(path: pathlib.Path) -> dict[str, access.AccessKey]:
         raise CliError(str(exc), EXIT_CONFIG) from None
 
 
-def _unknown(config: GroupConfig, table: str) -> None:
-    names = ", ".join(t.name for t in config.tables)
-    raise UsageError(f"--table: unknown table {table!r}; the group has: {names}")
+def _not_declared(table: str) -> None:
+    """Tables are also created at runtime (the catalog), which this offline command cannot
+    see: a name outside the group file is taken, with a note in case it is a typo."""
+    print(
+        f"note: table {table!r} is not in the group file; the key covers it if it is "
+        "created at runtime (meridian table list shows the group's tables)",
+        file=sys.stderr,
+    )
 
 
 def _print_key(key: access.AccessKey, path: pathlib.Path, as_json: bool) -> None:

@@ -74,6 +74,7 @@ class CatalogControl:
         caller.may(ADMIN, name)
         for member in ("GlobalSecondaryIndexUpdates", "LocalSecondaryIndexes"):
             p.refuse(body, member, "secondary indexes are not supported yet")
+        cp.no_deletion_protection(body)
         self._replica_updates(body)
         enabled, view = cp.stream_specification(body)
         current = self.core.catalog.entry(name)

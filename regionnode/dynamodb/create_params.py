@@ -37,6 +37,7 @@ def create_table(body: Body) -> NewTable:
     name = p.table_name(body)
     for index in ("LocalSecondaryIndexes", "GlobalSecondaryIndexes"):
         p.refuse(body, index, "secondary indexes are not supported yet")
+    no_deletion_protection(body)
     types = _attribute_definitions(body)
     hash_key, range_key = _key_schema(body)
     keys = [hash_key] + ([range_key] if range_key else [])
@@ -174,3 +175,13 @@ def tags(body: Body, member: str, required: bool = True) -> dict[str, str]:
 
 def _shown(value: Any) -> str:
     return "null" if value is None else f"'{value}'"
+
+
+def no_deletion_protection(body: Body) -> None:
+    """DeletionProtectionEnabled true is refused: a caller must not believe a table is
+    protected from DeleteTable when it is not. False (what IaC tools often send) is fine."""
+    if p.boolean(body, "DeletionProtectionEnabled"):
+        raise validation(
+            "DeletionProtectionEnabled is not supported yet: any read-write key for the table "
+            "can delete it (limit keys to tables, or use read-only keys, to protect it)"
+        )

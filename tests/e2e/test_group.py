@@ -159,6 +159,15 @@ def test_a_table_created_with_the_cli_is_used_everywhere_and_deleted(group: Grou
         return got.returncode == 0 and json_of(got.stdout) == {"id": "c1"}
 
     group.wait_for(in_us, "the cart in us-east")
+
+    def verified() -> bool:
+        """verify compares the table made at runtime too, and finds it identical."""
+        done = run_cli("verify", "--config", group.config, "--json")
+        report = json_of(done.stdout)
+        tables = {t["table"]: t for t in report["tables"]}
+        return done.returncode == 0 and tables["carts"]["regions"][0]["items"] == 1
+
+    group.wait_for(verified, "verify to compare carts in every region")
     notes = ("table", "create", "notes", *where, "us-east", "--partition-key", "id:S")
     made = run_cli(*notes, "--merge", "attribute")
     assert made.returncode == 0, made.stderr

@@ -95,6 +95,26 @@ def test_clients_without_a_valid_key_or_the_ca_are_refused(
     assert "read-only" in refused.stderr
     scan = run_cli("scan", "--config", config, "--region", "us-east", env=env)
     assert scan.returncode == 0 and scan.stdout.strip() == "", scan.stdout  # nothing written
+    # a key limited to a table created at runtime (not in the group file)
+    where = ("--config", config, "--region", "us-east")
+    made = run_cli("table", "create", "carts", *where, "--partition-key", "id:S", env=env)
+    assert made.returncode == 0, made.stderr
+    limited = run_cli("keys", "create", "--config", config, "--table", "carts", "--json")
+    assert limited.returncode == 0 and "not in the group file" in limited.stderr, limited
+    carts_key = json_of(limited.stdout)
+    carts_env = {
+        "MERIDIAN_ACCESS_KEY_ID": carts_key["access_key_id"],
+        "MERIDIAN_SECRET_ACCESS_KEY": carts_key["secret_access_key"],
+    }
+    cart = ("put", *where, "--table", "carts", '{"id": "c1"}')
+    written = None
+    for _ in range(50):  # until the node has re-read its credentials file
+        written = run_cli(*cart, env=carts_env)
+        if written.returncode == 0:
+            break
+    assert written is not None and written.returncode == 0, written
+    other = run_cli("put", *where, '{"pk": "x", "sk": "1"}', env=carts_env)
+    assert other.returncode == 1 and "orders" in other.stderr, other.stderr
 
 
 def _endpoint(config: pathlib.Path) -> str:

@@ -24,7 +24,10 @@ def _store(path: pathlib.Path, regions: list[tuple[str, str]]) -> Store:
         partition_key=pb.KeyAttribute(name="pk", type=pb.KEY_TYPE_S),
         view_type=pb.NEW_AND_OLD_IMAGES,
     )
-    store.put_table(Table(schema.Schema(spec), pb.TableDescription(spec=spec)))
+    desc = pb.TableDescription(
+        spec=spec, stream_id="s1", schema_fingerprint=schema.fingerprint(spec)
+    )
+    store.put_table(Table(schema.Schema(spec), desc))
     batch = store.new_batch()
     for seq, (region, value) in enumerate(regions, start=1):
         record = pb.StreamRecord(event_name=pb.INSERT, sequence_number=seq, table=TABLE)

@@ -38,6 +38,10 @@ def test_a_valid_request_becomes_a_table_spec() -> None:
     assert new.tags == {"team": "carts"} and new.stream_enabled
 
 
+def test_deletion_protection_off_is_accepted() -> None:
+    assert create_table(dict(BASE, DeletionProtectionEnabled=False)).spec.name == BASE["TableName"]
+
+
 def test_provisioned_throughput_is_accepted() -> None:
     body = dict(BASE, ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5})
     del body["BillingMode"]
@@ -109,6 +113,11 @@ ID_ONLY = [{"AttributeName": "id", "AttributeType": "S"}]
             "secondary indexes are not supported yet",
         ),
         ("bad table name", dict(BASE, TableName="a"), "'tableName' failed to satisfy"),
+        (
+            "deletion protection",
+            dict(BASE, DeletionProtectionEnabled=True),
+            "DeletionProtectionEnabled is not supported yet",
+        ),
         (
             "stream without view type",
             dict(BASE, StreamSpecification={"StreamEnabled": True}),

@@ -490,9 +490,48 @@ def entry(pk: int, hlc: int = 1, tombstone: bool = False, value: str = "h") -> p
 def test_first_differences(
     a: list[pb.KeyVersion], b: list[pb.KeyVersion], differing: list[int]
 ) -> None:
-    found = verify.first_differences({"us-east": FakeNode(a), "eu-west": FakeNode(b)}, TABLE)  # type: ignore[dict-item]
+    nodes = {"us-east": FakeNode(a), "eu-west": FakeNode(b)}
+    found = verify.first_differences(nodes, TABLE.to_spec())  # type: ignore[arg-type]
     assert [int(items.to_plain(keys)["pk"]) for keys, _ in found] == differing
     for keys, here in found:
         assert set(here) == {"us-east", "eu-west"}
         assert len({verify._fingerprint(e) for e in here.values()}) == 2
         assert any(e is not None and e.keys == keys for e in here.values())
+
+
+class ListingNode:
+    """Answers ListTables and DescribeTable with fixed tables; None: unreachable."""
+
+    def __init__(self, tables: list[str] | None) -> None:
+        self.tables = tables
+
+    def call(self, method: str, request: Any) -> Any:
+        if self.tables is None:
+            raise errors.CliError("node unreachable")
+        if method == "ListTables":
+            return pb.ListTablesResponse(tables=self.tables)
+        assert method == "DescribeTable" and request.table in self.tables
+        spec = pb.TableSpec(name=request.table, partition_key=pb.KeyAttribute(name="id"))
+        return pb.DescribeTableResponse(table=pb.TableDescription(spec=spec))
+
+
+@pytest.mark.parametrize(
+    ("listed", "compared", "partial"),
+    [
+        # every region holds a runtime table: compared with the declared one
+        ({"a": ["carts", "orders"], "b": ["carts", "orders"]}, ["carts", "orders"], {}),
+        # one region only (being created, or a set-aside copy): named, not compared
+        ({"a": ["carts", "orders"], "b": ["orders"]}, ["orders"], {"carts": ["a"]}),
+        # an unreachable region does not make every table partial
+        ({"a": ["carts", "orders"], "b": None}, ["carts", "orders"], {}),
+        # a declared table is compared even where it is missing
+        ({"a": [], "b": []}, ["orders"], {}),
+    ],
+)
+def test_verify_compares_the_group_file_and_the_catalog_tables(
+    listed: dict[str, list[str] | None], compared: list[str], partial: dict[str, list[str]]
+) -> None:
+    nodes = {region: ListingNode(tables) for region, tables in listed.items()}
+    specs, found = verify.group_tables(nodes, [TABLE])  # type: ignore[arg-type]
+    assert [spec.name for spec in specs] == compared
+    assert found == partial
