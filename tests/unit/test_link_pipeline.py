@@ -6,13 +6,14 @@ tests/integration/test_apply_stream.py.)"""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
-from replicator.link import ClockRejected, Link, LinkSettings, OutOfStep
+from replicator.link import APPLY_AHEAD, ClockRejected, Link, LinkSettings, OutOfStep
 from replicator.metrics import ReplicatorMetrics
 from replicator.pins import Pins
 
@@ -66,17 +67,28 @@ def batch(*seqs: int) -> rpb.PullBatch:
     )
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.001)
+
+
 async def stream(target: Link, node: FakeNode, *batches: rpb.PullBatch) -> None:
     """Batches arrive one at a time (none merged); no result is back until all arrived."""
     queue: asyncio.Queue = asyncio.Queue()
     running = asyncio.ensure_future(target._stream(queue))
-    for item in batches:
-        queue.put_nowait(item)
-        await asyncio.sleep(0.02)
-    node.release.set()
-    await asyncio.sleep(0.02)
-    queue.put_nowait(None)
-    await asyncio.wait_for(running, 5)
+    try:
+        for count, item in enumerate(batches[:APPLY_AHEAD], start=1):
+            queue.put_nowait(item)
+            await until(lambda count=count: len(node.sent) == count)  # type: ignore[misc]
+        for item in batches[APPLY_AHEAD:]:
+            queue.put_nowait(item)  # waits for a free slot
+        node.release.set()
+        await until(lambda: len(node.sent) == len(batches) or running.done())
+        queue.put_nowait(None)
+        await asyncio.wait_for(running, 5)
+    finally:
+        running.cancel()
 
 
 def test_two_batches_in_flight_each_after_the_checkpoint_of_the_one_before() -> None:
