@@ -115,9 +115,10 @@ async def _merged(
             return
         if isinstance(item, Exception):
             raise item
-        merged = item
+        merged, ended = item, False
         while len(merged.records) < limit and not queue.empty():
             held = queue.get_nowait()
+            ended = held is None  # the stream's end, after this batch
             if not isinstance(held, rpb.PullBatch) or held.table != merged.table:
                 break
             merged.records.extend(held.records)
@@ -126,6 +127,8 @@ async def _merged(
             merged.sent_ms = held.sent_ms
             held = None
         yield merged
+        if ended:
+            return
 
 
 def state_after(reason: str | None) -> str:
