@@ -36,6 +36,7 @@ class ApplyOp:
     source_sequence: int
     origin_node_id: str = ""
     complete_through_ms: int = 0
+    after_checkpoint: int = 0  # applied only once the checkpoint is there (pipelined batches)
 
     def apply(self, stage: Stage, ctx: Context) -> pb.ApplyReplicatedResponse:
         name = self.table.description.spec.name
@@ -43,6 +44,9 @@ class ApplyOp:
         self._check_node(ckpt, name)
         position = ckpt.sequence_number if ckpt else 0
         response = pb.ApplyReplicatedResponse()
+        if position < self.after_checkpoint:  # a batch sent before this one was not applied
+            response.skipped, response.checkpoint = True, position
+            return response
         now = ctx.clock.wall()
         rejected = False
         for record, key in zip(self.records, self.keys, strict=True):

@@ -19,15 +19,18 @@ from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc
 from meridian.wire import errors
 from regionnode import pins, stored_copy
+from regionnode.client_auth import authorize
 from regionnode.collection_ops import ProgressOp
 from regionnode.replicated_apply import ApplyOp, record_keys
 from regionnode.rpc import Core, rpc, streaming
 from regionnode.snapshot import stream_snapshot
 from regionnode.snapshot_merge import SnapshotOp, entry_key, snapshot_removal
 from regionnode.store import Table
+from regionnode.writer import Result
 
 log = logging.getLogger(__name__)
 
+APPLY_AHEAD = 8  # batches of one stream queued at the writer before their results go back
 OUTCOMES = ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected")
 
 
@@ -103,6 +106,11 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
 
     @rpc
     async def ApplyReplicated(self, req: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:
+        return await self._counted(req.origin, self._queue_apply(req))
+
+    def _queue_apply(self, req: pb.ApplyReplicatedRequest) -> asyncio.Future[Result]:
+        """Check a replicated batch and queue it at the writer at once, without awaiting:
+        the writer commits operations in the order they were queued."""
         core = self.core
         table = core.table(req.table)
         check_incarnation(table, req.incarnation)
@@ -116,12 +124,20 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
             req.source_sequence,
             req.origin_node_id,
             req.complete_through_ms,
+            req.after_checkpoint,
         )
-        response: pb.ApplyReplicatedResponse = await core.writer.submit(op)  # type: ignore[assignment]
+        return core.writer.enqueue(op)
+
+    async def _counted(
+        self, origin: str, result: asyncio.Future[Result]
+    ) -> pb.ApplyReplicatedResponse:
+        """The batch's result, counted by outcome."""
+        response = await result
+        assert isinstance(response, pb.ApplyReplicatedResponse)
         for outcome in OUTCOMES:
             value = getattr(response, outcome)
             if value:
-                core.metrics.replicated.labels(req.origin, outcome).inc(value)
+                self.core.metrics.replicated.labels(origin, outcome).inc(value)
         return response
 
     async def ApplyReplicatedStream(
@@ -130,9 +146,58 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[pb.ApplyReplicatedResponse]:
         """ApplyReplicated for a whole replication session. A message on an open stream costs
-        both ends well under half the CPU of a unary call, and replicators send one per batch."""
-        async for req in requests:
-            yield await self.ApplyReplicated(req, context)
+        both ends well under half the CPU of a unary call, and replicators send one per batch.
+
+        Each batch is queued at the writer as soon as it arrives, not after the one before it
+        committed: a replicator sends the next batch while the previous one is being written
+        (pipelining), so it joins the next group commit instead of waiting a round trip.
+        Results go back in order. A batch carries the checkpoint the batch before it brings
+        (after_checkpoint), so none is applied after one that failed; after a refused batch
+        nothing more is read."""
+        results: asyncio.Queue[asyncio.Future[pb.ApplyReplicatedResponse] | None] = asyncio.Queue(
+            APPLY_AHEAD
+        )
+        reader = asyncio.ensure_future(self._queue_applies(requests, results))
+        result: asyncio.Future[pb.ApplyReplicatedResponse] | None = None
+        try:
+            while (result := await results.get()) is not None:
+                yield await result
+        except Exception as exc:
+            code = (errors.status_of(exc) or errors.INTERNAL)[0].name
+            self.core.metrics.requests.labels("ApplyReplicated", code).inc()
+            if errors.status_of(exc) is None:
+                log.exception("ApplyReplicatedStream failed")
+            await errors.abort(context, exc)
+        finally:
+            reader.cancel()
+            if result is not None:
+                result.cancel()
+            while not results.empty():
+                pending = results.get_nowait()
+                if pending is not None:
+                    pending.cancel()
+
+    async def _queue_applies(
+        self,
+        requests: AsyncIterator[pb.ApplyReplicatedRequest],
+        results: asyncio.Queue[asyncio.Future[pb.ApplyReplicatedResponse] | None],
+    ) -> None:
+        """Queue every batch of the stream at the writer, and its result for the answer loop;
+        a refused batch or a broken stream ends the queue with its error."""
+        try:
+            async for req in requests:
+                authorize("ApplyReplicated", req.table)
+                queued = self._queue_apply(req)
+                self.core.metrics.requests.labels("ApplyReplicated", "OK").inc()
+                await results.put(asyncio.ensure_future(self._counted(req.origin, queued)))
+        except Exception as exc:  # noqa: BLE001 - the answer loop raises it in its turn
+            failed: asyncio.Future[pb.ApplyReplicatedResponse] = (
+                asyncio.get_running_loop().create_future()
+            )
+            failed.set_exception(exc)
+            await results.put(failed)
+            return
+        await results.put(None)
 
     @rpc
     async def GetCheckpoints(self, req: pb.GetCheckpointsRequest) -> pb.GetCheckpointsResponse:

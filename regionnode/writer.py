@@ -69,12 +69,17 @@ class Writer:
         self._closed = False
 
     async def submit(self, op: Op) -> Result:
+        return await self.enqueue(op)
+
+    def enqueue(self, op: Op) -> asyncio.Future[Result]:
+        """Queue an operation now (operations commit in the order queued); the future ends
+        with its result once its batch is durable."""
         if self._closed:
             raise ConnectionAbortedError("node is shutting down")
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((op, future))
         self._wake.set()
-        return await future
+        return future
 
     async def run(self) -> None:
         """Commit queued operations until cancelled; queued and in-flight callers are failed

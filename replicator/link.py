@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -99,7 +99,7 @@ def idle_timeout(heartbeat_s: float) -> float:
 
 async def _merged(
     queue: asyncio.Queue[rpb.PullBatch | Exception | None], limit: int, idle_s: float
-) -> AsyncIterator[rpb.PullBatch]:
+) -> AsyncGenerator[rpb.PullBatch, None]:
     """Batches from the queue, consecutive ones of a table merged up to `limit` records:
     when applying falls behind, each ApplyReplicated (one WriteBatch) carries more.
 
@@ -116,9 +116,10 @@ async def _merged(
             return
         if isinstance(item, Exception):
             raise item
-        merged = item
+        merged, ended = item, False
         while len(merged.records) < limit and not queue.empty():
             held = queue.get_nowait()
+            ended = held is None  # the stream's end, after this batch
             if not isinstance(held, rpb.PullBatch) or held.table != merged.table:
                 break
             merged.records.extend(held.records)
@@ -127,6 +128,8 @@ async def _merged(
             merged.sent_ms = held.sent_ms
             held = None
         yield merged
+        if ended:
+            return
 
 
 def state_after(reason: str | None) -> str:
@@ -157,6 +160,22 @@ class TablesChanged(Exception):
 
 class ClockRejected(Exception):
     """The peer sent records stamped too far in the future for this region's clock."""
+
+
+class OutOfStep(Exception):
+    """The node skipped a pipelined batch because one sent before it was not applied (the
+    error of that one ends the session first; this is the guard behind it)."""
+
+
+APPLY_AHEAD = 2  # batches of a link written to the node before the oldest result is back
+
+
+@dataclass
+class Sent:
+    """A batch written to the node whose result is not back yet."""
+
+    batch: rpb.PullBatch
+    request: pb.ApplyReplicatedRequest
 
 
 LAG_HISTORY = 120  # lag samples kept per link: a minute at the lag updater's pace
@@ -202,6 +221,7 @@ class Link:
         self.status = LinkState(complete_ms=hlc.wall_ms())
         self._positions: dict[str, int] = {}
         self._unsaved: dict[str, int] = {}
+        self._sent: dict[str, int] = {}  # table -> the checkpoint the batches sent bring
         self._logged = ("", "")
         self._resync_reason = ""
         self._progress_saved: dict[str, float] = {}
@@ -252,7 +272,7 @@ class Link:
                 self._set_state("WAITING", str(exc))
             except Rebuild as exc:
                 self._set_state("RESYNC_NEEDED", str(exc))
-            except Silent as exc:
+            except (Silent, OutOfStep) as exc:
                 self._set_state("DOWN", str(exc))
             except TablesChanged as exc:
                 log.info("link %s -> %s: %s; starting over", self.peer, self.region, exc)
@@ -313,11 +333,7 @@ class Link:
             reporter = asyncio.ensure_future(self._report_loop(peer, me, queue))
             watcher = asyncio.ensure_future(self._watch_catalog(peer, me, queue))
             try:
-                idle_s = idle_timeout(self.settings.heartbeat_s)
-                async for batch in _merged(queue, self.settings.batch_size, idle_s):
-                    if _cancelled():  # asyncio.wait_for may swallow a cancel (Python 3.11)
-                        raise asyncio.CancelledError
-                    await self._on_batch(batch)
+                await self._stream(queue)
             finally:
                 reader.cancel()
                 reporter.cancel()
@@ -493,18 +509,98 @@ class Link:
         self._horizon = progress.horizon_for(response.horizons, self.peer)
         self._own = response
         self._unsaved.clear()
+        self._sent.clear()
 
-    async def _on_batch(self, batch: rpb.PullBatch) -> None:
+    async def _stream(self, queue: asyncio.Queue[rpb.PullBatch | Exception | None]) -> None:
+        """Apply the pulled batches in order with up to APPLY_AHEAD of them in flight: a batch
+        goes to the node while the one before it is still being written, so it joins the
+        next group commit instead of waiting a round trip. Batches that arrive while every
+        slot is taken are merged into the next (coalescing only when work is waiting)."""
+        in_flight: asyncio.Queue[Sent | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(APPLY_AHEAD)
+        sender = asyncio.ensure_future(self._send(queue, in_flight, slots))
+        completer = asyncio.ensure_future(self._take_results(in_flight, slots))
+        try:
+            done, _ = await asyncio.wait((sender, completer), return_when=asyncio.FIRST_COMPLETED)
+            if completer in done:
+                completer.result()  # it ends early only with an error
+            sender.result()  # an error, or the pull stream ended: then finish what is in flight
+            await completer
+        finally:
+            for task in (sender, completer):
+                task.cancel()
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: the first error is the one raised
+
+    async def _send(
+        self,
+        queue: asyncio.Queue[rpb.PullBatch | Exception | None],
+        in_flight: asyncio.Queue[Sent | None],
+        slots: asyncio.Semaphore,
+    ) -> None:
+        """Write each batch that needs applying to the node as soon as a slot is free."""
+        idle_s = idle_timeout(self.settings.heartbeat_s)
+        batches = _merged(queue, self.settings.batch_size, idle_s)
+        try:
+            while True:
+                await slots.acquire()
+                batch = await anext(batches, None)
+                if batch is None:
+                    break
+                request = self._request(batch)
+                if request is None:
+                    slots.release()
+                    self._note_position(batch)
+                    continue
+                await self._applier.send(request)
+                in_flight.put_nowait(Sent(batch, request))
+        finally:
+            await batches.aclose()
+        in_flight.put_nowait(None)
+
+    async def _take_results(
+        self, in_flight: asyncio.Queue[Sent | None], slots: asyncio.Semaphore
+    ) -> None:
+        """Take the node's results in the order the batches were sent."""
+        while (sent := await in_flight.get()) is not None:
+            result = await self._applier.receive()
+            slots.release()
+            if result.skipped:
+                raise OutOfStep(
+                    f"the node skipped a batch of {sent.batch.table!r}: its checkpoint "
+                    f"{result.checkpoint} is below {sent.request.after_checkpoint}"
+                )
+            self._applied(sent.batch, sent.request, result)
+            self._note_position(sent.batch)
+
+    def _request(self, batch: rpb.PullBatch) -> pb.ApplyReplicatedRequest | None:
+        """The apply request for a batch: one with records, or a caught-up heartbeat now and
+        then (to persist how far the stream was read, and when); None for other heartbeats."""
         table = batch.table
-        position = self._positions.get(table, 0)
-        if batch.records:
-            await self._apply(batch)
-        elif batch.scanned_through >= batch.head_sequence_number and (
+        idle = batch.scanned_through >= batch.head_sequence_number and (
             time.monotonic() - self._progress_saved.get(table, 0.0) >= self.settings.heartbeat_s
-        ):
-            await self._apply(batch)  # idle: persist how far the stream was read, and when
-        elif batch.scanned_through > position:
-            self._unsaved[table] = batch.scanned_through
+        )
+        if not batch.records and not idle:
+            return None
+        self._progress_saved[table] = time.monotonic()
+        after = self._sent.get(table, self._positions.get(table, 0))
+        self._sent[table] = max(after, batch.scanned_through)
+        return pb.ApplyReplicatedRequest(
+            complete_through_ms=complete_through(batch),
+            origin=self.peer,
+            table=table,
+            records=batch.records,
+            source_sequence=batch.scanned_through,
+            origin_node_id=batch.source_node_id,
+            incarnation=batch.incarnation,
+            after_checkpoint=after,
+        )
+
+    def _note_position(self, batch: rpb.PullBatch) -> None:
+        """How far this table's stream was read and what is pending, after a batch."""
+        table = batch.table
+        if not batch.records and batch.scanned_through > self._positions.get(table, 0):
+            self._unsaved[table] = max(self._unsaved.get(table, 0), batch.scanned_through)
         position = max(self._positions.get(table, 0), self._unsaved.get(table, 0))
         pending = max(0, batch.head_sequence_number - position)
         self.status.pending[table] = pending
@@ -512,23 +608,18 @@ class Link:
         if all(v == 0 for v in self.status.pending.values()):
             self.status.complete_ms = max(self.status.complete_ms, batch.sent_ms)
 
-    async def _apply(self, batch: rpb.PullBatch) -> None:
-        request = pb.ApplyReplicatedRequest(
-            complete_through_ms=complete_through(batch),
-            origin=self.peer,
-            table=batch.table,
-            records=batch.records,
-            source_sequence=batch.scanned_through,
-            origin_node_id=batch.source_node_id,
-            incarnation=batch.incarnation,
-        )
-        result = await self._applier.apply(request)
+    def _applied(
+        self,
+        batch: rpb.PullBatch,
+        request: pb.ApplyReplicatedRequest,
+        result: pb.ApplyReplicatedResponse,
+    ) -> None:
         if not result.clock_rejected:
             complete = max(self._complete.get(batch.table, 0), request.complete_through_ms)
             self._complete[batch.table] = complete
-        self._progress_saved[batch.table] = time.monotonic()
         self._positions[batch.table] = result.checkpoint
-        self._unsaved.pop(batch.table, None)
+        if self._unsaved.get(batch.table, 0) <= result.checkpoint:
+            self._unsaved.pop(batch.table, None)
         self._account(batch, result)
         if result.clock_rejected:
             first = next(r for r in batch.records if r.sequence_number > result.checkpoint)

@@ -864,7 +864,7 @@ class SubscribeBatch(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ...) -> None: ...
 
 class ApplyReplicatedRequest(_message.Message):
-    __slots__ = ("origin", "table", "records", "source_sequence", "origin_node_id", "complete_through_ms", "incarnation")
+    __slots__ = ("origin", "table", "records", "source_sequence", "origin_node_id", "complete_through_ms", "incarnation", "after_checkpoint")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
@@ -872,6 +872,7 @@ class ApplyReplicatedRequest(_message.Message):
     ORIGIN_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_THROUGH_MS_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    AFTER_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     origin: str
     table: str
     records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
@@ -879,10 +880,11 @@ class ApplyReplicatedRequest(_message.Message):
     origin_node_id: str
     complete_through_ms: int
     incarnation: str
-    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ...) -> None: ...
+    after_checkpoint: int
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., after_checkpoint: _Optional[int] = ...) -> None: ...
 
 class ApplyReplicatedResponse(_message.Message):
-    __slots__ = ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected", "checkpoint", "max_latency_ms")
+    __slots__ = ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected", "checkpoint", "max_latency_ms", "skipped")
     APPLIED_FIELD_NUMBER: _ClassVar[int]
     LOST_TO_NEWER_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
@@ -890,6 +892,7 @@ class ApplyReplicatedResponse(_message.Message):
     CLOCK_REJECTED_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     MAX_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     applied: int
     lost_to_newer: int
     duplicate: int
@@ -897,7 +900,8 @@ class ApplyReplicatedResponse(_message.Message):
     clock_rejected: int
     checkpoint: int
     max_latency_ms: int
-    def __init__(self, applied: _Optional[int] = ..., lost_to_newer: _Optional[int] = ..., duplicate: _Optional[int] = ..., stale_sequence: _Optional[int] = ..., clock_rejected: _Optional[int] = ..., checkpoint: _Optional[int] = ..., max_latency_ms: _Optional[int] = ...) -> None: ...
+    skipped: bool
+    def __init__(self, applied: _Optional[int] = ..., lost_to_newer: _Optional[int] = ..., duplicate: _Optional[int] = ..., stale_sequence: _Optional[int] = ..., clock_rejected: _Optional[int] = ..., checkpoint: _Optional[int] = ..., max_latency_ms: _Optional[int] = ..., skipped: _Optional[bool] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
     __slots__ = ("origin", "table", "sequence_number", "updated_ms", "origin_node_id", "complete_through_ms")

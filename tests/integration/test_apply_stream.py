@@ -74,3 +74,46 @@ def test_applier_reopens_the_stream_after_a_refused_batch(tmp_path: pathlib.Path
             assert await checkpoint_of(stub, "eu") == 2
 
     run(body)
+
+
+def test_pipelined_batches_apply_in_order_and_none_after_one_not_applied(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A replicator writes the next batch before the previous result is back (Applier.send,
+    then receive): the node applies them in order, and a batch whose after_checkpoint the
+    checkpoint has not reached (the one before it was refused in part) is skipped whole."""
+
+    async def body() -> None:
+        async with running_node(tmp_path / "n") as (_, stub):
+            now = hlc.pack(hlc.wall_ms())
+            applier = Applier(stub)
+            try:
+                first = apply_request([replicated(1, now, order("a", 1, v="one"))])
+                second = apply_request([replicated(2, now + 1, order("a", 1, v="two"))])
+                second.after_checkpoint = 1
+                await applier.send(first)
+                await applier.send(second)
+                assert outcome(await applier.receive()) == (1, 0, 0, 0, 0, 1)
+                assert outcome(await applier.receive()) == (1, 0, 0, 0, 0, 2)
+                assert (await get(stub, "orders", order("a", 1))).item == order("a", 1, v="two")
+
+                ahead = hlc.pack(hlc.wall_ms() + 3_600_000)  # far beyond the clock offset
+                rejected = apply_request([replicated(3, ahead, order("b", 1))])
+                rejected.after_checkpoint = 2
+                behind_it = apply_request([replicated(4, now + 2, order("c", 1))])
+                behind_it.after_checkpoint = 3
+                start, before = await head(stub, "orders"), await digest(stub, "orders")
+                await applier.send(rejected)
+                await applier.send(behind_it)
+                assert outcome(await applier.receive()) == (0, 0, 0, 0, 1, 2)
+                skipped = await applier.receive()
+                assert skipped.skipped
+                assert outcome(skipped) == (0, 0, 0, 0, 0, 2)
+                assert not (await get(stub, "orders", order("c", 1))).found
+                assert await head(stub, "orders") == start
+                assert await digest(stub, "orders") == before
+            finally:
+                applier.close()
+            assert await checkpoint_of(stub, "eu") == 2
+
+    run(body)

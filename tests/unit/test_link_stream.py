@@ -41,6 +41,18 @@ def test_queued_batches_of_a_table_merge_up_to_the_limit_and_keep_order() -> Non
     ]
 
 
+def test_the_end_of_the_stream_after_a_merged_batch_ends_at_once() -> None:
+    """Not after the idle deadline: the end was read while merging."""
+
+    async def scenario() -> list[list[int]]:
+        queue: asyncio.Queue = asyncio.Queue()
+        for item in (batch("a", 1), batch("a", 2), None):
+            queue.put_nowait(item)
+        return [[r.sequence_number for r in b.records] async for b in _merged(queue, 10, 60)]
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 5)) == [[1, 2]]
+
+
 def test_silence_raises_instead_of_waiting_forever() -> None:
     async def scenario() -> None:
         queue: asyncio.Queue = asyncio.Queue()
