@@ -17,4 +17,6 @@ def _runner(config: GroupConfig, region: str) -> Runner:
 
 
 def run_triggers(config_path: str, region: str) -> int:
-    return run_daemon("triggers", region, config_path, lambda config: _runner(config, region))
+    return run_daemon(
+        "triggers", region, config_path, lambda config: _runner(config, region), uvloop=False
+    )

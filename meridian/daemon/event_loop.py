@@ -4,7 +4,10 @@ uvloop takes less of the node's CPU per call at both doors (about 6-11% per gRPC
 GetItem, 8-19% per HTTP PutItem, docs/performance.md); nothing else changes. Where it cannot
 be installed (it is a compiled package), the daemons run on asyncio's loop as before.
 `MERIDIAN_EVENT_LOOP=asyncio` picks asyncio's loop anyway (to compare the two, or to rule
-uvloop out when chasing a problem).
+uvloop out when chasing a problem). The trigger runner always runs on asyncio's loop: it
+drives worker processes through pipes, where uvloop's transports raise RuntimeError on a write
+after the worker exited (asyncio raises the BrokenPipeError the runner handles), and its CPU
+goes to the workers, not to the loop.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 EVENT_LOOP_ENV = "MERIDIAN_EVENT_LOOP"
 CHOICES = ("uvloop", "asyncio")
+ASYNCIO = {EVENT_LOOP_ENV: "asyncio"}  # an environment that picks asyncio's loop
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 

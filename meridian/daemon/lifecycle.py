@@ -49,9 +49,15 @@ def setup_logging(component: str, region: str) -> None:
 
 
 def run_daemon(
-    component: str, region: str, config_path: str, make: Callable[[GroupConfig], Daemon]
+    component: str,
+    region: str,
+    config_path: str,
+    make: Callable[[GroupConfig], Daemon],
+    *,
+    uvloop: bool = True,
 ) -> int:
-    """Run one daemon process to its end; its exit code. `make` may raise ConfigError."""
+    """Run one daemon process to its end; its exit code. `make` may raise ConfigError.
+    `uvloop` False: asyncio's own loop whatever is installed (see event_loop)."""
     setup_logging(component, region)
     try:
         config = load(config_path)
@@ -61,7 +67,7 @@ def run_daemon(
         return EXIT_CONFIG
     clock_sync.warn_if_unsynchronised(config.replication.max_clock_offset_ms)
     try:
-        loop_name, factory = event_loop.loop_factory(os.environ)
+        loop_name, factory = event_loop.loop_factory(os.environ if uvloop else event_loop.ASYNCIO)
     except ValueError as exc:
         print(f"meridian {component}: {exc}", file=sys.stderr)
         return EXIT_CONFIG

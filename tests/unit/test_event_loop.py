@@ -9,6 +9,7 @@ import uvloop
 
 from meridian.daemon import event_loop
 from meridian.daemon.event_loop import EVENT_LOOP_ENV, choose
+from triggers import main as triggers_main
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,17 @@ def test_the_factory_makes_the_chosen_loop() -> None:
     with asyncio.Runner(loop_factory=factory) as runner:
         assert isinstance(runner.get_loop(), uvloop.Loop)
     assert event_loop.loop_factory({EVENT_LOOP_ENV: "asyncio"}) == ("asyncio", None)
+
+
+def test_the_trigger_runner_runs_on_asyncios_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its worker pipes need asyncio's transports (BrokenPipeError after a worker exits)."""
+    asked: dict[str, object] = {}
+
+    def run_daemon(*args: object, **kwargs: object) -> int:
+        asked.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(triggers_main, "run_daemon", run_daemon)
+    assert triggers_main.run_triggers("group.yaml", "us-east") == 0
+    assert asked == {"uvloop": False}
+    assert event_loop.loop_factory(event_loop.ASYNCIO) == ("asyncio", None)
