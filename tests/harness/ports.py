@@ -7,16 +7,26 @@ import socket
 LOOPBACK = "127.0.0.1"
 
 
+_GIVEN: set[int] = set()  # every port handed out in this process
+
+
 def free_ports(count: int) -> list[int]:
     """Distinct loopback ports that were free a moment ago (all bound to port 0 at once, so
-    none repeats, then released)."""
+    none repeats, then released), and none handed out before in this process: the kernel may
+    offer a released port again, and a group file built from two calls must not name one
+    port twice."""
     sockets = []
+    ports: list[int] = []
     try:
-        for _ in range(count):
+        while len(ports) < count:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind((LOOPBACK, 0))
             sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
+            port = s.getsockname()[1]
+            if port not in _GIVEN:
+                ports.append(port)
+        _GIVEN.update(ports)
+        return ports
     finally:
         for s in sockets:
             s.close()
