@@ -10,9 +10,10 @@ lowest lag loads, skipped in smoke mode; then the TTL sweep rate with writes run
 (bench/ttl_sweep.py, one node in this process); then a new region bootstrapping from a peer holding
 N items, with the peak memory of every process meanwhile; then replication lag with WAN
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
-mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu` or `--only lag` runs just
-that phase (peers: with Meridian's lag at the same loads; cpu: CPU per record in one process,
-bench/cpu.py; lag: Meridian's lag at 100 and 1000 writes/s). Prints
+mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu`, `--only lag` or
+`--only apply` runs just that phase (peers: with Meridian's lag at the same loads; cpu: CPU per
+record in one process, bench/cpu.py; lag: Meridian's lag at 100 and 1000 writes/s; apply:
+the replicated apply rate, bench/apply.py). Prints
 the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
 importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -219,6 +220,26 @@ async def run_only_lag(work: pathlib.Path, p: Profile, durability: str) -> dict[
     return results
 
 
+async def run_only_apply(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """The replicated apply rate alone (bench/apply.py), on a group of the profile's regions."""
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    names = REGION_NAMES[: p.regions]
+    results["regions"] = names
+    results["group_durability"] = durability
+    cluster = Cluster(work, "group", names, durability)
+    try:
+        phase(f"{len(names)} regions: start")
+        await cluster.start()
+        await cluster.wait_streaming()
+        phase(f"{len(names)} regions: replicated apply of {p.apply_items} records")
+        results["apply"] = await apply.measure(cluster, p.apply_items)
+    finally:
+        await cluster.close()
+    phase.end()
+    return results
+
+
 async def run_only_peers(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
     """Meridian's lag at its two lowest loads, then the peers' at the same loads."""
     phase = Phases()
@@ -291,11 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan", "tls", "peers", "cpu", "lag"),
+        choices=("wan", "tls", "peers", "cpu", "lag", "apply"),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
         "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
         "time per record of the node's hot paths in one process (bench/cpu.py); `lag`, "
-        "Meridian's replication lag at 100 and 1000 writes/s",
+        "Meridian's replication lag at 100 and 1000 writes/s; `apply`, the replicated apply rate",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -317,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             "peers": run_only_peers,
             "cpu": run_only_cpu,
             "lag": run_only_lag,
+            "apply": run_only_apply,
         }
         run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))

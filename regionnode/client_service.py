@@ -268,6 +268,8 @@ async def _client_subscription(
     authorize("Subscribe", req.table)
     if req.full_images:
         raise ItemError("full_images: only the peer door serves both images whatever the view")
+    if req.stored:
+        raise ItemError("stored: only the peer door serves records as stored (both images)")
     async for batch in core.streams.subscribe(req):
         yield batch
 

@@ -171,7 +171,6 @@ class Streams:
         table = self.table(req.table)
         name, view = req.table, table.description.spec.view_type
         after, limit = req.after_sequence_number, min(req.max_batch or 500, MAX_RECORDS)
-        origin = req.origin.encode()  # records without these bytes are skipped unparsed
         sent, unreported = 0.0, False
         while not self.closed:
             self._same_table(table)
@@ -182,23 +181,15 @@ class Streams:
                 if not unreported or table.head > after:
                     continue
             batch = pb.SubscribeBatch()
-            for value in raw:
-                if origin and origin not in value:
-                    continue  # of another region: its origin's name is nowhere in its bytes
-                record = batch.records.add()  # parsed in place: appending would copy it
-                record.MergeFromString(value)
-                after = record.sequence_number
-                if req.origin and record.version.region != req.origin:
-                    del batch.records[-1]
-                elif not req.full_images:
-                    apply_view(record, view)
-            if raw and origin and origin not in raw[-1]:  # the last one was skipped
-                after = pb.StreamRecord.FromString(raw[-1]).sequence_number
+            if req.stored:
+                after = _stored(batch, raw, req.origin, after)
+            else:
+                after = _parsed(batch, raw, req, view, after)
             batch.head_sequence_number = table.head
             batch.scanned_through = after
             # Records filtered out still move the position, but reporting that is worth a
             # message only now and then, not once per commit of other regions' writes.
-            if batch.records or time.monotonic() - sent >= PROGRESS_INTERVAL_S:
+            if batch.records or batch.stored or time.monotonic() - sent >= PROGRESS_INTERVAL_S:
                 sent, unreported = time.monotonic(), False
                 yield batch
             else:
@@ -224,3 +215,41 @@ class Streams:
                 self.store.trim_stream(name, below)
                 table.trim = below
                 log.info("table %s: trimmed stream records below %d", name, below)
+
+
+def _parsed(
+    batch: pb.SubscribeBatch, raw: list[bytes], req: pb.SubscribeRequest, view: int, after: int
+) -> int:
+    """Add the records of `raw` that the subscription asks for to the batch, parsed, with the
+    images its view shows; returns the position after them."""
+    origin = req.origin.encode()  # records without these bytes are skipped unparsed
+    for value in raw:
+        if origin and origin not in value:
+            continue  # of another region: its origin's name is nowhere in its bytes
+        record = batch.records.add()  # parsed in place: appending would copy it
+        record.MergeFromString(value)
+        after = record.sequence_number
+        if req.origin and record.version.region != req.origin:
+            del batch.records[-1]
+        elif not req.full_images:
+            apply_view(record, view)
+    if raw and origin and origin not in raw[-1]:  # the last one was skipped
+        after = pb.StreamRecordHead.FromString(raw[-1]).sequence_number
+    return after
+
+
+def _stored(batch: pb.SubscribeBatch, raw: list[bytes], origin: str, after: int) -> int:
+    """Add the records of `raw` of this origin (all, if "") to the batch as they are stored
+    (replication: only the target parses them); returns the position after them. Only the
+    head of a record is parsed, and only when its bytes contain the origin's name."""
+    name = origin.encode()
+    for value in raw:
+        if name and name not in value:
+            continue  # of another region: its origin's name is nowhere in its bytes
+        head = pb.StreamRecordHead.FromString(value)
+        after = head.sequence_number
+        if not origin or head.version.region == origin:
+            batch.stored.append(value)
+    if raw and name and name not in raw[-1]:  # the last one was skipped
+        after = pb.StreamRecordHead.FromString(raw[-1]).sequence_number
+    return after

@@ -56,6 +56,11 @@ class LinkSettings:
     bootstrap_batch: int = BATCH_ENTRIES  # entries per message of a rebuild's copy
 
 
+def head(record: bytes) -> pb.StreamRecordHead:
+    """The fields of a relayed record that the link reads (its images are not parsed)."""
+    return pb.StreamRecordHead.FromString(record)
+
+
 # Writes are stamped before their batch commits; a heartbeat can overtake a commit in flight.
 COMMIT_MARGIN_MS = 2000
 
@@ -67,7 +72,8 @@ def complete_through(batch: rpb.PullBatch) -> int:
     record bounds what came before; a caught-up heartbeat bounds everything up to when it
     was sent (less the commit margin).
     """
-    through = hlc.physical_ms(batch.records[-1].version.hlc) if batch.records else 0
+    last = head(batch.records[-1]) if batch.records else None
+    through = hlc.physical_ms(last.version.hlc) if last is not None else 0
     if batch.scanned_through >= batch.head_sequence_number:
         through = max(through, batch.sent_ms - COMMIT_MARGIN_MS)
     return through
@@ -622,7 +628,8 @@ class Link:
             self._unsaved.pop(batch.table, None)
         self._account(batch, result)
         if result.clock_rejected:
-            first = next(r for r in batch.records if r.sequence_number > result.checkpoint)
+            heads = map(head, batch.records)
+            first = next(r for r in heads if r.sequence_number > result.checkpoint)
             ahead = hlc.ahead_ms(first.version.hlc, hlc.wall_ms())
             raise ClockRejected(
                 f"{result.clock_rejected} record(s) stamped {ahead} ms ahead of this region's "
@@ -632,7 +639,7 @@ class Link:
     def _account(self, batch: rpb.PullBatch, result: pb.ApplyReplicatedResponse) -> None:
         m, src, dst = self.metrics, self.peer, self.region
         now = hlc.wall_ms()
-        processed = batch.records[: len(batch.records) - result.clock_rejected]
+        processed = [head(r) for r in batch.records[: len(batch.records) - result.clock_rejected]]
         histogram = m.latency.labels(src, dst)
         for record in processed:
             histogram.observe(max(0, now - record.creation_time_ms) / 1000)

@@ -62,7 +62,7 @@ async def serve_pull(
             after_sequence_number=pos.after_sequence_number,
             origin=region,
             max_batch=req.max_batch or 500,
-            full_images=True,
+            stored=True,  # relayed as the node stored them: only the target parses them
         )
         tasks.spawn(pos.table, _feed(node, sub, queue, positions[pos.table]))
     limit = req.max_batch or 500
@@ -78,7 +78,7 @@ async def serve_pull(
             if isinstance(item, BaseException):
                 raise item
             table, batch = cast(tuple[str, pb.SubscribeBatch], item)
-            records = list(batch.records)
+            records = list(batch.stored)
             held = None
             # Merge what is already queued for the same table: fewer, fuller messages.
             while len(records) < limit and not queue.empty():
@@ -86,7 +86,7 @@ async def serve_pull(
                 if isinstance(held, BaseException) or held[0] != table:  # type: ignore[index]
                     break
                 batch = cast(tuple[str, pb.SubscribeBatch], held)[1]
-                records.extend(batch.records)
+                records.extend(batch.stored)
                 held = None
             position = positions[table]
             position.scanned = batch.scanned_through
@@ -98,7 +98,7 @@ async def serve_pull(
 
 def _batch(
     table: str,
-    records: Iterable[pb.StreamRecord],
+    records: Iterable[bytes],
     position: Position,
     node_id: str,
     incarnation: str,

@@ -767,6 +767,16 @@ class StreamRecord(_message.Message):
     attributes: AttributeState
     def __init__(self, event_id: _Optional[str] = ..., event_name: _Optional[_Union[EventName, str]] = ..., sequence_number: _Optional[int] = ..., creation_time_ms: _Optional[int] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., new_image: _Optional[_Union[Item, _Mapping]] = ..., old_image: _Optional[_Union[Item, _Mapping]] = ..., size_bytes: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., table: _Optional[str] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., user_identity: _Optional[_Union[UserIdentity, _Mapping]] = ..., attributes: _Optional[_Union[AttributeState, _Mapping]] = ...) -> None: ...
 
+class StreamRecordHead(_message.Message):
+    __slots__ = ("sequence_number", "creation_time_ms", "version")
+    SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CREATION_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    sequence_number: int
+    creation_time_ms: int
+    version: Version
+    def __init__(self, sequence_number: _Optional[int] = ..., creation_time_ms: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ...) -> None: ...
+
 class UserIdentity(_message.Message):
     __slots__ = ("type", "principal_id")
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -840,28 +850,32 @@ class GetRecordsResponse(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., next_shard_iterator: _Optional[str] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("table", "after_sequence_number", "origin", "max_batch", "full_images")
+    __slots__ = ("table", "after_sequence_number", "origin", "max_batch", "full_images", "stored")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     FULL_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
     table: str
     after_sequence_number: int
     origin: str
     max_batch: int
     full_images: bool
-    def __init__(self, table: _Optional[str] = ..., after_sequence_number: _Optional[int] = ..., origin: _Optional[str] = ..., max_batch: _Optional[int] = ..., full_images: _Optional[bool] = ...) -> None: ...
+    stored: bool
+    def __init__(self, table: _Optional[str] = ..., after_sequence_number: _Optional[int] = ..., origin: _Optional[str] = ..., max_batch: _Optional[int] = ..., full_images: _Optional[bool] = ..., stored: _Optional[bool] = ...) -> None: ...
 
 class SubscribeBatch(_message.Message):
-    __slots__ = ("records", "head_sequence_number", "scanned_through")
+    __slots__ = ("records", "head_sequence_number", "scanned_through", "stored")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     SCANNED_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
     head_sequence_number: int
     scanned_through: int
-    def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ...) -> None: ...
+    stored: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., stored: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ApplyReplicatedRequest(_message.Message):
     __slots__ = ("origin", "table", "records", "source_sequence", "origin_node_id", "complete_through_ms", "incarnation", "after_checkpoint")
@@ -875,13 +889,13 @@ class ApplyReplicatedRequest(_message.Message):
     AFTER_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     origin: str
     table: str
-    records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
+    records: _containers.RepeatedScalarFieldContainer[bytes]
     source_sequence: int
     origin_node_id: str
     complete_through_ms: int
     incarnation: str
     after_checkpoint: int
-    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., after_checkpoint: _Optional[int] = ...) -> None: ...
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[bytes]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., after_checkpoint: _Optional[int] = ...) -> None: ...
 
 class ApplyReplicatedResponse(_message.Message):
     __slots__ = ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected", "checkpoint", "max_latency_ms", "skipped")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from meridian.pb import node_pb2 as meridian_dot_pb_dot_node__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmeridian/pb/replicator.proto\x12\x16meridian.replicator.v1\x1a\x16meridian/pb/node.proto\"5\n\x10TableFingerprint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\"\x93\x01\n\x10HandshakeRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x38\n\x06tables\x18\x04 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\x12\x15\n\rtarget_region\x18\x05 \x01(\t\"}\n\x11HandshakeResponse\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x38\n\x06tables\x18\x04 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\"=\n\rTablePosition\x12\r\n\x05table\x18\x01 \x01(\t\x12\x1d\n\x15\x61\x66ter_sequence_number\x18\x02 \x01(\x04\"\xae\x01\n\x0bPullRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\x12\x38\n\tpositions\x18\x02 \x03(\x0b\x32%.meridian.replicator.v1.TablePosition\x12\x11\n\tmax_batch\x18\x03 \x01(\r\x12\x19\n\x11heartbeat_seconds\x18\x04 \x01(\x01\"\xc0\x01\n\tPullBatch\x12\r\n\x05table\x18\x01 \x01(\t\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.meridian.node.v1.StreamRecord\x12\x1c\n\x14head_sequence_number\x18\x03 \x01(\x04\x12\x17\n\x0fscanned_through\x18\x04 \x01(\x04\x12\x0f\n\x07sent_ms\x18\x05 \x01(\x04\x12\x16\n\x0esource_node_id\x18\x06 \x01(\t\x12\x13\n\x0bincarnation\x18\x14 \x01(\t\"\x83\x01\n\x13SnapshotPullRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\x12\x33\n\x08snapshot\x18\x02 \x01(\x0b\x32!.meridian.node.v1.SnapshotRequest\"|\n\x0bHoldRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\x12\x34\n\x04hold\x18\x02 \x01(\x0b\x32&.meridian.node.v1.HoldRetentionRequest\"J\n\x0fProgressRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\"\x1f\n\rResyncRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\"w\n\x0eResyncProgress\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x04\x12\x18\n\x10\x65ntries_estimate\x18\x03 \x01(\x04\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\x12\r\n\x05table\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t\"\x99\x02\n\nLinkStatus\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x13\n\x0blag_seconds\x18\x04 \x01(\x01\x12\x13\n\x0blag_records\x18\x05 \x01(\x04\x12\x0f\n\x07\x61pplied\x18\x06 \x01(\x04\x12\x11\n\tconflicts\x18\x07 \x01(\x04\x12\x16\n\x0e\x63lock_rejected\x18\x08 \x01(\x04\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x12\n\nreconnects\x18\n \x01(\x04\x12\x13\n\x0blag_history\x18\x0b \x03(\x01\x12>\n\x0f\x65xcluded_tables\x18\x0c \x03(\x0b\x32%.meridian.replicator.v1.TableMismatch\".\n\rTableMismatch\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"|\n\x0bPeerCatalog\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\".meridian.node.v1.TableDescription\x12\x38\n\x06tables\x18\x02 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\"\x0f\n\rStatusRequest\"\xcf\x02\n\x0eStatusResponse\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x31\n\x05links\x18\x02 \x03(\x0b\x32\".meridian.replicator.v1.LinkStatus\x12\x14\n\x0cregion_state\x18\x03 \x01(\t\x12\x33\n\tbootstrap\x18\x04 \x01(\x0b\x32 .meridian.node.v1.BootstrapState\x12\x16\n\x0estream_trimmed\x18\x05 \x01(\x08\x12\'\n\x04pins\x18\x06 \x03(\x0b\x32\x19.meridian.node.v1.PeerPin\x12:\n\rrefused_nodes\x18\x07 \x03(\x0b\x32#.meridian.replicator.v1.RefusedNode\x12\x32\n\tset_aside\x18\x08 \x03(\x0b\x32\x1f.meridian.node.v1.SetAsideTable\"g\n\x0bRefusedNode\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x16\n\x0epinned_node_id\x18\x03 \x01(\t\x12\x10\n\x08refusals\x18\x04 \x01(\x04\x12\x0f\n\x07last_ms\x18\x05 \x01(\x04\"2\n\x11\x41\x63\x63\x65ptNodeRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\"^\n\x12\x41\x63\x63\x65ptNodeResponse\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x18\n\x10previous_node_id\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x01(\x08\x32\xb9\x06\n\nReplicator\x12`\n\tHandshake\x12(.meridian.replicator.v1.HandshakeRequest\x1a).meridian.replicator.v1.HandshakeResponse\x12P\n\x04Pull\x12#.meridian.replicator.v1.PullRequest\x1a!.meridian.replicator.v1.PullBatch0\x01\x12W\n\x06Status\x12%.meridian.replicator.v1.StatusRequest\x1a&.meridian.replicator.v1.StatusResponse\x12Z\n\x08Snapshot\x12+.meridian.replicator.v1.SnapshotPullRequest\x1a\x1f.meridian.node.v1.SnapshotBatch0\x01\x12Y\n\x06Resync\x12%.meridian.replicator.v1.ResyncRequest\x1a&.meridian.replicator.v1.ResyncProgress0\x01\x12T\n\x04Hold\x12#.meridian.replicator.v1.HoldRequest\x1a\'.meridian.node.v1.HoldRetentionResponse\x12\x63\n\nAcceptNode\x12).meridian.replicator.v1.AcceptNodeRequest\x1a*.meridian.replicator.v1.AcceptNodeResponse\x12S\n\x08Progress\x12\'.meridian.replicator.v1.ProgressRequest\x1a\x1e.meridian.node.v1.PeerProgress\x12W\n\x07\x43\x61talog\x12\'.meridian.replicator.v1.ProgressRequest\x1a#.meridian.replicator.v1.PeerCatalogb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cmeridian/pb/replicator.proto\x12\x16meridian.replicator.v1\x1a\x16meridian/pb/node.proto\"5\n\x10TableFingerprint\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\"\x93\x01\n\x10HandshakeRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x38\n\x06tables\x18\x04 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\x12\x15\n\rtarget_region\x18\x05 \x01(\t\"}\n\x11HandshakeResponse\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x38\n\x06tables\x18\x04 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\"=\n\rTablePosition\x12\r\n\x05table\x18\x01 \x01(\t\x12\x1d\n\x15\x61\x66ter_sequence_number\x18\x02 \x01(\x04\"\xae\x01\n\x0bPullRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\x12\x38\n\tpositions\x18\x02 \x03(\x0b\x32%.meridian.replicator.v1.TablePosition\x12\x11\n\tmax_batch\x18\x03 \x01(\r\x12\x19\n\x11heartbeat_seconds\x18\x04 \x01(\x01\"\xa0\x01\n\tPullBatch\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x03(\x0c\x12\x1c\n\x14head_sequence_number\x18\x03 \x01(\x04\x12\x17\n\x0fscanned_through\x18\x04 \x01(\x04\x12\x0f\n\x07sent_ms\x18\x05 \x01(\x04\x12\x16\n\x0esource_node_id\x18\x06 \x01(\t\x12\x13\n\x0bincarnation\x18\x14 \x01(\t\"\x83\x01\n\x13SnapshotPullRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\x12\x33\n\x08snapshot\x18\x02 \x01(\x0b\x32!.meridian.node.v1.SnapshotRequest\"|\n\x0bHoldRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\x12\x34\n\x04hold\x18\x02 \x01(\x0b\x32&.meridian.node.v1.HoldRetentionRequest\"J\n\x0fProgressRequest\x12\x37\n\x05hello\x18\x01 \x01(\x0b\x32(.meridian.replicator.v1.HandshakeRequest\"\x1f\n\rResyncRequest\x12\x0e\n\x06source\x18\x01 \x01(\t\"w\n\x0eResyncProgress\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x04\x12\x18\n\x10\x65ntries_estimate\x18\x03 \x01(\x04\x12\r\n\x05\x62ytes\x18\x04 \x01(\x04\x12\r\n\x05table\x18\x05 \x01(\t\x12\r\n\x05\x65rror\x18\x06 \x01(\t\"\x99\x02\n\nLinkStatus\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x13\n\x0blag_seconds\x18\x04 \x01(\x01\x12\x13\n\x0blag_records\x18\x05 \x01(\x04\x12\x0f\n\x07\x61pplied\x18\x06 \x01(\x04\x12\x11\n\tconflicts\x18\x07 \x01(\x04\x12\x16\n\x0e\x63lock_rejected\x18\x08 \x01(\x04\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x12\n\nreconnects\x18\n \x01(\x04\x12\x13\n\x0blag_history\x18\x0b \x03(\x01\x12>\n\x0f\x65xcluded_tables\x18\x0c \x03(\x0b\x32%.meridian.replicator.v1.TableMismatch\".\n\rTableMismatch\x12\r\n\x05table\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"|\n\x0bPeerCatalog\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\".meridian.node.v1.TableDescription\x12\x38\n\x06tables\x18\x02 \x03(\x0b\x32(.meridian.replicator.v1.TableFingerprint\"\x0f\n\rStatusRequest\"\xcf\x02\n\x0eStatusResponse\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x31\n\x05links\x18\x02 \x03(\x0b\x32\".meridian.replicator.v1.LinkStatus\x12\x14\n\x0cregion_state\x18\x03 \x01(\t\x12\x33\n\tbootstrap\x18\x04 \x01(\x0b\x32 .meridian.node.v1.BootstrapState\x12\x16\n\x0estream_trimmed\x18\x05 \x01(\x08\x12\'\n\x04pins\x18\x06 \x03(\x0b\x32\x19.meridian.node.v1.PeerPin\x12:\n\rrefused_nodes\x18\x07 \x03(\x0b\x32#.meridian.replicator.v1.RefusedNode\x12\x32\n\tset_aside\x18\x08 \x03(\x0b\x32\x1f.meridian.node.v1.SetAsideTable\"g\n\x0bRefusedNode\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x16\n\x0epinned_node_id\x18\x03 \x01(\t\x12\x10\n\x08refusals\x18\x04 \x01(\x04\x12\x0f\n\x07last_ms\x18\x05 \x01(\x04\"2\n\x11\x41\x63\x63\x65ptNodeRequest\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\"^\n\x12\x41\x63\x63\x65ptNodeResponse\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x18\n\x10previous_node_id\x18\x02 \x01(\t\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x04 \x01(\x08\x32\xb9\x06\n\nReplicator\x12`\n\tHandshake\x12(.meridian.replicator.v1.HandshakeRequest\x1a).meridian.replicator.v1.HandshakeResponse\x12P\n\x04Pull\x12#.meridian.replicator.v1.PullRequest\x1a!.meridian.replicator.v1.PullBatch0\x01\x12W\n\x06Status\x12%.meridian.replicator.v1.StatusRequest\x1a&.meridian.replicator.v1.StatusResponse\x12Z\n\x08Snapshot\x12+.meridian.replicator.v1.SnapshotPullRequest\x1a\x1f.meridian.node.v1.SnapshotBatch0\x01\x12Y\n\x06Resync\x12%.meridian.replicator.v1.ResyncRequest\x1a&.meridian.replicator.v1.ResyncProgress0\x01\x12T\n\x04Hold\x12#.meridian.replicator.v1.HoldRequest\x1a\'.meridian.node.v1.HoldRetentionResponse\x12\x63\n\nAcceptNode\x12).meridian.replicator.v1.AcceptNodeRequest\x1a*.meridian.replicator.v1.AcceptNodeResponse\x12S\n\x08Progress\x12\'.meridian.replicator.v1.ProgressRequest\x1a\x1e.meridian.node.v1.PeerProgress\x12W\n\x07\x43\x61talog\x12\'.meridian.replicator.v1.ProgressRequest\x1a#.meridian.replicator.v1.PeerCatalogb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,33 +43,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PULLREQUEST']._serialized_start=476
   _globals['_PULLREQUEST']._serialized_end=650
   _globals['_PULLBATCH']._serialized_start=653
-  _globals['_PULLBATCH']._serialized_end=845
-  _globals['_SNAPSHOTPULLREQUEST']._serialized_start=848
-  _globals['_SNAPSHOTPULLREQUEST']._serialized_end=979
-  _globals['_HOLDREQUEST']._serialized_start=981
-  _globals['_HOLDREQUEST']._serialized_end=1105
-  _globals['_PROGRESSREQUEST']._serialized_start=1107
-  _globals['_PROGRESSREQUEST']._serialized_end=1181
-  _globals['_RESYNCREQUEST']._serialized_start=1183
-  _globals['_RESYNCREQUEST']._serialized_end=1214
-  _globals['_RESYNCPROGRESS']._serialized_start=1216
-  _globals['_RESYNCPROGRESS']._serialized_end=1335
-  _globals['_LINKSTATUS']._serialized_start=1338
-  _globals['_LINKSTATUS']._serialized_end=1619
-  _globals['_TABLEMISMATCH']._serialized_start=1621
-  _globals['_TABLEMISMATCH']._serialized_end=1667
-  _globals['_PEERCATALOG']._serialized_start=1669
-  _globals['_PEERCATALOG']._serialized_end=1793
-  _globals['_STATUSREQUEST']._serialized_start=1795
-  _globals['_STATUSREQUEST']._serialized_end=1810
-  _globals['_STATUSRESPONSE']._serialized_start=1813
-  _globals['_STATUSRESPONSE']._serialized_end=2148
-  _globals['_REFUSEDNODE']._serialized_start=2150
-  _globals['_REFUSEDNODE']._serialized_end=2253
-  _globals['_ACCEPTNODEREQUEST']._serialized_start=2255
-  _globals['_ACCEPTNODEREQUEST']._serialized_end=2305
-  _globals['_ACCEPTNODERESPONSE']._serialized_start=2307
-  _globals['_ACCEPTNODERESPONSE']._serialized_end=2401
-  _globals['_REPLICATOR']._serialized_start=2404
-  _globals['_REPLICATOR']._serialized_end=3229
+  _globals['_PULLBATCH']._serialized_end=813
+  _globals['_SNAPSHOTPULLREQUEST']._serialized_start=816
+  _globals['_SNAPSHOTPULLREQUEST']._serialized_end=947
+  _globals['_HOLDREQUEST']._serialized_start=949
+  _globals['_HOLDREQUEST']._serialized_end=1073
+  _globals['_PROGRESSREQUEST']._serialized_start=1075
+  _globals['_PROGRESSREQUEST']._serialized_end=1149
+  _globals['_RESYNCREQUEST']._serialized_start=1151
+  _globals['_RESYNCREQUEST']._serialized_end=1182
+  _globals['_RESYNCPROGRESS']._serialized_start=1184
+  _globals['_RESYNCPROGRESS']._serialized_end=1303
+  _globals['_LINKSTATUS']._serialized_start=1306
+  _globals['_LINKSTATUS']._serialized_end=1587
+  _globals['_TABLEMISMATCH']._serialized_start=1589
+  _globals['_TABLEMISMATCH']._serialized_end=1635
+  _globals['_PEERCATALOG']._serialized_start=1637
+  _globals['_PEERCATALOG']._serialized_end=1761
+  _globals['_STATUSREQUEST']._serialized_start=1763
+  _globals['_STATUSREQUEST']._serialized_end=1778
+  _globals['_STATUSRESPONSE']._serialized_start=1781
+  _globals['_STATUSRESPONSE']._serialized_end=2116
+  _globals['_REFUSEDNODE']._serialized_start=2118
+  _globals['_REFUSEDNODE']._serialized_end=2221
+  _globals['_ACCEPTNODEREQUEST']._serialized_start=2223
+  _globals['_ACCEPTNODEREQUEST']._serialized_end=2273
+  _globals['_ACCEPTNODERESPONSE']._serialized_start=2275
+  _globals['_ACCEPTNODERESPONSE']._serialized_end=2369
+  _globals['_REPLICATOR']._serialized_start=2372
+  _globals['_REPLICATOR']._serialized_end=3197
 # @@protoc_insertion_point(module_scope)

@@ -71,13 +71,13 @@ class PullBatch(_message.Message):
     SOURCE_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
     table: str
-    records: _containers.RepeatedCompositeFieldContainer[_node_pb2.StreamRecord]
+    records: _containers.RepeatedScalarFieldContainer[bytes]
     head_sequence_number: int
     scanned_through: int
     sent_ms: int
     source_node_id: str
     incarnation: str
-    def __init__(self, table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[_node_pb2.StreamRecord, _Mapping]]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., sent_ms: _Optional[int] = ..., source_node_id: _Optional[str] = ..., incarnation: _Optional[str] = ...) -> None: ...
+    def __init__(self, table: _Optional[str] = ..., records: _Optional[_Iterable[bytes]] = ..., head_sequence_number: _Optional[int] = ..., scanned_through: _Optional[int] = ..., sent_ms: _Optional[int] = ..., source_node_id: _Optional[str] = ..., incarnation: _Optional[str] = ...) -> None: ...
 
 class SnapshotPullRequest(_message.Message):
     __slots__ = ("hello", "snapshot")

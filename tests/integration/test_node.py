@@ -999,7 +999,9 @@ def test_subscribe_pushes_new_records_and_filters_by_origin(tmp_path: pathlib.Pa
                         origin="eu",
                         table="orders",
                         source_sequence=1,
-                        records=[replicated(1, now, order("remote", 1, v="eu"))],
+                        records=[
+                            replicated(1, now, order("remote", 1, v="eu")).SerializeToString()
+                        ],
                     )
                 )
                 assert resp.applied == 1
@@ -1111,7 +1113,7 @@ def test_restart_keeps_items_stream_sequence_and_clock(tmp_path: pathlib.Path) -
                     origin="eu",
                     table="orders",
                     source_sequence=1,
-                    records=[replicated(1, future, order("r", 9, v="eu"))],
+                    records=[replicated(1, future, order("r", 9, v="eu")).SerializeToString()],
                 )
             )
             assert resp.applied == 1
@@ -1231,7 +1233,7 @@ def apply_request(
     return pb.ApplyReplicatedRequest(
         origin=origin,
         table="orders",
-        records=records_,
+        records=[r.SerializeToString() for r in records_],
         source_sequence=source
         if source is not None
         else (records_[-1].sequence_number if records_ else 0),

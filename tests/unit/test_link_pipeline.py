@@ -61,7 +61,7 @@ def link(node: FakeNode) -> Link:
 def batch(*seqs: int) -> rpb.PullBatch:
     return rpb.PullBatch(
         table="t",
-        records=[pb.StreamRecord(sequence_number=s) for s in seqs],
+        records=[pb.StreamRecord(sequence_number=s).SerializeToString() for s in seqs],
         scanned_through=max(seqs),
         head_sequence_number=20,
     )

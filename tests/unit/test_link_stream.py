@@ -8,7 +8,7 @@ import pytest
 
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replicator_pb2 as rpb
-from replicator.link import Silent, _merged, idle_timeout
+from replicator.link import Silent, _merged, head, idle_timeout
 
 
 @pytest.mark.parametrize(("heartbeat", "timeout"), [(0.1, 2.0), (1.0, 3.0), (5.0, 15.0)])
@@ -19,7 +19,7 @@ def test_idle_timeout_allows_a_few_missed_heartbeats(heartbeat: float, timeout: 
 def batch(table: str, *seqs: int) -> rpb.PullBatch:
     return rpb.PullBatch(
         table=table,
-        records=[pb.StreamRecord(sequence_number=s) for s in seqs],
+        records=[pb.StreamRecord(sequence_number=s).SerializeToString() for s in seqs],
         scanned_through=max(seqs, default=0),
     )
 
@@ -30,7 +30,7 @@ def test_queued_batches_of_a_table_merge_up_to_the_limit_and_keep_order() -> Non
         for item in (batch("a", 1, 2), batch("a", 3), batch("b", 4), batch("a", 5, 6, 7), None):
             queue.put_nowait(item)
         return [
-            (b.table, [r.sequence_number for r in b.records], b.scanned_through)
+            (b.table, [head(r).sequence_number for r in b.records], b.scanned_through)
             async for b in _merged(queue, limit=3, idle_s=1)
         ]
 
@@ -48,7 +48,7 @@ def test_the_end_of_the_stream_after_a_merged_batch_ends_at_once() -> None:
         queue: asyncio.Queue = asyncio.Queue()
         for item in (batch("a", 1), batch("a", 2), None):
             queue.put_nowait(item)
-        return [[r.sequence_number for r in b.records] async for b in _merged(queue, 10, 60)]
+        return [[head(r).sequence_number for r in b.records] async for b in _merged(queue, 10, 60)]
 
     assert asyncio.run(asyncio.wait_for(scenario(), 5)) == [[1, 2]]
 
