@@ -958,6 +958,19 @@ def test_view_types_strip_images(tmp_path: pathlib.Path) -> None:
             assert batch.records[1].new_image == item(id="u", v=2)
             call = stub.Subscribe(full)
             await expect_error(call.read(), Code.INVALID_ARGUMENT, "full_images")
+            # and the records as stored (both images, unparsed), on the peer door only
+            stored = pb.SubscribeRequest(table="users", stored=True)
+            call = stub._peer.Subscribe(stored)
+            try:
+                batch = await asyncio.wait_for(call.read(), 5)
+            finally:
+                call.cancel()
+            records_ = [pb.StreamRecord.FromString(r) for r in batch.stored]
+            assert [r.sequence_number for r in records_] == [1, 2, 3]
+            assert records_[1].old_image == item(id="u", v=1)
+            assert records_[1].new_image == item(id="u", v=2)
+            call = stub.Subscribe(stored)
+            await expect_error(call.read(), Code.INVALID_ARGUMENT, "stored")
 
     run(body)
 
@@ -1465,6 +1478,7 @@ def test_apply_replicated_refusals(tmp_path: pathlib.Path) -> None:
                     apply_request([replicated(5, 2**64 - 1, order("h", 1))]),
                     "not a plausible time",
                 ),
+                *malformed_bytes(now),
             ]
             for case, request, part in bad_requests:
                 await expect_error(stub.ApplyReplicated(request), Code.INVALID_ARGUMENT, part)
@@ -1481,6 +1495,43 @@ def test_apply_replicated_refusals(tmp_path: pathlib.Path) -> None:
             assert not (await get(stub, "orders", order("h", 1))).found
 
     run(body)
+
+
+def malformed_bytes(now: int) -> list[tuple[str, pb.ApplyReplicatedRequest, str]]:
+    """Batches whose record bytes (as a peer ships them) do not hold a valid record; each
+    after a good record, so a refusal must refuse the whole batch."""
+    good = replicated(5, now, order("h", 1)).SerializeToString()
+    text = replicated(6, now, order("h", 2, note="NOTE")).SerializeToString()
+    untyped = replicated(6, now, order("h", 2))
+    untyped.new_image.attributes["x"].Clear()  # an attribute value of no type
+    cases = [
+        ("bytes that are not a record", b"\x0a\xff\xff\xff\xff\x0f", "not a serialized"),
+        ("a record cut short", text[:-1], "not a serialized"),
+        (
+            "an image string that is not UTF-8",
+            text.replace(b"NOTE", b"\xff\xfe"),
+            "not a serialized stream record (a string field is not valid UTF-8)",
+        ),
+        (
+            "an image attribute of no type",
+            untyped.SerializeToString(),
+            "attribute 'x': no type set",
+        ),
+    ]
+    return [
+        (
+            case,
+            pb.ApplyReplicatedRequest(
+                origin="eu",
+                table="orders",
+                records=[good, data],
+                source_sequence=6,
+                origin_node_id="eu-node-1",
+            ),
+            f"records[1]: {part}",
+        )
+        for case, data, part in cases
+    ]
 
 
 def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:

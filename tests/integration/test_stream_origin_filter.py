@@ -48,25 +48,55 @@ async def _first_batch(streams: Streams, req: pb.SubscribeRequest) -> pb.Subscri
         await subscription.aclose()
 
 
+# the third record is of "us" but names "eu" in its image: parsed, then left out
+REGIONS = [("us", "a"), ("eu", "b"), ("us", "eu"), ("us", "c")]
+# (request, sequence numbers sent, scanned through)
+CASES = [
+    (pb.SubscribeRequest(table=TABLE, origin="eu"), [2], 4),
+    (pb.SubscribeRequest(table=TABLE, origin="us"), [1, 3, 4], 4),
+    (pb.SubscribeRequest(table=TABLE), [1, 2, 3, 4], 4),
+    (pb.SubscribeRequest(table=TABLE, origin="eu", after_sequence_number=2), [], 4),
+    (pb.SubscribeRequest(table=TABLE, origin="eu", max_batch=1), [], 1),
+    (pb.SubscribeRequest(table=TABLE, origin="ap"), [], 4),
+]
+
+
 def test_filtered_subscription_skips_other_regions_records(tmp_path: pathlib.Path) -> None:
-    # the third record is of "us" but names "eu" in its image: parsed, then left out
-    regions = [("us", "a"), ("eu", "b"), ("us", "eu"), ("us", "c")]
-    store = _store(tmp_path / "n", regions)
+    store = _store(tmp_path / "n", REGIONS)
     streams = Streams(store)
 
     async def body() -> None:
-        cases = [
-            (pb.SubscribeRequest(table=TABLE, origin="eu"), [2], 4),
-            (pb.SubscribeRequest(table=TABLE, origin="us"), [1, 3, 4], 4),
-            (pb.SubscribeRequest(table=TABLE), [1, 2, 3, 4], 4),
-            (pb.SubscribeRequest(table=TABLE, origin="eu", after_sequence_number=2), [], 4),
-            (pb.SubscribeRequest(table=TABLE, origin="eu", max_batch=1), [], 1),
-            (pb.SubscribeRequest(table=TABLE, origin="ap"), [], 4),
-        ]
-        for req, sequences, scanned in cases:
+        for req, sequences, scanned in CASES:
             batch = await _first_batch(streams, req)
+            assert not batch.stored
             assert [r.sequence_number for r in batch.records] == sequences, req
             assert all(r.version.region == req.origin for r in batch.records if req.origin)
+            assert batch.scanned_through == scanned, req
+            assert batch.head_sequence_number == 4
+
+    try:
+        asyncio.run(body())
+    finally:
+        store.close()
+
+
+def test_a_stored_subscription_sends_the_stored_bytes_of_the_same_records(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Replication's subscription (`stored`): the same records and positions, each as the
+    exact bytes stored (both images), none parsed into `records`."""
+    store = _store(tmp_path / "n", REGIONS)
+    streams = Streams(store)
+    raw = store.read_stream(TABLE, 0, 10)
+
+    async def body() -> None:
+        for plain, sequences, scanned in CASES:
+            req = pb.SubscribeRequest()
+            req.CopyFrom(plain)
+            req.stored = True
+            batch = await _first_batch(streams, req)
+            assert not batch.records
+            assert list(batch.stored) == [raw[seq - 1] for seq in sequences], req
             assert batch.scanned_through == scanned, req
             assert batch.head_sequence_number == 4
 
