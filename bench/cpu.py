@@ -41,7 +41,7 @@ from meridian.model import hlc, schema
 from meridian.model.items import from_typed, to_typed
 from meridian.pb import node_pb2 as pb
 from regionnode.item_ops import ItemOps, WriteOptions, key_schema
-from regionnode.replicated_apply import ApplyOp, parse_records
+from regionnode.replicated_apply import ApplyOp, record_keys
 from regionnode.store import Store, Table
 from regionnode.stream import MAX_RECORDS, Streams
 from regionnode.writer import Writer
@@ -119,9 +119,10 @@ async def _origin_requests(origin: Node, records: int) -> list[bytes]:
     raw = origin.store.read_stream(SPEC.name, 0, records)
     requests = []
     for start in range(0, len(raw), BATCH):
-        chunk = raw[start : start + BATCH]
-        req = pb.ApplyReplicatedRequest(table=SPEC.name, origin=ORIGIN, records=chunk)
-        req.source_sequence = pb.StreamRecordHead.FromString(chunk[-1]).sequence_number
+        req = pb.ApplyReplicatedRequest(table=SPEC.name, origin=ORIGIN)
+        for data in raw[start : start + BATCH]:
+            req.records.add().ParseFromString(data)
+        req.source_sequence = req.records[-1].sequence_number
         requests.append(req.SerializeToString())
     return requests
 
@@ -133,9 +134,9 @@ async def _apply(target: Node, requests: list[bytes], parts: dict[str, float]) -
         t0 = time.process_time()
         req = pb.ApplyReplicatedRequest.FromString(data)
         t1 = time.process_time()
-        records, keys = parse_records(TARGET, members, target.table, req)
+        keys = record_keys(TARGET, members, target.table, req)
         t2 = time.process_time()
-        op = ApplyOp(target.table, req.origin, records, keys, 10_000, 0)
+        op = ApplyOp(target.table, req.origin, list(req.records), keys, 10_000, 0)
         response = await target.writer.submit(op)
         t3 = time.process_time()
         assert isinstance(response, pb.ApplyReplicatedResponse)

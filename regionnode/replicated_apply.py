@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
-
 from meridian.model import attribute_merge, lww, schema, ttl
 from meridian.model.items import ItemError, validate_item
 from meridian.pb import node_pb2 as pb
-from meridian.wire.edge import decode_problem
 from meridian.wire.errors import ResyncNeeded
 from regionnode import attribute_writes
 from regionnode.stage import Context, Stage, live, stage_record
@@ -159,36 +156,26 @@ def keep_deleted(stage: Stage, key: bytes, record: pb.StreamRecord, now: int) ->
     stage.put_item(key, stored)
 
 
-def parse_records(
+def record_keys(
     region: str, members: frozenset[str], table: Table, req: pb.ApplyReplicatedRequest
-) -> tuple[list[pb.StreamRecord], list[bytes]]:
-    """Each record of a replicated batch, parsed from the bytes the origin stored (the only
-    parse on the way), and its storage key; ItemError when the batch is malformed, so that
-    nothing of it is applied. Its origin must be another region of the group: records of an
-    unknown region would stay here alone, a permanent divergence."""
+) -> list[bytes]:
+    """The storage key of each record of a replicated batch; ItemError when the batch is
+    malformed, so that nothing of it is applied. Its origin must be another region of the
+    group: records of an unknown region would stay here alone, a permanent divergence."""
     if req.origin not in members or req.origin == region:
         others = ", ".join(sorted(members - {region})) or "none"
         raise ItemError(
             f"origin: must name another region of the group ({others}), got {req.origin!r}"
         )
     previous = 0
-    records, keys = [], []
-    for index, data in enumerate(req.records):
+    keys = []
+    for index, record in enumerate(req.records):
         try:
-            record = _parse(data)
             keys.append(_record_key(table.schema, record, req.origin, previous))
         except ItemError as exc:
             raise ItemError(f"records[{index}]: {exc}") from None
-        records.append(record)
         previous = record.sequence_number
-    return records, keys
-
-
-def _parse(data: bytes) -> pb.StreamRecord:
-    try:
-        return pb.StreamRecord.FromString(data)
-    except DecodeError as exc:
-        raise ItemError(f"not a serialized stream record ({decode_problem(exc)})") from None
+    return keys
 
 
 def _record_key(sch: schema.Schema, record: pb.StreamRecord, origin: str, previous: int) -> bytes:

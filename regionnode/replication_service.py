@@ -21,7 +21,7 @@ from meridian.wire import errors
 from regionnode import pins, stored_copy
 from regionnode.client_auth import authorize
 from regionnode.collection_ops import ProgressOp
-from regionnode.replicated_apply import ApplyOp, parse_records
+from regionnode.replicated_apply import ApplyOp, record_keys
 from regionnode.rpc import Core, rpc, streaming
 from regionnode.snapshot import stream_snapshot
 from regionnode.snapshot_merge import SnapshotOp, entry_key, snapshot_removal
@@ -114,11 +114,11 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
         core = self.core
         table = core.table(req.table)
         check_incarnation(table, req.incarnation)
-        records, keys = parse_records(core.region, core.members, table, req)
+        keys = record_keys(core.region, core.members, table, req)
         op = ApplyOp(
             table,
             req.origin,
-            records,
+            list(req.records),
             keys,
             core.max_clock_offset_ms,
             req.source_sequence,

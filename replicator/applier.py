@@ -16,6 +16,22 @@ import grpc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
 
+APPLY_STREAM = "/meridian.replication.v1.Replication/ApplyReplicatedStream"
+
+
+class NodeStub(pb_grpc.ReplicationStub):
+    """The node's peer door as the replicator calls it. ApplyReplicatedStream sends each
+    batch as an ApplyReplicatedRelay: the records are relayed as the bytes the origin stored,
+    never parsed here, and the node reads the same bytes as an ApplyReplicatedRequest."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        super().__init__(channel)
+        self.ApplyReplicatedStream = channel.stream_stream(
+            APPLY_STREAM,
+            request_serializer=pb.ApplyReplicatedRelay.SerializeToString,
+            response_deserializer=pb.ApplyReplicatedResponse.FromString,
+        )
+
 
 def _failure(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
     """A call failure the link handles like any other gRPC error."""
@@ -28,12 +44,12 @@ class Applier:
         self._timeout_s = timeout_s
         self._call: grpc.aio.StreamStreamCall | None = None
 
-    async def apply(self, request: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedResponse:
+    async def apply(self, request: pb.ApplyReplicatedRelay) -> pb.ApplyReplicatedResponse:
         """Apply one batch; AioRpcError when the node refuses it or the call breaks."""
         await self.send(request)
         return await self.receive()
 
-    async def send(self, request: pb.ApplyReplicatedRequest) -> None:
+    async def send(self, request: pb.ApplyReplicatedRelay) -> None:
         """Write one batch to the call (opened when needed); its result comes from receive."""
         if self._call is None:
             self._call = self._node.ApplyReplicatedStream()

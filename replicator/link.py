@@ -181,7 +181,7 @@ class Sent:
     """A batch written to the node whose result is not back yet."""
 
     batch: rpb.PullBatch
-    request: pb.ApplyReplicatedRequest
+    request: pb.ApplyReplicatedRelay
 
 
 LAG_HISTORY = 120  # lag samples kept per link: a minute at the lag updater's pace
@@ -579,7 +579,7 @@ class Link:
             self._applied(sent.batch, sent.request, result)
             self._note_position(sent.batch)
 
-    def _request(self, batch: rpb.PullBatch) -> pb.ApplyReplicatedRequest | None:
+    def _request(self, batch: rpb.PullBatch) -> pb.ApplyReplicatedRelay | None:
         """The apply request for a batch: one with records, or a caught-up heartbeat now and
         then (to persist how far the stream was read, and when); None for other heartbeats."""
         table = batch.table
@@ -591,7 +591,7 @@ class Link:
         self._progress_saved[table] = time.monotonic()
         after = self._sent.get(table, self._positions.get(table, 0))
         self._sent[table] = max(after, batch.scanned_through)
-        return pb.ApplyReplicatedRequest(
+        return pb.ApplyReplicatedRelay(
             complete_through_ms=complete_through(batch),
             origin=self.peer,
             table=table,
@@ -617,7 +617,7 @@ class Link:
     def _applied(
         self,
         batch: rpb.PullBatch,
-        request: pb.ApplyReplicatedRequest,
+        request: pb.ApplyReplicatedRelay,
         result: pb.ApplyReplicatedResponse,
     ) -> None:
         if not result.clock_rejected:

@@ -31,6 +31,7 @@ from meridian.pb import replicator_pb2_grpc as rpb_grpc
 from meridian.security.dial import Dialer
 from meridian.security.tls import ReloadingServerCredentials
 from meridian.wire.oneline import describe
+from replicator.applier import NodeStub
 from replicator.handshake import Identity
 from replicator.identity import local_identity
 from replicator.join import join
@@ -82,7 +83,8 @@ class Replicator:
 
     async def start(self) -> None:
         name = self.region.name
-        self._channel, node, _ = await local_node(self.config, self.region, self._node_wait_s)
+        self._channel, _, _ = await local_node(self.config, self.region, self._node_wait_s)
+        node = NodeStub(self._channel)  # relays records as bytes (replicator/applier.py)
         me = await local_identity(node)
         members = [r.name for r in self.config.regions]
         addresses = {

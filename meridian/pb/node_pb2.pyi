@@ -889,6 +889,26 @@ class ApplyReplicatedRequest(_message.Message):
     AFTER_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     origin: str
     table: str
+    records: _containers.RepeatedCompositeFieldContainer[StreamRecord]
+    source_sequence: int
+    origin_node_id: str
+    complete_through_ms: int
+    incarnation: str
+    after_checkpoint: int
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., after_checkpoint: _Optional[int] = ...) -> None: ...
+
+class ApplyReplicatedRelay(_message.Message):
+    __slots__ = ("origin", "table", "records", "source_sequence", "origin_node_id", "complete_through_ms", "incarnation", "after_checkpoint")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_THROUGH_MS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    AFTER_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    table: str
     records: _containers.RepeatedScalarFieldContainer[bytes]
     source_sequence: int
     origin_node_id: str

@@ -8,7 +8,10 @@ import grpc
 import pytest
 
 from meridian.model import hlc
-from replicator.applier import Applier
+from meridian.pb import node_pb2 as pb
+from meridian.wire import peer_token
+from meridian.wire.channels import connect_peer
+from replicator.applier import Applier, NodeStub
 from tests.integration.test_node import (
     apply_request,
     checkpoint_of,
@@ -115,5 +118,62 @@ def test_pipelined_batches_apply_in_order_and_none_after_one_not_applied(
             finally:
                 applier.close()
             assert await checkpoint_of(stub, "eu") == 2
+
+    run(body)
+
+
+def relay_of(request: pb.ApplyReplicatedRequest) -> pb.ApplyReplicatedRelay:
+    """The request as a replicator relays it: its records as serialized bytes."""
+    return pb.ApplyReplicatedRelay.FromString(request.SerializeToString())
+
+
+def malformed_records(now: int) -> list[tuple[str, bytes, str]]:
+    """(case, record bytes as a peer could ship them, what the refusal names)."""
+    text = replicated(7, now, order("h", 2, note="NOTE")).SerializeToString()
+    untyped = replicated(7, now, order("h", 2))
+    untyped.new_image.attributes["x"].Clear()  # an attribute value of no type
+    return [
+        ("bytes that are not a record", b"\x0a\xff\xff\xff\xff\x0f", "not a protobuf message"),
+        ("a record cut short", text[:-1], "not a protobuf message"),
+        ("an image string that is not UTF-8", text.replace(b"NOTE", b"\xff\xfe"), "UTF-8"),
+        ("an image attribute of no type", untyped.SerializeToString(), "no type set"),
+    ]
+
+
+def test_relayed_record_bytes_that_are_malformed_are_refused_and_change_nothing(
+    tmp_path: pathlib.Path,
+) -> None:
+    """The replicator's path (NodeStub, records relayed as bytes, never parsed on the way):
+    the node parses them and refuses a batch with one malformed record whole."""
+
+    async def body() -> None:
+        async with running_node(tmp_path / "n") as (node, stub):
+            token = peer_token.read(tmp_path / "n")
+            assert token is not None
+            channel, _ = connect_peer(f"127.0.0.1:{node.peer_port}", token)
+            applier = Applier(NodeStub(channel))
+            now = hlc.pack(hlc.wall_ms())
+            try:
+                first = relay_of(apply_request([replicated(5, now, order("h", 1))]))
+                assert outcome(await applier.apply(first)) == (1, 0, 0, 0, 0, 5)
+                start, before = await head(stub, "orders"), await digest(stub, "orders")
+                good = replicated(6, now + 1, order("h", 3)).SerializeToString()
+                for case, data, named in malformed_records(now + 1):
+                    batch = relay_of(apply_request([], source=7))
+                    batch.records.extend([good, data])
+                    with pytest.raises(grpc.aio.AioRpcError) as info:
+                        await applier.apply(batch)
+                    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, case
+                    assert named in (info.value.details() or ""), (case, info.value.details())
+                    assert await head(stub, "orders") == start, case
+                    assert await digest(stub, "orders") == before, case
+                    assert await checkpoint_of(stub, "eu") == 5, case
+                    assert not (await get(stub, "orders", order("h", 3))).found, case
+                batch = relay_of(apply_request([], source=6))
+                batch.records.append(good)
+                assert outcome(await applier.apply(batch)) == (1, 0, 0, 0, 0, 6)
+            finally:
+                applier.close()
+                await channel.close()
 
     run(body)

@@ -233,10 +233,7 @@ def test_replicated_states_are_checked_then_merged(tmp_path: pathlib.Path) -> No
             before = await digests({"us": us})
             for case, record in bad:
                 request = pb.ApplyReplicatedRequest(
-                    origin="eu",
-                    table="orders",
-                    records=[record.SerializeToString()],
-                    source_sequence=1,
+                    origin="eu", table="orders", records=[record], source_sequence=1
                 )
                 with pytest.raises(grpc.aio.AioRpcError) as err:
                     await us.peer.ApplyReplicated(request)
@@ -245,16 +242,14 @@ def test_replicated_states_are_checked_then_merged(tmp_path: pathlib.Path) -> No
                 assert await digests({"us": us}) == before, case
             good = _record(1, now, {"b": now}, b="eu")  # eu set b; its key is older here
             request = pb.ApplyReplicatedRequest(
-                origin="eu", table="orders", records=[good.SerializeToString()], source_sequence=1
+                origin="eu", table="orders", records=[good], source_sequence=1
             )
             reply = await us.peer.ApplyReplicated(request)
             assert reply.applied == 1
             assert await shown(us) == {"pk": "p", "sk": 1, "a": "us", "b": "eu"}
             reply = await us.peer.ApplyReplicated(  # the same state again changes nothing
                 pb.ApplyReplicatedRequest(
-                    origin="eu",
-                    table="orders",
-                    records=[_record(2, now, {"b": now}, b="eu").SerializeToString()],
+                    origin="eu", table="orders", records=[_record(2, now, {"b": now}, b="eu")]
                 )
             )
             assert (reply.applied, reply.duplicate) == (0, 1)

@@ -276,10 +276,7 @@ def test_records_of_another_incarnation_are_refused(config) -> None:
                 table="orders",
             )
             stale = pb.ApplyReplicatedRequest(
-                origin="eu",
-                table="orders",
-                records=[record.SerializeToString()],
-                incarnation="7:0000",
+                origin="eu", table="orders", records=[record], incarnation="7:0000"
             )
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await peer.ApplyReplicated(stale)

@@ -41,7 +41,7 @@ def two_regions(tmp_path: pathlib.Path) -> Any:
 def attacks(us: Region) -> dict[str, bytes]:
     """The calls an attacker makes, as serialized requests by method name."""
     now = hlc.wall_ms()
-    far = [replicated(1, hlc.pack(10**12), order("x", 1), origin="eu").SerializeToString()]
+    far = [replicated(1, hlc.pack(10**12), order("x", 1), origin="eu")]
     return {
         # origin eu with sequence 10^12: would move us's checkpoint of eu to 10^12
         "ApplyReplicated": pb.ApplyReplicatedRequest(
@@ -133,10 +133,7 @@ def test_the_node_checks_replicated_records_whoever_sends_them(tmp_path: pathlib
             for origin in ("not-a-region", "us", ""):
                 record = replicated(1, hlc.pack(now), order("y", 1), origin=origin or "eu")
                 request = pb.ApplyReplicatedRequest(
-                    origin=origin,
-                    table="orders",
-                    records=[record.SerializeToString()],
-                    source_sequence=1,
+                    origin=origin, table="orders", records=[record], source_sequence=1
                 )
                 with pytest.raises(grpc.aio.AioRpcError) as info:
                     await us.peer.ApplyReplicated(request)
@@ -144,7 +141,7 @@ def test_the_node_checks_replicated_records_whoever_sends_them(tmp_path: pathlib
                 assert "another region of the group (eu)" in (info.value.details() or "")
             ahead = replicated(1, hlc.pack(now + TEN_YEARS_MS), order("z", 1), origin="eu")
             request = pb.ApplyReplicatedRequest(
-                origin="eu", table="orders", records=[ahead.SerializeToString()], source_sequence=1
+                origin="eu", table="orders", records=[ahead], source_sequence=1
             )
             no_limit = b"\x20\x00"  # field 4 (varint) = 0: "no clock limit" in the old API
             path = f"/{REPLICATION.full_name}/ApplyReplicated"

@@ -1012,9 +1012,7 @@ def test_subscribe_pushes_new_records_and_filters_by_origin(tmp_path: pathlib.Pa
                         origin="eu",
                         table="orders",
                         source_sequence=1,
-                        records=[
-                            replicated(1, now, order("remote", 1, v="eu")).SerializeToString()
-                        ],
+                        records=[replicated(1, now, order("remote", 1, v="eu"))],
                     )
                 )
                 assert resp.applied == 1
@@ -1126,7 +1124,7 @@ def test_restart_keeps_items_stream_sequence_and_clock(tmp_path: pathlib.Path) -
                     origin="eu",
                     table="orders",
                     source_sequence=1,
-                    records=[replicated(1, future, order("r", 9, v="eu")).SerializeToString()],
+                    records=[replicated(1, future, order("r", 9, v="eu"))],
                 )
             )
             assert resp.applied == 1
@@ -1246,7 +1244,7 @@ def apply_request(
     return pb.ApplyReplicatedRequest(
         origin=origin,
         table="orders",
-        records=[r.SerializeToString() for r in records_],
+        records=records_,
         source_sequence=source
         if source is not None
         else (records_[-1].sequence_number if records_ else 0),
@@ -1478,7 +1476,6 @@ def test_apply_replicated_refusals(tmp_path: pathlib.Path) -> None:
                     apply_request([replicated(5, 2**64 - 1, order("h", 1))]),
                     "not a plausible time",
                 ),
-                *malformed_bytes(now),
             ]
             for case, request, part in bad_requests:
                 await expect_error(stub.ApplyReplicated(request), Code.INVALID_ARGUMENT, part)
@@ -1495,43 +1492,6 @@ def test_apply_replicated_refusals(tmp_path: pathlib.Path) -> None:
             assert not (await get(stub, "orders", order("h", 1))).found
 
     run(body)
-
-
-def malformed_bytes(now: int) -> list[tuple[str, pb.ApplyReplicatedRequest, str]]:
-    """Batches whose record bytes (as a peer ships them) do not hold a valid record; each
-    after a good record, so a refusal must refuse the whole batch."""
-    good = replicated(5, now, order("h", 1)).SerializeToString()
-    text = replicated(6, now, order("h", 2, note="NOTE")).SerializeToString()
-    untyped = replicated(6, now, order("h", 2))
-    untyped.new_image.attributes["x"].Clear()  # an attribute value of no type
-    cases = [
-        ("bytes that are not a record", b"\x0a\xff\xff\xff\xff\x0f", "not a serialized"),
-        ("a record cut short", text[:-1], "not a serialized"),
-        (
-            "an image string that is not UTF-8",
-            text.replace(b"NOTE", b"\xff\xfe"),
-            "not a serialized stream record (a string field is not valid UTF-8)",
-        ),
-        (
-            "an image attribute of no type",
-            untyped.SerializeToString(),
-            "attribute 'x': no type set",
-        ),
-    ]
-    return [
-        (
-            case,
-            pb.ApplyReplicatedRequest(
-                origin="eu",
-                table="orders",
-                records=[good, data],
-                source_sequence=6,
-                origin_node_id="eu-node-1",
-            ),
-            f"records[1]: {part}",
-        )
-        for case, data, part in cases
-    ]
 
 
 def test_digest_is_independent_of_apply_order(tmp_path: pathlib.Path) -> None:

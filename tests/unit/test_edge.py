@@ -11,6 +11,7 @@ from google.protobuf.message import DecodeError, Message
 
 from meridian.model.items import MAX_DEPTH
 from meridian.pb import node_pb2 as pb
+from meridian.pb import replicator_pb2 as rpb
 from meridian.wire.edge import Throttled, decode_problem
 from tests.protowire import nested_list, nested_map, put_request, string
 
@@ -87,8 +88,14 @@ CARRIERS: list[tuple[type[Message], Callable[[pb.Item], Message]]] = [
         lambda i: pb.GetRecordsResponse(records=[pb.StreamRecord(new_image=i)]),
     ),
     (pb.SubscribeBatch, lambda i: pb.SubscribeBatch(records=[pb.StreamRecord(old_image=i)])),
-    # replication relays records as the origin stored them; the target node parses each
-    (pb.StreamRecord, lambda i: pb.StreamRecord(new_image=i, old_image=i)),
+    (
+        rpb.PullBatch,
+        lambda i: rpb.PullBatch(records=[pb.StreamRecord(new_image=i).SerializeToString()]),
+    ),
+    (
+        pb.ApplyReplicatedRequest,
+        lambda i: pb.ApplyReplicatedRequest(records=[pb.StreamRecord(new_image=i)]),
+    ),
     (pb.SnapshotBatch, lambda i: pb.SnapshotBatch(entries=[pb.StoredItem(item=i)])),
     (pb.ApplySnapshotRequest, lambda i: pb.ApplySnapshotRequest(entries=[pb.StoredItem(item=i)])),
 ]

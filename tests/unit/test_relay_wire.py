@@ -1,6 +1,7 @@
-"""StreamRecordHead reads a stored StreamRecord's bytes as the full message would: the same
-sequence number, creation time and version, whatever else the record holds (relaying and
-filtering replicated records rely on it without parsing the images)."""
+"""The messages that relay records as bytes read as the messages they stand for:
+StreamRecordHead reads a stored StreamRecord's bytes as the full message would (the same
+sequence number, creation time and version, whatever else the record holds), and an
+ApplyReplicatedRelay is an ApplyReplicatedRequest on the wire."""
 
 from __future__ import annotations
 
@@ -67,3 +68,42 @@ def test_the_head_fields_keep_the_record_fields_numbers_and_types() -> None:
     assert (
         head.fields_by_name["version"].message_type is record.fields_by_name["version"].message_type
     )
+
+
+def test_a_relay_has_every_field_of_the_request_with_the_records_as_bytes() -> None:
+    """A request field the relay lacked would be dropped by every replicator."""
+    request, relay = pb.ApplyReplicatedRequest.DESCRIPTOR, pb.ApplyReplicatedRelay.DESCRIPTOR
+    assert sorted(f.name for f in relay.fields) == sorted(f.name for f in request.fields)
+    for field in request.fields:
+        same = relay.fields_by_name[field.name]
+        assert same.number == field.number, field.name
+        if field.name == "records":
+            assert (same.type, field.message_type) == (same.TYPE_BYTES, pb.StreamRecord.DESCRIPTOR)
+        else:
+            assert same.type == field.type, field.name
+
+
+def test_a_relay_reads_as_the_request_with_its_records_parsed() -> None:
+    records = [_full(), pb.StreamRecord(sequence_number=8, event_name=pb.REMOVE)]
+    relay = pb.ApplyReplicatedRelay(
+        origin="eu-west",
+        table="orders",
+        records=[r.SerializeToString() for r in records],
+        source_sequence=9,
+        origin_node_id="n1",
+        complete_through_ms=5,
+        incarnation="1:ab",
+        after_checkpoint=6,
+    )
+    request = pb.ApplyReplicatedRequest.FromString(relay.SerializeToString())
+    expected = pb.ApplyReplicatedRequest(
+        origin="eu-west",
+        table="orders",
+        records=records,
+        source_sequence=9,
+        origin_node_id="n1",
+        complete_through_ms=5,
+        incarnation="1:ab",
+        after_checkpoint=6,
+    )
+    assert request == expected
