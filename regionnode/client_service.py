@@ -266,8 +266,6 @@ async def _client_subscription(
 ) -> AsyncIterator[pb.SubscribeBatch]:
     """A client's subscription: the table's view type decides the images it gets."""
     authorize("Subscribe", req.table)
-    if req.full_images:
-        raise ItemError("full_images: only the peer door serves both images whatever the view")
     if req.stored:
         raise ItemError("stored: only the peer door serves records as stored (both images)")
     async for batch in core.streams.subscribe(req):

@@ -231,7 +231,7 @@ def _parsed(
         after = record.sequence_number
         if req.origin and record.version.region != req.origin:
             del batch.records[-1]
-        elif not req.full_images:
+        else:
             apply_view(record, view)
     if raw and origin and origin not in raw[-1]:  # the last one was skipped
         after = pb.StreamRecordHead.FromString(raw[-1]).sequence_number

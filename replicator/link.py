@@ -72,8 +72,7 @@ def complete_through(batch: rpb.PullBatch) -> int:
     record bounds what came before; a caught-up heartbeat bounds everything up to when it
     was sent (less the commit margin).
     """
-    last = head(batch.records[-1]) if batch.records else None
-    through = hlc.physical_ms(last.version.hlc) if last is not None else 0
+    through = hlc.physical_ms(head(batch.records[-1]).version.hlc) if batch.records else 0
     if batch.scanned_through >= batch.head_sequence_number:
         through = max(through, batch.sent_ms - COMMIT_MARGIN_MS)
     return through

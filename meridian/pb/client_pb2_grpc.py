@@ -235,7 +235,7 @@ class ClientServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """Records as they are written; `full_images` is refused here (the table's view type holds).
+        """Records as they are written; `stored` is refused here (the table's view type holds).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -850,20 +850,18 @@ class GetRecordsResponse(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[StreamRecord, _Mapping]]] = ..., next_shard_iterator: _Optional[str] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("table", "after_sequence_number", "origin", "max_batch", "full_images", "stored")
+    __slots__ = ("table", "after_sequence_number", "origin", "max_batch", "stored")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
-    FULL_IMAGES_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     table: str
     after_sequence_number: int
     origin: str
     max_batch: int
-    full_images: bool
     stored: bool
-    def __init__(self, table: _Optional[str] = ..., after_sequence_number: _Optional[int] = ..., origin: _Optional[str] = ..., max_batch: _Optional[int] = ..., full_images: _Optional[bool] = ..., stored: _Optional[bool] = ...) -> None: ...
+    def __init__(self, table: _Optional[str] = ..., after_sequence_number: _Optional[int] = ..., origin: _Optional[str] = ..., max_batch: _Optional[int] = ..., stored: _Optional[bool] = ...) -> None: ...
 
 class SubscribeBatch(_message.Message):
     __slots__ = ("records", "head_sequence_number", "scanned_through", "stored")

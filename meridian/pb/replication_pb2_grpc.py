@@ -144,7 +144,7 @@ class ReplicationServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """Own-origin records with both images whatever the view type (`full_images`).
+        """Own-origin records as the node stored them, both images whatever the view type (`stored`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

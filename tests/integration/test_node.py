@@ -946,19 +946,8 @@ def test_view_types_strip_images(tmp_path: pathlib.Path) -> None:
             modify = (await records(stub, "images"))[1]
             assert modify.new_image == item(id="u", v=2)
 
-            # replication asks for full images whatever the view type, on the peer door only
-            full = pb.SubscribeRequest(table="users", full_images=True)
-            call = stub._peer.Subscribe(full)
-            try:
-                batch = await asyncio.wait_for(call.read(), 5)
-            finally:
-                call.cancel()
-            assert [r.sequence_number for r in batch.records] == [1, 2, 3]
-            assert batch.records[1].old_image == item(id="u", v=1)
-            assert batch.records[1].new_image == item(id="u", v=2)
-            call = stub.Subscribe(full)
-            await expect_error(call.read(), Code.INVALID_ARGUMENT, "full_images")
-            # and the records as stored (both images, unparsed), on the peer door only
+            # replication asks for the records as stored (both images whatever the view type,
+            # unparsed), on the peer door only
             stored = pb.SubscribeRequest(table="users", stored=True)
             call = stub._peer.Subscribe(stored)
             try:
