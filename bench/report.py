@@ -58,8 +58,9 @@ def _met(row: Row) -> str:
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
-    if "raw" not in r:  # `--only wan`, `--only tls`, `--only peers` or `--only cpu`
+    if "raw" not in r:  # `--only wan`, `--only tls`, `--only peers`, `--only cpu`, ...
         lag = _lag_rows(r, None) if "replication" in r else []
+        lag += _apply_rows(r["apply"], None) if "apply" in r else []
         out = lag + _tls_rows(r.get("tls")) + _peer_rows(r) + _wan_rows(r)
         return _cpu_rows(r.get("cpu")) + out + _noise_rows(r)
     raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
@@ -444,34 +445,7 @@ def _lag_rows(r: dict, unary_p50: float | None) -> list[Row]:
 
 
 def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
-    out = _lag_rows(r, unary_p50)
-    applied = r["apply"]["apply"]["records_per_s"]
-    out.append(
-        Row(
-            "apply.rate",
-            "replicated apply from one peer (backlog)",
-            applied,
-            "records/s",
-            ">= 50,000 records/s",
-            applied >= 50_000,
-            applied / wb,
-            "WriteBatch",
-            _cpu_note(r["apply"]["apply"]),
-        )
-    )
-    merged = r["apply"].get("apply_attribute")
-    if merged is not None:
-        out.append(
-            Row(
-                "apply.rate.attribute",
-                "replicated apply from one peer (backlog), attribute merge mode",
-                merged["records_per_s"],
-                "records/s",
-                ratio=merged["records_per_s"] / applied,
-                ratio_to="item mode",
-                note=_cpu_note(merged),
-            )
-        )
+    out = _lag_rows(r, unary_p50) + _apply_rows(r["apply"], wb)
     conv = r["convergence"]
     target_scenario = conv["partition_s"] >= 30 and conv["load"]["offered_per_s"] >= 3000
     out.append(
@@ -488,6 +462,39 @@ def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
     )
     for role, kb in sorted(r["peak_rss_kb"].items()):
         out.append(Row(f"rss.{role}", f"peak RSS {role} (during 3)", kb / 1024, "MB"))
+    return out
+
+
+def _apply_rows(apply: dict, wb: float | None) -> list[Row]:
+    """The replicated apply rates (bench/apply.py); `wb` is the raw WriteBatch rate when
+    measured in the same run (not with `--only apply`)."""
+    applied = apply["apply"]["records_per_s"]
+    out = [
+        Row(
+            "apply.rate",
+            "replicated apply from one peer (backlog)",
+            applied,
+            "records/s",
+            ">= 50,000 records/s",
+            applied >= 50_000,
+            applied / wb if wb else None,
+            "WriteBatch" if wb else "",
+            _cpu_note(apply["apply"]),
+        )
+    ]
+    merged = apply.get("apply_attribute")
+    if merged is not None:
+        out.append(
+            Row(
+                "apply.rate.attribute",
+                "replicated apply from one peer (backlog), attribute merge mode",
+                merged["records_per_s"],
+                "records/s",
+                ratio=merged["records_per_s"] / applied,
+                ratio_to="item mode",
+                note=_cpu_note(merged),
+            )
+        )
     return out
 
 
