@@ -12,7 +12,8 @@ N items, with the peak memory of every process meanwhile; then replication lag w
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
 mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu` or `--only lag` runs just
 that phase (peers: with Meridian's lag at the same loads; cpu: CPU per record in one process,
-bench/cpu.py; lag: Meridian's lag at 100 and 1000 writes/s). Prints
+bench/cpu.py; lag: Meridian's lag at 100 and 1000 writes/s; `--only convergence`: convergence
+after a partition alone). Prints
 the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
 importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -219,6 +220,29 @@ async def run_only_lag(work: pathlib.Path, p: Profile, durability: str) -> dict[
     return results
 
 
+async def run_only_convergence(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """Convergence after a partition alone (the profile's), with every process's peak RSS."""
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    names = REGION_NAMES[: p.regions]
+    results["regions"] = names
+    results["group_durability"] = durability
+    cluster = Cluster(work, "group", names, durability)
+    try:
+        phase(f"{len(names)} regions: start")
+        await cluster.start()
+        await cluster.wait_streaming()
+        phase(f"{len(names)} regions: convergence after a {p.partition_s:g} s partition")
+        results["convergence"] = await convergence.measure(
+            cluster, p.partition_rate, p.partition_s, p.partition_keys
+        )
+        results["peak_rss_kb_all_phases"] = cluster.peak_rss_kb()
+    finally:
+        await cluster.close()
+    phase.end()
+    return results
+
+
 async def run_only_peers(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
     """Meridian's lag at its two lowest loads, then the peers' at the same loads."""
     phase = Phases()
@@ -291,11 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan", "tls", "peers", "cpu", "lag"),
+        choices=("wan", "tls", "peers", "cpu", "lag", "convergence"),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
         "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
         "time per record of the node's hot paths in one process (bench/cpu.py); `lag`, "
-        "Meridian's replication lag at 100 and 1000 writes/s",
+        "Meridian's replication lag at 100 and 1000 writes/s; `convergence`, convergence after "
+        "a partition, with peak RSS",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -317,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             "peers": run_only_peers,
             "cpu": run_only_cpu,
             "lag": run_only_lag,
+            "convergence": run_only_convergence,
         }
         run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))
