@@ -19,7 +19,7 @@ from bench.cluster import Cluster
 from bench.load import machine_busy_seconds
 from bench.workload import TABLE
 
-PAIR_POLL_S = 0.05
+PAIR_POLL_S = 0.1
 
 
 def _cpu_seconds(cluster: Cluster) -> dict[str, float]:
