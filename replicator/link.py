@@ -151,6 +151,14 @@ def _cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+def wake_now(waiting: bool, woken: bool) -> bool:
+    """Whether a peer's handshake ends the link's backoff wait: only while it waits, and
+    once per run of failures (until it streams again). A peer that is down never calls, so
+    it is never hammered; and two links that each fail right after their handshake cannot
+    wake each other in a loop past their backoff."""
+    return waiting and not woken
+
+
 class Rebuild(Exception):
     """The peer dropped tombstones this region may still lack: resync with removal."""
 
@@ -235,6 +243,7 @@ class Link:
         self._rebuilt = 0  # the peer's horizon for this region, as last rebuilt against
         self._rebuilt_at = -math.inf  # monotonic time of that rebuild
         self._retry: asyncio.Event | None = None  # set while waiting to reconnect
+        self._woken = False  # a peer's handshake cut a wait since the link last streamed
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -289,7 +298,7 @@ class Link:
             if _cancelled():
                 raise asyncio.CancelledError
             if self.status.state == "STREAMING":
-                attempt = 0
+                attempt, self._woken = 0, False
             self.status.reconnects += 1
             self.metrics.reconnects.labels(self.peer, self.region).inc()
             s = self.settings
@@ -299,8 +308,10 @@ class Link:
     def peer_is_up(self) -> None:
         """The peer just reached this region (its handshake, at its start or after a
         partition healed): a link waiting to reconnect tries now, not at the end of its
-        backoff. A peer that is down never calls, so it is never hammered."""
-        if self._retry is not None:
+        backoff (wake_now)."""
+        if wake_now(self._retry is not None, self._woken):
+            self._woken = True
+            assert self._retry is not None
             self._retry.set()
 
     async def _wait_to_retry(self, seconds: float) -> None:
