@@ -24,7 +24,7 @@ GRPC_OPTIONS = [
 # A channel whose server went away reconnects on gRPC's own backoff (by default 1 s, growing
 # 1.6x per attempt up to 120 s): a replicator's channel to its node took 9.6 s to come back
 # after a 20 s node outage. A capped backoff brings it back within a second; an attempt to a
-# local port that refuses costs nothing (docs/performance.md, "Reconnect after a heal").
+# local port that refuses costs nothing (docs/performance.md, "Reconnect after a node restart").
 RECONNECT_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
