@@ -5,7 +5,8 @@ Digest is identical is measured. Checkpoints are polled first (cheap): once ever
 applied every other region's stream up to where it stood when the writes ended, the digests
 are compared, and again every 100 ms until they agree; the convergence time is when the round
 that agreed started (confirmed when it ended). Along the way: when the healed replicator
-served again, and when every link was streaming (peers reconnect with backoff).
+served again, when every link was streaming (peers reconnect with backoff), and when each
+(target, origin) pair had caught up (which pair is the critical path).
 """
 
 from __future__ import annotations
@@ -15,7 +16,40 @@ import json
 import time
 
 from bench.cluster import Cluster
+from bench.load import machine_busy_seconds
 from bench.workload import TABLE
+
+PAIR_POLL_S = 0.1
+
+
+def _cpu_seconds(cluster: Cluster) -> dict[str, float]:
+    """CPU seconds used so far by each running process of the cluster, and the machine's."""
+    out = {proc.name: proc.cpu_seconds() for proc in cluster.running()}
+    out["machine"] = machine_busy_seconds()
+    return out
+
+
+def _cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each process (and the machine) used between two readings; a process
+    started in between counts from zero."""
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in after}
+
+
+async def _pairs_caught_up(cluster: Cluster, heads: dict[str, int], heal: float) -> dict:
+    """Seconds after the heal at which each target had applied each origin up to `heads`
+    (polled until every pair is there; cancelled by the caller once it knows)."""
+    names = list(cluster.regions)
+    pending = {(t, o) for t in names for o in names if t != o and heads[o]}
+    seen: dict[str, float] = {}
+    while pending:
+        ckpts = await cluster.checkpoints(TABLE)
+        now = time.monotonic() - heal
+        for t, o in sorted(pending):
+            if ckpts.get((t, o), 0) >= heads[o]:
+                seen[f"{t}<-{o}"] = round(now, 3)
+                pending.discard((t, o))
+        await asyncio.sleep(PAIR_POLL_S)
+    return seen
 
 
 async def measure(cluster: Cluster, rate: int, seconds: float, keys: int) -> dict:
@@ -29,10 +63,17 @@ async def measure(cluster: Cluster, rate: int, seconds: float, keys: int) -> dic
     load = json.loads(result_path.read_text())
     heads = await cluster.heads(TABLE)
     heal = time.monotonic()
-    ready_s = await cluster.start_replicator(isolated)
-    await cluster.wait_streaming(timeout=max(60.0, seconds * 2))
-    streaming = time.monotonic()
-    caught_up = await cluster.wait_caught_up(TABLE, heads, timeout=max(120.0, seconds * 4))
+    cpu_before = _cpu_seconds(cluster)
+    pairs = asyncio.ensure_future(_pairs_caught_up(cluster, heads, heal))
+    try:
+        ready_s = await cluster.start_replicator(isolated)
+        await cluster.wait_streaming(timeout=max(60.0, seconds * 2))
+        streaming = time.monotonic()
+        caught_up = await cluster.wait_caught_up(TABLE, heads, timeout=max(120.0, seconds * 4))
+        cpu = _cpu_used(cpu_before, _cpu_seconds(cluster))
+        pair_s = await asyncio.wait_for(pairs, timeout=5.0)
+    finally:
+        pairs.cancel()
     digest_times: list[float] = []
     while True:
         # No writes are in flight, so nothing changes during a round: when a round's digests
@@ -53,6 +94,8 @@ async def measure(cluster: Cluster, rate: int, seconds: float, keys: int) -> dic
         "replicator_ready_s": ready_s,
         "links_streaming_s": streaming - heal,
         "caught_up_s": caught_up - heal,
+        "pairs_caught_up_s": pair_s,
+        "cpu_s_until_caught_up": cpu,
         "converged_s": start - heal,
         "confirmed_s": done - heal,
         "digest_s": digest_times,

@@ -58,10 +58,11 @@ def _met(row: Row) -> str:
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
-    if "raw" not in r:  # `--only wan`, `--only tls`, `--only peers`, `--only cpu`, ...
+    if "raw" not in r:  # `--only wan`, `tls`, `peers`, `cpu`, `lag`, `apply` or `convergence`
         lag = _lag_rows(r, None) if "replication" in r else []
         lag += _apply_rows(r["apply"], None) if "apply" in r else []
         out = lag + _tls_rows(r.get("tls")) + _peer_rows(r) + _wan_rows(r)
+        out += _only_convergence_rows(r)
         return _cpu_rows(r.get("cpu")) + out + _noise_rows(r)
     raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
     unary_p50 = grpc_["unary_sequential"]["latency_ms"]["p50"]
@@ -446,20 +447,7 @@ def _lag_rows(r: dict, unary_p50: float | None) -> list[Row]:
 
 def _group_rows(r: dict, unary_p50: float, wb: float) -> list[Row]:
     out = _lag_rows(r, unary_p50) + _apply_rows(r["apply"], wb)
-    conv = r["convergence"]
-    target_scenario = conv["partition_s"] >= 30 and conv["load"]["offered_per_s"] >= 3000
-    out.append(
-        Row(
-            "convergence",
-            f"convergence after a {conv['partition_s']:g} s partition at "
-            f"{conv['load']['offered_per_s']:g} writes/s",
-            conv["converged_s"],
-            "s",
-            "<= 5 s (30 s partition, 3000/s)",
-            conv["converged_s"] <= 5.0 if target_scenario else None,
-            note="" if target_scenario else "(a lighter scenario than the target's)",
-        )
-    )
+    out.append(_convergence_row(r["convergence"]))
     for role, kb in sorted(r["peak_rss_kb"].items()):
         out.append(Row(f"rss.{role}", f"peak RSS {role} (during 3)", kb / 1024, "MB"))
     return out
@@ -494,6 +482,32 @@ def _apply_rows(apply: dict, wb: float | None) -> list[Row]:
                 ratio_to="item mode",
                 note=_cpu_note(merged),
             )
+        )
+    return out
+
+
+def _convergence_row(conv: dict) -> Row:
+    target_scenario = conv["partition_s"] >= 30 and conv["load"]["offered_per_s"] >= 3000
+    return Row(
+        "convergence",
+        f"convergence after a {conv['partition_s']:g} s partition at "
+        f"{conv['load']['offered_per_s']:g} writes/s",
+        conv["converged_s"],
+        "s",
+        "<= 5 s (30 s partition, 3000/s)",
+        conv["converged_s"] <= 5.0 if target_scenario else None,
+        note="" if target_scenario else "(a lighter scenario than the target's)",
+    )
+
+
+def _only_convergence_rows(r: dict) -> list[Row]:
+    """`--only convergence`: its figure and every process's peak RSS during it."""
+    if "convergence" not in r:
+        return []
+    out = [_convergence_row(r["convergence"])]
+    for role, kb in sorted(r.get("peak_rss_kb_all_phases", {}).items()):
+        out.append(
+            Row(f"rss.convergence.{role}", f"peak RSS {role} (convergence)", kb / 1024, "MB")
         )
     return out
 

@@ -10,10 +10,11 @@ lowest lag loads, skipped in smoke mode; then the TTL sweep rate with writes run
 (bench/ttl_sweep.py, one node in this process); then a new region bootstrapping from a peer holding
 N items, with the peak memory of every process meanwhile; then replication lag with WAN
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
-mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu`, `--only lag` or
-`--only apply` runs just that phase (peers: with Meridian's lag at the same loads; cpu: CPU per
-record in one process, bench/cpu.py; lag: Meridian's lag at 100 and 1000 writes/s; apply:
-the replicated apply rate, bench/apply.py). Prints
+mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu`, `--only lag`,
+`--only apply` or `--only convergence` runs just that phase (peers: with Meridian's lag at the
+same loads; cpu: CPU per record in one process, bench/cpu.py; lag: Meridian's lag at 100 and
+1000 writes/s; apply: the replicated apply rate, bench/apply.py; convergence: convergence
+after a partition, with every process's peak RSS). Prints
 the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
 importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -32,6 +33,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench import (
@@ -198,46 +200,65 @@ async def run_peers(work: pathlib.Path, p: Profile, phase: Phases) -> dict:
 LOW_LAG_RATES = (100, 1000)  # `--only lag`: where waiting, not CPU, decides the lag
 
 
-async def run_only_lag(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
-    """Meridian's replication lag alone, at 100 and 1000 writes/s (the profile's duration)."""
+async def _on_group(
+    work: pathlib.Path,
+    p: Profile,
+    durability: str,
+    title: str,
+    measure: Callable[[Cluster, dict[str, Any]], Awaitable[None]],
+) -> dict[str, Any]:
+    """One phase alone on a group of the profile's regions: `measure` fills the results."""
     phase = Phases()
     results: dict[str, Any] = {"phase_s": phase.seconds}
     names = REGION_NAMES[: p.regions]
     results["regions"] = names
     results["group_durability"] = durability
-    seconds = max(duration for _, duration in p.lag_loads)
-    loads = tuple((rate, seconds) for rate in LOW_LAG_RATES)
     cluster = Cluster(work, "group", names, durability)
     try:
         phase(f"{len(names)} regions: start")
         await cluster.start()
         await cluster.wait_streaming()
-        phase(f"{len(names)} regions: replication lag at " + ", ".join(f"{r}/s" for r, _ in loads))
-        results["replication"] = await replication.measure(cluster, loads, LAG_KEYS)
+        phase(f"{len(names)} regions: {title}")
+        await measure(cluster, results)
     finally:
         await cluster.close()
     phase.end()
     return results
+
+
+async def run_only_lag(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """Meridian's replication lag alone, at 100 and 1000 writes/s (the profile's duration)."""
+    seconds = max(duration for _, duration in p.lag_loads)
+    loads = tuple((rate, seconds) for rate in LOW_LAG_RATES)
+
+    async def measure(cluster: Cluster, results: dict[str, Any]) -> None:
+        results["replication"] = await replication.measure(cluster, loads, LAG_KEYS)
+
+    title = "replication lag at " + ", ".join(f"{r}/s" for r, _ in loads)
+    return await _on_group(work, p, durability, title, measure)
 
 
 async def run_only_apply(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
-    """The replicated apply rate alone (bench/apply.py), on a group of the profile's regions."""
-    phase = Phases()
-    results: dict[str, Any] = {"phase_s": phase.seconds}
-    names = REGION_NAMES[: p.regions]
-    results["regions"] = names
-    results["group_durability"] = durability
-    cluster = Cluster(work, "group", names, durability)
-    try:
-        phase(f"{len(names)} regions: start")
-        await cluster.start()
-        await cluster.wait_streaming()
-        phase(f"{len(names)} regions: replicated apply of {p.apply_items} records")
+    """The replicated apply rate alone (bench/apply.py)."""
+
+    async def measure(cluster: Cluster, results: dict[str, Any]) -> None:
         results["apply"] = await apply.measure(cluster, p.apply_items)
-    finally:
-        await cluster.close()
-    phase.end()
-    return results
+
+    title = f"replicated apply of {p.apply_items} records"
+    return await _on_group(work, p, durability, title, measure)
+
+
+async def run_only_convergence(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """Convergence after a partition alone (the profile's), with every process's peak RSS."""
+
+    async def measure(cluster: Cluster, results: dict[str, Any]) -> None:
+        results["convergence"] = await convergence.measure(
+            cluster, p.partition_rate, p.partition_s, p.partition_keys
+        )
+        results["peak_rss_kb_all_phases"] = cluster.peak_rss_kb()
+
+    title = f"convergence after a {p.partition_s:g} s partition"
+    return await _on_group(work, p, durability, title, measure)
 
 
 async def run_only_peers(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
@@ -312,11 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan", "tls", "peers", "cpu", "lag", "apply"),
+        choices=("wan", "tls", "peers", "cpu", "lag", "apply", "convergence"),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
         "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
         "time per record of the node's hot paths in one process (bench/cpu.py); `lag`, "
-        "Meridian's replication lag at 100 and 1000 writes/s; `apply`, the replicated apply rate",
+        "Meridian's replication lag at 100 and 1000 writes/s; `apply`, the replicated apply "
+        "rate; `convergence`, convergence after a partition, with peak RSS",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -339,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu": run_only_cpu,
             "lag": run_only_lag,
             "apply": run_only_apply,
+            "convergence": run_only_convergence,
         }
         run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))

@@ -54,6 +54,8 @@ class LinkSettings:
     heartbeat_s: float = 1.0
     rebuild_every_s: float = 7 * 86400  # at most one rebuild from a peer this often
     bootstrap_batch: int = BATCH_ENTRIES  # entries per message of a rebuild's copy
+    retry_base_s: float = 0.05  # reconnect backoff (meridian/daemon/backoff.py)
+    retry_cap_s: float = 2.0
 
 
 def head(record: bytes) -> pb.StreamRecordHead:
@@ -154,6 +156,14 @@ def _cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+def wake_now(waiting: bool, woken: bool) -> bool:
+    """Whether a peer's handshake ends the link's backoff wait: only while it waits, and
+    once per run of failures (until it streams again). A peer that is down never calls, so
+    it is never hammered; and two links that each fail right after their handshake cannot
+    wake each other in a loop past their backoff."""
+    return waiting and not woken
+
+
 class Rebuild(Exception):
     """The peer dropped tombstones this region may still lack: resync with removal."""
 
@@ -237,6 +247,8 @@ class Link:
         self._own = pb.GetCheckpointsResponse()  # this region's checkpoints, as last read
         self._rebuilt = 0  # the peer's horizon for this region, as last rebuilt against
         self._rebuilt_at = -math.inf  # monotonic time of that rebuild
+        self._retry: asyncio.Event | None = None  # set while waiting to reconnect
+        self._woken = False  # a peer's handshake cut a wait since the link last streamed
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
@@ -291,11 +303,31 @@ class Link:
             if _cancelled():
                 raise asyncio.CancelledError
             if self.status.state == "STREAMING":
-                attempt = 0
+                attempt, self._woken = 0, False
             self.status.reconnects += 1
             self.metrics.reconnects.labels(self.peer, self.region).inc()
-            await asyncio.sleep(backoff.delay(attempt))
+            s = self.settings
+            await self._wait_to_retry(backoff.delay(attempt, s.retry_base_s, s.retry_cap_s))
             attempt += 1
+
+    def peer_is_up(self) -> None:
+        """The peer just reached this region (its handshake, at its start or after a
+        partition healed): a link waiting to reconnect tries now, not at the end of its
+        backoff (wake_now)."""
+        if wake_now(self._retry is not None, self._woken):
+            self._woken = True
+            assert self._retry is not None
+            self._retry.set()
+
+    async def _wait_to_retry(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if the peer is seen up meanwhile (peer_is_up)."""
+        self._retry = asyncio.Event()
+        try:
+            await asyncio.wait_for(self._retry.wait(), seconds)
+        except TimeoutError:
+            pass
+        finally:
+            self._retry = None
 
     def _on_rpc_error(self, exc: grpc.aio.AioRpcError) -> None:
         details = exc.details() or exc.code().name

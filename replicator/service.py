@@ -108,6 +108,9 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext
     ) -> rpb.HandshakeResponse:
         await self._admit(req, context)
+        for link in self.links():
+            if link.peer == req.region:
+                link.peer_is_up()
         me = await local_identity(self.node)
         msg = hello(me)
         return rpb.HandshakeResponse(
