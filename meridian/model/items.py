@@ -301,7 +301,7 @@ def values_equal(a: pb.AttributeValue, b: pb.AttributeValue) -> bool:
     if kind == "s":  # the common kinds first, compared without building messages or Decimals
         return a.s == b.s
     if kind == "n":
-        return a.n == b.n or number(a.n) == number(b.n)
+        return a.n == b.n or (not _both_canonical(a.n, b.n) and number(a.n) == number(b.n))
     if kind == "ns":
         return sorted(map(number, a.ns.values)) == sorted(map(number, b.ns.values))
     if kind in ("ss", "bs"):
@@ -313,6 +313,11 @@ def values_equal(a: pb.AttributeValue, b: pb.AttributeValue) -> bool:
     if kind == "m":
         return _fields_equal(a.m.fields, b.m.fields)
     return bool(a == b)
+
+
+def _both_canonical(a: str, b: str) -> bool:
+    """Two canonical spellings differ exactly when their numbers do (each number has one)."""
+    return _is_canonical(a) and _is_canonical(b)
 
 
 def _fields_equal(a: Any, b: Any) -> bool:

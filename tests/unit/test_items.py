@@ -305,11 +305,27 @@ def test_equal_items_serialize_identically_after_normalization() -> None:
         (M(a=NS("1", "2"), b=L(SS("p", "q"))), M(b=L(SS("q", "p")), a=NS("2", "1")), True),
         (M(a=N("1")), M(a=N("1"), b=N("2")), False),
         (M(a=N("1")), M(b=N("1")), False),
+        (N("4"), N("5"), False),  # canonical spellings that differ: no Decimal needed
+        (N("-0.5"), N("0.5"), False),
+        (N("1.5"), N("1.50"), True),
+        (N("0.0000001"), N("1E-7"), True),
     ],
 )
 def test_values_equal(a: pb.AttributeValue, b: pb.AttributeValue, equal: bool) -> None:
     assert items.values_equal(a, b) is equal
     assert items.values_equal(b, a) is equal
+
+
+def test_number_equality_agrees_with_decimal() -> None:
+    """Numbers compare without Decimal when both are spelled canonically: the verdict must
+    be Decimal's for every pair of spellings, canonical or not."""
+    rng = random.Random(3)
+    pool = ["0", "-0", "1", "1.0", "1E+0", "10", "1E+1", "0.1", "0.10", "-0.1", "1E-7"]
+    pool += ["0.0000001", "123456789012345678901", "1.23456789012345678901E+20", "5", "-5"]
+    pool += [str(rng.randrange(-1000, 1000) / rng.choice((1, 10, 100))) for _ in range(200)]
+    for a in pool:
+        for b in rng.sample(pool, 30) + [a]:
+            assert items.values_equal(N(a), N(b)) is (Decimal(a) == Decimal(b)), (a, b)
 
 
 def test_values_equal_does_not_insert_missing_map_keys() -> None:
