@@ -322,8 +322,17 @@ def _both_canonical(a: str, b: str) -> bool:
 
 def _fields_equal(a: Any, b: Any) -> bool:
     # Same size and every name of `a` in `b`: the same names. Each is looked up in `b` before
-    # indexing it, since indexing a protobuf map with a missing key inserts it.
-    return len(a) == len(b) and all(name in b and values_equal(a[name], b[name]) for name in a)
+    # indexing it, since indexing a protobuf map with a missing key inserts it. Identical
+    # messages (protobuf's own comparison, in C) are equal without a closer look.
+    if len(a) != len(b):
+        return False
+    for name in a:
+        if name not in b:
+            return False
+        x, y = a[name], b[name]
+        if x != y and not values_equal(x, y):
+            return False
+    return True
 
 
 def items_equal(a: pb.Item, b: pb.Item) -> bool:
