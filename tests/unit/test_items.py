@@ -324,7 +324,7 @@ def test_number_equality_agrees_with_decimal() -> None:
     pool += ["0.0000001", "123456789012345678901", "1.23456789012345678901E+20", "5", "-5"]
     pool += [str(rng.randrange(-1000, 1000) / rng.choice((1, 10, 100))) for _ in range(200)]
     for a in pool:
-        for b in rng.sample(pool, 30) + [a]:
+        for b in [*rng.sample(pool, 30), a]:
             assert items.values_equal(N(a), N(b)) is (Decimal(a) == Decimal(b)), (a, b)
 
 
