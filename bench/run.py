@@ -11,10 +11,11 @@ lowest lag loads, skipped in smoke mode; then the TTL sweep rate with writes run
 N items, with the peak memory of every process meanwhile; then replication lag with WAN
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
 mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu`, `--only lag`,
-`--only apply` or `--only convergence` runs just that phase (peers: with Meridian's lag at the
-same loads; cpu: CPU per record in one process, bench/cpu.py; lag: Meridian's lag at 100 and
-1000 writes/s; apply: the replicated apply rate, bench/apply.py; convergence: convergence
-after a partition, with every process's peak RSS). Prints
+`--only apply`, `--only convergence` or `--only region` runs just that phase (peers: with
+Meridian's lag at the same loads; cpu: CPU per record in one process, bench/cpu.py; lag:
+Meridian's lag at 100 and 1000 writes/s; apply: the replicated apply rate, bench/apply.py;
+convergence: convergence after a partition, with every process's peak RSS; region: the raw
+limits and one region's client doors). Prints
 the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
 importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -171,6 +172,18 @@ async def run_only_cpu(work: pathlib.Path, p: Profile, durability: str) -> dict[
     results: dict[str, Any] = {"phase_s": phase.seconds}
     phase("CPU per record of the node's hot paths, in process (bench/cpu.py)")
     results["cpu"] = await cpu.measure(work, smoke=p.name == "smoke")
+    phase.end()
+    return results
+
+
+async def run_only_region(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """The raw limits (the ratios' denominators) and the one-region phase (client writes)."""
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    phase("raw limits")
+    results["raw"] = await raw.measure(work, p)
+    phase("one region (buffered, then fsync)")
+    results["region"] = await region.measure(work, p)
     phase.end()
     return results
 
@@ -333,12 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan", "tls", "peers", "cpu", "lag", "apply", "convergence"),
+        choices=("wan", "tls", "peers", "cpu", "lag", "apply", "convergence", "region"),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
         "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
         "time per record of the node's hot paths in one process (bench/cpu.py); `lag`, "
         "Meridian's replication lag at 100 and 1000 writes/s; `apply`, the replicated apply "
-        "rate; `convergence`, convergence after a partition, with peak RSS",
+        "rate; `convergence`, convergence after a partition, with peak RSS; `region`, the raw "
+        "limits and one region's client doors",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -362,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             "lag": run_only_lag,
             "apply": run_only_apply,
             "convergence": run_only_convergence,
+            "region": run_only_region,
         }
         run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))

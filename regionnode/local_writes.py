@@ -19,7 +19,8 @@ from meridian.model.items import ItemError, check_item, items_equal
 from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ConditionFailed, TransactionCanceled
 from regionnode import attribute_writes
-from regionnode.stage import Context, Stage, live, stage_record
+from regionnode.local_stage import stage_local
+from regionnode.stage import Context, Stage, live
 from regionnode.store import Table
 
 
@@ -248,10 +249,6 @@ def write_local(
     """Stamp a new version and stage the item (or tombstone) with its stream record."""
     if attribute_writes.attribute_mode(table):
         return attribute_writes.write_local(stage, ctx, table, key, keys, new, old, replace)
-    record = pb.StreamRecord(event_name=pb.REMOVE if new is None else pb.INSERT)
-    record.keys.CopyFrom(keys)
-    if new is not None:
-        record.new_image.CopyFrom(new)
-    record.version.hlc, record.version.region = ctx.clock.now(), ctx.region
-    stage_record(stage, ctx, table, key, record, old)
-    return record.version
+    version = pb.Version(hlc=ctx.clock.now(), region=ctx.region)
+    stage_local(stage, ctx, table, key, keys, new, old, version)
+    return version

@@ -75,9 +75,10 @@ class Stage:
         self.overlay[key] = stored
         return stored
 
-    def put_item(self, key: bytes, stored: pb.StoredItem) -> None:
+    def put_item(self, key: bytes, stored: pb.StoredItem, raw: bytes | None = None) -> None:
+        """Stage an item or tombstone; `raw`, when given, is its encoding already."""
         self.overlay[key] = stored
-        self.batch.put(key, stored.SerializeToString())
+        self.batch.put(key, stored.SerializeToString() if raw is None else raw)
         if stored.tombstone:
             self.batch.put(tombstone_key(stored.written_ms, key), b"")
         else:
@@ -118,10 +119,39 @@ class Stage:
         record.size_bytes = record.ByteSize()
         self.batch.put(stream_key(name, table.head), record.SerializeToString())
 
+    def emit_serialized(
+        self, table: Table, head: pb.StreamRecord, images: bytes, event_prefix: str
+    ) -> None:
+        """emit() of a record given as `head` (its fields but the images and size) and
+        `images`, the encoding of its image fields: the record's encoding is the two joined,
+        then its size (the size of what comes before it, as emit's ByteSize)."""
+        name = table.description.spec.name
+        self.heads.setdefault(name, (table, table.head))
+        table.head += 1
+        head.sequence_number = table.head
+        head.event_id = f"{event_prefix}.{name}.{table.head}"
+        data = head.SerializeToString() + images
+        self.batch.put(stream_key(name, table.head), data + _SIZE_BYTES + varint(len(data)))
+
     def rollback(self) -> None:
         """Undo in-memory sequence counters after a failed commit."""
         for table, head in self.heads.values():
             table.head = head
+
+
+_SIZE_BYTES = b"\x40"  # the tag of StreamRecord.size_bytes (field 8, varint)
+
+
+def varint(value: int) -> bytes:
+    """Protobuf's base-128 encoding of a non-negative integer."""
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def live(stored: pb.StoredItem | None) -> pb.Item | None:

@@ -301,7 +301,7 @@ def values_equal(a: pb.AttributeValue, b: pb.AttributeValue) -> bool:
     if kind == "s":  # the common kinds first, compared without building messages or Decimals
         return a.s == b.s
     if kind == "n":
-        return a.n == b.n or number(a.n) == number(b.n)
+        return a.n == b.n or (not _both_canonical(a.n, b.n) and number(a.n) == number(b.n))
     if kind == "ns":
         return sorted(map(number, a.ns.values)) == sorted(map(number, b.ns.values))
     if kind in ("ss", "bs"):
@@ -315,10 +315,24 @@ def values_equal(a: pb.AttributeValue, b: pb.AttributeValue) -> bool:
     return bool(a == b)
 
 
+def _both_canonical(a: str, b: str) -> bool:
+    """Two canonical spellings differ exactly when their numbers do (each number has one)."""
+    return _is_canonical(a) and _is_canonical(b)
+
+
 def _fields_equal(a: Any, b: Any) -> bool:
     # Same size and every name of `a` in `b`: the same names. Each is looked up in `b` before
-    # indexing it, since indexing a protobuf map with a missing key inserts it.
-    return len(a) == len(b) and all(name in b and values_equal(a[name], b[name]) for name in a)
+    # indexing it, since indexing a protobuf map with a missing key inserts it. Identical
+    # messages (protobuf's own comparison, in C) are equal without a closer look.
+    if len(a) != len(b):
+        return False
+    for name in a:
+        if name not in b:
+            return False
+        x, y = a[name], b[name]
+        if x != y and not values_equal(x, y):
+            return False
+    return True
 
 
 def items_equal(a: pb.Item, b: pb.Item) -> bool:

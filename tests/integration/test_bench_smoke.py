@@ -128,3 +128,24 @@ def test_quick_wan_phase_measures_lag_between_namespaces(tmp_path: pathlib.Path)
     (path,) = tmp_path.glob("*.json")
     (load,) = json.loads(path.read_text())["wan"]["replication"]["loads"]
     assert load["received_records"] == load["expected_records"] > 0
+
+
+def test_only_region_writes_the_raw_and_region_figures(tmp_path: pathlib.Path) -> None:
+    """`--only region`: the raw limits (the ratios' denominators) and one region's doors."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--only", "region", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (path,) = tmp_path.glob("*.json")
+    results = json.loads(path.read_text())
+    figures = {row["id"]: row for row in results["figures"]}
+    for figure in EXPECTED_ROWS:
+        if figure.startswith(("raw.", "region.")):
+            value = figures[figure]["value"]
+            assert value is not None and value > 0 and math.isfinite(value), (figure, value)
+    assert figures["region.fsync.put_rate"]["ratio"] is not None  # against raw unary calls/s
+    assert "replication" not in results and "apply" not in results

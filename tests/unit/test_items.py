@@ -305,11 +305,27 @@ def test_equal_items_serialize_identically_after_normalization() -> None:
         (M(a=NS("1", "2"), b=L(SS("p", "q"))), M(b=L(SS("q", "p")), a=NS("2", "1")), True),
         (M(a=N("1")), M(a=N("1"), b=N("2")), False),
         (M(a=N("1")), M(b=N("1")), False),
+        (N("4"), N("5"), False),  # canonical spellings that differ: no Decimal needed
+        (N("-0.5"), N("0.5"), False),
+        (N("1.5"), N("1.50"), True),
+        (N("0.0000001"), N("1E-7"), True),
     ],
 )
 def test_values_equal(a: pb.AttributeValue, b: pb.AttributeValue, equal: bool) -> None:
     assert items.values_equal(a, b) is equal
     assert items.values_equal(b, a) is equal
+
+
+def test_number_equality_agrees_with_decimal() -> None:
+    """Numbers compare without Decimal when both are spelled canonically: the verdict must
+    be Decimal's for every pair of spellings, canonical or not."""
+    rng = random.Random(3)
+    pool = ["0", "-0", "1", "1.0", "1E+0", "10", "1E+1", "0.1", "0.10", "-0.1", "1E-7"]
+    pool += ["0.0000001", "123456789012345678901", "1.23456789012345678901E+20", "5", "-5"]
+    pool += [str(rng.randrange(-1000, 1000) / rng.choice((1, 10, 100))) for _ in range(200)]
+    for a in pool:
+        for b in [*rng.sample(pool, 30), a]:
+            assert items.values_equal(N(a), N(b)) is (Decimal(a) == Decimal(b)), (a, b)
 
 
 def test_values_equal_does_not_insert_missing_map_keys() -> None:
@@ -740,3 +756,48 @@ def test_check_item_refuses_oversized_items_with_the_exact_size() -> None:
     many = item(**{f"a{i:05d}": pb.AttributeValue(bool=True) for i in range(50000)})
     assert many.ByteSize() > items.MAX_ITEM_BYTES >= items.item_size(many)
     items.check_item(many)  # the encoding is over the limit, the item is not
+
+
+def _meaning(v: pb.AttributeValue) -> object:
+    """A value by meaning, as a reference for items_equal: numbers as Decimal, sets without
+    order, each tagged with its kind."""
+    kind = v.WhichOneof("value")
+    if kind == "n":
+        return kind, Decimal(v.n)
+    if kind == "ns":
+        return kind, frozenset(Decimal(m) for m in v.ns.values)
+    if kind in ("ss", "bs"):
+        return kind, frozenset(getattr(v, kind).values)
+    if kind == "l":
+        return kind, tuple(_meaning(e) for e in v.l.values)
+    if kind == "m":
+        return kind, frozenset((name, _meaning(m)) for name, m in v.m.fields.items())
+    return kind, getattr(v, kind)
+
+
+def test_items_equal_agrees_with_equality_by_meaning() -> None:
+    """Pairs of random items (nested, sets, numbers in several spellings, binary), and each
+    item against a copy with one attribute respelled, changed or dropped."""
+    rng = random.Random(9)
+    corpus = _random_items(400)
+    pairs = [(rng.choice(corpus), rng.choice(corpus)) for _ in range(2000)]
+    for value in corpus:
+        other = pb.Item()
+        other.CopyFrom(value)
+        if other.attributes:
+            name = rng.choice(sorted(other.attributes))
+            change = rng.choice(["respell", "replace", "drop"])
+            if change == "drop":
+                del other.attributes[name]
+            elif change == "replace":
+                other.attributes[name].CopyFrom(_random_value(rng))
+            else:  # respell: numbers canonical, set members sorted
+                items.normalize_item(other)
+        pairs.append((value, other))
+        pairs.append((value, value))
+    for a, b in pairs:
+        expected = {n: _meaning(v) for n, v in a.attributes.items()} == {
+            n: _meaning(v) for n, v in b.attributes.items()
+        }
+        assert items.items_equal(a, b) is expected, (a, b)
+        assert items.items_equal(b, a) is expected, (a, b)
