@@ -108,7 +108,7 @@ class Writer:
             except REFUSALS as exc:
                 results.append(exc)
         try:
-            await self._write(stage)
+            await self._write(stage, len(work))
         except Exception as exc:
             stage.rollback()
             log.exception("write batch of %d operations failed", len(work))
@@ -128,14 +128,13 @@ class Writer:
         if stage.conflicts:
             self._on_conflicts(stage.conflicts)
 
-    async def _write(self, stage: Stage) -> None:
-        """Commit the stage, then make what it changed in memory current. A synced commit
-        runs in a worker thread: the event loop keeps taking requests during the fsync, and
-        they share the next commit (group commit). A buffered one is quicker inline than the
-        two thread hand-offs."""
+    async def _write(self, stage: Stage, ops: int) -> None:
+        """Commit the stage, then make what it changed in memory current. Where a synced
+        commit runs is `sync_in_thread`'s decision; a buffered one is always quicker inline
+        than the two thread hand-offs."""
         if not stage.empty or stage.checkpoints:
             stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
-            if self.store.sync:
+            if self.store.sync and sync_in_thread(ops):
                 await asyncio.to_thread(self.store.write, stage.batch)
             else:
                 self.store.write(stage.batch)
@@ -143,3 +142,17 @@ class Writer:
             self.store.bootstrap = stage.bootstrap
         self.store.horizons.update(stage.horizons)
         self.store.peers.update(stage.peers)
+
+
+INLINE_SYNC_OPS = 1  # a synced commit of at most this many operations runs on the loop
+
+
+def sync_in_thread(ops: int) -> bool:
+    """Whether a synced commit of `ops` operations runs in a worker thread. In a thread the
+    event loop keeps taking requests during the fsync, and they share the next commit (group
+    commit): worth it when writes come together. A commit of one operation is what low load
+    looks like (one write, or one replicated batch, at a time), where nothing is waiting to
+    share the next commit: inline, it saves the two thread hand-offs (the worker thread
+    woken, then the loop woken by it), each of which may wait for a core on a busy machine,
+    at the cost of the loop standing still for one fsync."""
+    return ops > INLINE_SYNC_OPS
