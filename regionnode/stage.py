@@ -43,6 +43,7 @@ class Stage:
         self.batch = store.new_batch()
         self.overlay: dict[bytes, pb.StoredItem | None] = {}
         self.heads: dict[str, tuple[Table, int]] = {}
+        self.origins: dict[str, set[str]] = {}  # per table, the regions of its staged records
         self.checkpoints: dict[tuple[str, str], pb.Checkpoint] = {}
         self.bootstrap: pb.BootstrapState | None = None
         self.horizons: dict[str, pb.RebuildHorizon] = {}
@@ -112,6 +113,7 @@ class Stage:
         """Give the record the table's next sequence number and stage it."""
         name = table.description.spec.name
         self.heads.setdefault(name, (table, table.head))
+        self.origins.setdefault(name, set()).add(record.version.region)
         table.head += 1
         record.sequence_number = table.head
         record.event_id = f"{event_prefix}.{name}.{table.head}"

@@ -53,7 +53,7 @@ class Writer:
         store: Store,
         clock: hlc.HybridClock,
         region: str,
-        on_commit: Callable[[set[str]], None],
+        on_commit: Callable[[dict[str, set[str]]], None],
         on_conflicts: Callable[[list[pb.Conflict]], None],
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
@@ -93,6 +93,9 @@ class Writer:
                     work, self._pending = self._pending, []
                     await self._commit(work)
                     work = []
+                    # Let the readers and callers it woke run before the next commit, which
+                    # may hold the loop for its fsync (`sync_in_thread`).
+                    await asyncio.sleep(0)
         finally:
             self._closed = True
             for _, future in [*work, *self._pending]:
@@ -117,7 +120,7 @@ class Writer:
         if self._on_batch is not None:
             self._on_batch(len(work))
         if stage.heads:  # stream readers first: replication waits on them, callers less so
-            self._on_commit(set(stage.heads))
+            self._on_commit(stage.origins)  # table -> regions of the records written
         for (_, future), result in zip(work, results, strict=True):
             if future.done():
                 continue

@@ -1,0 +1,43 @@
+"""Pure decisions of the commit path: which readers a commit wakes (`stream.wakes`) and where
+a synced commit runs (`writer.sync_in_thread`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from regionnode.stream import wakes
+from regionnode.writer import INLINE_SYNC_OPS, sync_in_thread
+
+T = "orders"
+
+
+@pytest.mark.parametrize(
+    ("key", "tables", "origins", "woken"),
+    [
+        # readers of every origin: every commit of their table, whatever it wrote
+        ((T, ""), {T}, {T: {"us"}}, True),
+        ((T, ""), {T}, {}, True),
+        ((T, ""), {"other"}, {"other": {"us"}}, False),
+        # a filtered reader: only records of its origin in its table
+        ((T, "us"), {T}, {T: {"us"}}, True),
+        ((T, "us"), {T}, {T: {"eu", "us"}}, True),
+        ((T, "us"), {T}, {T: {"eu"}}, False),
+        ((T, "us"), {T, "other"}, {T: {"eu"}, "other": {"us"}}, False),
+        ((T, "us"), {"other"}, {"other": {"us"}}, False),
+        # a table named without origins (deleted table, shutdown): every reader
+        ((T, "us"), {T}, {}, True),
+        ((T, "us"), {T, "other"}, {"other": {"eu"}}, True),
+    ],
+)
+def test_which_readers_a_commit_wakes(
+    key: tuple[str, str], tables: set[str], origins: dict[str, set[str]], woken: bool
+) -> None:
+    assert wakes(key, tables, origins) is woken
+
+
+@pytest.mark.parametrize(
+    ("ops", "in_thread"),
+    [(1, False), (INLINE_SYNC_OPS, False), (INLINE_SYNC_OPS + 1, True), (1000, True)],
+)
+def test_where_a_synced_commit_runs(ops: int, in_thread: bool) -> None:
+    assert sync_in_thread(ops) is in_thread
