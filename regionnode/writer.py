@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -67,6 +68,7 @@ class Writer:
         self._wake = asyncio.Event()
         self.batch_sizes: collections.Counter[int] = collections.Counter()
         self._closed = False
+        self._last_sync_s = 0.0  # how long the last synced commit took
 
     async def submit(self, op: Op) -> Result:
         return await self.enqueue(op)
@@ -137,25 +139,35 @@ class Writer:
         than the two thread hand-offs."""
         if not stage.empty or stage.checkpoints:
             stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
-            if self.store.sync and sync_in_thread(ops):
-                await asyncio.to_thread(self.store.write, stage.batch)
-            else:
+            if not self.store.sync:
                 self.store.write(stage.batch)
+            elif sync_in_thread(ops, self._last_sync_s):
+                self._last_sync_s = await asyncio.to_thread(self._timed_write, stage)
+            else:
+                self._last_sync_s = self._timed_write(stage)
         if stage.bootstrap is not None:
             self.store.bootstrap = stage.bootstrap
         self.store.horizons.update(stage.horizons)
         self.store.peers.update(stage.peers)
 
+    def _timed_write(self, stage: Stage) -> float:
+        """Commit the stage; how long it took (seconds)."""
+        start = time.perf_counter()
+        self.store.write(stage.batch)
+        return time.perf_counter() - start
 
-INLINE_SYNC_OPS = 1  # a synced commit of at most this many operations runs on the loop
+
+INLINE_SYNC_OPS = 1  # a synced commit of at most this many operations may run on the loop
+INLINE_SYNC_S = 0.002  # ... while fsyncs take less than this (the loop stands still meanwhile)
 
 
-def sync_in_thread(ops: int) -> bool:
-    """Whether a synced commit of `ops` operations runs in a worker thread. In a thread the
-    event loop keeps taking requests during the fsync, and they share the next commit (group
-    commit): worth it when writes come together. A commit of one operation is what low load
-    looks like (one write, or one replicated batch, at a time), where nothing is waiting to
-    share the next commit: inline, it saves the two thread hand-offs (the worker thread
-    woken, then the loop woken by it), each of which may wait for a core on a busy machine,
-    at the cost of the loop standing still for one fsync."""
-    return ops > INLINE_SYNC_OPS
+def sync_in_thread(ops: int, last_sync_s: float) -> bool:
+    """Whether a synced commit of `ops` operations runs in a worker thread, given how long the
+    last synced commit took. In a thread the event loop keeps taking requests (and serving
+    reads and subscriptions) during the fsync, and they share the next commit (group commit):
+    worth it when writes come together, and whenever the disk is slow. A commit of one
+    operation is what low load looks like (one write, or one replicated batch, at a time):
+    inline it saves the two thread hand-offs (the worker thread woken, then the loop woken by
+    it), each of which may wait for a core on a busy machine, while the loop stands still for
+    one fsync; after a slow one, commits go to the thread until a quick one is seen there."""
+    return ops > INLINE_SYNC_OPS or last_sync_s >= INLINE_SYNC_S

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from regionnode.stream import wakes
-from regionnode.writer import INLINE_SYNC_OPS, sync_in_thread
+from regionnode.writer import INLINE_SYNC_OPS, INLINE_SYNC_S, sync_in_thread
 
 T = "orders"
 
@@ -35,9 +35,20 @@ def test_which_readers_a_commit_wakes(
     assert wakes(key, tables, origins) is woken
 
 
+QUICK, SLOW = INLINE_SYNC_S / 4, INLINE_SYNC_S * 2
+
+
 @pytest.mark.parametrize(
-    ("ops", "in_thread"),
-    [(1, False), (INLINE_SYNC_OPS, False), (INLINE_SYNC_OPS + 1, True), (1000, True)],
+    ("ops", "last_sync_s", "in_thread"),
+    [
+        (1, QUICK, False),  # low load, quick disk: on the loop
+        (INLINE_SYNC_OPS, 0.0, False),  # the first commit
+        (INLINE_SYNC_OPS + 1, QUICK, True),  # writes came together: group commit
+        (1000, QUICK, True),
+        (1, SLOW, True),  # a slow fsync would hold the loop
+        (1, INLINE_SYNC_S, True),
+        (1000, SLOW, True),
+    ],
 )
-def test_where_a_synced_commit_runs(ops: int, in_thread: bool) -> None:
-    assert sync_in_thread(ops) is in_thread
+def test_where_a_synced_commit_runs(ops: int, last_sync_s: float, in_thread: bool) -> None:
+    assert sync_in_thread(ops, last_sync_s) is in_thread
