@@ -43,6 +43,7 @@ class Stage:
         self.batch = store.new_batch()
         self.overlay: dict[bytes, pb.StoredItem | None] = {}
         self.heads: dict[str, tuple[Table, int]] = {}
+        self.origins: dict[str, set[str]] = {}  # per table, the regions of its staged records
         self.checkpoints: dict[tuple[str, str], pb.Checkpoint] = {}
         self.bootstrap: pb.BootstrapState | None = None
         self.horizons: dict[str, pb.RebuildHorizon] = {}
@@ -111,11 +112,7 @@ class Stage:
 
     def emit(self, table: Table, record: pb.StreamRecord, event_prefix: str) -> None:
         """Give the record the table's next sequence number and stage it."""
-        name = table.description.spec.name
-        self.heads.setdefault(name, (table, table.head))
-        table.head += 1
-        record.sequence_number = table.head
-        record.event_id = f"{event_prefix}.{name}.{table.head}"
+        name = self._next_sequence(table, record, event_prefix)
         record.size_bytes = record.ByteSize()
         self.batch.put(stream_key(name, table.head), record.SerializeToString())
 
@@ -125,13 +122,20 @@ class Stage:
         """emit() of a record given as `head` (its fields but the images and size) and
         `images`, the encoding of its image fields: the record's encoding is the two joined,
         then its size (the size of what comes before it, as emit's ByteSize)."""
-        name = table.description.spec.name
-        self.heads.setdefault(name, (table, table.head))
-        table.head += 1
-        head.sequence_number = table.head
-        head.event_id = f"{event_prefix}.{name}.{table.head}"
+        name = self._next_sequence(table, head, event_prefix)
         data = head.SerializeToString() + images
         self.batch.put(stream_key(name, table.head), data + _SIZE_BYTES + varint(len(data)))
+
+    def _next_sequence(self, table: Table, record: pb.StreamRecord, event_prefix: str) -> str:
+        """Give `record` the table's next sequence number and event id, noting the table's
+        head before this stage (for rollback) and the record's origin (for wake-ups)."""
+        name = table.description.spec.name
+        self.heads.setdefault(name, (table, table.head))
+        self.origins.setdefault(name, set()).add(record.version.region)
+        table.head += 1
+        record.sequence_number = table.head
+        record.event_id = f"{event_prefix}.{name}.{table.head}"
+        return name
 
     def rollback(self) -> None:
         """Undo in-memory sequence counters after a failed commit."""

@@ -12,7 +12,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Mapping
 
 from meridian.model import hlc
 from meridian.model.items import ItemError
@@ -45,6 +45,22 @@ def apply_view(record: pb.StreamRecord, view_type: int) -> pb.StreamRecord:
     return record
 
 
+def wakes(key: tuple[str, str], tables: Collection[str], origins: Mapping[str, set[str]]) -> bool:
+    """Whether a commit wakes the readers waiting on `key` (table, origin filter): readers of
+    every origin ("") on every commit of their table; a filtered reader only when the commit
+    wrote a record of its origin to the table. A table without `origins` wakes every reader
+    (a deleted table, shutdown, or a commit that did not say)."""
+    table, origin = key
+    if table not in tables:
+        return False
+    return not origin or table not in origins or origin in origins[table]
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
+
+
 def encode_iterator(table: str, shard: str, next_seq: int, issued_ms: int) -> str:
     text = f"{table}|{shard}|{next_seq}|{issued_ms}"
     return base64.urlsafe_b64encode(text.encode()).decode()
@@ -65,14 +81,15 @@ def decode_iterator(iterator: str, now_ms: int) -> tuple[str, str, int]:
 class Streams:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._changed: dict[str, asyncio.Event] = {}
+        # Waiting readers by (table, origin filter; "" for readers of every origin).
+        self._waiting: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
         self.closed = False
         self.holds = RetentionHolds()
 
     def close(self) -> None:
         """End every live subscription (shutdown): they would otherwise hold the server open."""
         self.closed = True
-        self.notify(set(self._changed))
+        self.notify({name for name, _ in self._waiting})
 
     def table(self, name: str) -> Table:
         table = self.store.tables.get(name)
@@ -87,17 +104,30 @@ class Streams:
         if self.store.tables.get(name) is not table:
             raise NotFound(f"table {name!r} was deleted or re-created")
 
-    def notify(self, tables: set[str]) -> None:
-        """Wake the readers of these tables (called after each committed batch)."""
-        for name in tables:
-            event = self._changed.pop(name, None)
-            if event is not None:
-                event.set()
+    def notify(self, tables: Collection[str]) -> None:
+        """Wake the readers of these tables. Given table -> origins of the records a commit
+        wrote (the writer's call), a reader filtered by origin wakes only for records of its
+        origin (`wakes`); given table names alone, every reader of them wakes."""
+        origins: Mapping[str, set[str]] = tables if isinstance(tables, Mapping) else {}
+        for key in [key for key in self._waiting if wakes(key, tables, origins)]:
+            for woken in self._waiting.pop(key):
+                _wake(woken)
 
-    async def wait(self, name: str, timeout: float | None = None) -> None:
-        event = self._changed.setdefault(name, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+    async def wait(self, name: str, origin: str = "", timeout: float | None = None) -> None:
+        """Until a commit wakes readers of `name` filtered by `origin` ("": all origins), or
+        `timeout` seconds. A future and a timer: no task per wait (as `wait_for` makes)."""
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        waiting = self._waiting.setdefault((name, origin), [])
+        waiting.append(woken)
+        timer = None if timeout is None else loop.call_later(timeout, _wake, woken)
+        try:
+            await woken
+        finally:
+            if timer is not None:
+                timer.cancel()
+            with contextlib.suppress(ValueError):  # timed out or cancelled: still listed
+                waiting.remove(woken)
 
     def check_position(self, table: Table, after: int) -> None:
         """Records after `after` must still exist; otherwise the reader missed some."""
@@ -176,7 +206,10 @@ class Streams:
             self._same_table(table)
             raw = self.read(table, after, limit)
             if not raw:
-                await self.wait(name, PROGRESS_INTERVAL_S if unreported else None)
+                # Other regions' commits do not wake a filtered reader: it looks at the head
+                # now and then instead, to report the position it scanned through.
+                idle = PROGRESS_INTERVAL_S if unreported or req.origin else None
+                await self.wait(name, req.origin, idle)
                 self._same_table(table)
                 if not unreported or table.head > after:
                     continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -53,7 +54,7 @@ class Writer:
         store: Store,
         clock: hlc.HybridClock,
         region: str,
-        on_commit: Callable[[set[str]], None],
+        on_commit: Callable[[dict[str, set[str]]], None],
         on_conflicts: Callable[[list[pb.Conflict]], None],
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
@@ -67,6 +68,7 @@ class Writer:
         self._wake = asyncio.Event()
         self.batch_sizes: collections.Counter[int] = collections.Counter()
         self._closed = False
+        self._last_sync_s = 0.0  # how long the last synced commit took
 
     async def submit(self, op: Op) -> Result:
         return await self.enqueue(op)
@@ -93,6 +95,9 @@ class Writer:
                     work, self._pending = self._pending, []
                     await self._commit(work)
                     work = []
+                    # Let the readers and callers it woke run before the next commit, which
+                    # may hold the loop for its fsync (`sync_in_thread`).
+                    await asyncio.sleep(0)
         finally:
             self._closed = True
             for _, future in [*work, *self._pending]:
@@ -108,7 +113,7 @@ class Writer:
             except REFUSALS as exc:
                 results.append(exc)
         try:
-            await self._write(stage)
+            await self._write(stage, len(work))
         except Exception as exc:
             stage.rollback()
             log.exception("write batch of %d operations failed", len(work))
@@ -117,7 +122,7 @@ class Writer:
         if self._on_batch is not None:
             self._on_batch(len(work))
         if stage.heads:  # stream readers first: replication waits on them, callers less so
-            self._on_commit(set(stage.heads))
+            self._on_commit(stage.origins)  # table -> regions of the records written
         for (_, future), result in zip(work, results, strict=True):
             if future.done():
                 continue
@@ -128,18 +133,41 @@ class Writer:
         if stage.conflicts:
             self._on_conflicts(stage.conflicts)
 
-    async def _write(self, stage: Stage) -> None:
-        """Commit the stage, then make what it changed in memory current. A synced commit
-        runs in a worker thread: the event loop keeps taking requests during the fsync, and
-        they share the next commit (group commit). A buffered one is quicker inline than the
-        two thread hand-offs."""
+    async def _write(self, stage: Stage, ops: int) -> None:
+        """Commit the stage, then make what it changed in memory current. Where a synced
+        commit runs is `sync_in_thread`'s decision; a buffered one is always quicker inline
+        than the two thread hand-offs."""
         if not stage.empty or stage.checkpoints:
             stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
-            if self.store.sync:
-                await asyncio.to_thread(self.store.write, stage.batch)
-            else:
+            if not self.store.sync:
                 self.store.write(stage.batch)
+            elif sync_in_thread(ops, self._last_sync_s):
+                self._last_sync_s = await asyncio.to_thread(self._timed_write, stage)
+            else:
+                self._last_sync_s = self._timed_write(stage)
         if stage.bootstrap is not None:
             self.store.bootstrap = stage.bootstrap
         self.store.horizons.update(stage.horizons)
         self.store.peers.update(stage.peers)
+
+    def _timed_write(self, stage: Stage) -> float:
+        """Commit the stage; how long it took (seconds)."""
+        start = time.perf_counter()
+        self.store.write(stage.batch)
+        return time.perf_counter() - start
+
+
+INLINE_SYNC_OPS = 1  # a synced commit of at most this many operations may run on the loop
+INLINE_SYNC_S = 0.002  # ... while fsyncs take less than this (the loop stands still meanwhile)
+
+
+def sync_in_thread(ops: int, last_sync_s: float) -> bool:
+    """Whether a synced commit of `ops` operations runs in a worker thread, given how long the
+    last synced commit took. In a thread the event loop keeps taking requests (and serving
+    reads and subscriptions) during the fsync, and they share the next commit (group commit):
+    worth it when writes come together, and whenever the disk is slow. A commit of one
+    operation is what low load looks like (one write, or one replicated batch, at a time):
+    inline it saves the two thread hand-offs (the worker thread woken, then the loop woken by
+    it), each of which may wait for a core on a busy machine, while the loop stands still for
+    one fsync; after a slow one, commits go to the thread until a quick one is seen there."""
+    return ops > INLINE_SYNC_OPS or last_sync_s >= INLINE_SYNC_S

@@ -104,3 +104,63 @@ def test_a_stored_subscription_sends_the_stored_bytes_of_the_same_records(
         asyncio.run(body())
     finally:
         store.close()
+
+
+def test_a_commit_wakes_only_the_readers_of_its_records_origins(tmp_path: pathlib.Path) -> None:
+    store = _store(tmp_path / "n", [("us", "a")])
+    streams = Streams(store)
+
+    async def body() -> None:
+        us = asyncio.ensure_future(streams.wait(TABLE, "us"))
+        everyone = asyncio.ensure_future(streams.wait(TABLE))
+        await asyncio.sleep(0)
+        streams.notify({TABLE: {"eu"}})
+        await asyncio.wait_for(everyone, 5.0)
+        await asyncio.sleep(0.05)
+        assert not us.done()  # another region's record: the filtered reader sleeps on
+        streams.notify({TABLE: {"eu", "us"}})
+        await asyncio.wait_for(us, 5.0)
+
+    try:
+        asyncio.run(body())
+    finally:
+        store.close()
+
+
+def test_a_filtered_reader_reports_its_position_past_other_regions_commits(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Not woken by another region's commit, it still reports the position it scanned
+    through (its idle look at the head), and its own region's record wakes it."""
+    store = _store(tmp_path / "n", [("us", "a")])
+    streams = Streams(store)
+
+    def commit(region: str, seq: int) -> None:
+        record = pb.StreamRecord(event_name=pb.INSERT, sequence_number=seq, table=TABLE)
+        record.version.hlc, record.version.region = seq, region
+        batch = store.new_batch()
+        batch.put(stream_key(TABLE, seq), record.SerializeToString())
+        store.write(batch)
+        store.tables[TABLE].head = seq
+        streams.notify({TABLE: {region}})
+
+    async def body() -> None:
+        subscription = streams.subscribe(
+            pb.SubscribeRequest(table=TABLE, origin="us", after_sequence_number=1)
+        )
+        try:
+            first = asyncio.ensure_future(anext(subscription))
+            await asyncio.sleep(0.05)
+            commit("eu", 2)
+            progress = await asyncio.wait_for(first, 5.0)
+            assert (list(progress.records), progress.scanned_through) == ([], 2)
+            commit("us", 3)
+            batch = await asyncio.wait_for(anext(subscription), 5.0)
+            assert [r.sequence_number for r in batch.records] == [3]
+        finally:
+            await subscription.aclose()
+
+    try:
+        asyncio.run(body())
+    finally:
+        store.close()

@@ -1,0 +1,54 @@
+"""Pure decisions of the commit path: which readers a commit wakes (`stream.wakes`) and where
+a synced commit runs (`writer.sync_in_thread`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from regionnode.stream import wakes
+from regionnode.writer import INLINE_SYNC_OPS, INLINE_SYNC_S, sync_in_thread
+
+T = "orders"
+
+
+@pytest.mark.parametrize(
+    ("key", "tables", "origins", "woken"),
+    [
+        # readers of every origin: every commit of their table, whatever it wrote
+        ((T, ""), {T}, {T: {"us"}}, True),
+        ((T, ""), {T}, {}, True),
+        ((T, ""), {"other"}, {"other": {"us"}}, False),
+        # a filtered reader: only records of its origin in its table
+        ((T, "us"), {T}, {T: {"us"}}, True),
+        ((T, "us"), {T}, {T: {"eu", "us"}}, True),
+        ((T, "us"), {T}, {T: {"eu"}}, False),
+        ((T, "us"), {T, "other"}, {T: {"eu"}, "other": {"us"}}, False),
+        ((T, "us"), {"other"}, {"other": {"us"}}, False),
+        # a table named without origins (deleted table, shutdown): every reader
+        ((T, "us"), {T}, {}, True),
+        ((T, "us"), {T, "other"}, {"other": {"eu"}}, True),
+    ],
+)
+def test_which_readers_a_commit_wakes(
+    key: tuple[str, str], tables: set[str], origins: dict[str, set[str]], woken: bool
+) -> None:
+    assert wakes(key, tables, origins) is woken
+
+
+QUICK, SLOW = INLINE_SYNC_S / 4, INLINE_SYNC_S * 2
+
+
+@pytest.mark.parametrize(
+    ("ops", "last_sync_s", "in_thread"),
+    [
+        (1, QUICK, False),  # low load, quick disk: on the loop
+        (INLINE_SYNC_OPS, 0.0, False),  # the first commit
+        (INLINE_SYNC_OPS + 1, QUICK, True),  # writes came together: group commit
+        (1000, QUICK, True),
+        (1, SLOW, True),  # a slow fsync would hold the loop
+        (1, INLINE_SYNC_S, True),
+        (1000, SLOW, True),
+    ],
+)
+def test_where_a_synced_commit_runs(ops: int, last_sync_s: float, in_thread: bool) -> None:
+    assert sync_in_thread(ops, last_sync_s) is in_thread
