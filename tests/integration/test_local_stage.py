@@ -103,7 +103,7 @@ def test_stage_local_writes_what_stage_record_writes(
 ) -> None:
     new, old = CASES[case]
     spec = _spec(view_type, "exp")
-    written, overlays, heads = [], [], []
+    written, overlays, heads, origins = [], [], [], []
     for name, stage_write in (("reference", _reference), ("fast", _fast)):
         ctx = _context(tmp_path / name, spec)
         key = ctx.store.tables["orders"].schema.encode(_keys())
@@ -111,6 +111,7 @@ def test_stage_local_writes_what_stage_record_writes(
         stage_write(stage, ctx, key, new, old)
         overlays.append(stage.overlay[key])
         heads.append(ctx.store.tables["orders"].head)
+        origins.append(stage.origins)  # which readers the commit wakes
         written.append({k: _parsed(k, v) for k, v in _written(ctx, stage).items()})
         ctx.store.close()
     reference, fast = written
@@ -119,6 +120,7 @@ def test_stage_local_writes_what_stage_record_writes(
         assert fast[k] == reference[k], k
     assert overlays[0] == overlays[1]
     assert heads == [1, 1]
+    assert origins == [{"orders": {"us-east"}}] * 2
     record = next(v for k, v in fast.items() if k.startswith(b"s"))
     assert isinstance(record, pb.StreamRecord)
     assert record.size_bytes == record.ByteSize() - 1 - len(varint(record.size_bytes))
