@@ -69,6 +69,7 @@ class Writer:
         self.batch_sizes: collections.Counter[int] = collections.Counter()
         self._closed = False
         self._last_sync_s = 0.0  # how long the last synced commit took
+        self._committed_at = 0.0  # when the last commit ended (time.perf_counter)
 
     async def submit(self, op: Op) -> Result:
         return await self.enqueue(op)
@@ -105,6 +106,7 @@ class Writer:
                     future.set_exception(ConnectionAbortedError("node is shutting down"))
 
     async def _commit(self, work: list[tuple[Op, asyncio.Future[Result]]]) -> None:
+        idle_s = time.perf_counter() - self._committed_at
         stage = Stage(self.store)
         results: list[Result | BaseException] = []
         for op, _ in work:
@@ -113,11 +115,12 @@ class Writer:
             except REFUSALS as exc:
                 results.append(exc)
         try:
-            await self._write(stage, len(work))
+            await self._write(stage, len(work), idle_s)
         except Exception as exc:
             stage.rollback()
             log.exception("write batch of %d operations failed", len(work))
             results = [exc] * len(work)
+        self._committed_at = time.perf_counter()
         self.batch_sizes[min(len(work), 1024).bit_length()] += 1
         if self._on_batch is not None:
             self._on_batch(len(work))
@@ -133,7 +136,7 @@ class Writer:
         if stage.conflicts:
             self._on_conflicts(stage.conflicts)
 
-    async def _write(self, stage: Stage, ops: int) -> None:
+    async def _write(self, stage: Stage, ops: int, idle_s: float) -> None:
         """Commit the stage, then make what it changed in memory current. Where a synced
         commit runs is `sync_in_thread`'s decision; a buffered one is always quicker inline
         than the two thread hand-offs."""
@@ -141,7 +144,7 @@ class Writer:
             stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
             if not self.store.sync:
                 self.store.write(stage.batch)
-            elif sync_in_thread(ops, self._last_sync_s):
+            elif sync_in_thread(ops, self._last_sync_s, idle_s):
                 self._last_sync_s = await asyncio.to_thread(self._timed_write, stage)
             else:
                 self._last_sync_s = self._timed_write(stage)
@@ -159,15 +162,19 @@ class Writer:
 
 INLINE_SYNC_OPS = 1  # a synced commit of at most this many operations may run on the loop
 INLINE_SYNC_S = 0.002  # ... while fsyncs take less than this (the loop stands still meanwhile)
+INLINE_IDLE_S = 0.001  # ... and the writer had nothing to commit for at least this long
 
 
-def sync_in_thread(ops: int, last_sync_s: float) -> bool:
-    """Whether a synced commit of `ops` operations runs in a worker thread, given how long the
-    last synced commit took. In a thread the event loop keeps taking requests (and serving
-    reads and subscriptions) during the fsync, and they share the next commit (group commit):
-    worth it when writes come together, and whenever the disk is slow. A commit of one
-    operation is what low load looks like (one write, or one replicated batch, at a time):
-    inline it saves the two thread hand-offs (the worker thread woken, then the loop woken by
-    it), each of which may wait for a core on a busy machine, while the loop stands still for
-    one fsync; after a slow one, commits go to the thread until a quick one is seen there."""
-    return ops > INLINE_SYNC_OPS or last_sync_s >= INLINE_SYNC_S
+def sync_in_thread(ops: int, last_sync_s: float, idle_s: float) -> bool:
+    """Whether a synced commit of `ops` operations runs in a worker thread, given how long
+    the last synced commit took and how long the writer had been idle before this one. In a
+    thread the event loop keeps taking requests (and serving reads and subscriptions) during
+    the fsync, and they share the next commit (group commit): worth it when writes come
+    together, and whenever the disk is slow. A commit of one operation after a pause is what
+    low load looks like (one write, or one replicated batch, at a time): inline it saves the
+    two thread hand-offs (the worker thread woken, then the loop woken by it), each of which
+    may wait for a core on a busy machine, while the loop stands still for one fsync. After a
+    slow fsync, commits go to the thread until a quick one is seen there. Writes that follow
+    each other closely go to the thread even one at a time: inline, none could queue during
+    the fsync, so every commit would hold one write (no group commit)."""
+    return ops > INLINE_SYNC_OPS or last_sync_s >= INLINE_SYNC_S or idle_s < INLINE_IDLE_S

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from regionnode.stream import wakes
-from regionnode.writer import INLINE_SYNC_OPS, INLINE_SYNC_S, sync_in_thread
+from regionnode.writer import INLINE_IDLE_S, INLINE_SYNC_OPS, INLINE_SYNC_S, sync_in_thread
 
 T = "orders"
 
@@ -36,19 +36,24 @@ def test_which_readers_a_commit_wakes(
 
 
 QUICK, SLOW = INLINE_SYNC_S / 4, INLINE_SYNC_S * 2
+IDLE, BUSY = INLINE_IDLE_S * 10, INLINE_IDLE_S / 4
 
 
 @pytest.mark.parametrize(
-    ("ops", "last_sync_s", "in_thread"),
+    ("ops", "last_sync_s", "idle_s", "in_thread"),
     [
-        (1, QUICK, False),  # low load, quick disk: on the loop
-        (INLINE_SYNC_OPS, 0.0, False),  # the first commit
-        (INLINE_SYNC_OPS + 1, QUICK, True),  # writes came together: group commit
-        (1000, QUICK, True),
-        (1, SLOW, True),  # a slow fsync would hold the loop
-        (1, INLINE_SYNC_S, True),
-        (1000, SLOW, True),
+        (1, QUICK, IDLE, False),  # low load, quick disk: on the loop
+        (INLINE_SYNC_OPS, 0.0, IDLE, False),  # the first commit
+        (1, QUICK, INLINE_IDLE_S, False),
+        (INLINE_SYNC_OPS + 1, QUICK, IDLE, True),  # writes came together: group commit
+        (1000, QUICK, IDLE, True),
+        (1, QUICK, BUSY, True),  # one write right after a commit: more are coming
+        (1, SLOW, IDLE, True),  # a slow fsync would hold the loop
+        (1, INLINE_SYNC_S, IDLE, True),
+        (1000, SLOW, BUSY, True),
     ],
 )
-def test_where_a_synced_commit_runs(ops: int, last_sync_s: float, in_thread: bool) -> None:
-    assert sync_in_thread(ops, last_sync_s) is in_thread
+def test_where_a_synced_commit_runs(
+    ops: int, last_sync_s: float, idle_s: float, in_thread: bool
+) -> None:
+    assert sync_in_thread(ops, last_sync_s, idle_s) is in_thread
