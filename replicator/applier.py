@@ -10,6 +10,8 @@ both sides well under half the CPU of one unary call per batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import grpc
 
@@ -33,6 +35,9 @@ class NodeStub(pb_grpc.ReplicationStub):
         )
 
 
+ENDED = "the node ended the apply stream"
+
+
 def _failure(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
     """A call failure the link handles like any other gRPC error."""
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
@@ -53,38 +58,40 @@ class Applier:
         """Write one batch to the call (opened when needed); its result comes from receive."""
         if self._call is None:
             self._call = self._node.ApplyReplicatedStream()
-        try:
+        with self._forgotten_on_failure():
             await self._call.write(request)
-        except grpc.aio.AioRpcError:
-            self._call = None
-            raise
-        except asyncio.InvalidStateError:  # the call finished without an error status
-            self._call = None
-            raise _failure(grpc.StatusCode.UNAVAILABLE, "the node ended the apply stream") from None
 
     async def receive(self) -> pb.ApplyReplicatedResponse:
         """The result of the oldest batch sent and not yet answered."""
         call = self._call
         if call is None:
             raise _failure(grpc.StatusCode.UNAVAILABLE, "the apply stream is closed")
+        with self._forgotten_on_failure():
+            try:
+                response = await asyncio.wait_for(call.read(), self._timeout_s)
+            except TimeoutError:
+                self.close()
+                raise _failure(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the node did not apply a batch within {self._timeout_s:.0f} s",
+                ) from None
+        if response is grpc.aio.EOF:
+            self._call = None
+            raise _failure(grpc.StatusCode.UNAVAILABLE, ENDED)
+        return response
+
+    @contextlib.contextmanager
+    def _forgotten_on_failure(self) -> Iterator[None]:
+        """A failed call is dropped (the next batch opens a new one) and its failure raised
+        as an AioRpcError, also when it finished without an error status."""
         try:
-            response = await asyncio.wait_for(call.read(), self._timeout_s)
-        except TimeoutError:
-            self.close()
-            raise _failure(
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                f"the node did not apply a batch within {self._timeout_s:.0f} s",
-            ) from None
+            yield
         except grpc.aio.AioRpcError:
             self._call = None
             raise
         except asyncio.InvalidStateError:  # the call finished without an error status
             self._call = None
-            raise _failure(grpc.StatusCode.UNAVAILABLE, "the node ended the apply stream") from None
-        if response is grpc.aio.EOF:
-            self._call = None
-            raise _failure(grpc.StatusCode.UNAVAILABLE, "the node ended the apply stream")
-        return response
+            raise _failure(grpc.StatusCode.UNAVAILABLE, ENDED) from None
 
     def close(self) -> None:
         if self._call is not None:
