@@ -219,8 +219,10 @@ async def _on_group(
     durability: str,
     title: str,
     measure: Callable[[Cluster, dict[str, Any]], Awaitable[None]],
+    after: Callable[[Phases, dict[str, Any]], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
-    """One phase alone on a group of the profile's regions: `measure` fills the results."""
+    """One phase alone on a group of the profile's regions: `measure` fills the results;
+    `after`, once the group is stopped, adds more."""
     phase = Phases()
     results: dict[str, Any] = {"phase_s": phase.seconds}
     names = REGION_NAMES[: p.regions]
@@ -235,6 +237,8 @@ async def _on_group(
         await measure(cluster, results)
     finally:
         await cluster.close()
+    if after is not None:
+        await after(phase, results)
     phase.end()
     return results
 
@@ -276,24 +280,16 @@ async def run_only_convergence(work: pathlib.Path, p: Profile, durability: str) 
 
 async def run_only_peers(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
     """Meridian's lag at its two lowest loads, then the peers' at the same loads."""
-    phase = Phases()
-    results: dict[str, Any] = {"phase_s": phase.seconds}
-    names = REGION_NAMES[: p.regions]
-    results["regions"] = names
-    results["group_durability"] = durability
-    cluster = Cluster(work, "group", names, durability)
-    try:
-        phase(f"{len(names)} regions: start")
-        await cluster.start()
-        await cluster.wait_streaming()
-        loads = tuple(peers.lowest_loads(p.lag_loads))
-        phase(f"{len(names)} regions: replication lag at " + ", ".join(f"{r}/s" for r, _ in loads))
+    loads = tuple(peers.lowest_loads(p.lag_loads))
+
+    async def measure(cluster: Cluster, results: dict[str, Any]) -> None:
         results["replication"] = await replication.measure(cluster, loads, LAG_KEYS)
-    finally:
-        await cluster.close()
-    results["peers"] = await run_peers(work, dataclasses.replace(p, peers=True), phase)
-    phase.end()
-    return results
+
+    async def after(phase: Phases, results: dict[str, Any]) -> None:
+        results["peers"] = await run_peers(work, dataclasses.replace(p, peers=True), phase)
+
+    title = "replication lag at " + ", ".join(f"{r}/s" for r, _ in loads)
+    return await _on_group(work, p, durability, title, measure, after)
 
 
 def noise(results: Any) -> dict[str, float]:
