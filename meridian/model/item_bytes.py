@@ -13,6 +13,9 @@ Without a C compiler at install the same contract is kept by parsing in Python.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from google.protobuf.message import DecodeError
 
 from meridian.model.items import ItemError, normalize_item, validate_item
@@ -20,8 +23,8 @@ from meridian.pb import node_pb2 as pb
 
 
 def _parse_and_check(data: bytes) -> bool:
-    """The pure-Python fallback: parse, validate and require the canonical form, as the
-    compiled check does (so either says True for the same items)."""
+    """The pure-Python fallback: parse, validate and require the canonical form that
+    normalize_item gives, as the compiled check does (which may say False for more)."""
     try:
         item = pb.Item.FromString(data)
         validate_item(item)
@@ -33,13 +36,21 @@ def _parse_and_check(data: bytes) -> bool:
     return canonical == item
 
 
-try:
-    from meridian.model._item_check import item_bytes_valid as _compiled
-except ImportError:  # no compiler at install: the fallback
-    _compiled = None
+def _load_compiled() -> Callable[[bytes], bool] | None:
+    """The compiled check, unless it is missing or MERIDIAN_ITEM_CHECK=python asks for the
+    Python code (to measure what the compiled check saves)."""
+    if os.environ.get("MERIDIAN_ITEM_CHECK") == "python":
+        return None
+    try:
+        from meridian.model._item_check import item_bytes_valid as compiled
+    except ImportError:  # no compiler at install: the fallback
+        return None
+    return compiled
 
+
+_compiled = _load_compiled()
 COMPILED = _compiled is not None
-"""Whether this process runs the compiled check (shown by `meridian version`)."""
+"""Whether this process runs the compiled check (each daemon logs it at start)."""
 
 
 def item_bytes_valid(data: bytes) -> bool:
