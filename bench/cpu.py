@@ -38,7 +38,8 @@ from bench import workload
 from bench.cpu_bootstrap import measure_bootstrap
 from meridian.expressions import compile_request
 from meridian.model import hlc, schema
-from meridian.model.items import from_typed, to_typed
+from meridian.model.item_bytes import item_bytes_valid
+from meridian.model.items import from_typed, to_typed, validate_item
 from meridian.pb import node_pb2 as pb
 from regionnode.item_ops import ItemOps, WriteOptions, key_schema
 from regionnode.replicated_apply import ApplyOp, record_keys
@@ -275,6 +276,22 @@ def measure_conversions(rounds: int, calls: int) -> dict[str, Any]:
         ),
         "record_parse_serialize": _sync_timed(
             loop(lambda: pb.StreamRecord.FromString(record_data).SerializeToString()), rounds
+        ),
+        **_item_checks(data, rounds, loop),
+    }
+
+
+def _item_checks(
+    data: bytes, rounds: int, loop: Callable[[Callable[[], object]], Callable[[], int]]
+) -> dict[str, Any]:
+    """A freshly parsed item checked by validate_item, or serialized again and checked by
+    item_bytes_valid (compiled unless MERIDIAN_ITEM_CHECK=python)."""
+    return {
+        "item_parse_validate": _sync_timed(
+            loop(lambda: validate_item(pb.Item.FromString(data))), rounds
+        ),
+        "item_parse_serialize_bytes_check": _sync_timed(
+            loop(lambda: item_bytes_valid(pb.Item.FromString(data).SerializeToString())), rounds
         ),
     }
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from meridian.expressions import ExpressionError, Expressions, KeySchema
 from meridian.model import schema, ttl
+from meridian.model.item_bytes import COMPILED, item_bytes_valid
 from meridian.model.items import ItemError, check_item, normalize_item
 from meridian.pb import node_pb2 as pb
 from regionnode import query
@@ -281,7 +282,8 @@ class ItemOps:
 
 def item_target(table: Table, item: pb.Item) -> Target:
     """A whole item's target, after validating (and normalising) the item."""
-    check_item(item)
+    if not (COMPILED and item_bytes_valid(item.SerializeToString())):  # valid, canonical
+        check_item(item)
     key, keys = table.schema.extract(item)
     return Target(table, key, keys)
 

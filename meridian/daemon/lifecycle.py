@@ -23,6 +23,7 @@ from meridian.config import ConfigError, GroupConfig, load
 from meridian.daemon import arenas, clock_sync, event_loop, sd_notify
 from meridian.daemon.errors import StartupError
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
+from meridian.model import item_bytes
 
 DRAIN_S = 5.0
 log = logging.getLogger("meridian")
@@ -73,6 +74,7 @@ def run_daemon(
         print(f"meridian {component}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     log.debug("event loop: %s", loop_name)
+    log.info("item check: %s", "compiled" if item_bytes.COMPILED else "Python (no compiled module)")
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(_run(component, daemon))
 

@@ -19,7 +19,7 @@ import grpc
 import pytest
 import yaml
 
-from meridian.model import items
+from meridian.model import item_bytes, items
 from meridian.pb import node_pb2 as pb
 from meridian.wire.channels import connect
 from tests.e2e.conftest import Nodes
@@ -70,6 +70,12 @@ def sort_keys(out: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- items in and out
+
+
+def test_node_logs_which_item_check_it_runs(shared_node: NodeProcess) -> None:
+    # The node runs in this venv with this environment: the same module loads (or not).
+    kind = "compiled" if item_bytes.COMPILED else "Python (no compiled module)"
+    assert f"item check: {kind}" in shared_node.log()
 
 
 def test_put_and_get_plain_json_keep_numbers_sets_and_binary(shared_node: NodeProcess) -> None:
