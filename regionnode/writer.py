@@ -142,9 +142,7 @@ class Writer:
         than the two thread hand-offs."""
         if not stage.empty or stage.checkpoints:
             stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
-            if write_in_thread(stage.batch.len()):  # its time says nothing of a small one's
-                await asyncio.to_thread(self.store.write, stage.batch)
-            elif not self.store.sync:
+            if not self.store.sync:
                 self.store.write(stage.batch)
             elif sync_in_thread(ops, self._last_sync_s, idle_s):
                 self._last_sync_s = await asyncio.to_thread(self._timed_write, stage)
@@ -160,19 +158,6 @@ class Writer:
         start = time.perf_counter()
         self.store.write(stage.batch)
         return time.perf_counter() - start
-
-
-THREAD_WRITE_ENTRIES = 256  # a batch of at least this many RocksDB entries: see write_in_thread
-
-
-def write_in_thread(entries: int) -> bool:
-    """Whether a commit of `entries` RocksDB entries runs in a worker thread, buffered or
-    synced. A large batch (a BatchWriteItem of many items, a replicated batch) holds RocksDB
-    for milliseconds (memtable inserts, the WAL write, and with fsync the sync), with the GIL
-    released: in the thread, the loop decodes and checks the next request meanwhile. A small
-    one is quicker inline than the two thread hand-offs; a small synced one is
-    `sync_in_thread`'s decision."""
-    return entries >= THREAD_WRITE_ENTRIES
 
 
 INLINE_SYNC_OPS = 1  # a synced commit of at most this many operations may run on the loop
