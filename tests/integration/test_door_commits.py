@@ -1,21 +1,18 @@
 """The client door's writes through the real writer and RocksDB: a write that reads a key an
 earlier write of the same commit staged (kept as its encoding, `Stage.put_local`) sees that
-write, and a large batch written in a worker thread (`writer.write_in_thread`) is durable and
-readable like a small one."""
+write."""
 
 from __future__ import annotations
 
 import asyncio
 import pathlib
-import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from meridian.model import hlc, schema
 from meridian.pb import node_pb2 as pb
 from regionnode.item_ops import ItemOps, WriteOptions
 from regionnode.store import Store, Table
-from regionnode.writer import THREAD_WRITE_ENTRIES, Writer
+from regionnode.writer import Writer
 
 SPEC = pb.TableSpec(
     name="orders",
@@ -63,12 +60,6 @@ def test_a_put_sees_the_put_before_it_in_the_same_commit(tmp_path: pathlib.Path)
     _with_node(tmp_path, _puts_of_one_key)
 
 
-def test_a_large_batch_written_in_a_thread_is_stored_with_its_records(
-    tmp_path: pathlib.Path,
-) -> None:
-    _with_node(tmp_path, _large_batch)
-
-
 async def _puts_of_one_key(node: Node) -> None:
     first, second = _item(1, "first"), _item(1, "second")
     all_old = WriteOptions(return_values=pb.ALL_OLD)
@@ -85,46 +76,3 @@ async def _puts_of_one_key(node: Node) -> None:
     records = [pb.StreamRecord.FromString(v) for v in node.store.read_stream("orders", 0, 10)]
     assert [r.event_name for r in records] == [pb.INSERT, pb.MODIFY]
     assert records[1].old_image == first and records[1].new_image == second
-
-
-async def _large_batch(node: Node) -> None:
-    count = THREAD_WRITE_ENTRIES  # two entries per item: well above the threshold
-    writes: list[tuple[pb.Item | None, pb.Item | None]] = [
-        (_item(n, "x"), None) for n in range(count)
-    ]
-    held = _HeldWrites(node.store)
-    node.store.write = held.write  # type: ignore[method-assign]
-    reads = asyncio.create_task(_read_while_held(node, held, count))
-    response = await node.items.batch_write(node.table, writes)
-    assert held.loop_ran, "the loop stood still while the large batch was written"
-    assert await reads
-    assert len(response.versions) == count and all(v.hlc for v in response.versions)
-    for n in (0, count - 1):
-        stored = node.store.get_item(node.table.schema.encode(_item(n, "")))
-        assert stored is not None and stored.item == _item(n, "x")
-    assert len(node.store.read_stream("orders", 0, 2 * count)) == count
-    assert node.table.head == count
-
-
-class _HeldWrites:
-    """Store.write that waits (at most 10 s) until a task on the loop says it ran."""
-
-    def __init__(self, store: Store) -> None:
-        self._write = store.write
-        self.release = threading.Event()
-        self.loop_ran = False
-
-    def write(self, batch: Any) -> None:
-        self.loop_ran = self.release.wait(timeout=10)
-        self._write(batch)
-
-
-async def _read_while_held(node: Node, held: _HeldWrites, count: int) -> bool:
-    """Reads the store until the batch is in it; released the held write after reading none
-    of it (each read sees none or all of the batch)."""
-    last = node.table.schema.encode(_item(count - 1, ""))
-    while node.store.get_item(last) is None:
-        assert node.store.get_item(node.table.schema.encode(_item(0, ""))) is None
-        held.release.set()
-        await asyncio.sleep(0.001)
-    return held.release.is_set()

@@ -1,5 +1,5 @@
-"""The client door's per-call shortcuts: where a large commit is written, and requests counted
-through cached labelled series (the same series prometheus' labels() gives)."""
+"""The doors count and time requests through labelled series looked up once per operation and
+code: the same series prometheus' labels() gives."""
 
 from __future__ import annotations
 
@@ -7,21 +7,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from regionnode.metrics import NodeMetrics
-from regionnode.writer import THREAD_WRITE_ENTRIES, write_in_thread
-
-
-@pytest.mark.parametrize(
-    ("entries", "in_thread"),
-    [
-        (1, False),  # one put: its item, its record and the clock
-        (3, False),
-        (THREAD_WRITE_ENTRIES - 1, False),
-        (THREAD_WRITE_ENTRIES, True),
-        (2001, True),  # a BatchWriteItem of 1000 puts
-    ],
-)
-def test_where_a_commit_is_written(entries: int, in_thread: bool) -> None:
-    assert write_in_thread(entries) is in_thread
 
 
 def test_requests_are_counted_and_timed_in_their_labelled_series() -> None:
