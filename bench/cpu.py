@@ -1,6 +1,6 @@
 """CPU time per record of the node's hot paths, in one process, without gRPC.
 
-Run: ``.venv/bin/python -m bench.cpu [--rounds N] [--part apply|local|conversions|bootstrap]
+Run: ``.venv/bin/python -m bench.cpu [--rounds N] [--part apply|local|conversions|bootstrap|door]
 [--profile FILE]`` (a few seconds), or
 ``make bench ARGS="--only cpu"``. Measured with `time.process_time` (CPU of this process,
 every thread), so other processes on a shared machine do not change the figures; each figure
@@ -19,6 +19,8 @@ is the median over rounds of microseconds per record (or item, or call).
 - conversions: DynamoDB JSON <-> protobuf item (`from_typed`, `to_typed`), and protobuf
   parse + serialize of an item and of a stream record.
 - bootstrap: each hop of a copy into an empty table, per entry (`bench/cpu_bootstrap.py`).
+- door: a PutItem through the client door's handler (edge, `rpc`, metrics, encode) against
+  the same puts through `ItemOps` directly (`bench/cpu_door.py`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 from bench import workload
 from bench.cpu_bootstrap import measure_bootstrap
+from bench.cpu_door import measure_door
 from meridian.expressions import compile_request
 from meridian.model import hlc, schema
 from meridian.model.item_bytes import item_bytes_valid
@@ -296,7 +299,7 @@ def _item_checks(
     }
 
 
-PARTS = ("apply", "local", "conversions", "bootstrap")
+PARTS = ("apply", "local", "conversions", "bootstrap", "door")
 
 
 async def measure(
@@ -313,7 +316,19 @@ async def measure(
         out["conversions"] = measure_conversions(rounds, calls)
     if "bootstrap" in parts:
         out["bootstrap"] = await measure_bootstrap(work, rounds, 4 * per_round, Node)
+    if "door" in parts:
+        out["door"] = await _measure_door(work, rounds, puts)
     return out
+
+
+async def _measure_door(work: pathlib.Path, rounds: int, puts: int) -> dict[str, Any]:
+    """PutItem through the client door's handler and directly (bench/cpu_door.py)."""
+    node = Node(work / "door", TARGET)
+    node.start()
+    try:
+        return await measure_door(lambda step: _timed(step, rounds), node, puts)
+    finally:
+        await node.close()
 
 
 def print_figures(result: dict[str, Any]) -> None:
@@ -334,6 +349,12 @@ def print_figures(result: dict[str, Any]) -> None:
     for form, r in result.get("bootstrap", {}).items():
         parts = ", ".join(f"{k} {v:.1f}" for k, v in r["parts_us"].items())
         lines.append((f"bootstrap copy, {form} (entry)", r["us"], parts))
+    if "door" in result:
+        door = result["door"]
+        note = (
+            f"ItemOps directly {door['direct']['us']:.1f}, the door's layers {door['door_us']:.1f}"
+        )
+        lines.append(("PutItem through the door's handler (put)", door["put_item"]["us"], note))
     width = max(len(name) for name, _, _ in lines)
     for name, us, note in lines:
         print(f"{name:<{width}}  {us:8.2f} us CPU  {note}")

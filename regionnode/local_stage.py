@@ -45,7 +45,7 @@ def stage_local(
     image = keys_raw if new is None else new.SerializeToString()
     head = pb.StoredItem(version=version, tombstone=new is None, written_ms=written)
     stored_raw = head.SerializeToString() + _field(_STORED_ITEM, image)
-    stage.put_item(key, pb.StoredItem.FromString(stored_raw), stored_raw)
+    stage.put_local(key, stored_raw, new, written)
     if new is None:
         event, images = pb.REMOVE, _field(_RECORD_KEYS, keys_raw)
     else:

@@ -99,8 +99,7 @@ def rpc(
             code = (status or errors.INTERNAL)[0].name
             await errors.abort(context, exc)
         finally:
-            core.metrics.requests.labels(name, code).inc()
-            core.metrics.latency.labels(name).observe(time.perf_counter() - start)
+            core.metrics.request_done(name, code, time.perf_counter() - start)
 
     return handler
 

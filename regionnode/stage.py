@@ -41,7 +41,8 @@ class Stage:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.batch = store.new_batch()
-        self.overlay: dict[bytes, pb.StoredItem | None] = {}
+        # A local write's stored item is kept as its encoding until read again (put_local).
+        self.overlay: dict[bytes, pb.StoredItem | bytes | None] = {}
         self.heads: dict[str, tuple[Table, int]] = {}
         self.origins: dict[str, set[str]] = {}  # per table, the regions of its staged records
         self.checkpoints: dict[tuple[str, str], pb.Checkpoint] = {}
@@ -71,7 +72,10 @@ class Stage:
 
     def current(self, key: bytes) -> pb.StoredItem | None:
         if key in self.overlay:
-            return self.overlay[key]
+            staged = self.overlay[key]
+            if isinstance(staged, bytes):  # put_local's encoding
+                staged = self.overlay[key] = pb.StoredItem.FromString(staged)
+            return staged
         stored = self.store.get_item(key)
         self.overlay[key] = stored
         return stored
@@ -84,6 +88,18 @@ class Stage:
             self.batch.put(tombstone_key(stored.written_ms, key), b"")
         else:
             self._index_expiry(key, stored.item)
+        self.empty = False
+
+    def put_local(self, key: bytes, raw: bytes, item: pb.Item | None, written_ms: int) -> None:
+        """put_item of a local write given as its encoding `raw` (`item` is its item, None for
+        a tombstone, `written_ms` its time): the StoredItem is parsed from `raw` only if an
+        operation of the same batch reads the key again, which few do."""
+        self.overlay[key] = raw
+        self.batch.put(key, raw)
+        if item is None:
+            self.batch.put(tombstone_key(written_ms, key), b"")
+        else:
+            self._index_expiry(key, item)
         self.empty = False
 
     def put_stored(self, key: bytes, stored: pb.StoredItem, raw: bytes) -> None:

@@ -165,7 +165,8 @@ class ServerEdge(grpc.aio.ServerInterceptor):
             return streaming
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await self._check(method, request, context)
+            if isinstance(request, _Undecodable):  # inline: a unary call's every await counts
+                await self._refuse(method, request.error, context)
             try:
                 return await behavior(request, context)
             except Exception as exc:  # noqa: BLE001 - every error gets a status in _fail

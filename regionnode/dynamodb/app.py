@@ -96,9 +96,7 @@ class DynamoApp:
         if operation in READS and self.core.store.bootstrap.state == "BOOTSTRAPPING":
             extra.append(BOOTSTRAPPING)  # a half-copied region says so
         await _respond(send, status, answer, extra)
-        metrics = self.core.metrics
-        metrics.requests.labels(f"DynamoDB.{operation}", code).inc()
-        metrics.latency.labels(f"DynamoDB.{operation}").observe(time.perf_counter() - start)
+        self.core.metrics.request_done(f"DynamoDB.{operation}", code, time.perf_counter() - start)
 
     async def _serve(self, scope: Scope, raw: bytes) -> tuple[str, int, Body]:
         headers: list[tuple[bytes, bytes]] = scope["headers"]

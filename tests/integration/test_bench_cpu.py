@@ -23,6 +23,7 @@ def test_every_path_yields_a_positive_cpu_time_per_record(tmp_path: pathlib.Path
     for form in ("entries", "stored"):
         figure = result["bootstrap"][form]
         assert figure["us"] > 0 and set(figure["parts_us"]) == {"source", "relay", "target"}
+    assert result["door"]["put_item"]["us"] > 0 and result["door"]["direct"]["us"] > 0
     ids = [row.id for row in _cpu_rows(result)]
     assert ids[:6] == [
         "cpu.apply_insert",

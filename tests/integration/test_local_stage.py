@@ -109,7 +109,7 @@ def test_stage_local_writes_what_stage_record_writes(
         key = ctx.store.tables["orders"].schema.encode(_keys())
         stage = Stage(ctx.store)
         stage_write(stage, ctx, key, new, old)
-        overlays.append(stage.overlay[key])
+        overlays.append(stage.current(key))  # what an operation of the batch reads next
         heads.append(ctx.store.tables["orders"].head)
         origins.append(stage.origins)  # which readers the commit wakes
         written.append({k: _parsed(k, v) for k, v in _written(ctx, stage).items()})
