@@ -41,7 +41,9 @@ class Stage:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.batch = store.new_batch()
-        self.overlay: dict[bytes, pb.StoredItem | None] = {}
+        # What the batch holds for each key it read or wrote: an item, None (nothing), or
+        # the bytes of a StoredItem, parsed when an operation asks for it (`current`).
+        self.overlay: dict[bytes, pb.StoredItem | bytes | None] = {}
         self.heads: dict[str, tuple[Table, int]] = {}
         self.origins: dict[str, set[str]] = {}  # per table, the regions of its staged records
         self.checkpoints: dict[tuple[str, str], pb.Checkpoint] = {}
@@ -71,10 +73,26 @@ class Stage:
 
     def current(self, key: bytes) -> pb.StoredItem | None:
         if key in self.overlay:
-            return self.overlay[key]
+            stored = self.overlay[key]
+            if isinstance(stored, bytes):
+                stored = self.overlay[key] = pb.StoredItem.FromString(stored)
+            return stored
         stored = self.store.get_item(key)
         self.overlay[key] = stored
         return stored
+
+    def current_bytes(self, key: bytes) -> pb.StoredItemBytes | None:
+        """current() with the item left serialized (its version, tombstone flag and the
+        item's bytes), parsed without building the item's attributes."""
+        if key in self.overlay:
+            stored = self.overlay[key]
+        else:
+            stored = self.overlay[key] = self.store.get(key)
+        if stored is None:
+            return None
+        if not isinstance(stored, bytes):  # an item an earlier operation staged
+            stored = stored.SerializeToString()
+        return pb.StoredItemBytes.FromString(stored)
 
     def put_item(self, key: bytes, stored: pb.StoredItem, raw: bytes | None = None) -> None:
         """Stage an item or tombstone; `raw`, when given, is its encoding already."""
@@ -84,6 +102,20 @@ class Stage:
             self.batch.put(tombstone_key(stored.written_ms, key), b"")
         else:
             self._index_expiry(key, stored.item)
+        self.empty = False
+
+    def put_serialized(
+        self, key: bytes, raw: bytes, tombstone_ms: int | None, expiry: int | None
+    ) -> None:
+        """put_item of a StoredItem given only as its bytes `raw` (parsed if an operation
+        reads it): `tombstone_ms`, its written time when it is a tombstone; `expiry`, the
+        time its TTL attribute gives (ttl.expiry_of), which a tombstone has not."""
+        self.overlay[key] = raw
+        self.batch.put(key, raw)
+        if tombstone_ms is not None:
+            self.batch.put(tombstone_key(tombstone_ms, key), b"")
+        elif expiry is not None:
+            self.batch.put(expiry_key(table_of(key), expiry, key), b"")
         self.empty = False
 
     def put_stored(self, key: bytes, stored: pb.StoredItem, raw: bytes) -> None:
