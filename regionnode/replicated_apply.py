@@ -150,7 +150,7 @@ def apply_record(
         return
     response.applied += 1
     response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
-    if ttl.is_expiry(record) and stored is not None and stored.tombstone:
+    if stored is not None and stored.tombstone and ttl.is_expiry(record):
         keep_deleted(stage, key, record, now)
         return
     stage_replicated(stage, ctx, table, key, record, stored)

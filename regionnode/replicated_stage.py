@@ -28,7 +28,14 @@ _RECORD_ATTRIBUTES = b"\x6a"  # StreamRecord.attributes = 13
 
 
 def _field(tag: bytes, data: bytes) -> bytes:
-    return tag + varint(len(data)) + data
+    """The encoding of a length-delimited field (its length as `varint`, inline up to the
+    two bytes of an item of the size of most)."""
+    size = len(data)
+    if size < 0x80:
+        return tag + bytes((size,)) + data
+    if size < 0x4000:
+        return tag + bytes((size & 0x7F | 0x80, size >> 7)) + data
+    return tag + varint(size) + data
 
 
 def stage_replicated(

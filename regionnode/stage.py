@@ -182,6 +182,8 @@ def varint(value: int) -> bytes:
     """Protobuf's base-128 encoding of a non-negative integer."""
     if value < 0x80:
         return bytes((value,))
+    if value < 0x4000:  # the size of most records and items
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
