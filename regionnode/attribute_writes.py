@@ -11,7 +11,7 @@ in any order from any region and still converge.
 from __future__ import annotations
 
 from meridian.model import attribute_merge as am
-from meridian.model import ttl
+from meridian.model import lww, ttl
 from meridian.pb import node_pb2 as pb
 from regionnode.stage import Context, Stage, live, stage_record
 from regionnode.store import Table
@@ -67,8 +67,14 @@ def apply_merged(
     image = record.new_image if record.event_name != pb.REMOVE else None
     incoming = am.state_of(record.attributes, image)
     after = am.merge(before, incoming)
+    lost = am.losses(before, incoming, (record.version.hlc, record.version.region))
+    if lost is not None:
+        stage.conflicts.append(_conflict(table, record, lost, now))
     if after == before:
-        response.duplicate += 1
+        if lost is not None:
+            response.lost_to_newer += 1
+        else:
+            response.duplicate += 1
         return
     response.applied += 1
     response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
@@ -92,6 +98,21 @@ def apply_merged(
     hlc, region = after.newest()
     newest = pb.Version(hlc=hlc, region=region)
     stage_record(stage, ctx, table, key, merged, live(stored), newest)
+
+
+def _conflict(table: Table, record: pb.StreamRecord, lost: am.Loss, now: int) -> pb.Conflict:
+    """The conflict log's entry of a replicated write that lost, whole or in part."""
+    winner = pb.Version(hlc=lost.winner[0], region=lost.winner[1])
+    incoming = (record.version.hlc, record.version.region)
+    return pb.Conflict(
+        table=table.description.spec.name,
+        keys=record.keys,
+        winner=winner,
+        loser=record.version,
+        rule=lww.rule(incoming, lost.winner),
+        at_ms=now,
+        attributes=lost.attributes,
+    )
 
 
 def deletion(stored: pb.StoredItem | None, version: pb.Version) -> pb.AttributeState:

@@ -27,10 +27,11 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
             to_json(c["keys"]),
             render.version_text(conflict.winner),
             render.version_text(conflict.loser),
+            ",".join(conflict.attributes) or "(item)",
             c["rule"],
             c["time"],
         )
         for c, conflict in zip(conflicts, response.conflicts, strict=True)
     ]
-    emit(output.render_table(["TABLE", "KEYS", "WINNER", "LOSER", "RULE", "TIME"], rows))
+    emit(output.render_table(["TABLE", "KEYS", "WINNER", "LOSER", "LOST", "RULE", "TIME"], rows))
     return EXIT_OK

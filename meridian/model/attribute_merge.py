@@ -73,6 +73,36 @@ def merge(a: State, b: State) -> State:
     return State(values, clock, removed, deleted)
 
 
+@dataclass(frozen=True)
+class Loss:
+    """What of a write lost to newer entries stored here: its attributes (values and
+    removals) by name, and the newest stored version that beat one of them."""
+
+    attributes: tuple[str, ...]
+    winner: Version
+
+
+def losses(stored: State, incoming: State, version: Version) -> Loss | None:
+    """The part of the write at `version` (the entries of `incoming` stamped with it) that
+    a newer stored entry of the same attribute, or a newer stored item tombstone, overrides;
+    None when nothing of it lost. A delete that a newer delete or put superseded loses with no
+    attribute named; a delete that newer attributes outlive has not lost (they survive it by
+    the merge rule)."""
+    winners: list[Version] = []
+    names = []
+    written = {n for n, v in (*incoming.clock.items(), *incoming.removed.items()) if v == version}
+    for name in sorted(written):
+        newest = max(stored.clock.get(name, NONE), stored.removed.get(name, NONE), stored.deleted)
+        if newest > version:
+            names.append(name)
+            winners.append(newest)
+    if incoming.deleted == version and stored.deleted > version:
+        winners.append(stored.deleted)
+    if not winners:
+        return None
+    return Loss(tuple(names), max(winners))
+
+
 # ---------------------------------------------------------------- what local writes add
 
 

@@ -110,6 +110,7 @@ def conflict_json(conflict: pb.Conflict) -> dict[str, Any]:
         "winner": version_json(conflict.winner),
         "loser": version_json(conflict.loser),
         "rule": conflict.rule,
+        "attributes": list(conflict.attributes),
         "at_ms": conflict.at_ms,
         "time": time_text(conflict.at_ms),
     }

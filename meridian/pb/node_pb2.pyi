@@ -1247,20 +1247,22 @@ class PinPeerResponse(_message.Message):
     def __init__(self, pin: _Optional[_Union[PeerPin, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
 
 class Conflict(_message.Message):
-    __slots__ = ("table", "keys", "winner", "loser", "rule", "at_ms")
+    __slots__ = ("table", "keys", "winner", "loser", "rule", "at_ms", "attributes")
     TABLE_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     WINNER_FIELD_NUMBER: _ClassVar[int]
     LOSER_FIELD_NUMBER: _ClassVar[int]
     RULE_FIELD_NUMBER: _ClassVar[int]
     AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     table: str
     keys: Item
     winner: Version
     loser: Version
     rule: str
     at_ms: int
-    def __init__(self, table: _Optional[str] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., winner: _Optional[_Union[Version, _Mapping]] = ..., loser: _Optional[_Union[Version, _Mapping]] = ..., rule: _Optional[str] = ..., at_ms: _Optional[int] = ...) -> None: ...
+    attributes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, table: _Optional[str] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., winner: _Optional[_Union[Version, _Mapping]] = ..., loser: _Optional[_Union[Version, _Mapping]] = ..., rule: _Optional[str] = ..., at_ms: _Optional[int] = ..., attributes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListConflictsRequest(_message.Message):
     __slots__ = ("limit",)

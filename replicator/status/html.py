@@ -185,10 +185,11 @@ def _conflicts(c: dict[str, Any]) -> str:
         "<tr>"
         f"<td>{esc(item['table'])}</td><td><code>{esc(to_json(item['keys']))}</code></td>"
         f"<td>{_version(item['winner'])}</td><td>{_version(item['loser'])}</td>"
+        f"<td>{esc(', '.join(item['attributes']) or '(item)')}</td>"
         f"<td>{esc(item['rule'])}</td><td>{esc(item['time'])}</td></tr>"
         for item in c["items"]
     ]
-    headers = ["table", "key", "winner", "loser", "rule", "time"]
+    headers = ["table", "key", "winner", "loser", "lost", "rule", "time"]
     error = f"<p class=err>{esc(c['error'])}</p>" if c["error"] else ""
     table = _table("conflicts", headers, rows, "no conflicts recorded", len(rows))
     return f"<h2>Recent conflicts in {esc(c['region'])}</h2>{error}{table}"

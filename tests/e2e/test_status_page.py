@@ -228,12 +228,13 @@ def test_the_status_page_shows_a_live_group_in_a_browser(
             raise NotYet("no conflict yet")
         return rows[0]
 
-    table, keys, winner, loser, rule, _ = in_page(
+    table, keys, winner, loser, lost, rule, _ = in_page(
         browser, conflict_shown, "the conflict to appear on screen", logs
     )
     assert table == "orders"
     assert json.loads(keys) == key  # the hostile key, shown as text
     assert winner.endswith("@us-east") and loser.endswith("@eu-west"), (winner, loser)
+    assert lost == "(item)"  # item merge mode: the whole write lost
     assert rule
     assert not browser.find_elements(By.CSS_SELECTOR, "main img")
     assert browser.title == "Meridian e2e: us-east"

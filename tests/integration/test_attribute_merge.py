@@ -125,6 +125,29 @@ def test_concurrent_updates_of_different_attributes_all_survive(tmp_path: pathli
     asyncio.run(scenario())
 
 
+def test_a_losing_attribute_write_is_listed_as_a_conflict(tmp_path: pathlib.Path) -> None:
+    async def scenario() -> None:
+        async with running_group(config_with(tmp_path, "attribute")) as g:
+            await put(g["us"], a="0", b="0", gone="x")
+            await everywhere(g, BASE)
+            await cut(g)
+            await update(g["us"], "SET a = :a, c = :c", a="us", c="us")
+            await asyncio.sleep(0.01)  # eu's write of a is the newer one
+            await update(g["eu"], "SET a = :a", a="eu")
+            await heal(g)
+            await everywhere(g, {**BASE, "a": "eu", "c": "us"})
+            listed = (await g["eu"].stub.ListConflicts(pb.ListConflictsRequest())).conflicts
+            [conflict] = listed  # us's write of c applied here; its write of a lost
+            assert list(conflict.attributes) == ["a"]
+            assert (conflict.loser.region, conflict.winner.region) == ("us", "eu")
+            assert conflict.winner.hlc > conflict.loser.hlc
+            assert conflict.rule == "higher clock wins" and conflict.keys == KEY
+            us_listed = (await g["us"].stub.ListConflicts(pb.ListConflictsRequest())).conflicts
+            assert not us_listed  # eu's write won there: nothing of it lost
+
+    asyncio.run(scenario())
+
+
 def test_a_delete_keeps_only_the_attributes_written_after_it(tmp_path: pathlib.Path) -> None:
     async def scenario() -> None:
         async with running_group(config_with(tmp_path, "attribute")) as g:

@@ -212,3 +212,77 @@ def test_check_refuses(case: str, state: pb.AttributeState, image: pb.Item, mess
         state.deleted.hlc, state.deleted.region = 2, "us"
     with pytest.raises(ItemError, match=message):
         am.check(state, image, ("pk",), pb.Version(hlc=5, region="us"))
+
+
+def delete(hlc: int, region: str) -> State:
+    return delete_delta((hlc, region))
+
+
+@pytest.mark.parametrize(
+    ("case", "stored", "write", "version", "expected"),
+    [
+        ("nothing stored", am.EMPTY, update(20, "eu", None, a="1"), (20, "eu"), None),
+        ("newer write of another attribute", BASE, update(20, "eu", {}, c="1"), (20, "eu"), None),
+        ("the same write again", BASE, BASE, (10, "us"), None),
+        (
+            "an attribute written later here",
+            merge(BASE, update(30, "us", {"a": "1"}, a="2")),
+            update(20, "eu", {"a": "1"}, a="3", c="1"),
+            (20, "eu"),
+            (("a",), (30, "us")),
+        ),
+        (
+            "equal clocks: the higher region",
+            merge(BASE, update(20, "us", {"a": "1"}, a="2")),
+            update(20, "ap", {"a": "1"}, a="3"),
+            (20, "ap"),
+            (("a",), (20, "us")),
+        ),
+        (
+            "a removal written later here",
+            merge(BASE, update(30, "us", {"a": "1"})),
+            update(20, "eu", {"a": "1"}, a="3"),
+            (20, "eu"),
+            (("a",), (30, "us")),
+        ),
+        (
+            "a put older than the stored delete loses whole",
+            merge(BASE, delete(30, "us")),
+            put(20, "eu", pk="k", a="2"),
+            (20, "eu"),
+            (("a", "pk"), (30, "us")),
+        ),
+        (
+            "a delete older than the stored delete",
+            merge(BASE, delete(30, "us")),
+            delete(20, "eu"),
+            (20, "eu"),
+            ((), (30, "us")),
+        ),
+        (
+            "a delete that later attributes outlive",
+            update(20, "us", None, pk="k", a="1"),
+            delete(10, "eu"),
+            (10, "eu"),
+            None,
+        ),
+        ("a delete older than the stored put", BASE, delete(5, "eu"), (5, "eu"), ((), (10, "us"))),
+        (
+            "only the entries of the write count, not the state it carries",
+            merge(BASE, update(30, "us", {"a": "1"}, a="2")),
+            merge(put(10, "us", pk="k", a="1", b="1"), update(40, "eu", {"b": "1"}, b="3")),
+            (40, "eu"),
+            None,
+        ),
+    ],
+)
+def test_losses(
+    case: str,
+    stored: State,
+    write: State,
+    version: am.Version,
+    expected: tuple[tuple[str, ...], am.Version] | None,
+) -> None:
+    lost = am.losses(stored, write, version)
+    got = None if lost is None else (lost.attributes, lost.winner)
+    assert got == expected, case

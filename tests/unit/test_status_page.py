@@ -45,8 +45,11 @@ def collected(*regions: RegionReply, **fields: Any) -> Collected:
     return Collected(group="g", region="a", at_ms=1_000, regions=list(regions), **fields)
 
 
-def conflict(table: str, pk: str, winner: str, loser: str, at_ms: int) -> pb.Conflict:
+def conflict(
+    table: str, pk: str, winner: str, loser: str, at_ms: int, lost: list[str] | None = None
+) -> pb.Conflict:
     return pb.Conflict(
+        attributes=lost or [],
         table=table,
         keys=items.from_plain({"pk": pk}),
         winner=pb.Version(hlc=200, region=winner),
@@ -170,6 +173,15 @@ def test_conflicts_newest_first_with_both_versions() -> None:
     assert shown[0]["loser"] == {"hlc": 100, "region": "b"}
 
 
+def test_conflicts_name_the_attributes_that_lost() -> None:
+    both = [conflict("t", "whole", "b", "a", 1), conflict("t", "part", "a", "b", 2, ["x", "y"])]
+    document = page_html.render(view(collected(status("a"), conflicts=both)))
+    parsed = Tags()
+    parsed.feed(document)
+    text = "".join(parsed.text)
+    assert "x, y" in text and "(item)" in text
+
+
 @pytest.mark.parametrize(
     ("state", "health"),
     [("RUNNING", "ok"), ("STARTING", "warn"), ("DISABLED", "warn"), ("NOT_RUNNING", "bad")],
@@ -225,7 +237,7 @@ def test_hostile_names_and_values_are_shown_as_text_never_as_markup() -> None:
             region=HOSTILE,
             at_ms=0,
             regions=[RegionReply(HOSTILE, reply), RegionReply("b", None, HOSTILE)],
-            conflicts=[conflict(HOSTILE, HOSTILE, HOSTILE, HOSTILE, 0)],
+            conflicts=[conflict(HOSTILE, HOSTILE, HOSTILE, HOSTILE, 0, [HOSTILE])],
             conflicts_error=HOSTILE,
             triggers=[trigger_row(HOSTILE, HOSTILE, table=HOSTILE, error=HOSTILE)],
         )
