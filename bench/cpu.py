@@ -7,7 +7,8 @@ every thread), so other processes on a shared machine do not change the figures;
 is the median over rounds of microseconds per record (or item, or call).
 
 - replicated apply: a peer's stream records (written by a real origin store through the
-  writer) as the node receives them: the ApplyReplicatedRequest decoded from its bytes, the
+  writer) as the node receives them: the request decoded from its bytes (an
+  ApplyReplicatedBatch, as the node's peer door reads it: images left serialized), the
   record checks (`record_keys`), then the writer (LWW read, stored item, own stream record,
   commit to RocksDB, buffered). Inserts (new keys), then modifies (the same keys again). Then
   the target's stream read by a subscription for its own region's records (its replicator's),
@@ -136,7 +137,7 @@ async def _apply(target: Node, requests: list[bytes], parts: dict[str, float]) -
     count = 0
     for data in requests:
         t0 = time.process_time()
-        req = pb.ApplyReplicatedRequest.FromString(data)
+        req = pb.ApplyReplicatedBatch.FromString(data)
         t1 = time.process_time()
         keys = record_keys(TARGET, members, target.table, req)
         t2 = time.process_time()

@@ -35,7 +35,7 @@ from meridian.daemon.serving import Door, load_credentials, metrics_pair, server
 from meridian.daemon.tasks import TaskGroup
 from meridian.model import catalog as model_catalog
 from meridian.model import collection, hlc
-from meridian.pb import client_pb2_grpc, replication_pb2_grpc
+from meridian.pb import client_pb2_grpc
 from meridian.pb import node_pb2 as pb
 from meridian.security.access import CredentialsError
 from meridian.security.keystore import KeyStore
@@ -52,7 +52,7 @@ from regionnode.dynamodb.door import ApiDoor
 from regionnode.dynamodb.iterators import IteratorSigner
 from regionnode.dynamodb.time_to_live import TimeToLiveDoor
 from regionnode.metrics import NodeMetrics
-from regionnode.replication_service import ReplicationService
+from regionnode.replication_service import ReplicationService, add_to_server
 from regionnode.rpc import Core
 from regionnode.snapshot import clear_snapshots
 from regionnode.store import TOMBSTONES, Store
@@ -277,9 +277,7 @@ class Node:
             await self._health_door.start()
         guard = peer_token.guard(token, f"the peer door of node {s.region}")
         peer = GrpcServer(s.peer_listen, s.peer_listen_key, [PEER_SERVICE], [guard])
-        replication_pb2_grpc.add_ReplicationServicer_to_server(
-            ReplicationService(core), peer.server
-        )
+        add_to_server(ReplicationService(core), peer.server)
         self._doors.append(peer)
         self.peer_port = await peer.start()
         if s.api_listen:

@@ -4,19 +4,28 @@ Each record is checked against the per-origin checkpoint (already applied: dropp
 clock offset (too far ahead: refused, and nothing after it in the batch), and the stored
 version (`lww`); a winner is staged as this region's write with its own stream record,
 origin and version kept. The checkpoint moves in the same batch.
+
+The node reads the records as `pb.ReplicatedRecord`s, whose images stay serialized: the
+checks, the decision and the staging (`replicated_stage`) touch the key attributes only (and
+the TTL attribute in a table with one). Tables in attribute merge mode merge each record as a
+`pb.StreamRecord` (`attribute_writes.apply_merged`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.protobuf.message import DecodeError
+
 from meridian.model import attribute_merge, lww, schema, ttl
 from meridian.model.item_bytes import COMPILED, item_bytes_valid
 from meridian.model.items import ItemError, validate_item
 from meridian.pb import node_pb2 as pb
-from meridian.wire.errors import ResyncNeeded
+from meridian.wire.edge import decode_problem
+from meridian.wire.errors import MalformedRequest, ResyncNeeded
 from regionnode import attribute_writes
-from regionnode.stage import Context, Stage, live, stage_record
+from regionnode.replicated_stage import stage_replicated
+from regionnode.stage import Context, Stage
 from regionnode.store import Table, checkpoint_key
 
 # Replicated clocks at or beyond this (the year 6400) are garbage: accepting one would push
@@ -26,12 +35,11 @@ MAX_REPLICATED_HLC = 1 << 63
 
 @dataclass
 class ApplyOp:
-    """Records from one origin region's stream, to apply with last-writer-wins. The records
-    are used up: each winner becomes this region's stream record of its write."""
+    """Records from one origin region's stream, to apply with last-writer-wins."""
 
     table: Table
     origin: str
-    records: list[pb.StreamRecord]
+    records: list[pb.ReplicatedRecord]
     keys: list[bytes]  # the storage key of each record
     max_clock_offset_ms: int
     source_sequence: int
@@ -108,16 +116,18 @@ def apply_record(
     stage: Stage,
     ctx: Context,
     table: Table,
-    record: pb.StreamRecord,
+    record: pb.ReplicatedRecord,
     key: bytes,
     response: pb.ApplyReplicatedResponse,
     now: int,
 ) -> None:
     """Decide one record against what is stored; stage it when it wins."""
     if attribute_writes.attribute_mode(table):
-        attribute_writes.apply_merged(stage, ctx, table, record, key, response, now)
+        record.ClearField("old_image")  # unchecked, and replaced by the local one
+        merged = pb.StreamRecord.FromString(record.SerializeToString())  # the same encoding
+        attribute_writes.apply_merged(stage, ctx, table, merged, key, response, now)
         return
-    stored = stage.current(key)
+    stored = stage.current_bytes(key)
     incoming = (record.version.hlc, record.version.region)
     current = (stored.version.hlc, stored.version.region) if stored is not None else None
     outcome = lww.decide(incoming, current)
@@ -140,13 +150,13 @@ def apply_record(
         return
     response.applied += 1
     response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
-    if ttl.is_expiry(record) and stored is not None and stored.tombstone:
+    if stored is not None and stored.tombstone and ttl.is_expiry(record):
         keep_deleted(stage, key, record, now)
         return
-    stage_record(stage, ctx, table, key, record, live(stored))  # the record is reused
+    stage_replicated(stage, ctx, table, key, record, stored)
 
 
-def keep_deleted(stage: Stage, key: bytes, record: pb.StreamRecord, now: int) -> None:
+def keep_deleted(stage: Stage, key: bytes, record: pb.ReplicatedRecord, now: int) -> None:
     """A newer TTL expiry of an item already deleted here: store its version (so every
     region holds the same tombstone) but write no stream record, since nothing changed for a
     reader of this region's stream. Two regions that expire one item at once thus give one
@@ -158,7 +168,7 @@ def keep_deleted(stage: Stage, key: bytes, record: pb.StreamRecord, now: int) ->
 
 
 def record_keys(
-    region: str, members: frozenset[str], table: Table, req: pb.ApplyReplicatedRequest
+    region: str, members: frozenset[str], table: Table, req: pb.ApplyReplicatedBatch
 ) -> list[bytes]:
     """The storage key of each record of a replicated batch; ItemError when the batch is
     malformed, so that nothing of it is applied. Its origin must be another region of the
@@ -173,13 +183,15 @@ def record_keys(
     for index, record in enumerate(req.records):
         try:
             keys.append(_record_key(table.schema, record, req.origin, previous))
-        except ItemError as exc:
-            raise ItemError(f"records[{index}]: {exc}") from None
+        except (ItemError, MalformedRequest) as exc:
+            raise type(exc)(f"records[{index}]: {exc}") from None
         previous = record.sequence_number
     return keys
 
 
-def _record_key(sch: schema.Schema, record: pb.StreamRecord, origin: str, previous: int) -> bytes:
+def _record_key(
+    sch: schema.Schema, record: pb.ReplicatedRecord, origin: str, previous: int
+) -> bytes:
     """The storage key of a replicated record that follows sequence number `previous`."""
     if record.version.region != origin:
         raise ItemError(f"origin {record.version.region!r} is not {origin!r}")
@@ -190,18 +202,30 @@ def _record_key(sch: schema.Schema, record: pb.StreamRecord, origin: str, previo
     if record.event_name not in (pb.INSERT, pb.MODIFY, pb.REMOVE):
         raise ItemError("unknown event name")
     key = sch.storage_key(record.keys)
+    image = None
     if record.event_name != pb.REMOVE:
-        # The compiled check of the image's bytes spares Python's first touch of each
-        # attribute; without the compiled module, validate_item alone is cheaper.
-        if not (COMPILED and item_bytes_valid(record.new_image.SerializeToString())):
-            validate_item(record.new_image)  # the origin normalised it already
-        if not _has_keys(sch, record.new_image, record.keys):
-            sch.key_of(record.new_image)  # a missing or mistyped key says so
+        image = _image(record.new_image)
+        if not _has_keys(sch, image, record.keys):
+            sch.key_of(image)  # a missing or mistyped key says so
             raise ItemError("new image does not match the record's keys")
     if sch.spec.merge == pb.MERGE_MODE_ATTRIBUTE:
-        image = record.new_image if record.event_name != pb.REMOVE else None
         attribute_merge.check(record.attributes, image, sch.key_names, record.version)
     return key
+
+
+def _image(raw: bytes) -> pb.Item:
+    """The parsed new image `raw` of a record, checked as a whole item (the origin
+    normalised it already): MalformedRequest when it cannot be decoded (as when the request
+    could not), ItemError when it is not a valid item."""
+    try:
+        image = pb.Item.FromString(raw)
+    except DecodeError as exc:
+        raise MalformedRequest(f"new image: {decode_problem(exc)}") from None
+    # The compiled check of the bytes spares Python's first touch of each attribute; without
+    # the compiled module, validate_item alone is cheaper.
+    if not (COMPILED and item_bytes_valid(raw)):
+        validate_item(image)
+    return image
 
 
 def _has_keys(sch: schema.Schema, image: pb.Item, keys: pb.Item) -> bool:

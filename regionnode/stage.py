@@ -41,7 +41,8 @@ class Stage:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.batch = store.new_batch()
-        # A local write's stored item is kept as its encoding until read again (put_local).
+        # What the batch holds for each key it read or wrote: an item, None (nothing), or
+        # the bytes of a StoredItem, parsed when an operation asks for it (`current`).
         self.overlay: dict[bytes, pb.StoredItem | bytes | None] = {}
         self.heads: dict[str, tuple[Table, int]] = {}
         self.origins: dict[str, set[str]] = {}  # per table, the regions of its staged records
@@ -72,13 +73,26 @@ class Stage:
 
     def current(self, key: bytes) -> pb.StoredItem | None:
         if key in self.overlay:
-            staged = self.overlay[key]
-            if isinstance(staged, bytes):  # put_local's encoding
-                staged = self.overlay[key] = pb.StoredItem.FromString(staged)
-            return staged
+            stored = self.overlay[key]
+            if isinstance(stored, bytes):
+                stored = self.overlay[key] = pb.StoredItem.FromString(stored)
+            return stored
         stored = self.store.get_item(key)
         self.overlay[key] = stored
         return stored
+
+    def current_bytes(self, key: bytes) -> pb.StoredItemBytes | None:
+        """current() with the item left serialized (its version, tombstone flag and the
+        item's bytes), parsed without building the item's attributes."""
+        if key in self.overlay:
+            stored = self.overlay[key]
+        else:
+            stored = self.overlay[key] = self.store.get(key)
+        if stored is None:
+            return None
+        if not isinstance(stored, bytes):  # an item an earlier operation staged
+            stored = stored.SerializeToString()
+        return pb.StoredItemBytes.FromString(stored)
 
     def put_item(self, key: bytes, stored: pb.StoredItem, raw: bytes | None = None) -> None:
         """Stage an item or tombstone; `raw`, when given, is its encoding already."""
@@ -91,15 +105,25 @@ class Stage:
         self.empty = False
 
     def put_local(self, key: bytes, raw: bytes, item: pb.Item | None, written_ms: int) -> None:
-        """put_item of a local write given as its encoding `raw` (`item` is its item, None for
-        a tombstone, `written_ms` its time): the StoredItem is parsed from `raw` only if an
-        operation of the same batch reads the key again, which few do."""
+        """put_serialized of a local write, whose item (None: a tombstone) is at hand: few
+        operations of a batch read the key again."""
+        if item is None:
+            self.put_serialized(key, raw, written_ms, None)
+        else:
+            self.put_serialized(key, raw, None, self._expiry(key, item))
+
+    def put_serialized(
+        self, key: bytes, raw: bytes, tombstone_ms: int | None, expiry: int | None
+    ) -> None:
+        """put_item of a StoredItem given only as its bytes `raw` (parsed if an operation
+        reads it): `tombstone_ms`, its written time when it is a tombstone; `expiry`, the
+        time its TTL attribute gives (ttl.expiry_of), which a tombstone has not."""
         self.overlay[key] = raw
         self.batch.put(key, raw)
-        if item is None:
-            self.batch.put(tombstone_key(written_ms, key), b"")
-        else:
-            self._index_expiry(key, item)
+        if tombstone_ms is not None:
+            self.batch.put(tombstone_key(tombstone_ms, key), b"")
+        elif expiry is not None:
+            self.batch.put(expiry_key(table_of(key), expiry, key), b"")
         self.empty = False
 
     def put_stored(self, key: bytes, stored: pb.StoredItem, raw: bytes) -> None:
@@ -114,12 +138,15 @@ class Stage:
         """Note an item with a TTL in the expiry index, in the batch that writes it (every
         path stores items through here: local writes, replicated applies, snapshot merges).
         The entry of an older version stays; the sweeper drops it when it finds it stale."""
-        name = table_of(key)
-        table = self.store.tables.get(name)
-        attribute = table.description.spec.ttl_attribute if table is not None else ""
-        expiry = ttl.expiry_of(item, attribute)
+        expiry = self._expiry(key, item)
         if expiry is not None:
-            self.batch.put(expiry_key(name, expiry, key), b"")
+            self.batch.put(expiry_key(table_of(key), expiry, key), b"")
+
+    def _expiry(self, key: bytes, item: pb.Item) -> int | None:
+        """The time the TTL attribute of its table gives the item stored at `key`."""
+        table = self.store.tables.get(table_of(key))
+        attribute = table.description.spec.ttl_attribute if table is not None else ""
+        return ttl.expiry_of(item, attribute)
 
     def delete_item(self, key: bytes) -> None:
         self.overlay[key] = None
@@ -166,6 +193,8 @@ def varint(value: int) -> bytes:
     """Protobuf's base-128 encoding of a non-negative integer."""
     if value < 0x80:
         return bytes((value,))
+    if value < 0x4000:  # the size of most records and items
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)

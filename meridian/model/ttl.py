@@ -68,7 +68,7 @@ def service_identity() -> pb.UserIdentity:
     return pb.UserIdentity(type=SERVICE_TYPE, principal_id=SERVICE_PRINCIPAL)
 
 
-def is_expiry(record: pb.StreamRecord) -> bool:
+def is_expiry(record: pb.StreamRecord | pb.ReplicatedRecord) -> bool:
     identity = record.user_identity
     return identity.type == SERVICE_TYPE and identity.principal_id == SERVICE_PRINCIPAL
 

@@ -190,6 +190,20 @@ class StoredItem(_message.Message):
     attributes: AttributeState
     def __init__(self, version: _Optional[_Union[Version, _Mapping]] = ..., tombstone: _Optional[bool] = ..., item: _Optional[_Union[Item, _Mapping]] = ..., written_ms: _Optional[int] = ..., attributes: _Optional[_Union[AttributeState, _Mapping]] = ...) -> None: ...
 
+class StoredItemBytes(_message.Message):
+    __slots__ = ("version", "tombstone", "item", "written_ms", "attributes")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_MS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    version: Version
+    tombstone: bool
+    item: bytes
+    written_ms: int
+    attributes: AttributeState
+    def __init__(self, version: _Optional[_Union[Version, _Mapping]] = ..., tombstone: _Optional[bool] = ..., item: _Optional[bytes] = ..., written_ms: _Optional[int] = ..., attributes: _Optional[_Union[AttributeState, _Mapping]] = ...) -> None: ...
+
 class AttributeState(_message.Message):
     __slots__ = ("clock", "removed", "deleted")
     class ClockEntry(_message.Message):
@@ -914,6 +928,56 @@ class ApplyReplicatedRelay(_message.Message):
     incarnation: str
     after_checkpoint: int
     def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[bytes]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., after_checkpoint: _Optional[int] = ...) -> None: ...
+
+class ApplyReplicatedBatch(_message.Message):
+    __slots__ = ("origin", "table", "records", "source_sequence", "origin_node_id", "complete_through_ms", "incarnation", "after_checkpoint")
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_THROUGH_MS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    AFTER_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    origin: str
+    table: str
+    records: _containers.RepeatedCompositeFieldContainer[ReplicatedRecord]
+    source_sequence: int
+    origin_node_id: str
+    complete_through_ms: int
+    incarnation: str
+    after_checkpoint: int
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[ReplicatedRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., after_checkpoint: _Optional[int] = ...) -> None: ...
+
+class ReplicatedRecord(_message.Message):
+    __slots__ = ("event_id", "event_name", "sequence_number", "creation_time_ms", "keys", "new_image", "old_image", "size_bytes", "version", "table", "view_type", "user_identity", "attributes")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CREATION_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    NEW_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    OLD_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    VIEW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    event_name: EventName
+    sequence_number: int
+    creation_time_ms: int
+    keys: Item
+    new_image: bytes
+    old_image: bytes
+    size_bytes: int
+    version: Version
+    table: str
+    view_type: StreamViewType
+    user_identity: UserIdentity
+    attributes: AttributeState
+    def __init__(self, event_id: _Optional[str] = ..., event_name: _Optional[_Union[EventName, str]] = ..., sequence_number: _Optional[int] = ..., creation_time_ms: _Optional[int] = ..., keys: _Optional[_Union[Item, _Mapping]] = ..., new_image: _Optional[bytes] = ..., old_image: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., version: _Optional[_Union[Version, _Mapping]] = ..., table: _Optional[str] = ..., view_type: _Optional[_Union[StreamViewType, str]] = ..., user_identity: _Optional[_Union[UserIdentity, _Mapping]] = ..., attributes: _Optional[_Union[AttributeState, _Mapping]] = ...) -> None: ...
 
 class ApplyReplicatedResponse(_message.Message):
     __slots__ = ("applied", "lost_to_newer", "duplicate", "stale_sequence", "clock_rejected", "checkpoint", "max_latency_ms", "skipped")

@@ -135,7 +135,8 @@ def malformed_records(now: int) -> list[tuple[str, bytes, str]]:
     return [
         ("bytes that are not a record", b"\x0a\xff\xff\xff\xff\x0f", "not a protobuf message"),
         ("a record cut short", text[:-1], "not a protobuf message"),
-        ("an image string that is not UTF-8", text.replace(b"NOTE", b"\xff\xfe"), "UTF-8"),
+        # the same length: the record's structure stays whole, only the string is not UTF-8
+        ("an image string that is not UTF-8", text.replace(b"NOTE", b"\xff\xfeTE"), "UTF-8"),
         ("an image attribute of no type", untyped.SerializeToString(), "no type set"),
     ]
 

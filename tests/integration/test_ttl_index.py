@@ -65,7 +65,9 @@ def local(ctx: Context, item: pb.Item) -> object:
 
 def replicated(ctx: Context, item: pb.Item) -> object:
     table = ctx.store.tables["sessions"]
-    record = pb.StreamRecord(event_name=pb.INSERT, sequence_number=1, new_image=item)
+    record = pb.ReplicatedRecord(
+        event_name=pb.INSERT, sequence_number=1, new_image=item.SerializeToString()
+    )
     record.keys.CopyFrom(table.schema.key_of(item))
     record.version.hlc, record.version.region = hlc.pack(hlc.wall_ms()), "eu"
     return ApplyOp(table, "eu", [record], [table.schema.storage_key(item)], 0, 1)
