@@ -1,17 +1,20 @@
 """The serving side of a link: stream this region's own-origin records to one peer.
 
-One node subscription per table feeds a small queue (its size is the back-pressure: when
-the peer reads slowly, gRPC flow control stalls the yield, the queue fills and the
-subscriptions stop reading). When nothing arrives for a heartbeat interval, an empty batch
-per table tells the peer where the stream stands, so its lag figure stays fresh.
+Each table's records come from the node's subscription shared by every peer pulling here
+(`replicator/feeds.py`), or from a subscription of this pull's own when it asks for another
+position than the shared one has reached; both feed a small queue (its size is the
+back-pressure: when the peer reads slowly, gRPC flow control stalls the yield, the queue
+fills, a shared feed lets this pull go on alone and its own subscription stops reading).
+When nothing arrives for a heartbeat interval, an empty batch per table tells the peer where
+the stream stands, so its lag figure stays fresh.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from typing import cast
 
 from meridian.daemon.tasks import TaskGroup
@@ -19,15 +22,10 @@ from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
+from replicator.feeds import Feeds, Key, Position, Sink
 from replicator.handshake import Identity
 
 QUEUE_BATCHES = 8
-
-
-@dataclass
-class Position:
-    head: int = 0
-    scanned: int = 0
 
 
 async def _feed(
@@ -45,26 +43,45 @@ async def _feed(
 
 
 async def serve_pull(
-    node: pb_grpc.ReplicationStub, region: str, me: Identity, req: rpb.PullRequest
+    node: pb_grpc.ReplicationStub,
+    region: str,
+    me: Identity,
+    req: rpb.PullRequest,
+    feeds: Feeds | None = None,
 ) -> AsyncIterator[rpb.PullBatch]:
     """Batches of own-origin records after the requested positions, plus heartbeats; each
     tagged with the table's incarnation here (a subscription ends when the table is deleted
-    or created anew, so no record of another incarnation carries it)."""
+    or created anew, so no record of another incarnation carries it). With `feeds`, a table
+    is read through the subscription shared with the other peers' pulls when it can be."""
     node_id = me.node_id
     queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_BATCHES)
     positions: dict[str, Position] = {}
     tasks = TaskGroup(f"pull to {req.hello.region}")
     heartbeat = req.heartbeat_seconds or 1.0
-    for pos in req.positions:
-        positions[pos.table] = Position(scanned=pos.after_sequence_number)
+    joined: list[tuple[Key, Sink]] = []
+
+    def alone(table: str, after: int) -> None:
         sub = pb.SubscribeRequest(
-            table=pos.table,
-            after_sequence_number=pos.after_sequence_number,
+            table=table,
+            after_sequence_number=after,
             origin=region,
             max_batch=req.max_batch or 500,
             stored=True,  # relayed as the node stored them: only the target parses them
         )
-        tasks.spawn(pos.table, _feed(node, sub, queue, positions[pos.table]))
+        tasks.spawn(table, _feed(node, sub, queue, positions[table]))
+
+    def failed(exc: BaseException) -> None:
+        tasks.spawn("failed", queue.put(exc))
+
+    for pos in req.positions:
+        table, after = pos.table, pos.after_sequence_number
+        positions[table] = Position(scanned=after)
+        key = (table, me.tables.get(table, ""), req.max_batch or 500)
+        sink = Sink(table, queue, positions[table], functools.partial(alone, table), failed)
+        if feeds is not None and feeds.join(key, after, sink):
+            joined.append((key, sink))
+        else:
+            alone(table, after)
     limit = req.max_batch or 500
     held: object = None
     try:
@@ -92,6 +109,8 @@ async def serve_pull(
             position.scanned = batch.scanned_through
             yield _batch(table, records, position, node_id, me.tables.get(table, ""))
     finally:
+        for key, sink in joined:
+            feeds.leave(key, sink)  # type: ignore[union-attr]
         with contextlib.suppress(Exception):
             await tasks.cancel_all()
 
