@@ -11,7 +11,8 @@ Back-pressure stays per peer: a feed never waits for a pull. When a pull's queue
 (its peer reads slowly), the feed lets it go, and the pull continues on a subscription of
 its own from the last batch it queued, which stalls as before. A failed node subscription
 (node down, table deleted or re-created) fails every pull that joined it, as it failed
-each of them alone; a feed ends when its last pull leaves.
+each of them alone; a feed ends when its last pull leaves. A pull on its own joins the feed
+again when it reaches the feed's position (`replicator/source.py`).
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class Feeds:
     def count(self) -> int:
         """Node subscriptions open for feeds."""
         return len(self._feeds)
+
+    def pulls(self) -> int:
+        """Pulls reading through a feed (the others have subscriptions of their own)."""
+        return sum(len(feed.sinks) for feed in self._feeds.values())
 
     def join(self, key: Key, after: int, sink: Sink) -> bool:
         """Join the feed of `key` at position `after` (starting one when there is none).
