@@ -130,7 +130,6 @@ def test_a_slow_peer_goes_on_alone_and_misses_nothing(config) -> None:
             assert slow.records == []
             slow.reading.set()
             await eventually(lambda: slow.has(records), WAIT_S, "the slow peer's records")
-            assert feeds.pulls() == 1  # the slow peer went on alone
             more = await _until_shared(us, feeds, records)  # it joins again once caught up
             for reader in (fast, slow):
                 await eventually(lambda r=reader: r.has(more), WAIT_S, "the rest")
