@@ -37,8 +37,9 @@ async def _feed(
 ) -> None:
     """A pull's own subscription to one table, until `rejoin(position)` says the shared
     feed goes on from the position just queued."""
-    call = node.Subscribe(req)
+    call = None
     try:
+        call = node.Subscribe(req)
         async for batch in call:
             position.head = max(position.head, batch.head_sequence_number)
             await queue.put((req.table, batch))
@@ -47,7 +48,8 @@ async def _feed(
     except Exception as exc:  # noqa: BLE001 - handed to the serving loop, which ends the pull
         await queue.put(exc)
     finally:
-        call.cancel()
+        if call is not None:
+            call.cancel()  # at once, also when the shared feed goes on from here
 
 
 class _Tables:
