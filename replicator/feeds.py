@@ -113,8 +113,10 @@ class Feeds:
             max_batch=max_batch,
             stored=True,  # relayed as the node stored them: only the target parses them
         )
+        call = None
         try:
-            async for batch in self.node.Subscribe(req):
+            call = self.node.Subscribe(req)
+            async for batch in call:
                 feed.scanned = batch.scanned_through
                 for sink in list(feed.sinks):
                     self._deliver(feed, sink, batch)
@@ -125,6 +127,8 @@ class Feeds:
             feed.sinks.clear()
         finally:
             self._forget(feed)
+            if call is not None:
+                call.cancel()  # at once when the last pull left
 
     def _forget(self, feed: Feed) -> None:
         with contextlib.suppress(KeyError):
