@@ -149,6 +149,11 @@ def state_after(reason: str | None) -> str:
     return "DOWN"
 
 
+def _retrieve(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 def _cancelled() -> bool:
     """Whether this task was asked to stop. gRPC can turn a cancellation that meets a call
     failing at the same moment into that call's error; a retry loop must still end."""
@@ -566,8 +571,9 @@ class Link:
         finally:
             for task in (sender, completer):
                 task.cancel()
-                if task.done() and not task.cancelled():
-                    task.exception()  # retrieved: the first error is the one raised
+                # Retrieved, now or when it ends (a write broken by the channel's close at
+                # stop ends it after this): the first error is the one raised.
+                task.add_done_callback(_retrieve)
 
     async def _send(
         self,

@@ -32,6 +32,7 @@ from meridian.security.dial import Dialer
 from meridian.security.tls import ReloadingServerCredentials
 from meridian.wire.oneline import describe
 from replicator.applier import NodeStub
+from replicator.feeds import Feeds
 from replicator.handshake import Identity
 from replicator.identity import local_identity
 from replicator.join import join
@@ -74,6 +75,7 @@ class Replicator:
         self._tls: ReloadingServerCredentials | None = None
         self._health_door: HealthDoor | None = None
         self._metrics: MetricsEndpoint | None = None
+        self._feeds: Feeds | None = None  # node subscriptions shared by the peers' pulls
         self._status: tuple[Collector, StatusCache] | None = None
         self._stopped = False
 
@@ -86,6 +88,7 @@ class Replicator:
         self._channel, _, _ = await local_node(self.config, self.region, self._node_wait_s)
         node = NodeStub(self._channel)  # relays records as bytes (replicator/applier.py)
         me = await local_identity(node)
+        self._feeds = Feeds(node, name)
         members = [r.name for r in self.config.regions]
         addresses = {
             r.name: str(r.replicator_address) for r in self.config.regions if r.name != name
@@ -102,6 +105,7 @@ class Replicator:
             dialer=self.dialer,
             addresses=addresses,
             bootstrap_batch=self.config.replication.bootstrap_batch,
+            feeds=self._feeds,
         )
         await self._serve(service)
         rep = self.config.replication
@@ -224,6 +228,8 @@ class Replicator:
         if self._health_door is not None:
             await self._health_door.stop()
         await self._tasks.cancel_all()
+        if self._feeds is not None:
+            await self._feeds.close()
         if self._status is not None:
             collector, cache = self._status
             await cache.close()

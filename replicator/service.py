@@ -18,6 +18,7 @@ from meridian.security import identity
 from meridian.security.dial import Dialer
 from meridian.wire import errors
 from replicator.bootstrap import BATCH_ENTRIES, copy_from, new_state
+from replicator.feeds import Feeds
 from replicator.handshake import Claims, Refused, check_peer, compare_tables
 from replicator.identity import from_hello, hello, local_identity
 from replicator.link import Link
@@ -42,6 +43,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         dialer: Dialer,
         addresses: dict[str, str] | None = None,
         bootstrap_batch: int = BATCH_ENTRIES,
+        feeds: Feeds | None = None,
     ) -> None:
         self.dialer = dialer  # to peers, as this region; with TLS, callers prove who they are
         self.addresses = addresses or {}  # peer region -> replicator address
@@ -53,6 +55,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
         self.pins = pins
         self.claims = Claims()
         self.bootstrap_batch = bootstrap_batch  # entries per message of a resync's copy
+        self.feeds = feeds  # node subscriptions shared by the peers' pulls
 
     async def _admit(
         self, req: rpb.HandshakeRequest, context: grpc.aio.ServicerContext, claim: bool = False
@@ -128,7 +131,7 @@ class ReplicatorService(rpb_grpc.ReplicatorServicer):
             kept = [p for p in req.positions if p.table in shared]
             del req.positions[:]
             req.positions.extend(kept)
-            async for batch in serve_pull(self.node, self.region, me, req):
+            async for batch in serve_pull(self.node, self.region, me, req, self.feeds):
                 if not self.claims.holds(peer, node_id):
                     replaced = Refused(
                         f"region {peer!r} is no longer pinned to node {node_id} in "

@@ -1,17 +1,20 @@
 """The serving side of a link: stream this region's own-origin records to one peer.
 
-One node subscription per table feeds a small queue (its size is the back-pressure: when
-the peer reads slowly, gRPC flow control stalls the yield, the queue fills and the
-subscriptions stop reading). When nothing arrives for a heartbeat interval, an empty batch
-per table tells the peer where the stream stands, so its lag figure stays fresh.
+Each table's records come from the node's subscription shared by every peer pulling here
+(`replicator/feeds.py`), or from a subscription of this pull's own when it asks for another
+position than the shared one has reached; both feed a small queue (its size is the
+back-pressure: when the peer reads slowly, gRPC flow control stalls the yield, the queue
+fills, a shared feed lets this pull go on alone and its own subscription stops reading).
+When nothing arrives for a heartbeat interval, an empty batch per table tells the peer where
+the stream stands, so its lag figure stays fresh.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import cast
 
 from meridian.daemon.tasks import TaskGroup
@@ -19,15 +22,10 @@ from meridian.model import hlc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
 from meridian.pb import replicator_pb2 as rpb
+from replicator.feeds import Feeds, Key, Position, Sink
 from replicator.handshake import Identity
 
 QUEUE_BATCHES = 8
-
-
-@dataclass
-class Position:
-    head: int = 0
-    scanned: int = 0
 
 
 async def _feed(
@@ -35,36 +33,104 @@ async def _feed(
     req: pb.SubscribeRequest,
     queue: asyncio.Queue[object],
     position: Position,
+    rejoin: Callable[[int], bool] | None = None,
 ) -> None:
+    """A pull's own subscription to one table, until `rejoin(position)` says the shared
+    feed goes on from the position just queued."""
+    call = None
     try:
-        async for batch in node.Subscribe(req):
+        call = node.Subscribe(req)
+        async for batch in call:
             position.head = max(position.head, batch.head_sequence_number)
             await queue.put((req.table, batch))
+            if rejoin is not None and rejoin(batch.scanned_through):
+                return
     except Exception as exc:  # noqa: BLE001 - handed to the serving loop, which ends the pull
         await queue.put(exc)
+    finally:
+        if call is not None:
+            call.cancel()  # at once, also when the shared feed goes on from here
+
+
+class _Tables:
+    """Where one pull's batches of each table come from: the node subscription shared with
+    the other peers' pulls (`feeds`) when the pull asks for the position it has reached, a
+    subscription of the pull's own otherwise. A pull on its own joins the shared one again
+    once it reaches the same position (after a reconnect from behind, or once a slow peer
+    caught up)."""
+
+    def __init__(
+        self,
+        node: pb_grpc.ReplicationStub,
+        region: str,
+        me: Identity,
+        req: rpb.PullRequest,
+        feeds: Feeds | None,
+        queue: asyncio.Queue[object],
+    ) -> None:
+        self.node, self.region, self.me, self.req = node, region, me, req
+        self.feeds, self.queue = feeds, queue
+        self.positions: dict[str, Position] = {}
+        self.tasks = TaskGroup(f"pull to {req.hello.region}")
+        self._joined: dict[str, tuple[Key, Sink]] = {}
+
+    def start(self) -> None:
+        for pos in self.req.positions:
+            table, after = pos.table, pos.after_sequence_number
+            self.positions[table] = Position(scanned=after)
+            if not self._join(table, after):
+                self._alone(table, after)
+
+    def _join(self, table: str, after: int) -> bool:
+        if self.feeds is None:
+            return False
+        key = (table, self.me.tables.get(table, ""), self.req.max_batch or 500)
+        detach = functools.partial(self._alone, table)
+        sink = Sink(table, self.queue, self.positions[table], detach, self._failed)
+        if not self.feeds.join(key, after, sink):
+            return False
+        self._joined[table] = (key, sink)
+        return True
+
+    def _alone(self, table: str, after: int) -> None:
+        sub = pb.SubscribeRequest(
+            table=table,
+            after_sequence_number=after,
+            origin=self.region,
+            max_batch=self.req.max_batch or 500,
+            stored=True,  # relayed as the node stored them: only the target parses them
+        )
+        rejoin = None if self.feeds is None else functools.partial(self._join, table)
+        self.tasks.spawn(table, _feed(self.node, sub, self.queue, self.positions[table], rejoin))
+
+    def _failed(self, exc: BaseException) -> None:
+        self.tasks.spawn("failed", self.queue.put(exc))
+
+    async def close(self) -> None:
+        if self.feeds is not None:
+            for key, sink in self._joined.values():
+                self.feeds.leave(key, sink)
+        with contextlib.suppress(Exception):
+            await self.tasks.cancel_all()
 
 
 async def serve_pull(
-    node: pb_grpc.ReplicationStub, region: str, me: Identity, req: rpb.PullRequest
+    node: pb_grpc.ReplicationStub,
+    region: str,
+    me: Identity,
+    req: rpb.PullRequest,
+    feeds: Feeds | None = None,
 ) -> AsyncIterator[rpb.PullBatch]:
     """Batches of own-origin records after the requested positions, plus heartbeats; each
     tagged with the table's incarnation here (a subscription ends when the table is deleted
-    or created anew, so no record of another incarnation carries it)."""
+    or created anew, so no record of another incarnation carries it). With `feeds`, a table
+    is read through the subscription shared with the other peers' pulls when it can be."""
     node_id = me.node_id
     queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_BATCHES)
-    positions: dict[str, Position] = {}
-    tasks = TaskGroup(f"pull to {req.hello.region}")
+    tables = _Tables(node, region, me, req, feeds, queue)
+    positions = tables.positions
     heartbeat = req.heartbeat_seconds or 1.0
-    for pos in req.positions:
-        positions[pos.table] = Position(scanned=pos.after_sequence_number)
-        sub = pb.SubscribeRequest(
-            table=pos.table,
-            after_sequence_number=pos.after_sequence_number,
-            origin=region,
-            max_batch=req.max_batch or 500,
-            stored=True,  # relayed as the node stored them: only the target parses them
-        )
-        tasks.spawn(pos.table, _feed(node, sub, queue, positions[pos.table]))
+    tables.start()
     limit = req.max_batch or 500
     held: object = None
     try:
@@ -92,8 +158,7 @@ async def serve_pull(
             position.scanned = batch.scanned_through
             yield _batch(table, records, position, node_id, me.tables.get(table, ""))
     finally:
-        with contextlib.suppress(Exception):
-            await tasks.cancel_all()
+        await tables.close()
 
 
 def _batch(
