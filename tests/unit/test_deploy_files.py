@@ -120,6 +120,10 @@ def test_the_image_runs_as_a_user_and_checks_readiness() -> None:
     assert re.search(r"^USER meridian:meridian$", text, re.M)
     assert f'"meridian", "health", "--service", "{READINESS}"' in text
     assert "pip install" in text
+    # the build stage has what builds the compiled item check, and its setup.py
+    assert re.search(r"apt-get install .*\bgcc\b", text) and "setup.py" in text
+    ignore = (DEPLOY / "docker" / "Dockerfile.dockerignore").read_text().split()
+    assert "!setup.py" in ignore and "**/*.so" in ignore  # built here, not copied in
 
 
 # ------------------------------------------------------------------ kubernetes
