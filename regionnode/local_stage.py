@@ -12,18 +12,9 @@ StreamRecord `stage_record` writes (tests/integration/test_local_stage.py compar
 from __future__ import annotations
 
 from meridian.pb import node_pb2 as pb
-from regionnode.stage import Context, Stage, varint
+from regionnode.stage import RECORD_KEYS, RECORD_NEW, RECORD_OLD, STORED_ITEM, Context, Stage
+from regionnode.stage import length_delimited as _field
 from regionnode.store import Table
-
-# Tags (field number << 3 | wire type) of the length-delimited fields appended as bytes.
-_STORED_ITEM = b"\x1a"  # StoredItem.item = 3
-_RECORD_KEYS = b"\x2a"  # StreamRecord.keys = 5
-_RECORD_NEW = b"\x32"  # StreamRecord.new_image = 6
-_RECORD_OLD = b"\x3a"  # StreamRecord.old_image = 7
-
-
-def _field(tag: bytes, data: bytes) -> bytes:
-    return tag + varint(len(data)) + data
 
 
 def stage_local(
@@ -44,15 +35,15 @@ def stage_local(
     keys_raw = keys.SerializeToString()
     image = keys_raw if new is None else new.SerializeToString()
     head = pb.StoredItem(version=version, tombstone=new is None, written_ms=written)
-    stored_raw = head.SerializeToString() + _field(_STORED_ITEM, image)
+    stored_raw = head.SerializeToString() + _field(STORED_ITEM, image)
     stage.put_local(key, stored_raw, new, written)
     if new is None:
-        event, images = pb.REMOVE, _field(_RECORD_KEYS, keys_raw)
+        event, images = pb.REMOVE, _field(RECORD_KEYS, keys_raw)
     else:
         event = pb.INSERT if old is None else pb.MODIFY
-        images = _field(_RECORD_KEYS, keys_raw) + _field(_RECORD_NEW, image)
+        images = _field(RECORD_KEYS, keys_raw) + _field(RECORD_NEW, image)
     if old is not None:
-        images += _field(_RECORD_OLD, old.SerializeToString())
+        images += _field(RECORD_OLD, old.SerializeToString())
     record = pb.StreamRecord(
         event_name=event,
         creation_time_ms=written,

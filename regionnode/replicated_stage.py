@@ -15,27 +15,18 @@ from __future__ import annotations
 
 from meridian.model import ttl
 from meridian.pb import node_pb2 as pb
-from regionnode.stage import Context, Stage, varint
+from regionnode.stage import (
+    RECORD_ATTRIBUTES,
+    RECORD_KEYS,
+    RECORD_NEW,
+    RECORD_OLD,
+    STORED_ATTRIBUTES,
+    STORED_ITEM,
+    Context,
+    Stage,
+)
+from regionnode.stage import length_delimited as _field
 from regionnode.store import Table
-
-# Tags (field number << 3 | wire type) of the length-delimited fields appended as bytes.
-_STORED_ITEM = b"\x1a"  # StoredItem.item = 3
-_STORED_ATTRIBUTES = b"\x2a"  # StoredItem.attributes = 5
-_RECORD_KEYS = b"\x2a"  # StreamRecord.keys = 5
-_RECORD_NEW = b"\x32"  # StreamRecord.new_image = 6
-_RECORD_OLD = b"\x3a"  # StreamRecord.old_image = 7
-_RECORD_ATTRIBUTES = b"\x6a"  # StreamRecord.attributes = 13
-
-
-def _field(tag: bytes, data: bytes) -> bytes:
-    """The encoding of a length-delimited field (its length as `varint`, inline up to the
-    two bytes of an item of the size of most)."""
-    size = len(data)
-    if size < 0x80:
-        return tag + bytes((size,)) + data
-    if size < 0x4000:
-        return tag + bytes((size & 0x7F | 0x80, size >> 7)) + data
-    return tag + varint(size) + data
 
 
 def stage_replicated(
@@ -55,18 +46,18 @@ def stage_replicated(
     keys_raw = record.keys.SerializeToString()
     image = keys_raw if removed else record.new_image
     head = pb.StoredItem(version=record.version, tombstone=removed, written_ms=written)
-    stored_raw = head.SerializeToString() + _field(_STORED_ITEM, image)
-    images = _field(_RECORD_KEYS, keys_raw)
+    stored_raw = head.SerializeToString() + _field(STORED_ITEM, image)
+    images = _field(RECORD_KEYS, keys_raw)
     if not removed:
-        images += _field(_RECORD_NEW, image)
+        images += _field(RECORD_NEW, image)
     old = stored is not None and not stored.tombstone
     if old:
         assert stored is not None
-        images += _field(_RECORD_OLD, stored.item)
+        images += _field(RECORD_OLD, stored.item)
     if record.HasField("attributes"):  # kept as stage_record keeps them (item mode has none)
         attributes = record.attributes.SerializeToString()
-        stored_raw += _field(_STORED_ATTRIBUTES, attributes)
-        images += _field(_RECORD_ATTRIBUTES, attributes)
+        stored_raw += _field(STORED_ATTRIBUTES, attributes)
+        images += _field(RECORD_ATTRIBUTES, attributes)
     expiry = None
     if spec.ttl_attribute and not removed:
         expiry = ttl.expiry_of(pb.Item.FromString(image), spec.ttl_attribute)

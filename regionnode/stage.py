@@ -188,6 +188,26 @@ class Stage:
 
 _SIZE_BYTES = b"\x40"  # the tag of StreamRecord.size_bytes (field 8, varint)
 
+# Tags (field number << 3 | wire type) of the length-delimited fields that the serialized
+# staging paths (local_stage, replicated_stage) append as bytes.
+STORED_ITEM = b"\x1a"  # StoredItem.item = 3
+STORED_ATTRIBUTES = b"\x2a"  # StoredItem.attributes = 5
+RECORD_KEYS = b"\x2a"  # StreamRecord.keys = 5
+RECORD_NEW = b"\x32"  # StreamRecord.new_image = 6
+RECORD_OLD = b"\x3a"  # StreamRecord.old_image = 7
+RECORD_ATTRIBUTES = b"\x6a"  # StreamRecord.attributes = 13
+
+
+def length_delimited(tag: bytes, data: bytes) -> bytes:
+    """The encoding of a length-delimited field (its length inline up to the two bytes of
+    an item of the size of most: a call less per field on the hot paths)."""
+    size = len(data)
+    if size < 0x80:
+        return tag + bytes((size,)) + data
+    if size < 0x4000:
+        return tag + bytes((size & 0x7F | 0x80, size >> 7)) + data
+    return tag + varint(size) + data
+
 
 def varint(value: int) -> bytes:
     """Protobuf's base-128 encoding of a non-negative integer."""
