@@ -8,30 +8,20 @@ import pathlib
 
 import pytest
 
-from meridian.model import hlc, schema
 from meridian.pb import node_pb2 as pb
 from regionnode.local_stage import stage_local
 from regionnode.stage import Context, Stage, stage_record, varint
-from regionnode.store import META_NODE_ID, Store, Table
+from regionnode.store import META_NODE_ID
+from tests.integration import stage_support
 
 WALL_MS = 1_700_000_000_123  # an injected clock: both paths stamp the same times
 
 
-def _spec(view_type: int, ttl_attribute: str) -> pb.TableSpec:
-    return pb.TableSpec(
-        name="orders",
-        partition_key=pb.KeyAttribute(name="pk", type=pb.KEY_TYPE_S),
-        sort_key=pb.KeyAttribute(name="sk", type=pb.KEY_TYPE_N),
-        view_type=view_type,
-        ttl_attribute=ttl_attribute,
-    )
+_spec = stage_support.spec
 
 
 def _context(path: pathlib.Path, spec: pb.TableSpec) -> Context:
-    store = Store(path, sync=False)
-    desc = pb.TableDescription(spec=spec, schema_fingerprint=schema.fingerprint(spec))
-    store.put_table(Table(schema.Schema(spec), desc))
-    return Context(store, hlc.HybridClock(0, lambda: WALL_MS), "us-east", "node1")
+    return stage_support.context(path, spec, "us-east", lambda: WALL_MS)
 
 
 def _item(payload: str, **extra: pb.AttributeValue) -> pb.Item:

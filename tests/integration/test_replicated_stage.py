@@ -11,11 +11,12 @@ import pathlib
 
 import pytest
 
-from meridian.model import hlc, lww, schema, ttl
+from meridian.model import hlc, lww, ttl
 from meridian.pb import node_pb2 as pb
 from regionnode.replicated_apply import apply_record, record_keys
 from regionnode.stage import Context, Stage, live, stage_record, varint
-from regionnode.store import META_NODE_ID, Store, Table
+from regionnode.store import META_NODE_ID, Table
+from tests.integration import stage_support
 
 ORIGIN, REGION = "eu", "us-east"
 WALL_MS = 1_700_000_000_000
@@ -23,22 +24,12 @@ NOW = WALL_MS - 5  # the batch's time (ApplyOp's `now`)
 EXPIRY = pb.UserIdentity(type=ttl.SERVICE_TYPE, principal_id=ttl.SERVICE_PRINCIPAL)
 
 
-def _spec(view_type: int, ttl_attribute: str) -> pb.TableSpec:
-    return pb.TableSpec(
-        name="orders",
-        partition_key=pb.KeyAttribute(name="pk", type=pb.KEY_TYPE_S),
-        sort_key=pb.KeyAttribute(name="sk", type=pb.KEY_TYPE_N),
-        view_type=view_type,
-        ttl_attribute=ttl_attribute,
-    )
+_spec = stage_support.spec
 
 
 def _context(path: pathlib.Path, spec: pb.TableSpec) -> Context:
-    store = Store(path, sync=False)
-    desc = pb.TableDescription(spec=spec, schema_fingerprint=schema.fingerprint(spec))
-    store.put_table(Table(schema.Schema(spec), desc))
     ticks = itertools.count(WALL_MS)  # each stamp differs: both paths stamp the same ones
-    return Context(store, hlc.HybridClock(0, lambda: next(ticks)), REGION, "node1")
+    return stage_support.context(path, spec, REGION, lambda: next(ticks))
 
 
 def _keys(pk: str) -> pb.Item:
