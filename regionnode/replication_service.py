@@ -305,13 +305,10 @@ def check_incarnation(table: Table, incarnation: str) -> None:
         )
 
 
-# The requests of these methods are read as ApplyReplicatedBatch, an ApplyReplicatedRequest on
-# the wire: one parse of the whole request leaves each record's images serialized.
-_BATCH_METHODS = ("ApplyReplicated", "ApplyReplicatedStream")
-
-
 def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
-    """Register the service as the generated code does, but for _BATCH_METHODS' requests."""
+    """Register the service as the generated code does, except that the apply methods read
+    their requests as ApplyReplicatedBatch (an ApplyReplicatedRequest on the wire): one parse
+    of the whole request leaves each record's images serialized."""
     handlers: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
 
     class Capture:
@@ -325,9 +322,16 @@ def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
 
     replication_pb2_grpc.add_ReplicationServicer_to_server(service, Capture())
     ((name, methods),) = handlers.items()
-    for method in _BATCH_METHODS:
-        methods[method] = methods[method]._replace(
-            request_deserializer=pb.ApplyReplicatedBatch.FromString
-        )
+    answer = pb.ApplyReplicatedResponse.SerializeToString
+    methods["ApplyReplicated"] = grpc.unary_unary_rpc_method_handler(
+        service.ApplyReplicated,
+        request_deserializer=pb.ApplyReplicatedBatch.FromString,
+        response_serializer=answer,
+    )
+    methods["ApplyReplicatedStream"] = grpc.stream_stream_rpc_method_handler(
+        service.ApplyReplicatedStream,
+        request_deserializer=pb.ApplyReplicatedBatch.FromString,
+        response_serializer=answer,
+    )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, methods),))
     server.add_registered_method_handlers(name, methods)
