@@ -17,7 +17,7 @@ import time
 
 from bench.cluster import Cluster
 from bench.load import machine_busy_seconds
-from bench.workload import TABLE
+from bench.workload import TABLE, TABLES
 
 PAIR_POLL_S = 0.1
 
@@ -52,16 +52,36 @@ async def _pairs_caught_up(cluster: Cluster, heads: dict[str, int], heal: float)
     return seen
 
 
+async def backlog(cluster: Cluster) -> dict[str, dict[str, int]]:
+    """Records each target has yet to apply from each origin, per table (pairs behind only):
+    what earlier phases left for the group to do."""
+    out: dict[str, dict[str, int]] = {}
+    for table in (str(t["name"]) for t in TABLES):
+        heads = await cluster.heads(table)
+        ckpts = await cluster.checkpoints(table)
+        behind = {
+            f"{t}<-{o}": heads[o] - ckpts.get((t, o), 0)
+            for t in cluster.regions
+            for o in cluster.regions
+            if t != o and ckpts.get((t, o), 0) < heads[o]
+        }
+        if behind:
+            out[table] = behind
+    return out
+
+
 async def measure(cluster: Cluster, rate: int, seconds: float, keys: int) -> dict:
     names = list(cluster.regions)
     isolated = names[-1]
     await cluster.wait_caught_up(TABLE, await cluster.heads(TABLE), timeout=120)
+    backlog_at_start = await backlog(cluster)
     cluster.stop_replicator(isolated)
     result_path = cluster.work / "loadgen-partition.json"
     gen = cluster.start_loadgen("loadgen-partition", rate, seconds, keys, result_path, "shared")
     await gen.finish(timeout=seconds + 120)
     load = json.loads(result_path.read_text())
     heads = await cluster.heads(TABLE)
+    backlog_at_heal = await backlog(cluster)
     heal = time.monotonic()
     cpu_before = _cpu_seconds(cluster)
     pairs = asyncio.ensure_future(_pairs_caught_up(cluster, heads, heal))
@@ -89,6 +109,8 @@ async def measure(cluster: Cluster, rate: int, seconds: float, keys: int) -> dic
         await asyncio.sleep(0.1)
     return {
         "isolated": isolated,
+        "backlog_at_start": backlog_at_start,
+        "backlog_at_heal": backlog_at_heal,
         "partition_s": seconds,
         "load": load,
         "replicator_ready_s": ready_s,

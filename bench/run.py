@@ -11,13 +11,15 @@ lowest lag loads, skipped in smoke mode; then the TTL sweep rate with writes run
 N items, with the peak memory of every process meanwhile; then replication lag with WAN
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
 mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu`, `--only lag`,
-`--only apply`, `--only convergence` or `--only region` runs just that phase (peers: with
-Meridian's lag at the same loads; cpu: CPU per record in one process, bench/cpu.py; lag:
-Meridian's lag at 100 and 1000 writes/s; apply: the replicated apply rate, bench/apply.py;
-convergence: convergence after a partition, with every process's peak RSS; region: the raw
-limits and one region's client doors). Prints
-the figures table, writes <out>/<timestamp>.json (and PNG plots when matplotlib is
-importable). Every process started is stopped on the way out, also on Ctrl-C or SIGTERM.
+`--only apply`, `--only convergence`, `--only region`, `--only apply-convergence` or
+`--only sustained` runs just that phase (peers: with Meridian's lag at the same loads; cpu:
+CPU per record in one process, bench/cpu.py; lag: Meridian's lag at 100 and 1000 writes/s;
+apply: the replicated apply rate, bench/apply.py; convergence: convergence after a partition,
+with every process's peak RSS; region: the raw limits and one region's client doors;
+apply-convergence: the apply phase then convergence on one group, the full run's order;
+sustained: the three-region loads of the profile). Prints the figures table, writes
+<out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process started
+is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -278,6 +280,34 @@ async def run_only_convergence(work: pathlib.Path, p: Profile, durability: str) 
     return await _on_group(work, p, durability, title, measure)
 
 
+async def run_only_apply_convergence(
+    work: pathlib.Path, p: Profile, durability: str
+) -> dict[str, Any]:
+    """The replicated apply phase, then convergence on the same group: the full run's order
+    without the lag loads before them."""
+
+    async def measure(cluster: Cluster, results: dict[str, Any]) -> None:
+        results["apply"] = await apply.measure(cluster, p.apply_items)
+        results["convergence"] = await convergence.measure(
+            cluster, p.partition_rate, p.partition_s, p.partition_keys
+        )
+        results["peak_rss_kb_all_phases"] = cluster.peak_rss_kb()
+
+    title = f"replicated apply of {p.apply_items} records, then convergence"
+    return await _on_group(work, p, durability, title, measure)
+
+
+async def run_only_sustained(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """The three-region loads alone: replication lag at every load of the profile (the full
+    run's, 5,000 writes/s included), from which the highest sustained rate is reported."""
+
+    async def measure(cluster: Cluster, results: dict[str, Any]) -> None:
+        results["replication"] = await replication.measure(cluster, p.lag_loads, LAG_KEYS)
+
+    title = "replication lag at " + ", ".join(f"{r}/s" for r, _ in p.lag_loads)
+    return await _on_group(work, p, durability, title, measure)
+
+
 async def run_only_peers(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
     """Meridian's lag at its two lowest loads, then the peers' at the same loads."""
     loads = tuple(peers.lowest_loads(p.lag_loads))
@@ -342,13 +372,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     parser.add_argument(
         "--only",
-        choices=("wan", "tls", "peers", "cpu", "lag", "apply", "convergence", "region"),
+        choices=(
+            "wan",
+            "tls",
+            "peers",
+            "cpu",
+            "lag",
+            "apply",
+            "convergence",
+            "region",
+            "apply-convergence",
+            "sustained",
+        ),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
         "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
         "time per record of the node's hot paths in one process (bench/cpu.py); `lag`, "
         "Meridian's replication lag at 100 and 1000 writes/s; `apply`, the replicated apply "
         "rate; `convergence`, convergence after a partition, with peak RSS; `region`, the raw "
-        "limits and one region's client doors",
+        "limits and one region's client doors; `apply-convergence`, the apply phase then "
+        "convergence on one group (the full run's order); `sustained`, the three-region loads "
+        "(the highest sustained rate)",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -373,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
             "apply": run_only_apply,
             "convergence": run_only_convergence,
             "region": run_only_region,
+            "apply-convergence": run_only_apply_convergence,
+            "sustained": run_only_sustained,
         }
         run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))
