@@ -161,6 +161,15 @@ def _cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+def ended_a_run(streamed_s: float | None, heartbeat_s: float) -> bool:
+    """Whether a session that streamed for `streamed_s` seconds (None: it never reached
+    STREAMING) ends a run of failures: then the next reconnect waits the shortest backoff
+    again and a peer's handshake may wake the link again. A session must stream as long as
+    the idle deadline to count, so one that fails right after it starts (a peer refusing
+    each pull, records rejected by this region's clock) keeps backing off."""
+    return streamed_s is not None and streamed_s >= idle_timeout(heartbeat_s)
+
+
 def wake_now(waiting: bool, woken: bool) -> bool:
     """Whether a peer's handshake ends the link's backoff wait: only while it waits, and
     once per run of failures (until it streams again). A peer that is down never calls, so
@@ -254,11 +263,14 @@ class Link:
         self._rebuilt_at = -math.inf  # monotonic time of that rebuild
         self._retry: asyncio.Event | None = None  # set while waiting to reconnect
         self._woken = False  # a peer's handshake cut a wait since the link last streamed
+        self._streaming_since: float | None = None  # monotonic, in the current session
 
     def _set_state(self, state: str, error: str = "") -> None:
         """Record the link state; log changes once (transient states only at debug level)."""
         error = one_line(error)
         self.status.state, self.status.error = state, error
+        if state == "STREAMING" and self._streaming_since is None:
+            self._streaming_since = time.monotonic()
         self.metrics.set_state(self.peer, self.region, state)
         if state in ("CONNECTING", "HANDSHAKING") or (state, error) == self._logged:
             log.debug("link %s -> %s: %s %s", self.peer, self.region, state, error)
@@ -283,6 +295,7 @@ class Link:
         """Keep the link up until cancelled."""
         attempt = 0
         while True:
+            self._streaming_since = None
             try:
                 await self._session()
             except Refused as exc:
@@ -307,13 +320,18 @@ class Link:
                 self._set_state("DOWN", "stream ended")
             if _cancelled():
                 raise asyncio.CancelledError
-            if self.status.state == "STREAMING":
+            if ended_a_run(self._streamed_s(), self.settings.heartbeat_s):
                 attempt, self._woken = 0, False
             self.status.reconnects += 1
             self.metrics.reconnects.labels(self.peer, self.region).inc()
             s = self.settings
             await self._wait_to_retry(backoff.delay(attempt, s.retry_base_s, s.retry_cap_s))
             attempt += 1
+
+    def _streamed_s(self) -> float | None:
+        """How long the session that just ended streamed (None: it never did)."""
+        since = self._streaming_since
+        return None if since is None else time.monotonic() - since
 
     def peer_is_up(self) -> None:
         """The peer just reached this region (its handshake, at its start or after a

@@ -1,5 +1,6 @@
 """After a peer's replicator comes back, the links pulling from it reconnect at once (its
-handshake wakes them), not at the end of their backoff."""
+handshake wakes them), not at the end of their backoff: after every heal, not only the
+first (a link that streamed again starts a new run of failures)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from meridian.model import items
 from meridian.pb import node_pb2 as pb
+from replicator.link import idle_timeout
 from tests.harness import NotYet, eventually, load_doc
 from tests.harness.inprocess import running_group
 from tests.integration.group import group_yaml
@@ -70,5 +72,48 @@ def test_a_peer_back_up_wakes_the_link_waiting_to_retry(config) -> None:
                 return True
 
             await eventually(arrived, 10, "eu's write in us")
+
+    asyncio.run(scenario())
+
+
+def test_every_heal_wakes_the_link_not_only_the_first(config) -> None:
+    """eu's replicator goes away and comes back twice: after the second heal too, us's link
+    from eu streams again at once (its first wake, and the backoff grown by the first
+    outage, must not carry over once the link streamed again)."""
+
+    async def scenario() -> None:
+        async with running_group(config) as g:
+
+            async def streaming() -> bool:
+                states = [link_state(g["us"], "eu"), link_state(g["eu"], "us")]
+                if states != ["STREAMING", "STREAMING"]:
+                    raise NotYet(f"link states {states}")
+                return True
+
+            async def waiting() -> bool:
+                if link_state(g["us"], "eu") != "DOWN":
+                    raise NotYet(f"link eu -> us is {link_state(g['us'], 'eu')}")
+                return True
+
+            await eventually(streaming, 15, "both links streaming")
+            us = g["us"].replicator
+            assert us is not None
+            await g["eu"].stop_replicator()
+            await eventually(waiting, 10, "link eu -> us down after the first outage")
+            await g["eu"].start_replicator()  # the first heal: the link is woken
+            await eventually(streaming, 15, "both links streaming after the first heal")
+            # Streams long enough to count as a run of successes (the idle deadline).
+            await asyncio.sleep(idle_timeout(us.links[0].settings.heartbeat_s) + 0.5)
+            for link in us.links:
+                link.settings = dataclasses.replace(
+                    link.settings, retry_base_s=SLOW_RETRY_S, retry_cap_s=SLOW_RETRY_S
+                )
+            await g["eu"].stop_replicator()
+            await eventually(waiting, 10, "link eu -> us down after the second outage")
+            started = time.monotonic()
+            await g["eu"].start_replicator()
+            await eventually(streaming, 15, "both links streaming after the second heal")
+            took = time.monotonic() - started
+            assert took < SLOW_RETRY_S / 10, f"link eu -> us took {took:.1f} s the second time"
 
     asyncio.run(scenario())
