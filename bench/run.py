@@ -11,15 +11,16 @@ lowest lag loads, skipped in smoke mode; then the TTL sweep rate with writes run
 N items, with the peak memory of every process meanwhile; then replication lag with WAN
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
 mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu`, `--only lag`,
-`--only apply`, `--only convergence`, `--only region`, `--only apply-convergence` or
-`--only sustained` runs just that phase (peers: with Meridian's lag at the same loads; cpu:
-CPU per record in one process, bench/cpu.py; lag: Meridian's lag at 100 and 1000 writes/s;
-apply: the replicated apply rate, bench/apply.py; convergence: convergence after a partition,
-with every process's peak RSS; region: the raw limits and one region's client doors;
-apply-convergence: the apply phase then convergence on one group, the full run's order;
-sustained: the three-region loads of the profile). Prints the figures table, writes
-<out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process started
-is stopped on the way out, also on Ctrl-C or SIGTERM.
+`--only apply`, `--only convergence`, `--only region`, `--only apply-convergence`,
+`--only sustained` or `--only group` runs just that phase (peers: with Meridian's lag at the
+same loads; cpu: CPU per record in one process, bench/cpu.py; lag: Meridian's lag at 100 and
+1000 writes/s; apply: the replicated apply rate, bench/apply.py; convergence: convergence
+after a partition, with every process's peak RSS; region: the raw limits and one region's
+client doors; apply-convergence: the apply phase then convergence on one group, the full
+run's order; sustained: the three-region loads of the profile; group: the whole three-region
+phase). Prints the figures table, writes <out>/<timestamp>.json (and PNG plots when
+matplotlib is importable). Every process started is stopped on the way out, also on Ctrl-C
+or SIGTERM.
 """
 
 from __future__ import annotations
@@ -110,6 +111,27 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
     results["cpu"] = await cpu.measure(work, smoke=p.name == "smoke")
     phase("one region (buffered, then fsync)")
     results["region"] = await region.measure(work, p)
+    await run_group(work, p, durability, phase, results)
+    phase(
+        f"TLS cost: PutItem on one node, lag at {p.tls_lag_load[0]}/s over {p.regions} "
+        f"regions, TLS on and off"
+    )
+    results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
+    results["peers"] = await run_peers(work, p, phase)
+    phase(f"TTL: sweep of {p.apply_items:,} expired items with writes running (one node)")
+    results["ttl"] = await ttl_sweep.measure(work, p.apply_items)
+    phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
+    results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
+    results["wan"] = await run_wan(work, p, durability, phase)
+    phase.end()
+    return results
+
+
+async def run_group(
+    work: pathlib.Path, p: Profile, durability: str, phase: Phases, results: dict[str, Any]
+) -> None:
+    """The group of the profile's regions: replication lag at the loads, replicated apply,
+    peak memory, then convergence after a partition, all on the same processes."""
     names = REGION_NAMES[: p.regions]
     n = len(names)
     results["regions"] = names
@@ -133,17 +155,13 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
         phase(f"{n} regions: stop")
     finally:
         await cluster.close()
-    phase(
-        f"TLS cost: PutItem on one node, lag at {p.tls_lag_load[0]}/s over {n} regions, "
-        f"TLS on and off"
-    )
-    results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
-    results["peers"] = await run_peers(work, p, phase)
-    phase(f"TTL: sweep of {p.apply_items:,} expired items with writes running (one node)")
-    results["ttl"] = await ttl_sweep.measure(work, p.apply_items)
-    phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
-    results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
-    results["wan"] = await run_wan(work, p, durability, phase)
+
+
+async def run_only_group(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """The full run's group phase alone: lag loads, apply, then convergence."""
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    await run_group(work, p, durability, phase, results)
     phase.end()
     return results
 
@@ -383,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             "region",
             "apply-convergence",
             "sustained",
+            "group",
         ),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
         "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
@@ -391,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         "rate; `convergence`, convergence after a partition, with peak RSS; `region`, the raw "
         "limits and one region's client doors; `apply-convergence`, the apply phase then "
         "convergence on one group (the full run's order); `sustained`, the three-region loads "
-        "(the highest sustained rate)",
+        "(the highest sustained rate); `group`, the full run's three-region phase (loads, "
+        "apply, convergence, on the same processes)",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -418,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             "region": run_only_region,
             "apply-convergence": run_only_apply_convergence,
             "sustained": run_only_sustained,
+            "group": run_only_group,
         }
         run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))
