@@ -149,3 +149,33 @@ def test_only_region_writes_the_raw_and_region_figures(tmp_path: pathlib.Path) -
             assert value is not None and value > 0 and math.isfinite(value), (figure, value)
     assert figures["region.fsync.put_rate"]["ratio"] is not None  # against raw unary calls/s
     assert "replication" not in results and "apply" not in results
+
+
+def test_convergence_after_the_apply_phase_starts_on_a_settled_group(
+    tmp_path: pathlib.Path,
+) -> None:
+    """`--only apply-convergence`: the partition starts once every region applied what the
+    apply phase left (its tables in item and attribute mode), so at the heal only the
+    convergence table's own writes are behind; what was waited for is in the JSON."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--smoke",
+            "--only",
+            "apply-convergence",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (path,) = tmp_path.glob("*.json")
+    convergence = json.loads(path.read_text())["convergence"]
+    assert convergence["settled"]["waited_s"] >= 0
+    assert set(convergence["backlog_at_heal"]) == {"orders"}, convergence["backlog_at_heal"]
+    assert convergence["converged_s"] > 0
