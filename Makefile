@@ -7,9 +7,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit integration e2e chaos chaos-smoke bench proto clean expressions-diff dynamodb-diff
 
-# setup.py builds the optional compiled item check (meridian/model/_item_check.c) when a C
-# compiler and Python's headers are there; without them meridian runs on the Python fallback.
-$(STAMP): pyproject.toml setup.py meridian/model/_item_check.c
+# setup.py builds the optional compiled module (meridian/model/_item_check.c, _replicated.c)
+# when a C compiler and Python's headers are there; without them meridian runs on the Python
+# fallback.
+$(STAMP): pyproject.toml setup.py meridian/model/_item_check.c meridian/model/_replicated.c \
+		meridian/model/_wire.h
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -1,5 +1,6 @@
-"""The compiled item check (meridian/model/_item_check.c) is optional: without a C compiler
-and Python's headers the build warns and meridian runs on the pure-Python fallback."""
+"""The compiled module (meridian/model/_item_check.c: the item check; _replicated.c: a
+replicated record's scan and entries) is optional: without a C compiler and Python's headers
+the build warns and meridian runs on the pure-Python fallback."""
 
 from setuptools import Extension, setup
 
@@ -7,7 +8,8 @@ setup(
     ext_modules=[
         Extension(
             "meridian.model._item_check",
-            sources=["meridian/model/_item_check.c"],
+            sources=["meridian/model/_item_check.c", "meridian/model/_replicated.c"],
+            depends=["meridian/model/_wire.h"],
             optional=True,
         )
     ]

@@ -8,8 +8,8 @@ is the median over rounds of microseconds per record (or item, or call).
 
 - replicated apply: a peer's stream records (written by a real origin store through the
   writer) as the node receives them: the request decoded from its bytes (an
-  ApplyReplicatedBatch, as the node's peer door reads it: images left serialized), the
-  record checks (`record_keys`), then the writer (LWW read, stored item, own stream record,
+  ApplyReplicatedBatch, as the node's peer door reads it: records left as bytes), the
+  record checks (`scan_records`), then the writer (LWW read, stored item, own stream record,
   commit to RocksDB, buffered). Inserts (new keys), then modifies (the same keys again). Then
   the target's stream read by a subscription for its own region's records (its replicator's),
   which finds none: the cost per record of other regions' writes to each such subscription.
@@ -46,7 +46,7 @@ from meridian.model.item_bytes import item_bytes_valid
 from meridian.model.items import from_typed, to_typed, validate_item
 from meridian.pb import node_pb2 as pb
 from regionnode.item_ops import ItemOps, WriteOptions, key_schema
-from regionnode.replicated_apply import ApplyOp, record_keys
+from regionnode.replicated_apply import ApplyOp, scan_records
 from regionnode.store import Store, Table
 from regionnode.stream import MAX_RECORDS, Streams
 from regionnode.writer import Writer
@@ -139,9 +139,9 @@ async def _apply(target: Node, requests: list[bytes], parts: dict[str, float]) -
         t0 = time.process_time()
         req = pb.ApplyReplicatedBatch.FromString(data)
         t1 = time.process_time()
-        keys = record_keys(TARGET, members, target.table, req)
+        records = scan_records(TARGET, members, target.table, req)
         t2 = time.process_time()
-        op = ApplyOp(target.table, req.origin, list(req.records), keys, 10_000, 0)
+        op = ApplyOp(target.table, req.origin, records, 10_000, 0)
         response = await target.writer.submit(op)
         t3 = time.process_time()
         assert isinstance(response, pb.ApplyReplicatedResponse)

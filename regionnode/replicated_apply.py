@@ -5,10 +5,14 @@ clock offset (too far ahead: refused, and nothing after it in the batch), and th
 version (`lww`); a winner is staged as this region's write with its own stream record,
 origin and version kept. The checkpoint moves in the same batch.
 
-The node reads the records as `pb.ReplicatedRecord`s, whose images stay serialized: the
-checks, the decision and the staging (`replicated_stage`) touch the key attributes only (and
-the TTL attribute in a table with one). Tables in attribute merge mode merge each record as a
-`pb.StreamRecord` (`attribute_writes.apply_merged`).
+The node reads each record as its bytes. The compiled scan (`replicated_bytes.scan`) reads
+and checks a record in one call and gives its fields (`Scanned`); when it does not accept a
+record, `scan_checked` parses it as a `pb.ReplicatedRecord` and checks it in Python, which
+gives the verdict and its exact error (and the same fields), as it does for every record
+without the compiled module. The decision and the staging (`replicated_stage`) work on those
+fields and bytes; no attribute of an image becomes a Python object (but the TTL attribute in
+a table with one). Tables in attribute merge mode merge each record as a `pb.StreamRecord`
+(`attribute_writes.apply_merged`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
-from meridian.model import attribute_merge, lww, schema, ttl
+from meridian.model import attribute_merge, lww, replicated_bytes, schema
 from meridian.model.item_bytes import COMPILED, item_bytes_valid
 from meridian.model.items import ItemError, validate_item
+from meridian.model.replicated_bytes import COMPILED as COMPILED_SCAN
+from meridian.model.replicated_bytes import Scanned
 from meridian.pb import node_pb2 as pb
 from meridian.wire.edge import decode_problem
 from meridian.wire.errors import MalformedRequest, ResyncNeeded
@@ -39,8 +45,7 @@ class ApplyOp:
 
     table: Table
     origin: str
-    records: list[pb.ReplicatedRecord]
-    keys: list[bytes]  # the storage key of each record
+    records: list[Scanned]
     max_clock_offset_ms: int
     source_sequence: int
     origin_node_id: str = ""
@@ -58,11 +63,9 @@ class ApplyOp:
             return response
         now = ctx.clock.wall()
         rejected = False
-        for record, key in zip(self.records, self.keys, strict=True):
-            sequence = record.sequence_number  # the origin's; a winner gets a local one
-            admitted = lww.admit(
-                sequence, position, record.version.hlc, now, self.max_clock_offset_ms
-            )
+        for record in self.records:
+            sequence = record.sequence  # the origin's; a winner gets a local one
+            admitted = lww.admit(sequence, position, record.hlc, now, self.max_clock_offset_ms)
             if admitted is lww.Outcome.STALE_SEQUENCE:
                 response.stale_sequence += 1
                 continue
@@ -70,8 +73,8 @@ class ApplyOp:
                 response.clock_rejected += 1
                 rejected = True
                 break
-            ctx.clock.observe(record.version.hlc)
-            apply_record(stage, ctx, self.table, record, key, response, now)
+            ctx.clock.observe(record.hlc)
+            apply_record(stage, ctx, self.table, record, response, now)
             position = sequence
         if not rejected:
             position = max(position, self.source_sequence)
@@ -116,19 +119,19 @@ def apply_record(
     stage: Stage,
     ctx: Context,
     table: Table,
-    record: pb.ReplicatedRecord,
-    key: bytes,
+    record: Scanned,
     response: pb.ApplyReplicatedResponse,
     now: int,
 ) -> None:
     """Decide one record against what is stored; stage it when it wins."""
+    key = record.key
     if attribute_writes.attribute_mode(table):
-        record.ClearField("old_image")  # unchecked, and replaced by the local one
-        merged = pb.StreamRecord.FromString(record.SerializeToString())  # the same encoding
+        merged = pb.StreamRecord.FromString(record.raw)  # the same encoding
+        merged.ClearField("old_image")  # unchecked, and replaced by the local one
         attribute_writes.apply_merged(stage, ctx, table, merged, key, response, now)
         return
     stored = stage.current_bytes(key)
-    incoming = (record.version.hlc, record.version.region)
+    incoming = (record.hlc, record.region)
     current = (stored.version.hlc, stored.version.region) if stored is not None else None
     outcome = lww.decide(incoming, current)
     if outcome is lww.Outcome.DUPLICATE:
@@ -137,62 +140,79 @@ def apply_record(
     if outcome is lww.Outcome.LOST_TO_NEWER:
         response.lost_to_newer += 1
         assert stored is not None and current is not None
-        stage.conflicts.append(
-            pb.Conflict(
-                table=table.description.spec.name,
-                keys=record.keys,
-                winner=stored.version,
-                loser=record.version,
-                rule=lww.rule(incoming, current),
-                at_ms=now,
-            )
+        conflict = pb.Conflict(
+            table=table.description.spec.name,
+            winner=stored.version,
+            rule=lww.rule(incoming, current),
+            at_ms=now,
         )
+        conflict.keys.ParseFromString(record.keys)
+        conflict.loser.ParseFromString(record.version)
+        stage.conflicts.append(conflict)
         return
     response.applied += 1
     response.max_latency_ms = max(response.max_latency_ms, max(0, now - record.creation_time_ms))
-    if stored is not None and stored.tombstone and ttl.is_expiry(record):
+    if stored is not None and stored.tombstone and replicated_bytes.is_expiry(record.user_identity):
         keep_deleted(stage, key, record, now)
         return
-    stage_replicated(stage, ctx, table, key, record, stored)
+    stage_replicated(stage, ctx, table, record, stored)
 
 
-def keep_deleted(stage: Stage, key: bytes, record: pb.ReplicatedRecord, now: int) -> None:
+def keep_deleted(stage: Stage, key: bytes, record: Scanned, now: int) -> None:
     """A newer TTL expiry of an item already deleted here: store its version (so every
     region holds the same tombstone) but write no stream record, since nothing changed for a
     reader of this region's stream. Two regions that expire one item at once thus give one
     REMOVE per region's stream. (Client deletes keep their records: every region's stream
     shows each client write it applied.)"""
-    stored = pb.StoredItem(tombstone=True, written_ms=now, version=record.version)
-    stored.item.CopyFrom(record.keys)
+    stored = pb.StoredItem(tombstone=True, written_ms=now)
+    stored.version.ParseFromString(record.version)
+    stored.item.ParseFromString(record.keys)
     stage.put_item(key, stored)
 
 
-def record_keys(
+def scan_records(
     region: str, members: frozenset[str], table: Table, req: pb.ApplyReplicatedBatch
-) -> list[bytes]:
-    """The storage key of each record of a replicated batch; ItemError when the batch is
-    malformed, so that nothing of it is applied. Its origin must be another region of the
-    group: records of an unknown region would stay here alone, a permanent divergence."""
+) -> list[Scanned]:
+    """The fields of each record of a replicated batch, checked; ItemError (or
+    MalformedRequest) when the batch is malformed, so that nothing of it is applied. Its
+    origin must be another region of the group: records of an unknown region would stay here
+    alone, a permanent divergence."""
     if req.origin not in members or req.origin == region:
         others = ", ".join(sorted(members - {region})) or "none"
         raise ItemError(
             f"origin: must name another region of the group ({others}), got {req.origin!r}"
         )
+    sch, origin = table.schema, req.origin
+    fast = COMPILED_SCAN and sch.spec.merge != pb.MERGE_MODE_ATTRIBUTE
+    prefix, parts = replicated_bytes.layout(sch)
     previous = 0
-    keys = []
-    for index, record in enumerate(req.records):
-        try:
-            keys.append(_record_key(table.schema, record, req.origin, previous))
-        except (ItemError, MalformedRequest) as exc:
-            raise type(exc)(f"records[{index}]: {exc}") from None
-        previous = record.sequence_number
-    return keys
+    scanned = []
+    for index, raw in enumerate(req.records):
+        record = replicated_bytes.scan(raw, prefix, parts) if fast else None
+        if record is None or not _follows(record, origin, previous):
+            try:
+                record = scan_checked(sch, raw, origin, previous)
+            except (ItemError, MalformedRequest) as exc:
+                raise type(exc)(f"records[{index}]: {exc}") from None
+        scanned.append(record)
+        previous = record.sequence
+    return scanned
 
 
-def _record_key(
-    sch: schema.Schema, record: pb.ReplicatedRecord, origin: str, previous: int
-) -> bytes:
-    """The storage key of a replicated record that follows sequence number `previous`."""
+def _follows(record: Scanned, origin: str, previous: int) -> bool:
+    """The checks of scan_checked that the compiled scan leaves to Python."""
+    return (
+        record.region == origin and record.sequence > previous and record.hlc < MAX_REPLICATED_HLC
+    )
+
+
+def scan_checked(sch: schema.Schema, raw: bytes, origin: str, previous: int) -> Scanned:
+    """The fields of the serialized replicated record `raw`, which follows sequence number
+    `previous`, checked in Python: the verdict, and the exact error, on every record."""
+    try:
+        record = pb.ReplicatedRecord.FromString(raw)
+    except DecodeError as exc:
+        raise MalformedRequest(f"cannot be decoded: {decode_problem(exc)}") from None
     if record.version.region != origin:
         raise ItemError(f"origin {record.version.region!r} is not {origin!r}")
     if record.sequence_number <= previous:
@@ -210,7 +230,25 @@ def _record_key(
             raise ItemError("new image does not match the record's keys")
     if sch.spec.merge == pb.MERGE_MODE_ATTRIBUTE:
         attribute_merge.check(record.attributes, image, sch.key_names, record.version)
-    return key
+    return Scanned(
+        raw=raw,
+        key=key,
+        sequence=record.sequence_number,
+        hlc=record.version.hlc,
+        region=record.version.region,
+        event_name=record.event_name,
+        creation_time_ms=record.creation_time_ms,
+        version=record.version.SerializeToString(),
+        keys=record.keys.SerializeToString(),
+        new_image=b"" if image is None else record.new_image,
+        user_identity=_present(record, "user_identity"),
+        attributes=_present(record, "attributes"),
+    )
+
+
+def _present(record: pb.ReplicatedRecord, name: str) -> bytes | None:
+    """The serialized message field `name` of `record`, None when it is not set."""
+    return getattr(record, name).SerializeToString() if record.HasField(name) else None
 
 
 def _image(raw: bytes) -> pb.Item:

@@ -21,7 +21,7 @@ from meridian.wire import errors
 from regionnode import pins, stored_copy
 from regionnode.client_auth import authorize
 from regionnode.collection_ops import ProgressOp
-from regionnode.replicated_apply import ApplyOp, record_keys
+from regionnode.replicated_apply import ApplyOp, scan_records
 from regionnode.rpc import Core, rpc, streaming
 from regionnode.snapshot import stream_snapshot
 from regionnode.snapshot_merge import SnapshotOp, entry_key, snapshot_removal
@@ -114,12 +114,10 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
         core = self.core
         table = core.table(req.table)
         check_incarnation(table, req.incarnation)
-        keys = record_keys(core.region, core.members, table, req)
         op = ApplyOp(
             table,
             req.origin,
-            list(req.records),
-            keys,
+            scan_records(core.region, core.members, table, req),
             core.max_clock_offset_ms,
             req.source_sequence,
             req.origin_node_id,
@@ -308,7 +306,7 @@ def check_incarnation(table: Table, incarnation: str) -> None:
 def add_to_server(service: ReplicationService, server: grpc.aio.Server) -> None:
     """Register the service as the generated code does, except that the apply methods read
     their requests as ApplyReplicatedBatch (an ApplyReplicatedRequest on the wire): one parse
-    of the whole request leaves each record's images serialized."""
+    of the whole request leaves each record as its bytes."""
     handlers: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
 
     class Capture:

@@ -170,15 +170,25 @@ class Stage:
         self.batch.put(stream_key(name, table.head), data + _SIZE_BYTES + varint(len(data)))
 
     def _next_sequence(self, table: Table, record: pb.StreamRecord, event_prefix: str) -> str:
-        """Give `record` the table's next sequence number and event id, noting the table's
-        head before this stage (for rollback) and the record's origin (for wake-ups)."""
+        """Give `record` the table's next sequence number and event id (next_sequence)."""
         name = table.description.spec.name
-        self.heads.setdefault(name, (table, table.head))
-        self.origins.setdefault(name, set()).add(record.version.region)
-        table.head += 1
-        record.sequence_number = table.head
+        record.sequence_number = self.next_sequence(table, record.version.region)
         record.event_id = f"{event_prefix}.{name}.{table.head}"
         return name
+
+    def next_sequence(self, table: Table, origin: str) -> int:
+        """The table's next sequence number, for a record of region `origin`, noting the
+        table's head before this stage (for rollback) and the origin (for wake-ups)."""
+        name = table.description.spec.name
+        self.heads.setdefault(name, (table, table.head))
+        self.origins.setdefault(name, set()).add(origin)
+        table.head += 1
+        return table.head
+
+    def put_record(self, table: Table, sequence: int, raw: bytes) -> None:
+        """Stage a stream record given as its bytes, under the sequence number it got from
+        next_sequence."""
+        self.batch.put(stream_key(table.description.spec.name, sequence), raw)
 
     def rollback(self) -> None:
         """Undo in-memory sequence counters after a failed commit."""

@@ -24,7 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ITEM_BYTES (400 * 1024)
+#include "_wire.h"
+
 #define MAX_DEPTH 32
 #define MAX_DIGITS 38
 #define SMALL_MAP 16
@@ -41,13 +42,8 @@
 #define TAG_NS 0x4A
 #define TAG_BS 0x52
 
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-} span;
-
 /* A minimal varint; false if truncated, overlong or above 64 bits. */
-static int read_varint(span *s, uint64_t *out) {
+int read_varint(span *s, uint64_t *out) {
     uint64_t value = 0;
     for (int shift = 0; shift < 64 && s->p < s->end; shift += 7) {
         uint8_t byte = *s->p++;
@@ -63,7 +59,7 @@ static int read_varint(span *s, uint64_t *out) {
 }
 
 /* The payload of a length-delimited field whose tag was just read. */
-static int read_len(span *s, span *payload) {
+int read_len(span *s, span *payload) {
     uint64_t n;
     if (!read_varint(s, &n) || n > (uint64_t)(s->end - s->p)) return 0;
     payload->p = s->p;
@@ -78,7 +74,7 @@ static int expect_len(span *s, uint8_t tag, span *payload) {
     return read_varint(s, &t) && t == tag && read_len(s, payload);
 }
 
-static int valid_utf8(span s) {
+int valid_utf8(span s) {
     const uint8_t *p = s.p;
     while (p < s.end) {
         uint8_t c = *p;
@@ -114,7 +110,7 @@ static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 /* items.py _is_canonical: "0", or -?(integer of 1-21 digits without leading zero, optionally
  * "." and digits ending in a nonzero one | "0." then at most five zeros then digits starting
  * and ending with a nonzero one), with at most MAX_DIGITS significant digits. */
-static int canonical_number(span s) {
+int canonical_number(span s) {
     const uint8_t *p = s.p, *end = s.end;
     if (end - p == 1 && *p == '0') return 1;
     if (p < end && *p == '-') p++;
@@ -240,7 +236,7 @@ static int names_distinct(span *names, Py_ssize_t n) {
 
 /* A map (Item.attributes or MapValue.fields) whose values sit at `depth`; `top` requires
  * non-empty names. */
-static int check_map(span s, int depth, int top) {
+int check_map(span s, int depth, int top) {
     span small[SMALL_MAP], *names = small;
     Py_ssize_t n = 0, capacity = SMALL_MAP;
     int ok = 1;
@@ -327,6 +323,10 @@ static PyObject *item_bytes_valid(PyObject *module, PyObject *arg) {
 static PyMethodDef methods[] = {
     {"item_bytes_valid", item_bytes_valid, METH_O,
      "True only if the serialized Item parses, passes validate_item and is canonical."},
+    {"scan_replicated", (PyCFunction)(void (*)(void))scan_replicated, METH_FASTCALL,
+     "The fields of a serialized ReplicatedRecord known valid, or None: ask Python."},
+    {"replicated_entries", (PyCFunction)(void (*)(void))replicated_entries, METH_FASTCALL,
+     "The stored item and stream record of a replicated record that won, serialized."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -335,4 +335,11 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__item_check(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__item_check(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && add_scanned_type(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -941,13 +941,13 @@ class ApplyReplicatedBatch(_message.Message):
     AFTER_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     origin: str
     table: str
-    records: _containers.RepeatedCompositeFieldContainer[ReplicatedRecord]
+    records: _containers.RepeatedScalarFieldContainer[bytes]
     source_sequence: int
     origin_node_id: str
     complete_through_ms: int
     incarnation: str
     after_checkpoint: int
-    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[_Union[ReplicatedRecord, _Mapping]]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., after_checkpoint: _Optional[int] = ...) -> None: ...
+    def __init__(self, origin: _Optional[str] = ..., table: _Optional[str] = ..., records: _Optional[_Iterable[bytes]] = ..., source_sequence: _Optional[int] = ..., origin_node_id: _Optional[str] = ..., complete_through_ms: _Optional[int] = ..., incarnation: _Optional[str] = ..., after_checkpoint: _Optional[int] = ...) -> None: ...
 
 class ReplicatedRecord(_message.Message):
     __slots__ = ("event_id", "event_name", "sequence_number", "creation_time_ms", "keys", "new_image", "old_image", "size_bytes", "version", "table", "view_type", "user_identity", "attributes")

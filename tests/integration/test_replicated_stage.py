@@ -1,8 +1,9 @@
-"""A replicated record decided and staged from its serialized images (`apply_record` over a
-`pb.ReplicatedRecord`: `Stage.current_bytes`, `replicated_stage.stage_replicated`) writes
+"""A replicated record decided and staged from its bytes (`scan_records`, then `apply_record`
+over its `Scanned` fields: `Stage.current_bytes`, `replicated_stage.stage_replicated`) writes
 what the message path wrote (the record parsed as a `pb.StreamRecord`, `Stage.current`,
 `stage_record`): the same RocksDB contents once parsed, the same outcomes and conflicts, the
-same overlay, heads and origins (the readers a commit wakes), on real RocksDB."""
+same overlay, heads and origins (the readers a commit wakes), on real RocksDB; with the
+compiled scan and entries, and with their Python fallback."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pathlib
 
 import pytest
 
-from meridian.model import hlc, lww, ttl
+from meridian.model import hlc, lww, replicated_bytes, ttl
 from meridian.pb import node_pb2 as pb
-from regionnode.replicated_apply import apply_record, record_keys
+from regionnode import replicated_apply
+from regionnode.replicated_apply import apply_record, scan_records
 from regionnode.stage import Context, Stage, live, stage_record, varint
 from regionnode.store import META_NODE_ID, Table
 from tests.integration import stage_support
@@ -229,19 +231,16 @@ def _run(
     response = pb.ApplyReplicatedResponse()
     stages = []
     batch = pb.ApplyReplicatedBatch.FromString(data)
-    keys = record_keys(REGION, frozenset((REGION, ORIGIN)), table, batch)
-    records = (
-        list(batch.records) if fast else list(pb.ApplyReplicatedRequest.FromString(data).records)
-    )
+    scanned = scan_records(REGION, frozenset((REGION, ORIGIN)), table, batch)
+    records = list(pb.ApplyReplicatedRequest.FromString(data).records)
     half = (len(records) + 1) // 2
     for part in (range(half), range(half, len(records))):
         stage = Stage(ctx.store)
         for index in part:
-            record, key = records[index], keys[index]
-            if isinstance(record, pb.ReplicatedRecord):
-                apply_record(stage, ctx, table, record, key, response, NOW)
+            if fast:
+                apply_record(stage, ctx, table, scanned[index], response, NOW)
             else:
-                _reference(stage, ctx, table, record, key, response)
+                _reference(stage, ctx, table, records[index], scanned[index].key, response)
         overlay = {
             k: pb.StoredItem.FromString(v) if isinstance(v, bytes) else v
             for k, v in stage.overlay.items()
@@ -257,9 +256,13 @@ def _run(
 @pytest.mark.parametrize(
     "view_type", [pb.NEW_AND_OLD_IMAGES, pb.KEYS_ONLY, pb.NEW_IMAGE, pb.OLD_IMAGE]
 )
+@pytest.mark.parametrize("code", ["loaded", "python"])
 def test_a_record_staged_from_bytes_writes_what_the_message_path_writes(
-    tmp_path: pathlib.Path, case: str, view_type: int
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, case: str, view_type: int, code: str
 ) -> None:
+    if code == "python":  # the fallback of a node without the compiled module
+        monkeypatch.setattr(replicated_apply, "COMPILED_SCAN", False)
+        monkeypatch.setattr(replicated_bytes, "entries", replicated_bytes.entries_python)
     stored, records = CASES[case]
     request = pb.ApplyReplicatedRequest(origin=ORIGIN, table="orders")
     for sequence, record in enumerate(records, start=1):

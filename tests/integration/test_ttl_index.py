@@ -14,7 +14,7 @@ from meridian.model import hlc, items, schema, ttl
 from meridian.pb import node_pb2 as pb
 from regionnode.expiry_ops import ExpireOp
 from regionnode.local_writes import PutOp, Target
-from regionnode.replicated_apply import ApplyOp
+from regionnode.replicated_apply import ApplyOp, scan_records
 from regionnode.snapshot_merge import SnapshotOp
 from regionnode.stage import Context, Stage
 from regionnode.store import Store, Table, expiry_prefix
@@ -70,7 +70,11 @@ def replicated(ctx: Context, item: pb.Item) -> object:
     )
     record.keys.CopyFrom(table.schema.key_of(item))
     record.version.hlc, record.version.region = hlc.pack(hlc.wall_ms()), "eu"
-    return ApplyOp(table, "eu", [record], [table.schema.storage_key(item)], 0, 1)
+    batch = pb.ApplyReplicatedBatch(origin="eu", table="sessions")
+    batch.records.append(record.SerializeToString())
+    return ApplyOp(
+        table, "eu", scan_records(ctx.region, frozenset((ctx.region, "eu")), table, batch), 0, 1
+    )
 
 
 def merged(ctx: Context, item: pb.Item) -> object:
