@@ -269,7 +269,7 @@ class Node:
             guards,
             None if self._tls is None else self._tls.credentials(),
         )
-        client_pb2_grpc.add_ClientServicer_to_server(ClientService(core), client.server)
+        client.add_service(client_pb2_grpc.add_ClientServicer_to_server, ClientService(core))
         self._doors.append(client)
         self.port = await client.start()
         if s.health_listen:
@@ -277,7 +277,7 @@ class Node:
             await self._health_door.start()
         guard = peer_token.guard(token, f"the peer door of node {s.region}")
         peer = GrpcServer(s.peer_listen, s.peer_listen_key, [PEER_SERVICE], [guard])
-        add_to_server(ReplicationService(core), peer.server)
+        peer.add_service(add_to_server, ReplicationService(core))
         self._doors.append(peer)
         self.peer_port = await peer.start()
         if s.api_listen:

@@ -195,7 +195,7 @@ class Replicator:
         self._server = GrpcServer(
             listen, self._key("replicator.listen"), [SERVICE_NAME], credentials=credentials
         )
-        rpb_grpc.add_ReplicatorServicer_to_server(service, self._server.server)
+        self._server.add_service(rpb_grpc.add_ReplicatorServicer_to_server, service)
         self.port = await self._server.start()
         if self.region.replicator_health is not None:
             self._health_door = HealthDoor(

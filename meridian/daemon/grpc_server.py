@@ -2,11 +2,19 @@
 (undecodable requests, error statuses with reasons), and the standard health service.
 
 Health names: "" is liveness (SERVING from start to stop); READINESS is SERVING only while
-the process can do its work (the daemon says when, with `set_ready`)."""
+the process can do its work (the daemon says when, with `set_ready`).
+
+Services are added with `add_service`, which gives the server a service's generic handler
+only, never its registered methods. grpc.aio's server keeps one pending request per
+registered method and, after every call it takes, waits on all of them again
+(`asyncio.wait`, which checks and hooks each one): with the client door's 21 methods that
+cost about a fifth of the instructions of a cheap call (docs/performance.md, "The gRPC door
+at saturation"). The generic handler finds the same handlers with one dict lookup."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -15,6 +23,21 @@ from meridian.daemon.listen import SERVER_OPTIONS, listen_failed
 from meridian.wire.edge import ServerEdge
 
 READINESS = "meridian.readiness"
+S = TypeVar("S")
+
+
+class _GenericOnly:
+    """The server as a generated `add_*Servicer_to_server` sees it: the generic handler goes
+    to the server, the registered methods (the same handlers again) nowhere."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, name: str, methods: dict[str, Any]) -> None:
+        """Not registered: see the module's docstring."""
 
 
 class GrpcServer:
@@ -40,11 +63,16 @@ class GrpcServer:
             options=SERVER_OPTIONS, interceptors=[*interceptors, self.edge]
         )
         self.health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.add_service(health_pb2_grpc.add_HealthServicer_to_server, self.health)
         self._health_names = ("", *health_names)
         self._credentials = credentials  # TLS; None: plaintext
         self.port = 0
         self._started = False
+
+    def add_service(self, add_to_server: Callable[[S, Any], None], servicer: S) -> None:
+        """Serve `servicer` (added as the generated `add_to_server` adds it) through its
+        generic handler only."""
+        add_to_server(servicer, _GenericOnly(self.server))
 
     async def start(self) -> int:
         """Bind and serve; the bound port. StartupError naming `key` when it cannot bind."""
