@@ -24,6 +24,7 @@ from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ConditionFailed, ResyncNeeded, TransactionCanceled
 from regionnode.collection_ops import Collected
+from regionnode.commit_thread import CommitThread
 from regionnode.expiry_ops import Expired
 from regionnode.stage import Context, Stage
 from regionnode.store import Store
@@ -70,6 +71,7 @@ class Writer:
         self._closed = False
         self._last_sync_s = 0.0  # how long the last synced commit took
         self._committed_at = 0.0  # when the last commit ended (time.perf_counter)
+        self._thread = CommitThread("commit thread")
 
     async def submit(self, op: Op) -> Result:
         return await self.enqueue(op)
@@ -88,19 +90,27 @@ class Writer:
         """Commit queued operations until cancelled; queued and in-flight callers are failed
         on exit (also when a bug makes the loop crash), so no caller waits forever."""
         work: list[tuple[Op, asyncio.Future[Result]]] = []
+        self._thread.start()
         try:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
                 while self._pending:
+                    for _ in range(_X_GATHER):  # XEXPERIMENT
+                        n = len(self._pending)
+                        await asyncio.sleep(0)
+                        if len(self._pending) == n:
+                            break
                     work, self._pending = self._pending, []
                     await self._commit(work)
+                    self._thread.check()  # its crash is the writer's
                     work = []
                     # Let the readers and callers it woke run before the next commit, which
                     # may hold the loop for its fsync (`sync_in_thread`).
                     await asyncio.sleep(0)
         finally:
             self._closed = True
+            self._thread.stop()  # the store may be closed next: no write may still run
             for _, future in [*work, *self._pending]:
                 if not future.done():
                     future.set_exception(ConnectionAbortedError("node is shutting down"))
@@ -145,7 +155,9 @@ class Writer:
             if not self.store.sync:
                 self.store.write(stage.batch)
             elif sync_in_thread(ops, self._last_sync_s, idle_s):
-                self._last_sync_s = await asyncio.to_thread(self._timed_write, stage)
+                self._last_sync_s = await self._thread.call(
+                    lambda: self._timed_write(stage)
+                )
             else:
                 self._last_sync_s = self._timed_write(stage)
         if stage.bootstrap is not None:
@@ -163,6 +175,14 @@ class Writer:
 INLINE_SYNC_OPS = 1  # a synced commit of at most this many operations may run on the loop
 INLINE_SYNC_S = 0.002  # ... while fsyncs take less than this (the loop stands still meanwhile)
 INLINE_IDLE_S = 0.001  # ... and the writer had nothing to commit for at least this long
+
+
+import os as _xos, sys as _xsys  # XEXPERIMENT
+if _xos.environ.get("MERIDIAN_X_INLINE") == "0":
+    INLINE_SYNC_OPS = 0
+_X_GATHER = int(_xos.environ.get("MERIDIAN_X_GATHER", "0"))
+if _xos.environ.get("MERIDIAN_X_SI"):
+    _xsys.setswitchinterval(float(_xos.environ["MERIDIAN_X_SI"]))
 
 
 def sync_in_thread(ops: int, last_sync_s: float, idle_s: float) -> bool:
