@@ -12,6 +12,7 @@ fails every queued job and makes `check` raise, so the writer's task crashes and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -64,6 +65,8 @@ class CommitThread:
         assert self._loop is not None
         future: asyncio.Future[object] = self._loop.create_future()
         self._jobs.put((job, future))
+        if self._crash is not None:  # it crashed meanwhile, maybe after failing its queue
+            self._fail_queued()
         return await future  # type: ignore[return-value]
 
     def _run(self) -> None:
@@ -72,7 +75,7 @@ class CommitThread:
                 job, future = item
                 try:
                     result = job()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - whatever the write raised is its caller's
                     self._answer(future, None, exc)
                 except BaseException:
                     self._answer(future, None, CommitThreadDead(f"{self._name} crashed"))
@@ -98,10 +101,8 @@ class CommitThread:
         self, future: asyncio.Future[object], result: object, exc: BaseException | None
     ) -> None:
         assert self._loop is not None
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
             self._loop.call_soon_threadsafe(_settle, future, result, exc)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass
 
 
 def _settle(future: asyncio.Future[object], result: object, exc: BaseException | None) -> None:

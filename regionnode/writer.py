@@ -6,7 +6,9 @@ turns whatever is queued into one RocksDB WriteBatch (group commit): each operat
 the current item through the `Stage` (seeing earlier operations of the same batch), decides,
 and stages what it writes. The clock high-water mark rides in every batch. A failed
 operation is refused alone; the others of its batch still commit. Callers are answered only
-after the batch is durable, so an acknowledged write survives a crash.
+after the batch is durable, so an acknowledged write survives a crash. A synced commit runs
+in the writer's own commit thread (`commit_thread.py`) unless `sync_in_thread` keeps it on
+the event loop.
 """
 
 from __future__ import annotations
@@ -96,11 +98,6 @@ class Writer:
                 await self._wake.wait()
                 self._wake.clear()
                 while self._pending:
-                    for _ in range(_X_GATHER):  # XEXPERIMENT
-                        n = len(self._pending)
-                        await asyncio.sleep(0)
-                        if len(self._pending) == n:
-                            break
                     work, self._pending = self._pending, []
                     await self._commit(work)
                     self._thread.check()  # its crash is the writer's
@@ -148,16 +145,14 @@ class Writer:
 
     async def _write(self, stage: Stage, ops: int, idle_s: float) -> None:
         """Commit the stage, then make what it changed in memory current. Where a synced
-        commit runs is `sync_in_thread`'s decision; a buffered one is always quicker inline
-        than the two thread hand-offs."""
+        commit runs (the commit thread or the loop) is `sync_in_thread`'s decision; a
+        buffered one is always quicker inline than the two thread hand-offs."""
         if not stage.empty or stage.checkpoints:
             stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
             if not self.store.sync:
                 self.store.write(stage.batch)
             elif sync_in_thread(ops, self._last_sync_s, idle_s):
-                self._last_sync_s = await self._thread.call(
-                    lambda: self._timed_write(stage)
-                )
+                self._last_sync_s = await self._thread.call(lambda: self._timed_write(stage))
             else:
                 self._last_sync_s = self._timed_write(stage)
         if stage.bootstrap is not None:
@@ -177,14 +172,6 @@ INLINE_SYNC_S = 0.002  # ... while fsyncs take less than this (the loop stands s
 INLINE_IDLE_S = 0.001  # ... and the writer had nothing to commit for at least this long
 
 
-import os as _xos, sys as _xsys  # XEXPERIMENT
-if _xos.environ.get("MERIDIAN_X_INLINE") == "0":
-    INLINE_SYNC_OPS = 0
-_X_GATHER = int(_xos.environ.get("MERIDIAN_X_GATHER", "0"))
-if _xos.environ.get("MERIDIAN_X_SI"):
-    _xsys.setswitchinterval(float(_xos.environ["MERIDIAN_X_SI"]))
-
-
 def sync_in_thread(ops: int, last_sync_s: float, idle_s: float) -> bool:
     """Whether a synced commit of `ops` operations runs in a worker thread, given how long
     the last synced commit took and how long the writer had been idle before this one. In a
@@ -193,8 +180,10 @@ def sync_in_thread(ops: int, last_sync_s: float, idle_s: float) -> bool:
     together, and whenever the disk is slow. A commit of one operation after a pause is what
     low load looks like (one write, or one replicated batch, at a time): inline it saves the
     two thread hand-offs (the worker thread woken, then the loop woken by it), each of which
-    may wait for a core on a busy machine, while the loop stands still for one fsync. After a
-    slow fsync, commits go to the thread until a quick one is seen there. Writes that follow
-    each other closely go to the thread even one at a time: inline, none could queue during
-    the fsync, so every commit would hold one write (no group commit)."""
+    may wait for a core on a busy machine, while the loop stands still for one fsync (the
+    thread also waits for the GIL while the loop runs Python: at most the daemons' switch
+    interval, `event_loop.tune_threads`). After a slow fsync, commits go to the thread until
+    a quick one is seen there. Writes that follow each other closely go to the thread even
+    one at a time: inline, none could queue during the fsync, so every commit would hold one
+    write (no group commit)."""
     return ops > INLINE_SYNC_OPS or last_sync_s >= INLINE_SYNC_S or idle_s < INLINE_IDLE_S
