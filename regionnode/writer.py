@@ -6,7 +6,9 @@ turns whatever is queued into one RocksDB WriteBatch (group commit): each operat
 the current item through the `Stage` (seeing earlier operations of the same batch), decides,
 and stages what it writes. The clock high-water mark rides in every batch. A failed
 operation is refused alone; the others of its batch still commit. Callers are answered only
-after the batch is durable, so an acknowledged write survives a crash.
+after the batch is durable, so an acknowledged write survives a crash. A synced commit runs
+in the writer's own commit thread (`commit_thread.py`) unless `sync_in_thread` keeps it on
+the event loop.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from meridian.model.items import ItemError
 from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ConditionFailed, ResyncNeeded, TransactionCanceled
 from regionnode.collection_ops import Collected
+from regionnode.commit_thread import CommitThread
 from regionnode.expiry_ops import Expired
 from regionnode.stage import Context, Stage
 from regionnode.store import Store
@@ -70,6 +73,7 @@ class Writer:
         self._closed = False
         self._last_sync_s = 0.0  # how long the last synced commit took
         self._committed_at = 0.0  # when the last commit ended (time.perf_counter)
+        self._thread = CommitThread("commit thread")
 
     async def submit(self, op: Op) -> Result:
         return await self.enqueue(op)
@@ -88,6 +92,7 @@ class Writer:
         """Commit queued operations until cancelled; queued and in-flight callers are failed
         on exit (also when a bug makes the loop crash), so no caller waits forever."""
         work: list[tuple[Op, asyncio.Future[Result]]] = []
+        self._thread.start()
         try:
             while True:
                 await self._wake.wait()
@@ -95,12 +100,14 @@ class Writer:
                 while self._pending:
                     work, self._pending = self._pending, []
                     await self._commit(work)
+                    self._thread.check()  # its crash is the writer's
                     work = []
                     # Let the readers and callers it woke run before the next commit, which
                     # may hold the loop for its fsync (`sync_in_thread`).
                     await asyncio.sleep(0)
         finally:
             self._closed = True
+            self._thread.stop()  # the store may be closed next: no write may still run
             for _, future in [*work, *self._pending]:
                 if not future.done():
                     future.set_exception(ConnectionAbortedError("node is shutting down"))
@@ -138,14 +145,14 @@ class Writer:
 
     async def _write(self, stage: Stage, ops: int, idle_s: float) -> None:
         """Commit the stage, then make what it changed in memory current. Where a synced
-        commit runs is `sync_in_thread`'s decision; a buffered one is always quicker inline
-        than the two thread hand-offs."""
+        commit runs (the commit thread or the loop) is `sync_in_thread`'s decision; a
+        buffered one is always quicker inline than the two thread hand-offs."""
         if not stage.empty or stage.checkpoints:
             stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
             if not self.store.sync:
                 self.store.write(stage.batch)
             elif sync_in_thread(ops, self._last_sync_s, idle_s):
-                self._last_sync_s = await asyncio.to_thread(self._timed_write, stage)
+                self._last_sync_s = await self._thread.call(lambda: self._timed_write(stage))
             else:
                 self._last_sync_s = self._timed_write(stage)
         if stage.bootstrap is not None:
@@ -173,8 +180,10 @@ def sync_in_thread(ops: int, last_sync_s: float, idle_s: float) -> bool:
     together, and whenever the disk is slow. A commit of one operation after a pause is what
     low load looks like (one write, or one replicated batch, at a time): inline it saves the
     two thread hand-offs (the worker thread woken, then the loop woken by it), each of which
-    may wait for a core on a busy machine, while the loop stands still for one fsync. After a
-    slow fsync, commits go to the thread until a quick one is seen there. Writes that follow
-    each other closely go to the thread even one at a time: inline, none could queue during
-    the fsync, so every commit would hold one write (no group commit)."""
+    may wait for a core on a busy machine, while the loop stands still for one fsync (the
+    thread also waits for the GIL while the loop runs Python: at most the daemons' switch
+    interval, `event_loop.tune_threads`). After a slow fsync, commits go to the thread until
+    a quick one is seen there. Writes that follow each other closely go to the thread even
+    one at a time: inline, none could queue during the fsync, so every commit would hold one
+    write (no group commit)."""
     return ops > INLINE_SYNC_OPS or last_sync_s >= INLINE_SYNC_S or idle_s < INLINE_IDLE_S

@@ -60,6 +60,7 @@ def run_daemon(
     """Run one daemon process to its end; its exit code. `make` may raise ConfigError.
     `uvloop` False: asyncio's own loop whatever is installed (see event_loop)."""
     arenas.limit(os.environ)  # before any thread starts
+    event_loop.tune_threads()
     setup_logging(component, region)
     try:
         config = load(config_path)

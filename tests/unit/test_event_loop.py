@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 import uvloop
@@ -59,3 +60,14 @@ def test_the_trigger_runner_runs_on_asyncios_loop(monkeypatch: pytest.MonkeyPatc
     assert triggers_main.run_triggers("group.yaml", "us-east") == 0
     assert asked == {"uvloop": False}
     assert event_loop.loop_factory(event_loop.ASYNCIO) == ("asyncio", None)
+
+
+def test_tune_threads_shortens_the_switch_interval() -> None:
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        event_loop.tune_threads()
+        assert sys.getswitchinterval() == pytest.approx(event_loop.SWITCH_INTERVAL_S)
+        assert event_loop.SWITCH_INTERVAL_S < 0.005  # Python's default
+    finally:
+        sys.setswitchinterval(before)
