@@ -11,9 +11,9 @@ StreamRecord `stage_record` writes (tests/integration/test_local_stage.py compar
 
 from __future__ import annotations
 
+from meridian.model.replicated_bytes import length_delimited as _field
 from meridian.pb import node_pb2 as pb
 from regionnode.stage import RECORD_KEYS, RECORD_NEW, RECORD_OLD, STORED_ITEM, Context, Stage
-from regionnode.stage import length_delimited as _field
 from regionnode.store import Table
 
 

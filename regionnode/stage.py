@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from meridian.model import hlc, ttl
+from meridian.model.replicated_bytes import varint
 from meridian.pb import node_pb2 as pb
 from regionnode.removal import Candidates
 from regionnode.store import (
@@ -206,31 +207,6 @@ RECORD_KEYS = b"\x2a"  # StreamRecord.keys = 5
 RECORD_NEW = b"\x32"  # StreamRecord.new_image = 6
 RECORD_OLD = b"\x3a"  # StreamRecord.old_image = 7
 RECORD_ATTRIBUTES = b"\x6a"  # StreamRecord.attributes = 13
-
-
-def length_delimited(tag: bytes, data: bytes) -> bytes:
-    """The encoding of a length-delimited field (its length inline up to the two bytes of
-    an item of the size of most: a call less per field on the hot paths)."""
-    size = len(data)
-    if size < 0x80:
-        return tag + bytes((size,)) + data
-    if size < 0x4000:
-        return tag + bytes((size & 0x7F | 0x80, size >> 7)) + data
-    return tag + varint(size) + data
-
-
-def varint(value: int) -> bytes:
-    """Protobuf's base-128 encoding of a non-negative integer."""
-    if value < 0x80:
-        return bytes((value,))
-    if value < 0x4000:  # the size of most records and items
-        return bytes((value & 0x7F | 0x80, value >> 7))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def live(stored: pb.StoredItem | None) -> pb.Item | None:

@@ -8,9 +8,10 @@ import pathlib
 
 import pytest
 
+from meridian.model.replicated_bytes import varint
 from meridian.pb import node_pb2 as pb
 from regionnode.local_stage import stage_local
-from regionnode.stage import Context, Stage, stage_record, varint
+from regionnode.stage import Context, Stage, stage_record
 from regionnode.store import META_NODE_ID
 from tests.integration import stage_support
 

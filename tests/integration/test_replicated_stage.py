@@ -13,10 +13,11 @@ import pathlib
 import pytest
 
 from meridian.model import hlc, lww, replicated_bytes, ttl
+from meridian.model.replicated_bytes import varint
 from meridian.pb import node_pb2 as pb
 from regionnode import replicated_apply
 from regionnode.replicated_apply import apply_record, scan_records
-from regionnode.stage import Context, Stage, live, stage_record, varint
+from regionnode.stage import Context, Stage, live, stage_record
 from regionnode.store import META_NODE_ID, Table
 from tests.integration import stage_support
 
