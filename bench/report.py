@@ -58,9 +58,10 @@ def _met(row: Row) -> str:
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
-    if "raw" not in r:  # `--only wan`, `tls`, `peers`, `cpu`, `lag`, `apply` or `convergence`
+    if "raw" not in r:  # `--only` runs other than `region` and `group`
         lag = _lag_rows(r, None) if "replication" in r else []
         lag += _apply_rows(r["apply"], None) if "apply" in r else []
+        lag += _bootstrap_rows(r["bootstrap"], None) if "bootstrap" in r else []
         out = lag + _tls_rows(r.get("tls")) + _peer_rows(r) + _wan_rows(r)
         out += _only_convergence_rows(r)
         return _cpu_rows(r.get("cpu")) + out + _noise_rows(r)
@@ -589,7 +590,9 @@ def _ttl_rows(ttl: dict | None) -> list[Row]:
     ]
 
 
-def _bootstrap_rows(boot: dict, wb: float) -> list[Row]:
+def _bootstrap_rows(boot: dict, wb: float | None) -> list[Row]:
+    """The bootstrap of a new region; `wb` is the raw WriteBatch rate when measured in the
+    same run (not with `--only bootstrap`)."""
     if "copy" not in boot:
         return [Row("bootstrap.rate", "bootstrap of a new region", None, "items/s", note="not run")]
     copy, items = boot["copy"], boot["items"]
@@ -602,8 +605,8 @@ def _bootstrap_rows(boot: dict, wb: float) -> list[Row]:
             "items/s",
             ">= 100,000 items/s",
             rate >= 100_000,
-            rate / wb,
-            "WriteBatch",
+            rate / wb if wb else None,
+            "WriteBatch" if wb else "",
             _cpu_note(copy)
             if copy["entries"] == items
             else f"copied {copy['entries']:,} of {items:,}",

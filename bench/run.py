@@ -196,6 +196,16 @@ async def run_only_cpu(work: pathlib.Path, p: Profile, durability: str) -> dict[
     return results
 
 
+async def run_only_bootstrap(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """The bootstrap of a new region alone (bench/bootstrap.py: its own group)."""
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
+    results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
+    phase.end()
+    return results
+
+
 async def run_only_region(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
     """The raw limits (the ratios' denominators) and the one-region phase (client writes)."""
     phase = Phases()
@@ -402,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             "apply-convergence",
             "sustained",
             "group",
+            "bootstrap",
         ),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
         "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
@@ -411,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         "limits and one region's client doors; `apply-convergence`, the apply phase then "
         "convergence on one group (the full run's order); `sustained`, the three-region loads "
         "(the highest sustained rate); `group`, the full run's three-region phase (loads, "
-        "apply, convergence, on the same processes)",
+        "apply, convergence, on the same processes); `bootstrap`, a new region bootstrapping "
+        "from a peer holding the profile's items",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -439,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             "apply-convergence": run_only_apply_convergence,
             "sustained": run_only_sustained,
             "group": run_only_group,
+            "bootstrap": run_only_bootstrap,
         }
         run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))

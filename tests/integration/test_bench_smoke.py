@@ -181,3 +181,27 @@ def test_convergence_after_the_apply_phase_starts_on_a_settled_group(
     assert "bulk_attribute" in convergence["settled"]["backlog"]  # what the wait was for
     assert set(convergence["backlog_at_heal"]) == {"orders"}, convergence["backlog_at_heal"]
     assert convergence["converged_s"] > 0
+
+
+def test_only_bootstrap_writes_the_bootstrap_figures(tmp_path: pathlib.Path) -> None:
+    """`--only bootstrap`: the bootstrap of a new region alone, its rate without a ratio (no
+    raw limits measured in the same run)."""
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.run", "--smoke", "--items", "2000"),
+            *("--only", "bootstrap", "--out", str(tmp_path)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (path,) = tmp_path.glob("*.json")
+    results = json.loads(path.read_text())
+    figures = {row["id"]: row for row in results["figures"]}
+    rate = figures["bootstrap.rate"]
+    assert rate["value"] is not None and rate["value"] > 0, rate
+    assert rate["ratio"] is None
+    assert results["bootstrap"]["copy"]["entries"] == 2000
+    assert "raw" not in results and "replication" not in results
