@@ -13,8 +13,10 @@ Without a C compiler at install the same contract is kept by parsing in Python.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
+from typing import Any
 
 from google.protobuf.message import DecodeError
 
@@ -36,19 +38,19 @@ def _parse_and_check(data: bytes) -> bool:
     return canonical == item
 
 
-def _load_compiled() -> Callable[[bytes], bool] | None:
-    """The compiled check, unless it is missing or MERIDIAN_ITEM_CHECK=python asks for the
-    Python code (to measure what the compiled check saves)."""
+def compiled_module() -> Any:
+    """The compiled extension (`_item_check`), or None when it is missing (no compiler at
+    install) or MERIDIAN_ITEM_CHECK=python asks for the Python code (to measure what the
+    compiled code saves)."""
     if os.environ.get("MERIDIAN_ITEM_CHECK") == "python":
         return None
     try:
-        from meridian.model._item_check import item_bytes_valid as compiled
+        return importlib.import_module("meridian.model._item_check")
     except ImportError:  # no compiler at install: the fallback
         return None
-    return compiled
 
 
-_compiled = _load_compiled()
+_compiled: Callable[[bytes], bool] | None = getattr(compiled_module(), "item_bytes_valid", None)
 COMPILED = _compiled is not None
 """Whether this process runs the compiled check (each daemon logs it at start)."""
 

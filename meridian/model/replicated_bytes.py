@@ -11,11 +11,11 @@ which writes the same bytes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from meridian.model import schema
+from meridian.model.item_bytes import compiled_module
 from meridian.pb import node_pb2 as pb
 
 
@@ -49,19 +49,9 @@ def layout(sch: schema.Schema) -> Layout:
     return sch.prefix, tuple(parts)
 
 
-def _load_compiled() -> Any:
-    """The compiled module, unless it is missing or MERIDIAN_ITEM_CHECK=python asks for the
-    Python code (to measure what the compiled code saves)."""
-    if os.environ.get("MERIDIAN_ITEM_CHECK") == "python":
-        return None
-    try:
-        from meridian.model import _item_check
-    except ImportError:  # no compiler at install: the fallback
-        return None
-    return _item_check if hasattr(_item_check, "scan_replicated") else None
-
-
-_compiled = _load_compiled()
+_compiled = compiled_module()
+if not hasattr(_compiled, "scan_replicated"):  # a module built before the scan
+    _compiled = None
 COMPILED = _compiled is not None
 """Whether this process runs the compiled scan and entries."""
 
