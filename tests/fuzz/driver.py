@@ -1,0 +1,155 @@
+"""The fuzz driver: seeded structure-aware mutations of real items and replicated records
+(the encoders' output), each given to the compiled code and to the Python code, which must
+agree; then the compiled calls repeated to show they keep no memory or references.
+
+Run it with the sanitized module (tests.fuzz.build; `make fuzz`), or on the installed one.
+A sanitizer report aborts the process; a disagreement exits 1 with the input in hex.
+
+    python -m tests.fuzz.driver --inputs 200000 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+NAME = "meridian.model._item_check"
+
+
+def load_sanitized() -> None:
+    """Load the module MERIDIAN_SANITIZED_MODULE names as meridian.model._item_check, before
+    anything imports the installed one (item_bytes.compiled_module then finds it)."""
+    path = os.environ.get("MERIDIAN_SANITIZED_MODULE")
+    if not path:
+        return
+    spec = importlib.util.spec_from_file_location(NAME, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[NAME] = module
+
+
+load_sanitized()
+
+from meridian.model import item_bytes, replicated_bytes, schema  # noqa: E402
+from meridian.model.items import ItemError  # noqa: E402
+from meridian.pb import node_pb2 as pb  # noqa: E402
+from meridian.wire.errors import MalformedRequest  # noqa: E402
+from regionnode.replicated_apply import _follows, scan_checked  # noqa: E402
+from tests.fuzz import cases  # noqa: E402
+from tests.fuzz.mutate import mutate, truncations  # noqa: E402
+
+ORIGIN = cases.ORIGIN
+
+
+class Disagreement(AssertionError):
+    """The compiled code and Python disagree on an input."""
+
+
+def check_item(data: bytes) -> None:
+    """The compiled item check says True only for what the Python fallback accepts."""
+    fast = item_bytes._compiled
+    assert fast is not None
+    if fast(data) and not item_bytes._parse_and_check(data):
+        raise Disagreement(f"item accepted by the compiled check only: {data.hex()}")
+
+
+def _python_scan(sch: schema.Schema, data: bytes, previous: int) -> replicated_bytes.Scanned | None:
+    try:
+        return scan_checked(sch, data, ORIGIN, previous)
+    except (ItemError, MalformedRequest):
+        return None
+
+
+def check_record(sch: schema.Schema, data: bytes, previous: int) -> None:
+    """The compiled scan gives a record's fields only when Python gives the same ones."""
+    prefix, parts = replicated_bytes.layout(sch)
+    fast = replicated_bytes.scan(data, prefix, parts)
+    python = _python_scan(sch, data, previous)
+    if fast is None or not _follows(fast, ORIGIN, previous):
+        return
+    if python is None:
+        raise Disagreement(f"record accepted by the compiled scan only: {data.hex()}")
+    if cases.comparable(fast) != cases.comparable(python):
+        raise Disagreement(f"record scanned otherwise: {data.hex()}\n{fast}\n{python}")
+
+
+def check_entries(args: list[Any]) -> None:
+    """The compiled entries write entries_python's bytes, or raise where it raises (or, for
+    an argument outside what entries_python takes, raise at all)."""
+    compiled = replicated_bytes._compiled
+    assert compiled is not None
+    expected: object
+    try:
+        expected = replicated_bytes.entries_python(*args)
+    except Exception as exc:  # noqa: BLE001 - any error: the compiled code must raise too
+        expected = type(exc)
+    try:
+        got: object = compiled.replicated_entries(*args)
+    except Exception as exc:  # noqa: BLE001
+        got = type(exc)
+    if got != expected and not (isinstance(got, type) and not cases.in_domain(args)):
+        raise Disagreement(f"entries differ: {args!r}: {got!r} != {expected!r}")
+
+
+def inputs(seed: int) -> Iterator[Callable[[], None]]:
+    """An endless seeded stream of checks: seeds, their mutations and truncations."""
+    rng = random.Random(seed)
+    while True:
+        kind = rng.random()
+        if kind < 0.4:
+            data = cases.item_seed(rng)
+            variants = truncations(data) if rng.random() < 0.02 else [data, mutate(data, rng)]
+            for variant in variants:
+                yield lambda v=variant: check_item(v)  # type: ignore[misc]
+        elif kind < 0.85:
+            sch, previous = cases.schema_seed(rng), rng.choice([0, 0, 10])
+            data = cases.record_seed(sch, rng, previous)
+            variants = truncations(data) if rng.random() < 0.02 else [data, mutate(data, rng)]
+            for variant in variants:
+                yield lambda v=variant, s=sch, p=previous: check_record(s, v, p)  # type: ignore[misc]
+        else:
+            args = cases.entries_seed(rng)
+            yield lambda a=args: check_entries(a)  # type: ignore[misc]
+
+
+def fuzz(count: int, seed: int) -> int:
+    """Run `count` checks; the number run."""
+    stream = inputs(seed)
+    for _ in range(count):
+        next(stream)()
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--inputs", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--leak-calls", type=int, default=100_000)
+    args = parser.parse_args()
+    if item_bytes._compiled is None or not replicated_bytes.COMPILED:
+        sys.exit("the compiled module is not loaded: nothing to fuzz")
+    started = time.monotonic()
+    try:
+        cases.regressions()
+        ran = fuzz(args.inputs, args.seed)
+        growth = cases.leaks(args.leak_calls)
+    except Disagreement:
+        traceback.print_exc()
+        sys.exit(1)
+    sanitized = "sanitized" if os.environ.get("MERIDIAN_SANITIZED_MODULE") else "installed"
+    print(
+        f"fuzz: {ran} inputs (seed {args.seed}) on the {sanitized} module, "
+        f"{args.leak_calls} calls held {growth} bytes, {time.monotonic() - started:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
