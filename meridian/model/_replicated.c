@@ -157,7 +157,8 @@ static int encode_component(span value, long key_type, Py_ssize_t limit, uint8_t
     if (!read_varint(&value, &tag) || !read_len(&value, &data)) return 0;
     Py_ssize_t size = data.end - data.p;
     if (key_type == KEY_TYPE_N) {
-        if (tag != 0x12 || size > 64) return 0;
+        /* encode_number writes at most 3 + digits + 1 bytes */
+        if (tag != 0x12 || size > 64 || *at + size + 4 > KEY_BUFFER) return 0;
         *at += encode_number(data, out + *at);
         return 1;
     }
@@ -172,12 +173,26 @@ static int encode_component(span value, long key_type, Py_ssize_t limit, uint8_t
     return 1;
 }
 
+/* Whether `parts` is a key schema as replicated_bytes.layout gives it: up to MAX_KEY_PARTS
+ * tuples (name: bytes, key type: int, byte limit: int), at least one. */
+static int valid_layout(PyObject *parts) {
+    Py_ssize_t nparts = PyTuple_GET_SIZE(parts);
+    for (Py_ssize_t i = 0; i < nparts; i++) {
+        PyObject *part = PyTuple_GET_ITEM(parts, i);
+        if (!PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 3 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(part, 0)) ||
+            !PyLong_Check(PyTuple_GET_ITEM(part, 1)) || !PyLong_Check(PyTuple_GET_ITEM(part, 2)))
+            return 0;
+    }
+    return nparts >= 1 && nparts <= MAX_KEY_PARTS;
+}
+
 /* The storage key of `keys` (an Item holding exactly the key attributes), checked against
  * `image` (not REMOVE: its key attributes the same bytes), or NULL (ask Python). */
 static PyObject *storage_key(span keys, span *image, PyObject *prefix, PyObject *parts) {
     uint8_t out[KEY_BUFFER];
     Py_ssize_t at = PyBytes_GET_SIZE(prefix), nparts = PyTuple_GET_SIZE(parts), entries = 0;
-    if (at > 256 || nparts > MAX_KEY_PARTS) return NULL;
+    if (at > 256) return NULL;
     memcpy(out, PyBytes_AS_STRING(prefix), (size_t)at);
     if (!check_map(keys, 0, 1)) return NULL;
     for (span s = keys, name, value; s.p < s.end; entries++) next_entry(&s, &name, &value);
@@ -287,8 +302,9 @@ static PyObject *scanned(PyObject *data, record_fields *r, PyObject *key, uint64
 PyObject *scan_replicated(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (nargs != 3 || !PyBytes_Check(args[0]) || !PyBytes_Check(args[1]) ||
-        !PyTuple_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "scan_replicated(data: bytes, prefix: bytes, parts)");
+        !PyTuple_Check(args[2]) || !valid_layout(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "scan_replicated(data: bytes, prefix: bytes, parts: "
+                                         "one or two (name: bytes, type: int, limit: int))");
         return NULL;
     }
     span s = {(const uint8_t *)PyBytes_AS_STRING(args[0]), NULL}, region;

@@ -56,9 +56,14 @@ def build(directory: pathlib.Path) -> pathlib.Path:
     newest = max((ROOT / path).stat().st_mtime for path in DEPENDS)
     if target.exists() and target.stat().st_mtime >= newest:
         return target
+    return compile_shared([ROOT / source for source in SOURCES], target)
+
+
+def compile_shared(sources: list[pathlib.Path], target: pathlib.Path) -> pathlib.Path:
+    """`sources` compiled with the sanitizers into the shared library `target`."""
     include = sysconfig.get_paths()["include"]
-    command = [compiler(), *FLAGS, f"-I{include}", *(str(ROOT / s) for s in SOURCES)]
-    done = subprocess.run([*command, "-o", str(target)], capture_output=True, text=True)
+    command = [compiler(), *FLAGS, f"-I{include}", *map(str, sources), "-o", str(target)]
+    done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise BuildError(f"{' '.join(command)}\n{done.stdout}{done.stderr}")
     return target
@@ -69,7 +74,8 @@ def environment(module: pathlib.Path) -> dict[str, str]:
     (tests.fuzz.driver finds it by MERIDIAN_SANITIZED_MODULE)."""
     env = dict(os.environ)
     env["LD_PRELOAD"] = library_path()
-    env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:halt_on_error=1"
+    # A runaway input stops at 2 GB of resident memory, not at the machine's end.
+    env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:halt_on_error=1:hard_rss_limit_mb=2048"
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     env["MERIDIAN_SANITIZED_MODULE"] = str(module)
     env["PYTHONPATH"] = str(ROOT)

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from tests.fuzz.wire import FIXED32, FIXED64, LEN, VARINT, Field, Message, encode, overlong, parse
+from tests.fuzz.wire import (
+    FIXED32,
+    FIXED64,
+    LEN,
+    VARINT,
+    VERBATIM,
+    Field,
+    Message,
+    encode,
+    overlong,
+    parse,
+    varint,
+)
 from tests.fuzz.wire import fields as all_fields
-from tests.fuzz.wire import varint
 
 BAD_UTF8 = [
     b"\xc0\x80",  # overlong NUL
@@ -60,6 +71,8 @@ NUMBERS = [
 ]
 LENGTHS = [(1 << 31) - 1, 1 << 31, (1 << 32) + 1, (1 << 63) - 1, 1 << 63, (1 << 64) - 1]
 VARINTS = [0, 1, 3, 4, 0x7F, 0x80, (1 << 31) - 1, 1 << 31, (1 << 32), (1 << 63), (1 << 64) - 1]
+
+MAX_INPUT = 600_000  # bytes: past an item's limit (400 KiB), and a bound on the fuzz's memory
 
 Mutation = Callable[[Message, Field, random.Random], None]
 
@@ -130,12 +143,13 @@ def _many(tree: Message, f: Field, rng: random.Random) -> None:
     """A huge count: the field repeated in its message (map entries, set members, list
     elements) up to an item's size and past it."""
     parent, index = _parent(tree, f)
-    count = rng.choice([17, 100, 5000, 60000 // max(1, len(encode(Message([f]))))])
-    copies = [copy.deepcopy(f) for _ in range(count)]
+    most = MAX_INPUT // max(1, len(encode(Message([f]))))
+    count = min(most, rng.choice([17, 100, 5000, most]))
     if rng.random() < 0.5 and f.wire == LEN:  # distinct: a name or payload made unique
-        for n, c in enumerate(copies):
-            c.value = _distinct(c.value, n)
-    parent.fields[index : index + 1] = copies
+        copies = [Field(f.number, f.wire, _distinct(f.value, n)) for n in range(count)]
+    else:
+        copies = [f] * count
+    parent.fields[index] = Field(0, VERBATIM, encode(Message(copies)))
 
 
 def _deep(tree: Message, f: Field, rng: random.Random) -> None:
@@ -186,10 +200,11 @@ def _payload(f: Field) -> bytes:
 
 
 def _distinct(value: object, n: int) -> bytes | Message:
+    """`value` with `n` appended to its first bytes (a map entry's name, a set member)."""
     if isinstance(value, Message) and value.fields and isinstance(value.fields[0].value, bytes):
         first = value.fields[0]
-        value.fields[0] = Field(first.number, first.wire, first.value + str(n).encode())
-        return value
+        renamed = Field(first.number, first.wire, first.value + str(n).encode())
+        return Message([renamed, *value.fields[1:]])
     return (value if isinstance(value, bytes) else b"") + str(n).encode()
 
 
@@ -206,9 +221,9 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     tree = parse(data)
     if tree is None or not tree.fields:
         return _bytes_mutation(data, rng)
-    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+    for step in range(rng.choice([1, 1, 1, 2, 3])):
         candidates = all_fields(tree)
-        if not candidates:
+        if not candidates or (step and len(encode(tree)) > MAX_INPUT):
             break
         message, index = rng.choice(candidates)
         rng.choice(MUTATIONS)(tree, message.fields[index], rng)
@@ -224,6 +239,7 @@ def _bytes_mutation(data: bytes, rng: random.Random) -> bytes:
     return rng.choice([bytes(flip), data[:at], data[:at] + rng.randbytes(4) + data[at:]])
 
 
-def truncations(data: bytes) -> list[bytes]:
-    """`data` cut at every offset."""
-    return [data[:cut] for cut in range(len(data))]
+def truncations(data: bytes, rng: random.Random) -> Iterator[bytes]:
+    """`data` cut at every offset (at 64 random ones when it is longer than 4 KiB)."""
+    cuts = range(len(data)) if len(data) <= 4096 else sorted(rng.sample(range(len(data)), 64))
+    return (data[:cut] for cut in cuts)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 VARINT, FIXED64, LEN, START, END, FIXED32 = 0, 1, 2, 3, 4, 5
+VERBATIM = -1  # not a wire type: the field's value is its whole encoding, written as is
 
 Payload = Union[int, bytes, "Message"]
 
@@ -66,7 +67,7 @@ def parse(data: bytes, depth: int = 0) -> Message | None:
         tag = _read_varint(data, at)
         if tag is None or tag[0] >> 3 == 0:
             return None
-        (key, at), number, wire = tag, tag[0] >> 3, tag[0] & 7
+        at, number, wire = tag[1], tag[0] >> 3, tag[0] & 7
         value: Payload
         if wire == VARINT:
             read = _read_varint(data, at)
@@ -97,6 +98,8 @@ def encode(message: Message) -> bytes:
 
 
 def _encode_field(f: Field) -> bytes:
+    if f.wire == VERBATIM and isinstance(f.value, bytes):
+        return f.value
     tag = f.tag if f.tag is not None else varint(f.number << 3 | f.wire)
     value = f.value
     if isinstance(value, Message):
