@@ -83,9 +83,11 @@ def environment(module: pathlib.Path) -> dict[str, str]:
 
 
 def main() -> None:
-    """Build into the directory given (default: var/sanitized) and print its path."""
-    directory = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "var" / "sanitized")
-    print(build(directory))
+    """Build into var/sanitized, then run the fuzz driver under the sanitizers with the
+    arguments given (`make fuzz`)."""
+    module = build(ROOT / "var" / "sanitized")
+    command = [sys.executable, "-m", "tests.fuzz.driver", *sys.argv[1:]]
+    os.execve(sys.executable, command, environment(module))
 
 
 if __name__ == "__main__":

@@ -121,43 +121,6 @@ def comparable(scanned: replicated_bytes.Scanned) -> tuple[object, ...]:
     return (*scanned[:8], pb.Item.FromString(scanned.keys), *scanned[9:])
 
 
-def _long_key_record() -> bytes:
-    """A REMOVE whose string key, then number key, fill the storage key's buffer (8,192
-    bytes) to its end when a key part's byte limit is above the schema's."""
-    record = pb.ReplicatedRecord(event_name=pb.REMOVE, sequence_number=1)
-    record.version.hlc, record.version.region = 5, ORIGIN
-    record.keys.attributes["pk"].s = "\0" * 4090
-    record.keys.attributes["sk"].n = "-0.00000" + "9" * 38
-    return record.SerializeToString()
-
-
-BAD_LAYOUTS: list[Any] = [
-    (),
-    ((b"pk",),),
-    (("pk", 1, 2048),),
-    ((b"pk", "1", 2048),),
-    ((b"pk", 1, None),),
-    [(b"pk", 1, 2048)],
-    ((b"pk", 1, 2048),) * 3,
-]
-
-
-def regressions() -> None:
-    """The inputs of bugs the fuzzing found: each must pass (under the sanitizers: without a
-    report)."""
-    compiled = replicated_bytes._compiled
-    # A number key wrote past the storage key's stack buffer.
-    layout = ((b"pk", pb.KEY_TYPE_S, 10**6), (b"sk", pb.KEY_TYPE_N, 64))
-    assert compiled.scan_replicated(_long_key_record(), b"p" * 8, layout) is None
-    # A key schema of other shapes was read as tuples of bytes and ints.
-    for parts in BAD_LAYOUTS:
-        try:
-            compiled.scan_replicated(_long_key_record(), b"p", parts)
-        except TypeError:
-            continue
-        raise AssertionError(f"layout {parts!r} accepted")
-
-
 Corpus = list[tuple[Any, tuple[Any, ...]]]
 
 

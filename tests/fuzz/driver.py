@@ -42,7 +42,7 @@ from meridian.model import item_bytes, replicated_bytes, schema  # noqa: E402
 from meridian.model.items import ItemError  # noqa: E402
 from meridian.wire.errors import MalformedRequest  # noqa: E402
 from regionnode.replicated_apply import _follows, scan_checked  # noqa: E402
-from tests.fuzz import cases  # noqa: E402
+from tests.fuzz import cases, regressions  # noqa: E402
 from tests.fuzz.mutate import mutate, truncations  # noqa: E402
 
 ORIGIN = cases.ORIGIN
@@ -137,7 +137,7 @@ def main() -> None:
         sys.exit("the compiled module is not loaded: nothing to fuzz")
     started = time.monotonic()
     try:
-        cases.regressions()
+        regressions.check()
         ran = fuzz(args.inputs, args.seed)
         growth = cases.leaks(args.leak_calls)
     except Disagreement:

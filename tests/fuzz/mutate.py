@@ -201,10 +201,11 @@ def _payload(f: Field) -> bytes:
 
 def _distinct(value: object, n: int) -> bytes | Message:
     """`value` with `n` appended to its first bytes (a map entry's name, a set member)."""
-    if isinstance(value, Message) and value.fields and isinstance(value.fields[0].value, bytes):
+    if isinstance(value, Message) and value.fields:
         first = value.fields[0]
-        renamed = Field(first.number, first.wire, first.value + str(n).encode())
-        return Message([renamed, *value.fields[1:]])
+        if isinstance(first.value, bytes):
+            renamed = Field(first.number, first.wire, first.value + str(n).encode())
+            return Message([renamed, *value.fields[1:]])
     return (value if isinstance(value, bytes) else b"") + str(n).encode()
 
 

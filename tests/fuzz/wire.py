@@ -48,13 +48,17 @@ def overlong(value: int, size: int) -> bytes:
 
 
 def _read_varint(data: bytes, at: int) -> tuple[int, int] | None:
+    """The varint at `at` and the offset after it; None unless minimal and of 64 bits (so
+    that a tree always writes back the bytes it was read from)."""
     value = shift = 0
+    start = at
     while at < len(data) and shift < 70:
         byte = data[at]
         value |= (byte & 0x7F) << shift
         at += 1
         if not byte & 0x80:
-            return value, at
+            minimal = at - start == len(varint(value))
+            return (value, at) if minimal and value < 1 << 64 else None
         shift += 7
     return None
 

@@ -10,12 +10,15 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from tests.fuzz import build
 
 INPUTS = int(os.environ.get("MERIDIAN_FUZZ_INPUTS", "3000"))
-OVERFLOW = """
-#include <string.h>
-int overflow(int at) { char buffer[8]; memset(buffer, 1, sizeof buffer); return buffer[at]; }
+FAULTS = """
+#include <stdlib.h>
+int heap_read(int size, int at) { char *p = calloc(size, 1); int v = p[at]; free(p); return v; }
+int shift(int by) { return 1 << by; }
 """
 
 
@@ -32,14 +35,23 @@ def test_sanitized_module_agrees_with_python_on_mutated_input(tmp_path: pathlib.
     assert f"fuzz: {INPUTS} inputs (seed 15) on the sanitized module" in done.stdout
 
 
-def test_sanitizers_report_in_the_fuzz_process(tmp_path: pathlib.Path) -> None:
-    """The environment the driver runs in does report: a read past a stack buffer in a
-    library built the same way aborts the process with AddressSanitizer's report."""
-    source = tmp_path / "overflow.c"
-    source.write_text(OVERFLOW)
-    library = build.compile_shared([source], tmp_path / "overflow.so")
-    env = build.environment(library)
-    call = f"import ctypes; ctypes.CDLL({str(library)!r}).overflow(8)"
-    done = _run(env, "-c", call)
+@pytest.mark.parametrize(
+    ("call", "report"),
+    [
+        ("heap_read(8, 8)", "AddressSanitizer: heap-buffer-overflow"),
+        ("shift(40)", "runtime error: shift exponent 40"),
+    ],
+)
+def test_sanitizers_report_in_the_fuzz_process(
+    tmp_path: pathlib.Path, call: str, report: str
+) -> None:
+    """The environment the driver runs in does report: a fault in a library built the same
+    way aborts the process with the sanitizer's report."""
+    source = tmp_path / "faults.c"
+    source.write_text(FAULTS)
+    library = build.compile_shared([source], tmp_path / "faults.so")
+    done = _run(
+        build.environment(library), "-c", f"import ctypes; ctypes.CDLL({str(library)!r}).{call}"
+    )
     assert done.returncode != 0
-    assert "AddressSanitizer: stack-buffer-overflow" in done.stderr, done.stderr
+    assert report in done.stderr, done.stderr
