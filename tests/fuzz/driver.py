@@ -17,6 +17,7 @@ import random
 import sys
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -46,18 +47,22 @@ from tests.fuzz import cases, regressions  # noqa: E402
 from tests.fuzz.mutate import mutate, truncations  # noqa: E402
 
 ORIGIN = cases.ORIGIN
+KINDS = ["items", "records", "entries"]
 
 
 class Disagreement(AssertionError):
     """The compiled code and Python disagree on an input."""
 
 
-def check_item(data: bytes) -> None:
-    """The compiled item check says True only for what the Python fallback accepts."""
+def check_item(data: bytes) -> bool:
+    """The compiled item check says True only for what the Python fallback accepts; its
+    verdict."""
     fast = item_bytes._compiled
     assert fast is not None
-    if fast(data) and not item_bytes._parse_and_check(data):
+    accepted = bool(fast(data))
+    if accepted and not item_bytes._parse_and_check(data):
         raise Disagreement(f"item accepted by the compiled check only: {data.hex()}")
+    return accepted
 
 
 def _python_scan(sch: schema.Schema, data: bytes, previous: int) -> replicated_bytes.Scanned | None:
@@ -67,22 +72,24 @@ def _python_scan(sch: schema.Schema, data: bytes, previous: int) -> replicated_b
         return None
 
 
-def check_record(sch: schema.Schema, data: bytes, previous: int) -> None:
-    """The compiled scan gives a record's fields only when Python gives the same ones."""
+def check_record(sch: schema.Schema, data: bytes, previous: int) -> bool:
+    """The compiled scan gives a record's fields only when Python gives the same ones;
+    whether it gave them."""
     prefix, parts = replicated_bytes.layout(sch)
     fast = replicated_bytes.scan(data, prefix, parts)
     python = _python_scan(sch, data, previous)
     if fast is None or not _follows(fast, ORIGIN, previous):
-        return
+        return False
     if python is None:
         raise Disagreement(f"record accepted by the compiled scan only: {data.hex()}")
     if cases.comparable(fast) != cases.comparable(python):
         raise Disagreement(f"record scanned otherwise: {data.hex()}\n{fast}\n{python}")
+    return True
 
 
-def check_entries(args: list[Any]) -> None:
+def check_entries(args: list[Any]) -> bool:
     """The compiled entries write entries_python's bytes, or raise where it raises (or, for
-    an argument outside what entries_python takes, raise at all)."""
+    an argument outside what entries_python takes, raise at all); whether they wrote."""
     compiled = replicated_bytes._compiled
     assert compiled is not None
     expected: object
@@ -96,10 +103,12 @@ def check_entries(args: list[Any]) -> None:
         got = type(exc)
     if got != expected and not (isinstance(got, type) and not cases.in_domain(args)):
         raise Disagreement(f"entries differ: {args!r}: {got!r} != {expected!r}")
+    return not isinstance(got, type)
 
 
-def inputs(seed: int) -> Iterator[Callable[[], None]]:
-    """An endless seeded stream of checks: seeds, their mutations and truncations."""
+def inputs(seed: int) -> Iterator[tuple[str, Callable[[], bool]]]:
+    """An endless seeded stream of checks (what each checks, the check): seeds, their
+    mutations and truncations."""
     rng = random.Random(seed)
     while True:
         kind = rng.random()
@@ -107,24 +116,27 @@ def inputs(seed: int) -> Iterator[Callable[[], None]]:
             data = cases.item_seed(rng)
             variants = truncations(data, rng) if rng.random() < 0.02 else [data, mutate(data, rng)]
             for variant in variants:
-                yield lambda v=variant: check_item(v)  # type: ignore[misc]
+                yield "items", lambda v=variant: check_item(v)  # type: ignore[misc]
         elif kind < 0.85:
             sch, previous = cases.schema_seed(rng), rng.choice([0, 0, 10])
             data = cases.record_seed(sch, rng, previous)
             variants = truncations(data, rng) if rng.random() < 0.02 else [data, mutate(data, rng)]
             for variant in variants:
-                yield lambda v=variant, s=sch, p=previous: check_record(s, v, p)  # type: ignore[misc]
+                yield "records", lambda v=variant, s=sch, p=previous: check_record(s, v, p)  # type: ignore[misc]
         else:
             args = cases.entries_seed(rng)
-            yield lambda a=args: check_entries(a)  # type: ignore[misc]
+            yield "entries", lambda a=args: check_entries(a)  # type: ignore[misc]
 
 
-def fuzz(count: int, seed: int) -> int:
-    """Run `count` checks; the number run."""
-    stream = inputs(seed)
+def fuzz(count: int, seed: int) -> Counter[str]:
+    """Run `count` checks: how many of each kind, and how many the compiled code accepted
+    (the path where a disagreement would be a wrong verdict)."""
+    stream, counts = inputs(seed), Counter[str]()
     for _ in range(count):
-        next(stream)()
-    return count
+        kind, check = next(stream)
+        counts[kind] += 1
+        counts[kind + " accepted"] += check()
+    return counts
 
 
 def main() -> None:
@@ -138,15 +150,16 @@ def main() -> None:
     started = time.monotonic()
     try:
         regressions.check()
-        ran = fuzz(args.inputs, args.seed)
+        counts = fuzz(args.inputs, args.seed)
         growth = cases.leaks(args.leak_calls)
     except Disagreement:
         traceback.print_exc()
         sys.exit(1)
     sanitized = "sanitized" if os.environ.get("MERIDIAN_SANITIZED_MODULE") else "installed"
+    kinds = ", ".join(f"{counts[k]} {k} ({counts[k + ' accepted']} accepted)" for k in KINDS)
     print(
-        f"fuzz: {ran} inputs (seed {args.seed}) on the {sanitized} module, "
-        f"{args.leak_calls} calls held {growth} bytes, {time.monotonic() - started:.1f} s"
+        f"fuzz: {args.inputs} inputs (seed {args.seed}) on the {sanitized} module: {kinds}; "
+        f"{args.leak_calls} calls held {growth} bytes; {time.monotonic() - started:.1f} s"
     )
 
 

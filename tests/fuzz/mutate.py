@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 from tests.fuzz.wire import (
     FIXED32,
@@ -174,7 +175,63 @@ def _oversize(tree: Message, f: Field, rng: random.Random) -> None:
     f.wire, f.value = LEN, rng.randbytes(rng.randint(1, 8)) * rng.choice([8192, 60000])
 
 
+VALID_NUMBERS = [
+    "0",
+    "-1",
+    "9" * 38,
+    "-" + "9" * 38,
+    "1" + "0" * 20,
+    "1" * 21 + "." + "1" * 17,
+    "0.000001",
+    "-0.00000" + "9" * 38,
+    "0.1",
+    "10.5",
+    "-10.05",
+]
+VALID_TEXTS = ["", "\x00", "\ud7ff", "\ue000", "\uffff", "\U00010000", "\U0010ffff", "é" * 300]
+
+
+def valid_value(rng: random.Random, depth: int = 0) -> bytes:
+    """An AttributeValue that validate_item accepts, normalized, at the edges of its rules."""
+    kind = rng.choice(["s", "n", "b", "bool", "null", "ss", "ns", "bs", "l", "m"])
+    if depth >= 32 or kind == "s":
+        return _len(1, rng.choice(VALID_TEXTS).encode())
+    if kind == "n":
+        return _len(2, rng.choice(VALID_NUMBERS).encode())
+    if kind == "b":
+        return _len(3, rng.randbytes(rng.choice([0, 1, 5, 1000])))
+    if kind in ("bool", "null"):
+        return bytes([4 << 3 if kind == "bool" else 5 << 3, rng.choice([0, 1]) | (kind == "null")])
+    if kind == "l" or kind == "m":
+        inner = [valid_value(rng, depth + 1) for _ in range(rng.choice([0, 1, 3]))]
+        if kind == "l":
+            return _len(6, b"".join(_len(1, v) for v in inner))
+        names = [rng.choice(VALID_TEXTS).encode() + bytes([n]) for n in range(len(inner))]
+        entries = (
+            _len(1, _len(1, name) + _len(2, v)) for name, v in zip(names, inner, strict=True)
+        )
+        return _len(7, b"".join(entries))
+    pool = {"ss": [t.encode() for t in VALID_TEXTS], "bs": [b"", b"\0", b"\xff", b"\0\0"]}
+    members = rng.sample(pool.get(kind, [n.encode() for n in VALID_NUMBERS]), rng.randint(1, 4))
+    order = (lambda m: Decimal(m.decode())) if kind == "ns" else (lambda m: m)
+    number = {"ss": 8, "ns": 9, "bs": 10}[kind]
+    return _len(number, b"".join(_len(1, m) for m in sorted(members, key=order)))
+
+
+def _len(number: int, payload: bytes) -> bytes:
+    return bytes([number << 3 | LEN]) + varint(len(payload)) + payload
+
+
+def _valid(tree: Message, f: Field, rng: random.Random) -> None:
+    """A valid value in place of the field's: most often still a valid whole, at the edges
+    of the accept path."""
+    f.wire, f.value = LEN, valid_value(rng)
+
+
 MUTATIONS: list[Mutation] = [
+    _valid,
+    _valid,
+    _valid,
     _length_past_end,
     _long_varint,
     _wrong_wire_type,
@@ -226,8 +283,12 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         candidates = all_fields(tree)
         if not candidates or (step and len(encode(tree)) > MAX_INPUT):
             break
+        mutation = rng.choice(MUTATIONS)
+        if mutation is _valid:  # a map entry's value, when there is one
+            values = [(m, i) for m, i in candidates if m.fields[i].number == 2]
+            candidates = values or candidates
         message, index = rng.choice(candidates)
-        rng.choice(MUTATIONS)(tree, message.fields[index], rng)
+        mutation(tree, message.fields[index], rng)
     return encode(tree)
 
 
