@@ -11,7 +11,6 @@ A sanitizer report aborts the process; a disagreement exits 1 with the input in 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import sys
@@ -21,21 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-NAME = "meridian.model._item_check"
-
-
-def load_sanitized() -> None:
-    """Load the module MERIDIAN_SANITIZED_MODULE names as meridian.model._item_check, before
-    anything imports the installed one (item_bytes.compiled_module then finds it)."""
-    path = os.environ.get("MERIDIAN_SANITIZED_MODULE")
-    if not path:
-        return
-    spec = importlib.util.spec_from_file_location(NAME, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    sys.modules[NAME] = module
-
+from tests.fuzz.sanitized import load_sanitized
 
 load_sanitized()
 

@@ -1,7 +1,8 @@
 """The compiled extension built with AddressSanitizer and UndefinedBehaviorSanitizer, fed
 a few thousand structure-aware mutations of real records and items (tests/fuzz; `make fuzz`
 runs more), in a process of its own: no sanitizer report, the Python code's verdicts, and
-no memory or references kept by 10^5 compiled calls."""
+no memory or references kept by 10^5 compiled calls; and the extension's differential unit
+tests on that build."""
 
 from __future__ import annotations
 
@@ -33,6 +34,14 @@ def test_sanitized_module_agrees_with_python_on_mutated_input(tmp_path: pathlib.
     done = _run(env, "-m", "tests.fuzz.driver", "--inputs", str(INPUTS), "--seed", "15")
     assert done.returncode == 0, done.stdout + done.stderr[-20000:]
     assert f"fuzz: {INPUTS} inputs (seed 15) on the sanitized module" in done.stdout
+
+
+def test_differential_tests_pass_on_the_sanitized_module(tmp_path: pathlib.Path) -> None:
+    """The extension's own differential tests (hand-written edge cases, seeded records)."""
+    env = build.environment(build.build(tmp_path))
+    tests = ["tests/unit/test_item_bytes.py", "tests/unit/test_replicated_bytes.py"]
+    done = _run(env, "-m", "tests.fuzz.sanitized", "-q", "-p", "no:randomly", *tests)
+    assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-20000:]
 
 
 @pytest.mark.parametrize(
