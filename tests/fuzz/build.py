@@ -26,7 +26,6 @@ FLAGS = [
     "-fno-sanitize-recover=all",
     "-fno-omit-frame-pointer",
     "-Wall",
-    "-Werror",
 ]
 MODULE = "_item_check"
 
