@@ -204,6 +204,7 @@ static PyObject *storage_key(span keys, span *image, PyObject *prefix, PyObject 
         name.end = name.p + PyBytes_GET_SIZE(name_obj);
         long key_type = PyLong_AsLong(PyTuple_GET_ITEM(part, 1));
         Py_ssize_t limit = PyLong_AsSsize_t(PyTuple_GET_ITEM(part, 2));
+        if (PyErr_Occurred()) return NULL; /* OverflowError: no key built with it pending */
         if (!find_attribute(keys, name, &value)) return NULL;
         if (image != NULL && !(find_attribute(*image, name, &own) && span_equal(own, value)))
             return NULL;

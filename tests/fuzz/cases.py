@@ -99,6 +99,41 @@ def entries_seed(rng: random.Random) -> list[Any]:
     return args
 
 
+LAYOUT_INTS: list[Any] = [
+    -1,
+    0,
+    1,
+    2,
+    3,
+    4,
+    64,
+    2048,
+    1 << 31,
+    1 << 63,
+    1 << 64,
+    1 << 70,
+    -(1 << 70),
+]
+
+
+def layout_seed(sch: schema.Schema, rng: random.Random) -> tuple[bytes, Any]:
+    """A key layout as replicated_bytes.layout gives it, one of its parts sometimes changed:
+    integers at and past C's limits, other types, other shapes."""
+    prefix, parts = replicated_bytes.layout(sch)
+    changed: list[Any] = [list(part) for part in parts]
+    part = rng.choice(changed)
+    at = rng.randrange(3)
+    kind = rng.random()
+    if kind < 0.6:
+        part[at] = rng.choice(LAYOUT_INTS) if at else rng.choice([b"", b"\0", b"pk" * 200])
+    elif kind < 0.8:
+        part[at] = rng.choice([None, "pk", 2.0, b"x", (1,)])
+    else:
+        del part[at]
+    shaped = tuple(tuple(p) for p in changed)
+    return rng.choice([prefix, b"", b"p" * 300]), rng.choice([shaped, shaped * 2, list(shaped)])
+
+
 def in_domain(args: list[Any]) -> bool:
     """Whether entries' arguments are of the kinds the node passes: bytes (None where
     optional), integers of 64 bits, strings that encode."""

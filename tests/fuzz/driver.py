@@ -32,7 +32,7 @@ from tests.fuzz import cases, regressions  # noqa: E402
 from tests.fuzz.mutate import mutate, truncations  # noqa: E402
 
 ORIGIN = cases.ORIGIN
-KINDS = ["items", "records", "entries"]
+KINDS = ["items", "records", "layouts", "entries"]
 
 
 class Disagreement(AssertionError):
@@ -91,6 +91,16 @@ def check_entries(args: list[Any]) -> bool:
     return not isinstance(got, type)
 
 
+def check_layout(data: bytes, prefix: bytes, parts: Any) -> bool:
+    """A key layout of another shape or with integers past C's: the compiled scan gives
+    fields or None, or raises TypeError or OverflowError (never a result with an error
+    pending, which Python reports as SystemError); whether it gave fields."""
+    try:
+        return replicated_bytes._compiled.scan_replicated(data, prefix, parts) is not None
+    except (TypeError, OverflowError):
+        return False
+
+
 def inputs(seed: int) -> Iterator[tuple[str, Callable[[], bool]]]:
     """An endless seeded stream of checks (what each checks, the check): seeds, their
     mutations and truncations."""
@@ -108,6 +118,10 @@ def inputs(seed: int) -> Iterator[tuple[str, Callable[[], bool]]]:
             variants = truncations(data, rng) if rng.random() < 0.02 else [data, mutate(data, rng)]
             for variant in variants:
                 yield "records", lambda v=variant, s=sch, p=previous: check_record(s, v, p)  # type: ignore[misc]
+        elif kind < 0.88:
+            sch = cases.schema_seed(rng)
+            data, layout = cases.record_seed(sch, rng, 0), cases.layout_seed(sch, rng)
+            yield "layouts", lambda d=data, la=layout: check_layout(d, *la)  # type: ignore[misc]
         else:
             args = cases.entries_seed(rng)
             yield "entries", lambda a=args: check_entries(a)  # type: ignore[misc]

@@ -32,6 +32,17 @@ BAD_LAYOUTS: list[Any] = [
 ]
 
 
+def number_key_record() -> bytes:
+    """A REMOVE of the number key 7."""
+    record = pb.ReplicatedRecord(event_name=pb.REMOVE, sequence_number=1)
+    record.version.hlc, record.version.region = 5, ORIGIN
+    record.keys.attributes["pk"].n = "7"
+    return record.SerializeToString()
+
+
+OVERFLOWING_LAYOUTS: list[Any] = [((b"pk", pb.KEY_TYPE_N, 1 << 70),), ((b"pk", 1 << 70, 64),)]
+
+
 def check() -> None:
     """The inputs of bugs the fuzzing found: each must pass (under the sanitizers: without a
     report)."""
@@ -44,5 +55,12 @@ def check() -> None:
         try:
             compiled.scan_replicated(long_key_record(), b"p", parts)
         except TypeError:
+            continue
+        raise AssertionError(f"layout {parts!r} accepted")
+    # A number key's limit beyond C's integers gave a key with OverflowError pending.
+    for parts in OVERFLOWING_LAYOUTS:
+        try:
+            compiled.scan_replicated(number_key_record(), b"p", parts)
+        except OverflowError:
             continue
         raise AssertionError(f"layout {parts!r} accepted")

@@ -237,3 +237,11 @@ def test_scan_refuses_key_layouts_of_another_shape(parts: Any) -> None:
     if compiled is not None:
         with pytest.raises(TypeError, match="parts"):
             compiled.scan_replicated(regressions.long_key_record(), b"p", parts)
+
+
+@pytest.mark.parametrize("parts", regressions.OVERFLOWING_LAYOUTS)
+def test_scan_raises_overflow_for_key_layouts_beyond_c_integers(parts: Any) -> None:
+    """A limit too large for C once gave a key with the OverflowError still pending."""
+    if compiled is not None:
+        with pytest.raises(OverflowError):
+            compiled.scan_replicated(regressions.number_key_record(), b"p", parts)
