@@ -372,6 +372,12 @@ static int put_bytes_field(buffer *b, uint8_t tag, PyObject *value) {
     return put_field(b, tag, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value));
 }
 
+/* An int of 64 bits without sign as uint64_t; 0 with OverflowError or TypeError set. */
+static int as_uint64(PyObject *value, uint64_t *out) {
+    *out = PyLong_AsUnsignedLongLong(value);
+    return !(*out == (uint64_t)-1 && PyErr_Occurred());
+}
+
 /* replicated_entries(version, removed, written_ms, keys, new_image, old_image, user_identity,
  * attributes, event_name, sequence, event_id, table, view_type) -> (stored, record): the
  * bytes of the StoredItem and of this region's StreamRecord, as entries_python writes them.
@@ -386,15 +392,17 @@ PyObject *replicated_entries(PyObject *module, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "replicated_entries: wrong arguments");
         return NULL;
     }
+    /* Each conversion checked before the next: no call made with an error pending. */
     int removed = PyObject_IsTrue(args[1]);
-    uint64_t written = PyLong_AsUnsignedLongLong(args[2]);
-    uint64_t event_name = PyLong_AsUnsignedLongLong(args[8]);
-    uint64_t sequence = PyLong_AsUnsignedLongLong(args[9]);
-    uint64_t view_type = PyLong_AsUnsignedLongLong(args[12]);
+    uint64_t written, event_name, sequence, view_type;
+    if (removed < 0 || !as_uint64(args[2], &written) || !as_uint64(args[8], &event_name) ||
+        !as_uint64(args[9], &sequence) || !as_uint64(args[12], &view_type))
+        return NULL;
     Py_ssize_t id_size, table_size;
     const char *event_id = PyUnicode_AsUTF8AndSize(args[10], &id_size);
+    if (event_id == NULL) return NULL;
     const char *table = PyUnicode_AsUTF8AndSize(args[11], &table_size);
-    if (removed < 0 || PyErr_Occurred()) return NULL;
+    if (table == NULL) return NULL;
     PyObject *image = removed ? args[3] : args[4];
     buffer stored = {NULL, 0, 0}, record = {NULL, 0, 0};
     int ok = put_bytes_field(&stored, 0x0A, args[0]) &&

@@ -245,3 +245,19 @@ def test_scan_raises_overflow_for_key_layouts_beyond_c_integers(parts: Any) -> N
     if compiled is not None:
         with pytest.raises(OverflowError):
             compiled.scan_replicated(regressions.number_key_record(), b"p", parts)
+
+
+class _Unsure:
+    def __bool__(self) -> bool:
+        raise ValueError("no truth here")
+
+
+def test_entries_raise_the_first_error_of_their_arguments() -> None:
+    """Each argument's conversion is checked before the next (the compiled entries once went
+    on converting with an error pending, and the last error replaced the first)."""
+    args = _entries_args(random.Random(1))
+    args[1], args[2] = _Unsure(), None
+    for entries in [replicated_bytes.entries_python, getattr(compiled, "replicated_entries", None)]:
+        if entries is not None:
+            with pytest.raises(ValueError, match="no truth here"):
+                entries(*args)
