@@ -2,10 +2,11 @@
 (the encoders' output), each given to the compiled code and to the Python code, which must
 agree; then the compiled calls repeated to show they keep no memory or references.
 
-Run it with the sanitized module (tests.fuzz.build; `make fuzz`), or on the installed one.
-A sanitizer report aborts the process; a disagreement exits 1 with the input in hex.
+tests.fuzz.build builds the sanitized module and runs this under the sanitizers (`make
+fuzz`); run directly, it fuzzes the installed module. A sanitizer report aborts the process;
+a disagreement exits 1 with the input in hex.
 
-    python -m tests.fuzz.driver --inputs 200000 --seed 1
+    python -m tests.fuzz.build --inputs 200000 --seed 1
 """
 
 from __future__ import annotations

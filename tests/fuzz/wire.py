@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-VARINT, FIXED64, LEN, START, END, FIXED32 = 0, 1, 2, 3, 4, 5
+VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5  # groups (3, 4) are not read: not a message
 VERBATIM = -1  # not a wire type: the field's value is its whole encoding, written as is
 
 Payload = Union[int, bytes, "Message"]
