@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 
 import pytest
@@ -70,3 +71,25 @@ def test_quantiles() -> None:
     assert hops.quantile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert hops.quantile([1.0, 2.0], 0.99) == 2.0
     assert hops.quantile([], 0.5) != hops.quantile([], 0.5)  # nan
+
+
+def test_an_event_when_a_future_ends(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hop_trace, "_out", None)
+    hop_trace.start("us", {hop_trace.HOP_TRACE_ENV: str(tmp_path / "t")})
+
+    async def settle() -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        hop_trace.on_done(future, "durable", "eu", "t", 4)
+        assert not next(tmp_path.glob("t.*")).read_text()  # not before it ends
+        future.set_result(None)
+        await asyncio.sleep(0)
+
+    try:
+        asyncio.run(settle())
+    finally:
+        assert hop_trace._out is not None
+        hop_trace._out.close()
+    (written,) = tmp_path.glob("t.*")
+    assert written.read_text().split()[1:] == ["us", "durable", "eu", "t", "4"]
