@@ -7,7 +7,7 @@ node's apply stream (`send`), the node receiving it (`recv`) and the batch durab
 (`durable`), each named by (origin, table, source sequence); and every commit of a node's
 writer (`commit`: operations, ms idle before it, ms from staging to durable).
 `python -m bench.hops` reads them beside a bench result (docs/performance.md "Lag at low
-load and over the WAN"). Unset (the default), `event` only tests a global.
+load and over the WAN"). Unset (the default), `event` and `on_done` only test a global.
 """
 
 from __future__ import annotations
