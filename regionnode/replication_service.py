@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from meridian.daemon import hop_trace
 from meridian.model import catalog as model_catalog
 from meridian.model import hlc, schema
 from meridian.model.items import ItemError
@@ -184,8 +185,12 @@ class ReplicationService(replication_pb2_grpc.ReplicationServicer):
         a refused batch or a broken stream ends the queue with its error."""
         try:
             async for req in requests:
+                hop_trace.event(
+                    "recv", req.origin, req.table, req.source_sequence, len(req.records)
+                )
                 authorize("ApplyReplicated", req.table)
                 queued = self._queue_apply(req)
+                hop_trace.on_done(queued, "durable", req.origin, req.table, req.source_sequence)
                 self.core.metrics.requests.labels("ApplyReplicated", "OK").inc()
                 await results.put(asyncio.ensure_future(self._counted(req.origin, queued)))
         except Exception as exc:  # noqa: BLE001 - the answer loop raises it in its turn

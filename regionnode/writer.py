@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from meridian.daemon import hop_trace
 from meridian.expressions import ExpressionError
 from meridian.model import hlc
 from meridian.model.items import ItemError
@@ -113,7 +114,8 @@ class Writer:
                     future.set_exception(ConnectionAbortedError("node is shutting down"))
 
     async def _commit(self, work: list[tuple[Op, asyncio.Future[Result]]]) -> None:
-        idle_s = time.perf_counter() - self._committed_at
+        started = time.perf_counter()
+        idle_s = started - self._committed_at
         stage = Stage(self.store)
         results: list[Result | BaseException] = []
         for op, _ in work:
@@ -128,6 +130,7 @@ class Writer:
             log.exception("write batch of %d operations failed", len(work))
             results = [exc] * len(work)
         self._committed_at = time.perf_counter()
+        hop_trace.event("commit", len(work), idle_s * 1e3, (self._committed_at - started) * 1e3)
         self.batch_sizes[min(len(work), 1024).bit_length()] += 1
         if self._on_batch is not None:
             self._on_batch(len(work))

@@ -27,7 +27,7 @@ from typing import Any
 
 import grpc
 
-from meridian.daemon import backoff
+from meridian.daemon import backoff, hop_trace
 from meridian.model import collection, hlc
 from meridian.pb import node_pb2 as pb
 from meridian.pb import replication_pb2_grpc as pb_grpc
@@ -613,6 +613,13 @@ class Link:
                     slots.release()
                     self._note_position(batch)
                     continue
+                hop_trace.event(
+                    "send",
+                    request.origin,
+                    request.table,
+                    request.source_sequence,
+                    len(request.records),
+                )
                 await self._applier.send(request)
                 in_flight.put_nowait(Sent(batch, request))
         finally:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from meridian.config import ConfigError, GroupConfig, load
-from meridian.daemon import arenas, clock_sync, event_loop, sd_notify
+from meridian.daemon import arenas, clock_sync, event_loop, hop_trace, sd_notify
 from meridian.daemon.errors import StartupError
 from meridian.daemon.exit_codes import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
 from meridian.model import item_bytes
@@ -61,6 +61,7 @@ def run_daemon(
     `uvloop` False: asyncio's own loop whatever is installed (see event_loop)."""
     arenas.limit(os.environ)  # before any thread starts
     event_loop.tune_threads()
+    hop_trace.start(region, os.environ)
     setup_logging(component, region)
     try:
         config = load(config_path)
