@@ -26,6 +26,7 @@ from tests.harness.process import live
 SYNC_DEADLINE_S = 60.0
 QUIET_WINDOW_S = 0.5
 QUIET_CORES = 0.25  # busy cores of the whole machine below which it counts as settled
+PROBE_LOOPS = 200_000
 
 
 async def busy_cores(window_s: float) -> float:
@@ -76,7 +77,7 @@ def busiest(
 async def quiet(deadline_s: float, window_s: float, below: float) -> dict[str, Any]:
     """Windows of `window_s` until the machine's busy cores fall below `below`, or the
     deadline; the last window's figure and who was busy meanwhile."""
-    start, procs = time.monotonic(), process_cpu()
+    start, procs, steal = time.monotonic(), process_cpu(), steal_seconds()
     cores = await busy_cores(window_s)
     while cores >= below and time.monotonic() - start < deadline_s:
         cores = await busy_cores(window_s)
@@ -85,7 +86,26 @@ async def quiet(deadline_s: float, window_s: float, below: float) -> dict[str, A
         "busy_cores": round(cores, 3),
         "quiet": cores < below,
         "busiest_cpu_s": busiest(procs, process_cpu()),
+        "steal_cores": round((steal_seconds() - steal) / (time.monotonic() - start), 3),
     }
+
+
+def steal_seconds() -> float:
+    """CPU seconds the hypervisor has taken from this machine's virtual cores (all cores)."""
+    fields = pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / CLOCK_TICKS
+
+
+def speed_probe_ms(rounds: int = 5) -> float:
+    """CPU milliseconds of a fixed piece of pure Python, the least of `rounds`: the same on
+    the same machine whatever ran before, unless the machine itself got slower (a host's
+    other tenants): a phase whose processes all need more CPU for the same work shows here."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.process_time()
+        sum(i * i for i in range(PROBE_LOOPS))
+        best = min(best, time.process_time() - start)
+    return round(best * 1000, 2)
 
 
 def harness_threads() -> int:
@@ -107,6 +127,7 @@ async def machine(quiet_deadline_s: float) -> dict[str, Any]:
     out["dirty_kb_after"] = dirty_kb()
     out.update(await quiet(quiet_deadline_s, QUIET_WINDOW_S, QUIET_CORES))
     out["waited_s"] = round(time.monotonic() - start, 2)
+    out["speed_probe_ms"] = speed_probe_ms()
     return out
 
 
@@ -116,5 +137,5 @@ def summary(found: dict[str, Any]) -> str:
     return (
         f"{dirty.get('Dirty', 0) / 1024:.0f} MB dirty, {dirty.get('Writeback', 0) / 1024:.0f} MB "
         f"under write-back; sync {found['sync_s']} s, quiet after {found['quiet_wait_s']} s "
-        f"({found['busy_cores']} cores busy)"
+        f"({found['busy_cores']} cores busy); speed probe {found['speed_probe_ms']} ms"
     )

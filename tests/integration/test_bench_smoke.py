@@ -108,6 +108,12 @@ def test_smoke_run_writes_every_figure(tmp_path):
     # The peers (PostgreSQL, Redis) are installed and run by `make bench`, not by the tests.
     assert results["peers"] == {"skipped": "not run in smoke mode"}
     assert figures["peers"]["note"] == "skipped: not run in smoke mode"
+    # Every phase after the first starts once the machine has written back what the phases
+    # before left and the run's own processes are gone, and says what was waited for.
+    assert set(results["settled"]) == {"region", "group", "tls", "ttl", "bootstrap"}
+    for phase, found in results["settled"].items():
+        assert found["synced"] and found["leftover_processes"] == [], (phase, found)
+        assert found["speed_probe_ms"] > 0, (phase, found)
 
 
 def test_quick_wan_phase_measures_lag_between_namespaces(tmp_path: pathlib.Path) -> None:
