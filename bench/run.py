@@ -12,15 +12,18 @@ N items, with the peak memory of every process meanwhile; then replication lag w
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
 mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu`, `--only lag`,
 `--only apply`, `--only convergence`, `--only region`, `--only apply-convergence`,
-`--only sustained` or `--only group` runs just that phase (peers: with Meridian's lag at the
-same loads; cpu: CPU per record in one process, bench/cpu.py; lag: Meridian's lag at 100 and
-1000 writes/s; apply: the replicated apply rate, bench/apply.py; convergence: convergence
-after a partition, with every process's peak RSS; region: the raw limits and one region's
-client doors; apply-convergence: the apply phase then convergence on one group, the full
-run's order; sustained: the three-region loads of the profile; group: the whole three-region
-phase). Prints the figures table, writes <out>/<timestamp>.json (and PNG plots when
-matplotlib is importable). Every process started is stopped on the way out, also on Ctrl-C
-or SIGTERM.
+`--only sustained`, `--only group`, `--only bootstrap` or `--only late` runs just that phase
+(late: the peers, TTL sweep, bootstrap and WAN phases in the full run's order; peers: with
+Meridian's lag at the same loads; cpu: CPU per record in one process, bench/cpu.py; lag:
+Meridian's lag at 100 and 1000 writes/s; apply: the replicated apply rate, bench/apply.py;
+convergence: convergence after a partition, with every process's peak RSS; region: the raw
+limits and one region's client doors; apply-convergence: the apply phase then convergence on
+one group, the full run's order; sustained: the three-region loads of the profile; group:
+the whole three-region phase). Before each phase after the first the machine settles
+(bench/settle.py: what the phase before left written back, a quiet moment, both with
+deadlines, recorded under `settled`; `--no-settle` leaves it out). Prints the figures table,
+writes <out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process
+started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
