@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.UTC)
     load_before = pathlib.Path("/proc/loadavg").read_text().split()[:3]
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    work = REPO / "var" / "bench" / stamp
+    work = REPO / "var" / "bench" / f"{stamp}-{os.getpid()}"  # two runs may share a second
     (work / "logs").mkdir(parents=True, exist_ok=True)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
