@@ -48,6 +48,9 @@ class Profile:
     wan_jitter_ms: float = 2.5
     # peers (bench/peers.py): PostgreSQL and Redis replication lag at the two lowest lag loads
     peers: bool = True
+    # before each phase after the first: write-back, then at most this long for a quiet
+    # machine (bench/settle.py); 0: no settling
+    settle_s: float = 10.0
 
 
 FULL = Profile("full")
@@ -97,5 +100,6 @@ SMOKE = replace(
     bootstrap_items=2_000,
     wan_loads=(),  # needs root and network namespaces; the smoke run must not
     peers=False,  # installs and runs other databases: kept out of the test suite
+    settle_s=1.0,  # the test suite runs on a busy machine: write-back, a short wait
 )
 PROFILES = {p.name: p for p in (FULL, QUICK, SMOKE)}

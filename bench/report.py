@@ -64,7 +64,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
         lag += _bootstrap_rows(r["bootstrap"], None) if "bootstrap" in r else []
         out = lag + _tls_rows(r.get("tls")) + _peer_rows(r) + _wan_rows(r)
         out += _only_convergence_rows(r)
-        return _cpu_rows(r.get("cpu")) + out + _noise_rows(r)
+        return _cpu_rows(r.get("cpu")) + out + _noise_rows(r) + _settle_rows(r)
     raw, rocks, grpc_ = r["raw"], r["raw"]["rocksdb"], r["raw"]["grpc"]
     unary_p50 = grpc_["unary_sequential"]["latency_ms"]["p50"]
     unary_p99 = grpc_["unary_sequential"]["latency_ms"]["p99"]
@@ -112,7 +112,7 @@ def rows(r: dict[str, Any]) -> list[Row]:
     out += _peer_rows(r)
     out += _ttl_rows(r.get("ttl"))
     out += _bootstrap_rows(r.get("bootstrap", {}), group_wb)
-    return out + _wan_rows(r) + _noise_rows(r)
+    return out + _wan_rows(r) + _noise_rows(r) + _settle_rows(r)
 
 
 def _cpu_rows(c: dict | None) -> list[Row]:
@@ -169,6 +169,23 @@ def _noise_rows(r: dict) -> list[Row]:
             note=f"max {n['others_cores_max']:.2f} of {r['machine']['nproc']}",
         )
     ]
+
+
+def _settle_rows(r: dict) -> list[Row]:
+    """How fast the machine was before each phase (bench/settle.py's speed probe): the
+    slowest against the fastest, so a phase measured on a slower machine shows."""
+    probes = {
+        phase: found["speed_probe_ms"]
+        for phase, found in r.get("settled", {}).items()
+        if "speed_probe_ms" in found
+    }
+    if not probes:
+        return []
+    slowest = max(probes, key=probes.__getitem__)
+    fastest = min(probes.values())
+    note = f"before {slowest}; the fastest of {len(probes)}: {fastest:.2f} ms"
+    figure = "machine speed probe before a phase, slowest (CPU ms of fixed Python)"
+    return [Row("settle.probe", figure, probes[slowest], "ms", note=note)]
 
 
 def _per_message_rows(grpc_: dict) -> list[Row]:

@@ -12,15 +12,18 @@ N items, with the peak memory of every process meanwhile; then replication lag w
 latency between regions in network namespaces (bench/wan.py; root only, skipped in smoke
 mode); `--only wan`, `--only tls`, `--only peers`, `--only cpu`, `--only lag`,
 `--only apply`, `--only convergence`, `--only region`, `--only apply-convergence`,
-`--only sustained` or `--only group` runs just that phase (peers: with Meridian's lag at the
-same loads; cpu: CPU per record in one process, bench/cpu.py; lag: Meridian's lag at 100 and
-1000 writes/s; apply: the replicated apply rate, bench/apply.py; convergence: convergence
-after a partition, with every process's peak RSS; region: the raw limits and one region's
-client doors; apply-convergence: the apply phase then convergence on one group, the full
-run's order; sustained: the three-region loads of the profile; group: the whole three-region
-phase). Prints the figures table, writes <out>/<timestamp>.json (and PNG plots when
-matplotlib is importable). Every process started is stopped on the way out, also on Ctrl-C
-or SIGTERM.
+`--only sustained`, `--only group`, `--only bootstrap` or `--only late` runs just that phase
+(late: the peers, TTL sweep, bootstrap and WAN phases in the full run's order; peers: with
+Meridian's lag at the same loads; cpu: CPU per record in one process, bench/cpu.py; lag:
+Meridian's lag at 100 and 1000 writes/s; apply: the replicated apply rate, bench/apply.py;
+convergence: convergence after a partition, with every process's peak RSS; region: the raw
+limits and one region's client doors; apply-convergence: the apply phase then convergence on
+one group, the full run's order; sustained: the three-region loads of the profile; group:
+the whole three-region phase). Before each phase after the first the machine settles
+(bench/settle.py: what the phase before left written back, a quiet moment, both with
+deadlines, recorded under `settled`; `--no-settle` leaves it out). Prints the figures table,
+writes <out>/<timestamp>.json (and PNG plots when matplotlib is importable). Every process
+started is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from bench import (
     region,
     replication,
     report,
+    settle,
     tls,
     ttl_sweep,
     wan,
@@ -101,6 +105,16 @@ class Phases:
             self._name = ""
 
 
+async def settled(p: Profile, phase: Phases, results: dict[str, Any], key: str) -> None:
+    """Before the phase `key`: the machine settled (bench/settle.py), recorded under
+    `settled` with what was waited for; not when the profile says not to."""
+    if not p.settle_s:
+        return
+    phase(f"settle before {key}: write-back, a quiet machine")
+    results.setdefault("settled", {})[key] = found = await settle.machine(p.settle_s)
+    print(f"  {settle.summary(found)}", flush=True)
+
+
 async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     phase = Phases()
@@ -109,20 +123,46 @@ async def run_all(work: pathlib.Path, p: Profile, durability: str) -> dict[str, 
     results["raw"] = await raw.measure(work, p)
     phase("CPU per record of the node's hot paths, in process")
     results["cpu"] = await cpu.measure(work, smoke=p.name == "smoke")
+    await settled(p, phase, results, "region")
     phase("one region (buffered, then fsync)")
     results["region"] = await region.measure(work, p)
+    await settled(p, phase, results, "group")
     await run_group(work, p, durability, phase, results)
+    await settled(p, phase, results, "tls")
     phase(
         f"TLS cost: PutItem on one node, lag at {p.tls_lag_load[0]}/s over {p.regions} "
         f"regions, TLS on and off"
     )
     results["tls"] = await tls.measure(work, p, durability, LAG_KEYS)
+    await run_late(work, p, durability, phase, results)
+    phase.end()
+    return results
+
+
+async def run_late(
+    work: pathlib.Path, p: Profile, durability: str, phase: Phases, results: dict[str, Any]
+) -> None:
+    """The full run's late phases in its order: the peers, the TTL sweep, the bootstrap of a
+    new region, the WAN; each after the machine settled from the one before."""
+    if p.peers:
+        await settled(p, phase, results, "peers")
     results["peers"] = await run_peers(work, p, phase)
+    await settled(p, phase, results, "ttl")
     phase(f"TTL: sweep of {p.apply_items:,} expired items with writes running (one node)")
     results["ttl"] = await ttl_sweep.measure(work, p.apply_items)
+    await settled(p, phase, results, "bootstrap")
     phase(f"bootstrap of a new region from a peer holding {p.bootstrap_items:,} items")
     results["bootstrap"] = await bootstrap.measure(work, p.bootstrap_items, durability)
+    if p.wan_loads:
+        await settled(p, phase, results, "wan")
     results["wan"] = await run_wan(work, p, durability, phase)
+
+
+async def run_only_late(work: pathlib.Path, p: Profile, durability: str) -> dict[str, Any]:
+    """The full run's late phases alone, in its order (peers, TTL, bootstrap, WAN)."""
+    phase = Phases()
+    results: dict[str, Any] = {"phase_s": phase.seconds}
+    await run_late(work, p, durability, phase, results)
     phase.end()
     return results
 
@@ -413,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             "sustained",
             "group",
             "bootstrap",
+            "late",
         ),
         help="run one phase alone: `wan`, the WAN lag phase; `tls`, what TLS costs; `peers`, "
         "PostgreSQL's and Redis's lag and Meridian's at the same two loads; `cpu`, the CPU "
@@ -423,16 +464,25 @@ def main(argv: list[str] | None = None) -> int:
         "convergence on one group (the full run's order); `sustained`, the three-region loads "
         "(the highest sustained rate); `group`, the full run's three-region phase (loads, "
         "apply, convergence, on the same processes); `bootstrap`, a new region bootstrapping "
-        "from a peer holding the profile's items",
+        "from a peer holding the profile's items; `late`, the full run's late phases in its "
+        "order (peers, TTL sweep, bootstrap, WAN)",
+    )
+    parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="start each phase right after the one before, without the write-back and the "
+        "wait for a quiet machine (bench/settle.py), to see what they change",
     )
     args = parser.parse_args(argv)
     profile = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    if args.no_settle:
+        profile = dataclasses.replace(profile, settle_s=0.0)
     if args.items:
         profile = dataclasses.replace(profile, apply_items=args.items, bootstrap_items=args.items)
     started = datetime.datetime.now(datetime.UTC)
     load_before = pathlib.Path("/proc/loadavg").read_text().split()[:3]
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    work = REPO / "var" / "bench" / stamp
+    work = REPO / "var" / "bench" / f"{stamp}-{os.getpid()}"  # two runs may share a second
     (work / "logs").mkdir(parents=True, exist_ok=True)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -452,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
             "sustained": run_only_sustained,
             "group": run_only_group,
             "bootstrap": run_only_bootstrap,
+            "late": run_only_late,
         }
         run = only.get(args.only or "", run_all)
         results = asyncio.run(run(work, profile, args.durability))

@@ -207,6 +207,7 @@ class BatchOp:
 
     def apply(self, stage: Stage, ctx: Context) -> pb.BatchWriteItemResponse:
         response = pb.BatchWriteItemResponse()
+        read_ahead(stage, [key for key, _, _ in self.writes])
         for key, keys, item in self.writes:
             old = live(stage.current(key))
             if (item is None and old is None) or (
@@ -217,6 +218,14 @@ class BatchOp:
             version = write_local(stage, ctx, self.table, key, keys, item, old)
             response.versions.add(hlc=version.hlc, region=version.region)
         return response
+
+
+def read_ahead(stage: Stage, keys: list[bytes]) -> None:
+    """Read the stored items of `keys` the stage does not hold yet in one multi-get (a
+    batch's keys: cheaper per key than one read each), left serialized until asked for."""
+    missing = [key for key in keys if key not in stage.overlay]
+    for key, raw in zip(missing, stage.store.get_many(missing), strict=True):
+        stage.overlay[key] = raw
 
 
 def commit(stage: Stage, ctx: Context, plan: Plan) -> pb.WriteResult:

@@ -320,6 +320,11 @@ def _serving(reply: health_pb2.HealthCheckResponse) -> bool:
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
+def live() -> list[Process]:
+    """The processes started and not stopped yet, oldest first."""
+    return list(_LIVE)
+
+
 def stop_all(procs: Sequence[Process] | None = None, timeout: float = 5.0) -> None:
     """Stop the given processes (default: every one started and not stopped yet, newest
     first): all are signalled first, then each is waited for."""

@@ -108,6 +108,12 @@ def test_smoke_run_writes_every_figure(tmp_path):
     # The peers (PostgreSQL, Redis) are installed and run by `make bench`, not by the tests.
     assert results["peers"] == {"skipped": "not run in smoke mode"}
     assert figures["peers"]["note"] == "skipped: not run in smoke mode"
+    # Every phase after the first starts once the machine has written back what the phases
+    # before left and the run's own processes are gone, and says what was waited for.
+    assert set(results["settled"]) == {"region", "group", "tls", "ttl", "bootstrap"}
+    for phase, found in results["settled"].items():
+        assert found["synced"] and found["leftover_processes"] == [], (phase, found)
+        assert found["speed_probe_ms"] > 0, (phase, found)
 
 
 def test_quick_wan_phase_measures_lag_between_namespaces(tmp_path: pathlib.Path) -> None:
@@ -205,3 +211,31 @@ def test_only_bootstrap_writes_the_bootstrap_figures(tmp_path: pathlib.Path) -> 
     assert rate["ratio"] is None
     assert results["bootstrap"]["copy"]["entries"] == 2000
     assert "raw" not in results and "replication" not in results
+
+
+def test_only_late_runs_the_late_phases_in_order_each_on_a_settled_machine(
+    tmp_path: pathlib.Path,
+) -> None:
+    """`--only late`: the full run's late phases in its order (in smoke mode without the
+    peers and the WAN: the TTL sweep, then the bootstrap), each after the machine settled."""
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.run", "--smoke", "--items", "2000"),
+            *("--only", "late", "--out", str(tmp_path)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (path,) = tmp_path.glob("*.json")
+    results = json.loads(path.read_text())
+    assert list(results["settled"]) == ["ttl", "bootstrap"]
+    assert results["ttl"]["items"] == 2000
+    assert results["bootstrap"]["copy"]["entries"] == 2000
+    assert results["peers"] == {"skipped": "not run in smoke mode"}
+    phases = list(results["phase_s"])
+    assert phases.index(next(p for p in phases if p.startswith("TTL"))) < phases.index(
+        next(p for p in phases if p.startswith("bootstrap"))
+    )
