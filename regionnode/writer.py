@@ -74,6 +74,7 @@ class Writer:
         self._last_sync_s = 0.0  # how long the last synced commit took
         self._committed_at = 0.0  # when the last commit ended (time.perf_counter)
         self._thread = CommitThread("commit thread")
+        self._committing = False  # the writer's task is between taking a batch and answering
 
     async def submit(self, op: Op) -> Result:
         return await self.enqueue(op)
@@ -99,7 +100,9 @@ class Writer:
                 self._wake.clear()
                 while self._pending:
                     work, self._pending = self._pending, []
+                    self._committing = True
                     await self._commit(work)
+                    self._committing = False
                     self._thread.check()  # its crash is the writer's
                     work = []
                     # Let the readers and callers it woke run before the next commit, which
@@ -155,6 +158,60 @@ class Writer:
                 self._last_sync_s = await self._thread.call(lambda: self._timed_write(stage))
             else:
                 self._last_sync_s = self._timed_write(stage)
+        if stage.bootstrap is not None:
+            self.store.bootstrap = stage.bootstrap
+        self.store.horizons.update(stage.horizons)
+        self.store.peers.update(stage.peers)
+
+    async def submit_now(self, op: Op) -> Result:
+        """`submit`, but an operation that would be the next batch alone commits on the
+        caller's turn of the event loop, without the hop to the writer's task and back (its
+        future, its wake-up, a turn of the loop each way): when nothing is queued or being
+        committed, and the commit would not go to the commit thread."""
+        if self._closed or self._committing or self._pending:
+            return await self.enqueue(op)
+        idle_s = time.perf_counter() - self._committed_at
+        if self.store.sync and sync_in_thread(1, self._last_sync_s, idle_s):
+            return await self.enqueue(op)
+        return self._commit_alone(op)
+
+    def _commit_alone(self, op: Op) -> Result:
+        """What `_commit` does with a batch of one, synchronously: serial with the writer's
+        batches (its task is waiting for work), durable before it returns or raises. A bug
+        in `op` fails this caller alone."""
+        stage = Stage(self.store)
+        result: Result | BaseException
+        try:
+            result = op.apply(stage, self.ctx)
+        except REFUSALS as exc:
+            result = exc
+        try:
+            self._write_inline(stage)
+        except Exception as exc:
+            stage.rollback()
+            log.exception("write batch of 1 operation failed")
+            result = exc
+        self._committed_at = time.perf_counter()
+        self.batch_sizes[1] += 1
+        if self._on_batch is not None:
+            self._on_batch(1)
+        if stage.heads:
+            self._on_commit(stage.origins)
+        if stage.conflicts:
+            self._on_conflicts(stage.conflicts)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _write_inline(self, stage: Stage) -> None:
+        """`_write` for a commit on the loop (buffered, or synced where `sync_in_thread`
+        keeps it inline)."""
+        if not stage.empty or stage.checkpoints:
+            stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
+            if self.store.sync:
+                self._last_sync_s = self._timed_write(stage)
+            else:
+                self.store.write(stage.batch)
         if stage.bootstrap is not None:
             self.store.bootstrap = stage.bootstrap
         self.store.horizons.update(stage.horizons)
