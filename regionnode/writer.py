@@ -75,6 +75,7 @@ class Writer:
         self._committed_at = 0.0  # when the last commit ended (time.perf_counter)
         self._thread = CommitThread("commit thread")
         self._committing = False  # the writer's task is between taking a batch and answering
+        self._crash: Exception | None = None  # a bug met by a lone commit: the task raises it
 
     async def submit(self, op: Op) -> Result:
         return await self.enqueue(op)
@@ -98,6 +99,8 @@ class Writer:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                if self._crash is not None:
+                    raise self._crash
                 while self._pending:
                     work, self._pending = self._pending, []
                     self._committing = True
@@ -178,7 +181,21 @@ class Writer:
     def _commit_alone(self, op: Op) -> Result:
         """What `_commit` does with a batch of one, synchronously: serial with the writer's
         batches (its task is waiting for work), durable before it returns or raises. A bug
-        in `op` fails this caller alone."""
+        is the writer's crash, as in its task: the task raises it (its owner reports it),
+        this caller and later ones are refused."""
+        try:
+            result = self._commit_one(op)
+        except Exception as exc:
+            self._closed = True
+            self._crash = exc
+            self._wake.set()
+            raise ConnectionAbortedError("node is shutting down") from exc
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _commit_one(self, op: Op) -> Result | BaseException:
+        """`_commit_alone`'s batch; a refusal or a failed write is returned, not raised."""
         stage = Stage(self.store)
         result: Result | BaseException
         try:
@@ -199,8 +216,6 @@ class Writer:
             self._on_commit(stage.origins)
         if stage.conflicts:
             self._on_conflicts(stage.conflicts)
-        if isinstance(result, BaseException):
-            raise result
         return result
 
     def _write_inline(self, stage: Stage) -> None:

@@ -1,8 +1,9 @@
 """A lone client write on an idle writer commits on its caller's turn (`Writer.submit_now`),
 on real RocksDB: it leaves what the writer's task leaves for the same writes (items, stream
 records, commit counts, wake-ups), a refusal reaches its caller alone, a write arriving while
-the writer is busy queues behind the batch in progress, a closed writer refuses, and an
-acknowledged lone write survives the process being killed."""
+the writer is busy queues behind the batch in progress, a closed writer refuses, a bug is the
+writer's crash (reported by its task), and an acknowledged lone write survives the process
+being killed."""
 
 from __future__ import annotations
 
@@ -160,6 +161,34 @@ def test_a_closed_writer_refuses_a_lone_write(tmp_path: pathlib.Path) -> None:
         await asyncio.gather(task, return_exceptions=True)
         with pytest.raises(ConnectionAbortedError):
             await node.items.put_item(node.table, _item(1, "late"), WriteOptions())
+        assert node.store.get_item(node.table.schema.encode(_item(1))) is None
+        node.store.close()
+
+    asyncio.run(main())
+
+
+class Bug(Exception):
+    """Not a refusal: what a bug in an operation raises."""
+
+
+class BuggyOp:
+    def apply(self, stage: object, ctx: object) -> None:
+        raise Bug("a bug in the operation")
+
+
+def test_a_bug_in_a_lone_commit_crashes_the_writer_and_refuses_later_writes(
+    tmp_path: pathlib.Path,
+) -> None:
+    async def main() -> None:
+        node = Node(tmp_path)
+        task = asyncio.create_task(node.writer.run())
+        await asyncio.sleep(0)  # the writer's task waits for work
+        with pytest.raises(ConnectionAbortedError):
+            await node.writer.submit_now(BuggyOp())
+        with pytest.raises(Bug):
+            await asyncio.wait_for(task, 5)  # the writer's task raises it: its owner reports
+        with pytest.raises(ConnectionAbortedError):
+            await node.items.put_item(node.table, _item(1, "later"), WriteOptions())
         assert node.store.get_item(node.table.schema.encode(_item(1))) is None
         node.store.close()
 
