@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from meridian.expressions import ExpressionError, Expressions, KeySchema
 from meridian.model import schema, ttl
-from meridian.model.item_bytes import COMPILED, item_bytes_valid
+from meridian.model.item_bytes import COMPILED, item_bytes_valid, item_key
 from meridian.model.items import ItemError, check_item, normalize_item
 from meridian.pb import node_pb2 as pb
 from regionnode import query
@@ -290,7 +290,11 @@ def put_target(table: Table, item: pb.Item) -> tuple[Target, bytes | None]:
     """`item_target`, and the item's serialization when the compiled check took it as it
     is (valid and canonical: what the stored item and stream record hold), else None."""
     raw = item.SerializeToString() if COMPILED else None
-    if raw is None or not item_bytes_valid(raw):
+    if raw is not None and item_bytes_valid(raw):
+        found = item_key(raw, table.schema)  # the key read off the bytes
+        if found is not None:
+            return Target(table, *found), raw
+    else:
         check_item(item)
         raw = None  # normalising may have changed the item
     key, keys = table.schema.extract(item)
