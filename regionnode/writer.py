@@ -8,7 +8,8 @@ and stages what it writes. The clock high-water mark rides in every batch. A fai
 operation is refused alone; the others of its batch still commit. Callers are answered only
 after the batch is durable, so an acknowledged write survives a crash. A synced commit runs
 in the writer's own commit thread (`commit_thread.py`) unless `sync_in_thread` keeps it on
-the event loop.
+the event loop. A client's single-item write that finds the writer idle commits as a batch
+of its own on its handler's turn (`submit_now`), without the hop to the task and back.
 """
 
 from __future__ import annotations
