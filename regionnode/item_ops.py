@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from meridian.expressions import ExpressionError, Expressions, KeySchema
 from meridian.model import schema, ttl
-from meridian.model.item_bytes import COMPILED, item_bytes_valid
+from meridian.model.item_bytes import COMPILED, item_bytes_valid, item_key
 from meridian.model.items import ItemError, check_item, normalize_item
 from meridian.pb import node_pb2 as pb
 from regionnode import query
@@ -130,20 +130,21 @@ class ItemOps:
     # ------------------------------------------------------------ writes
 
     async def put_item(self, table: Table, item: pb.Item, options: WriteOptions) -> pb.WriteResult:
-        op = PutOp(item_target(table, item), item, options.guard(), _old_or_none(options))
-        return await self.writer.submit(op)  # type: ignore[return-value]
+        target, raw = put_target(table, item)
+        op = PutOp(target, item, options.guard(), _old_or_none(options), raw)
+        return await self.writer.submit_now(op)  # type: ignore[return-value]
 
     async def delete_item(
         self, table: Table, key: pb.Item, options: WriteOptions
     ) -> pb.WriteResult:
         op = DeleteOp(key_target(table, key), options.guard(), _old_or_none(options))
-        return await self.writer.submit(op)  # type: ignore[return-value]
+        return await self.writer.submit_now(op)  # type: ignore[return-value]
 
     async def update_item(
         self, table: Table, key: pb.Item, options: WriteOptions
     ) -> pb.WriteResult:
         op = UpdateOp(key_target(table, key), options.guard(), options.return_values)
-        return await self.writer.submit(op)  # type: ignore[return-value]
+        return await self.writer.submit_now(op)  # type: ignore[return-value]
 
     async def batch_write(
         self, table: Table, writes: Sequence[tuple[pb.Item | None, pb.Item | None]]
@@ -282,10 +283,22 @@ class ItemOps:
 
 def item_target(table: Table, item: pb.Item) -> Target:
     """A whole item's target, after validating (and normalising) the item."""
-    if not (COMPILED and item_bytes_valid(item.SerializeToString())):  # valid, canonical
+    return put_target(table, item)[0]
+
+
+def put_target(table: Table, item: pb.Item) -> tuple[Target, bytes | None]:
+    """`item_target`, and the item's serialization when the compiled check took it as it
+    is (valid and canonical: what the stored item and stream record hold), else None."""
+    raw = item.SerializeToString() if COMPILED else None
+    if raw is not None and item_bytes_valid(raw):
+        found = item_key(raw, table.schema)  # the key read off the bytes
+        if found is not None:
+            return Target(table, *found), raw
+    else:
         check_item(item)
+        raw = None  # normalising may have changed the item
     key, keys = table.schema.extract(item)
-    return Target(table, key, keys)
+    return Target(table, key, keys), raw
 
 
 def key_target(table: Table, key: pb.Item | None) -> Target:

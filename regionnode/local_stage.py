@@ -26,14 +26,15 @@ def stage_local(
     new: pb.Item | None,
     old: pb.Item | None,
     version: pb.Version,
+    new_raw: bytes | None = None,
 ) -> None:
     """Stage a local write at `version`: the item `new` (None: a tombstone of `keys`) and its
     stream record (INSERT, MODIFY or REMOVE, the old image when there was one), as
-    `stage_record` stages them."""
+    `stage_record` stages them; `new_raw`, if given, is `new` serialized."""
     spec = table.description.spec
     written = ctx.clock.wall()
     keys_raw = keys.SerializeToString()
-    image = keys_raw if new is None else new.SerializeToString()
+    image = new_raw or (keys_raw if new is None else new.SerializeToString())
     head = pb.StoredItem(version=version, tombstone=new is None, written_ms=written)
     stored_raw = head.SerializeToString() + _field(STORED_ITEM, image)
     stage.put_local(key, stored_raw, new, written)

@@ -76,6 +76,7 @@ class Plan:
     changed: bool
     attributes: pb.Item | None = None
     replace: bool = True  # a put or delete; an update changes only some attributes
+    new_raw: bytes | None = None  # `new` serialized, when the door had it already
 
 
 class Planned(Protocol):
@@ -91,6 +92,7 @@ class PutOp:
     item: pb.Item
     guard: Guard = Guard()
     return_values: int = pb.RETURN_VALUES_NONE  # NONE or ALL_OLD
+    raw: bytes | None = None  # `item` serialized, if the door has it (`item_ops.put_target`)
 
     def plan(self, stage: Stage) -> Plan:
         stored = stage.current(self.target.key)
@@ -98,7 +100,7 @@ class PutOp:
         self.guard.check(stored, old)
         changed = old is None or not items_equal(old, self.item)
         returned = old if self.return_values == pb.ALL_OLD else None
-        return Plan(self.target, stored, old, self.item, changed, returned)
+        return Plan(self.target, stored, old, self.item, changed, returned, new_raw=self.raw)
 
     def apply(self, stage: Stage, ctx: Context) -> pb.WriteResult:
         return commit(stage, ctx, self.plan(stage))
@@ -233,7 +235,15 @@ def commit(stage: Stage, ctx: Context, plan: Plan) -> pb.WriteResult:
     if plan.changed:
         target = plan.target
         version = write_local(
-            stage, ctx, target.table, target.key, target.keys, plan.new, plan.old, plan.replace
+            stage,
+            ctx,
+            target.table,
+            target.key,
+            target.keys,
+            plan.new,
+            plan.old,
+            plan.replace,
+            plan.new_raw,
         )
         result = pb.WriteResult(changed=True, version=version)
     else:
@@ -254,10 +264,12 @@ def write_local(
     new: pb.Item | None,
     old: pb.Item | None,
     replace: bool = True,
+    new_raw: bytes | None = None,
 ) -> pb.Version:
-    """Stamp a new version and stage the item (or tombstone) with its stream record."""
+    """Stamp a new version and stage the item (or tombstone) with its stream record;
+    `new_raw` is `new` serialized, if the caller has it."""
     if attribute_writes.attribute_mode(table):
         return attribute_writes.write_local(stage, ctx, table, key, keys, new, old, replace)
     version = pb.Version(hlc=ctx.clock.now(), region=ctx.region)
-    stage_local(stage, ctx, table, key, keys, new, old, version)
+    stage_local(stage, ctx, table, key, keys, new, old, version, new_raw)
     return version

@@ -8,7 +8,8 @@ and stages what it writes. The clock high-water mark rides in every batch. A fai
 operation is refused alone; the others of its batch still commit. Callers are answered only
 after the batch is durable, so an acknowledged write survives a crash. A synced commit runs
 in the writer's own commit thread (`commit_thread.py`) unless `sync_in_thread` keeps it on
-the event loop.
+the event loop. A client's single-item write that finds the writer idle commits as a batch
+of its own on its handler's turn (`submit_now`), without the hop to the task and back.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class Writer:
         self._last_sync_s = 0.0  # how long the last synced commit took
         self._committed_at = 0.0  # when the last commit ended (time.perf_counter)
         self._thread = CommitThread("commit thread")
+        self._committing = False  # the writer's task is between taking a batch and answering
+        self._crash: Exception | None = None  # a bug met by a lone commit: the task raises it
 
     async def submit(self, op: Op) -> Result:
         return await self.enqueue(op)
@@ -98,9 +101,13 @@ class Writer:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                if self._crash is not None:
+                    raise self._crash
                 while self._pending:
                     work, self._pending = self._pending, []
+                    self._committing = True
                     await self._commit(work)
+                    self._committing = False
                     self._thread.check()  # its crash is the writer's
                     work = []
                     # Let the readers and callers it woke run before the next commit, which
@@ -158,6 +165,72 @@ class Writer:
                 self._last_sync_s = await self._thread.call(lambda: self._timed_write(stage))
             else:
                 self._last_sync_s = self._timed_write(stage)
+        if stage.bootstrap is not None:
+            self.store.bootstrap = stage.bootstrap
+        self.store.horizons.update(stage.horizons)
+        self.store.peers.update(stage.peers)
+
+    async def submit_now(self, op: Op) -> Result:
+        """`submit`, but an operation that would be the next batch alone commits on the
+        caller's turn of the event loop, without the hop to the writer's task and back (its
+        future, its wake-up, a turn of the loop each way): when nothing is queued or being
+        committed, and the commit would not go to the commit thread."""
+        if self._closed or self._committing or self._pending:
+            return await self.enqueue(op)
+        idle_s = time.perf_counter() - self._committed_at
+        if self.store.sync and sync_in_thread(1, self._last_sync_s, idle_s):
+            return await self.enqueue(op)
+        return self._commit_alone(op)
+
+    def _commit_alone(self, op: Op) -> Result:
+        """What `_commit` does with a batch of one, synchronously: serial with the writer's
+        batches (its task is waiting for work), durable before it returns or raises. A bug
+        is the writer's crash, as in its task: the task raises it (its owner reports it),
+        this caller and later ones are refused."""
+        try:
+            result = self._commit_one(op)
+        except Exception as exc:
+            self._closed = True
+            self._crash = exc
+            self._wake.set()
+            raise ConnectionAbortedError("node is shutting down") from exc
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _commit_one(self, op: Op) -> Result | BaseException:
+        """`_commit_alone`'s batch; a refusal or a failed write is returned, not raised."""
+        stage = Stage(self.store)
+        result: Result | BaseException
+        try:
+            result = op.apply(stage, self.ctx)
+        except REFUSALS as exc:
+            result = exc
+        try:
+            self._write_inline(stage)
+        except Exception as exc:
+            stage.rollback()
+            log.exception("write batch of 1 operation failed")
+            result = exc
+        self._committed_at = time.perf_counter()
+        self.batch_sizes[1] += 1
+        if self._on_batch is not None:
+            self._on_batch(1)
+        if stage.heads:
+            self._on_commit(stage.origins)
+        if stage.conflicts:
+            self._on_conflicts(stage.conflicts)
+        return result
+
+    def _write_inline(self, stage: Stage) -> None:
+        """`_write` for a commit on the loop (buffered, or synced where `sync_in_thread`
+        keeps it inline)."""
+        if not stage.empty or stage.checkpoints:
+            stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
+            if self.store.sync:
+                self._last_sync_s = self._timed_write(stage)
+            else:
+                self.store.write(stage.batch)
         if stage.bootstrap is not None:
             self.store.bootstrap = stage.bootstrap
         self.store.horizons.update(stage.horizons)

@@ -320,9 +320,149 @@ static PyObject *item_bytes_valid(PyObject *module, PyObject *arg) {
     return PyBool_FromLong(ok);
 }
 
+/* ---- item_key: a valid item's storage key and key attributes (schema.py Schema.extract) */
+
+#define MAX_KEY_PART 2048 /* schema.py MAX_PARTITION_KEY_BYTES, the larger limit */
+#define KEY_TYPE_S 1
+#define KEY_TYPE_N 2
+#define KEY_TYPE_B 3
+
+/* The top-level attribute `name` of an item: its whole map entry (tag included) and its
+ * AttributeValue's payload; false if absent or not spelled as the item check accepts. */
+static int find_attribute(span item, span name, span *entry, span *value) {
+    span s = item;
+    while (s.p < s.end) {
+        const uint8_t *start = s.p;
+        uint64_t tag;
+        span payload, key, val;
+        if (!read_varint(&s, &tag) || tag != TAG_LEN1 || !read_len(&s, &payload)) return 0;
+        if (!expect_len(&payload, TAG_LEN1, &key) || !expect_len(&payload, TAG_MAP_VALUE, &val) ||
+            payload.p != payload.end)
+            return 0;
+        if (key.end - key.p == name.end - name.p &&
+            memcmp(key.p, name.p, (size_t)(name.end - name.p)) == 0) {
+            entry->p = start;
+            entry->end = s.p;
+            *value = val;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* keys.py _encode_number of a canonical positional spelling (no exponent). */
+static size_t encode_number(span text, uint8_t *out) {
+    if (text.end - text.p == 1 && text.p[0] == '0') {
+        out[0] = 0x02;
+        return 1;
+    }
+    int negative = text.p[0] == '-';
+    const uint8_t *p = text.p + negative, *dot = memchr(p, '.', (size_t)(text.end - p));
+    const uint8_t *whole_end = dot != NULL ? dot : text.end;
+    const uint8_t *fraction = dot != NULL ? dot + 1 : text.end;
+    uint8_t digits[2 * MAX_DIGITS];
+    size_t n = 0;
+    long adjusted;
+    if (whole_end - p == 1 && p[0] == '0') {
+        const uint8_t *q = fraction;
+        while (q < text.end && *q == '0') q++;
+        for (const uint8_t *d = q; d < text.end; d++) digits[n++] = *d;
+        adjusted = (long)n - (long)(text.end - fraction) - 1;
+    } else {
+        for (const uint8_t *d = p; d < whole_end; d++) digits[n++] = *d;
+        for (const uint8_t *d = fraction; d < text.end; d++) digits[n++] = *d;
+        while (n > 0 && digits[n - 1] == '0') n--;
+        adjusted = (long)(whole_end - p) - 1;
+    }
+    unsigned exponent = (unsigned)(adjusted + 0x8000);
+    size_t size = 0;
+    out[size++] = negative ? 0x01 : 0x03;
+    out[size++] = (uint8_t)(exponent >> 8);
+    out[size++] = (uint8_t)(exponent & 0xFF);
+    memcpy(out + size, digits, n);
+    size += n;
+    if (negative) {
+        for (size_t i = 1; i < size; i++) out[i] = (uint8_t)(0xFF - out[i]);
+        out[size++] = 0xFF;
+    } else {
+        out[size++] = 0x00;
+    }
+    return size;
+}
+
+/* keys.py encode_checked of an AttributeValue's payload into `out`; 0 when Python must
+ * answer (another type than the key's, empty or too long: its error names the attribute). */
+static size_t encode_key_part(span value, long type, Py_ssize_t limit, uint8_t *out) {
+    uint64_t tag;
+    span data;
+    if (!read_varint(&value, &tag) || !read_len(&value, &data) || value.p != value.end) return 0;
+    Py_ssize_t len = data.end - data.p;
+    if (type == KEY_TYPE_N) {
+        if (tag != TAG_MAP_VALUE || !canonical_number(data)) return 0;
+        return encode_number(data, out);
+    }
+    if (!((type == KEY_TYPE_S && tag == TAG_LEN1) || (type == KEY_TYPE_B && tag == TAG_B)) ||
+        len == 0 || len > limit)
+        return 0;
+    size_t size = 0;
+    for (const uint8_t *p = data.p; p < data.end; p++) {
+        out[size++] = *p;
+        if (*p == 0x00) out[size++] = 0xFF;
+    }
+    out[size++] = 0x00;
+    out[size++] = 0x01;
+    return size;
+}
+
+/* item_key(data, pk_name, pk_type, pk_limit, sk_name, sk_type, sk_limit): for an item
+ * that item_bytes_valid accepted, (its storage key after the table prefix, its key
+ * attributes as a serialized Item), or None: ask Schema.extract (and get its error). An
+ * empty sk_name: no sort key. */
+static PyObject *item_key(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer view;
+    const char *names[2];
+    Py_ssize_t name_lens[2], limits[2];
+    long types[2];
+    if (!PyArg_ParseTuple(args, "y*s#lns#ln", &view, &names[0], &name_lens[0], &types[0],
+                          &limits[0], &names[1], &name_lens[1], &types[1], &limits[1]))
+        return NULL;
+    int parts = name_lens[1] > 0 ? 2 : 1;
+    uint8_t key[2 * (2 * MAX_KEY_PART + 2)];
+    size_t key_size = 0;
+    span entries[2];
+    int ok = view.len <= MAX_ITEM_BYTES && limits[0] <= MAX_KEY_PART && limits[1] <= MAX_KEY_PART;
+    span item = {(const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len};
+    for (int i = 0; ok && i < parts; i++) {
+        span name = {(const uint8_t *)names[i], (const uint8_t *)names[i] + name_lens[i]};
+        span value;
+        size_t n = 0;
+        ok = find_attribute(item, name, &entries[i], &value) &&
+             (n = encode_key_part(value, types[i], limits[i], key + key_size)) > 0;
+        key_size += n;
+    }
+    PyObject *result = NULL;
+    if (ok) {
+        size_t first = (size_t)(entries[0].end - entries[0].p);
+        size_t second = parts == 2 ? (size_t)(entries[1].end - entries[1].p) : 0;
+        PyObject *keys = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(first + second));
+        if (keys != NULL) {
+            memcpy(PyBytes_AS_STRING(keys), entries[0].p, first);
+            if (second) memcpy(PyBytes_AS_STRING(keys) + first, entries[1].p, second);
+            result = Py_BuildValue("(y#N)", (const char *)key, (Py_ssize_t)key_size, keys);
+        }
+    } else {
+        result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"item_bytes_valid", item_bytes_valid, METH_O,
      "True only if the serialized Item parses, passes validate_item and is canonical."},
+    {"item_key", item_key, METH_VARARGS,
+     "A valid item's storage key (after the table prefix) and serialized key attributes."},
     {"scan_replicated", (PyCFunction)(void (*)(void))scan_replicated, METH_FASTCALL,
      "The fields of a serialized ReplicatedRecord known valid, or None: ask Python."},
     {"replicated_entries", (PyCFunction)(void (*)(void))replicated_entries, METH_FASTCALL,

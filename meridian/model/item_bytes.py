@@ -21,6 +21,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from meridian.model.items import ItemError, normalize_item, validate_item
+from meridian.model.schema import MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, Schema
 from meridian.pb import node_pb2 as pb
 
 
@@ -62,3 +63,30 @@ def item_bytes_valid(data: bytes) -> bool:
     if _compiled is not None:
         return bool(_compiled(data))
     return _parse_and_check(data)
+
+
+_item_key: Callable[..., tuple[bytes, bytes] | None] | None = getattr(
+    compiled_module(), "item_key", None
+)
+
+
+def item_key(data: bytes, schema: Schema) -> tuple[bytes, pb.Item] | None:
+    """`schema.extract` of the item serialized as `data`, which `item_bytes_valid` accepted,
+    read off the bytes: its storage key and its key attributes. None when the compiled
+    module is missing or the key is not one it encodes (a key attribute missing, of
+    another type, empty or too long): then `schema.extract` gives the verdict and its error.
+    """
+    if _item_key is None:
+        return None
+    found = _item_key(
+        data,
+        schema.pk_name,
+        schema.pk_type,
+        MAX_PARTITION_KEY_BYTES,
+        schema.sk_name or "",
+        schema.sk_type,
+        MAX_SORT_KEY_BYTES,
+    )
+    if found is None:
+        return None
+    return schema.prefix + found[0], pb.Item.FromString(found[1])

@@ -17,7 +17,8 @@ import rocksdict
 from meridian.model import hlc, schema
 from meridian.pb import node_pb2 as pb
 from regionnode.commit_thread import CommitThread, CommitThreadDead
-from regionnode.item_ops import ItemOps, WriteOptions
+from regionnode.item_ops import ItemOps, WriteOptions, item_target
+from regionnode.local_writes import PutOp
 from regionnode.store import Store, Table
 from regionnode.writer import Writer
 
@@ -183,7 +184,9 @@ def test_a_crash_of_the_commit_thread_fails_the_writer_and_its_callers(
         table = store.tables["orders"]
         await items.put_item(table, _item(0), WriteOptions())
         store.crash = True
-        puts = [items.put_item(table, _item(n), WriteOptions()) for n in range(1, 5)]
+        # Queued together, so they commit as one batch, which goes to the thread (a put
+        # alone on an idle writer may commit on the loop: `Writer.submit_now`).
+        puts = [writer.submit(PutOp(item_target(table, _item(n)), _item(n))) for n in range(1, 5)]
         results = await asyncio.wait_for(asyncio.gather(*puts, return_exceptions=True), 5)
         assert all(isinstance(r, (CommitThreadDead, ConnectionAbortedError)) for r in results)
         with pytest.raises(CommitThreadDead):

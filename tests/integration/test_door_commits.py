@@ -1,6 +1,7 @@
 """The client door's writes through the real writer and RocksDB: a write that reads a key an
 earlier write of the same commit staged (kept as its encoding, `Stage.put_local`) sees that
-write."""
+write. The puts are queued as the door builds them (`ItemOps.put_item` would commit each
+alone on an idle writer, `Writer.submit_now`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Awaitable, Callable
 
 from meridian.model import hlc, schema
 from meridian.pb import node_pb2 as pb
-from regionnode.item_ops import ItemOps, WriteOptions
+from regionnode.item_ops import ItemOps, WriteOptions, put_target
+from regionnode.local_writes import PutOp
 from regionnode.store import Store, Table
 from regionnode.writer import Writer
 
@@ -60,13 +62,19 @@ def test_a_put_sees_the_put_before_it_in_the_same_commit(tmp_path: pathlib.Path)
     _with_node(tmp_path, _puts_of_one_key)
 
 
+def _queue_put(node: Node, item: pb.Item, options: WriteOptions) -> asyncio.Future[object]:
+    target, raw = put_target(node.table, item)
+    op = PutOp(target, item, options.guard(), options.return_values, raw)
+    return node.writer.enqueue(op)  # type: ignore[return-value]
+
+
 async def _puts_of_one_key(node: Node) -> None:
     first, second = _item(1, "first"), _item(1, "second")
     all_old = WriteOptions(return_values=pb.ALL_OLD)
     results = await asyncio.gather(
-        node.items.put_item(node.table, first, WriteOptions()),
-        node.items.put_item(node.table, second, all_old),
-        node.items.put_item(node.table, _item(1, "second"), all_old),  # changes nothing
+        _queue_put(node, first, WriteOptions()),
+        _queue_put(node, second, all_old),
+        _queue_put(node, _item(1, "second"), all_old),  # changes nothing
     )
     assert node.writer.batch_sizes == {(3).bit_length(): 1}  # one commit held all three
     assert results[1].changed and results[1].attributes == first
