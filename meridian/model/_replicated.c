@@ -157,7 +157,8 @@ static int encode_component(span value, long key_type, Py_ssize_t limit, uint8_t
     if (!read_varint(&value, &tag) || !read_len(&value, &data)) return 0;
     Py_ssize_t size = data.end - data.p;
     if (key_type == KEY_TYPE_N) {
-        if (tag != 0x12 || size > 64) return 0;
+        /* encode_number writes at most 3 + digits + 1 bytes */
+        if (tag != 0x12 || size > 64 || *at + size + 4 > KEY_BUFFER) return 0;
         *at += encode_number(data, out + *at);
         return 1;
     }
@@ -172,12 +173,26 @@ static int encode_component(span value, long key_type, Py_ssize_t limit, uint8_t
     return 1;
 }
 
+/* Whether `parts` is a key schema as replicated_bytes.layout gives it: up to MAX_KEY_PARTS
+ * tuples (name: bytes, key type: int, byte limit: int), at least one. */
+static int valid_layout(PyObject *parts) {
+    Py_ssize_t nparts = PyTuple_GET_SIZE(parts);
+    for (Py_ssize_t i = 0; i < nparts; i++) {
+        PyObject *part = PyTuple_GET_ITEM(parts, i);
+        if (!PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 3 ||
+            !PyBytes_Check(PyTuple_GET_ITEM(part, 0)) ||
+            !PyLong_Check(PyTuple_GET_ITEM(part, 1)) || !PyLong_Check(PyTuple_GET_ITEM(part, 2)))
+            return 0;
+    }
+    return nparts >= 1 && nparts <= MAX_KEY_PARTS;
+}
+
 /* The storage key of `keys` (an Item holding exactly the key attributes), checked against
  * `image` (not REMOVE: its key attributes the same bytes), or NULL (ask Python). */
 static PyObject *storage_key(span keys, span *image, PyObject *prefix, PyObject *parts) {
     uint8_t out[KEY_BUFFER];
     Py_ssize_t at = PyBytes_GET_SIZE(prefix), nparts = PyTuple_GET_SIZE(parts), entries = 0;
-    if (at > 256 || nparts > MAX_KEY_PARTS) return NULL;
+    if (at > 256) return NULL;
     memcpy(out, PyBytes_AS_STRING(prefix), (size_t)at);
     if (!check_map(keys, 0, 1)) return NULL;
     for (span s = keys, name, value; s.p < s.end; entries++) next_entry(&s, &name, &value);
@@ -189,6 +204,7 @@ static PyObject *storage_key(span keys, span *image, PyObject *prefix, PyObject 
         name.end = name.p + PyBytes_GET_SIZE(name_obj);
         long key_type = PyLong_AsLong(PyTuple_GET_ITEM(part, 1));
         Py_ssize_t limit = PyLong_AsSsize_t(PyTuple_GET_ITEM(part, 2));
+        if (PyErr_Occurred()) return NULL; /* OverflowError: no key built with it pending */
         if (!find_attribute(keys, name, &value)) return NULL;
         if (image != NULL && !(find_attribute(*image, name, &own) && span_equal(own, value)))
             return NULL;
@@ -287,8 +303,9 @@ static PyObject *scanned(PyObject *data, record_fields *r, PyObject *key, uint64
 PyObject *scan_replicated(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (nargs != 3 || !PyBytes_Check(args[0]) || !PyBytes_Check(args[1]) ||
-        !PyTuple_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "scan_replicated(data: bytes, prefix: bytes, parts)");
+        !PyTuple_Check(args[2]) || !valid_layout(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "scan_replicated(data: bytes, prefix: bytes, parts: "
+                                         "one or two (name: bytes, type: int, limit: int))");
         return NULL;
     }
     span s = {(const uint8_t *)PyBytes_AS_STRING(args[0]), NULL}, region;
@@ -355,6 +372,12 @@ static int put_bytes_field(buffer *b, uint8_t tag, PyObject *value) {
     return put_field(b, tag, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value));
 }
 
+/* An int of 64 bits without sign as uint64_t; 0 with OverflowError or TypeError set. */
+static int as_uint64(PyObject *value, uint64_t *out) {
+    *out = PyLong_AsUnsignedLongLong(value);
+    return !(*out == (uint64_t)-1 && PyErr_Occurred());
+}
+
 /* replicated_entries(version, removed, written_ms, keys, new_image, old_image, user_identity,
  * attributes, event_name, sequence, event_id, table, view_type) -> (stored, record): the
  * bytes of the StoredItem and of this region's StreamRecord, as entries_python writes them.
@@ -369,15 +392,17 @@ PyObject *replicated_entries(PyObject *module, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "replicated_entries: wrong arguments");
         return NULL;
     }
+    /* Each conversion checked before the next: no call made with an error pending. */
     int removed = PyObject_IsTrue(args[1]);
-    uint64_t written = PyLong_AsUnsignedLongLong(args[2]);
-    uint64_t event_name = PyLong_AsUnsignedLongLong(args[8]);
-    uint64_t sequence = PyLong_AsUnsignedLongLong(args[9]);
-    uint64_t view_type = PyLong_AsUnsignedLongLong(args[12]);
+    uint64_t written, event_name, sequence, view_type;
+    if (removed < 0 || !as_uint64(args[2], &written) || !as_uint64(args[8], &event_name) ||
+        !as_uint64(args[9], &sequence) || !as_uint64(args[12], &view_type))
+        return NULL;
     Py_ssize_t id_size, table_size;
     const char *event_id = PyUnicode_AsUTF8AndSize(args[10], &id_size);
+    if (event_id == NULL) return NULL;
     const char *table = PyUnicode_AsUTF8AndSize(args[11], &table_size);
-    if (removed < 0 || PyErr_Occurred()) return NULL;
+    if (table == NULL) return NULL;
     PyObject *image = removed ? args[3] : args[4];
     buffer stored = {NULL, 0, 0}, record = {NULL, 0, 0};
     int ok = put_bytes_field(&stored, 0x0A, args[0]) &&

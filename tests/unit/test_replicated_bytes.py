@@ -14,12 +14,15 @@ import os
 import random
 from typing import Any
 
+import pytest
+
 from meridian.model import replicated_bytes, schema, ttl
 from meridian.model.items import ItemError, normalize_item, validate_item
 from meridian.model.replicated_bytes import Scanned
 from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import MalformedRequest
 from regionnode.replicated_apply import MAX_REPLICATED_HLC, _follows, scan_checked
+from tests.fuzz import regressions
 from tests.unit.test_item_bytes import mutations, random_item, random_number, random_text
 
 ORIGIN = "eu"
@@ -219,3 +222,42 @@ def test_random_entries_are_the_messages_encodings() -> None:
         )
         parsed.ClearField("size_bytes")
         assert parsed == record
+
+
+def test_scan_leaves_a_storage_key_past_its_buffer_to_python() -> None:
+    """A number key after a long string key (a byte limit above the schema's) once wrote
+    past the compiled scan's key buffer; tests/fuzz runs this under AddressSanitizer."""
+    layout = ((b"pk", pb.KEY_TYPE_S, 10**6), (b"sk", pb.KEY_TYPE_N, 64))
+    if compiled is not None:
+        assert compiled.scan_replicated(regressions.long_key_record(), b"p" * 8, layout) is None
+
+
+@pytest.mark.parametrize("parts", regressions.BAD_LAYOUTS)
+def test_scan_refuses_key_layouts_of_another_shape(parts: Any) -> None:
+    if compiled is not None:
+        with pytest.raises(TypeError, match="parts"):
+            compiled.scan_replicated(regressions.long_key_record(), b"p", parts)
+
+
+@pytest.mark.parametrize("parts", regressions.OVERFLOWING_LAYOUTS)
+def test_scan_raises_overflow_for_key_layouts_beyond_c_integers(parts: Any) -> None:
+    """A limit too large for C once gave a key with the OverflowError still pending."""
+    if compiled is not None:
+        with pytest.raises(OverflowError):
+            compiled.scan_replicated(regressions.number_key_record(), b"p", parts)
+
+
+class _Unsure:
+    def __bool__(self) -> bool:
+        raise ValueError("no truth here")
+
+
+def test_entries_raise_the_first_error_of_their_arguments() -> None:
+    """Each argument's conversion is checked before the next (the compiled entries once went
+    on converting with an error pending, and the last error replaced the first)."""
+    args = _entries_args(random.Random(1))
+    args[1], args[2] = _Unsure(), None
+    for entries in [replicated_bytes.entries_python, getattr(compiled, "replicated_entries", None)]:
+        if entries is not None:
+            with pytest.raises(ValueError, match="no truth here"):
+                entries(*args)
