@@ -21,6 +21,7 @@ from meridian.pb import node_pb2 as pb
 from meridian.wire.errors import ConditionFailed
 from regionnode.item_ops import WriteOptions, key_schema, put_target
 from regionnode.local_writes import PutOp
+from regionnode.store import Store
 from tests.integration.test_lone_commit import Bug, BuggyOp, Node, _if_missing, _item
 
 KEYS = 4
@@ -247,3 +248,49 @@ def test_a_writer_crashed_in_its_task_refuses_lone_writes(tmp_path: pathlib.Path
         node.store.close()
 
     asyncio.run(main())
+
+
+def test_shutdown_amid_lone_writes_keeps_every_acknowledged_one(tmp_path: pathlib.Path) -> None:
+    """The writer's task cancelled, then the store closed (the node's stop), while clients
+    keep writing: each acknowledged write is stored, and every write is stored whole or not
+    at all; none after the close."""
+
+    async def main() -> list[int]:
+        node = Node(tmp_path, sync=True)
+        task = asyncio.create_task(node.writer.run())
+        acked: list[int] = []
+
+        async def client(first: int) -> None:
+            for n in range(first, first + 1000):
+                try:
+                    await node.items.put_item(node.table, _item(n, "acked"), WriteOptions())
+                except ConnectionAbortedError:
+                    return
+                acked.append(n)
+                await asyncio.sleep(0.002 if n % 2 else 0)
+
+        clients = [asyncio.create_task(client(k * 1000)) for k in range(3)]
+        await asyncio.sleep(0.1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        node.store.close()  # as Node.stop: right after the writer's task ended
+        await asyncio.wait_for(asyncio.gather(*clients), 10)
+        return acked
+
+    acked = asyncio.run(main())
+    assert acked
+    store = Store(tmp_path, sync=True)
+    try:
+        table = store.tables["orders"]
+        for n in acked:
+            stored = store.get_item(table.schema.encode(_item(n)))
+            assert stored is not None and stored.item == _item(n, "acked"), n
+        # A write refused at shutdown may have committed (its batch was in the commit thread
+        # when the task was cancelled), but whole: its item with its record.
+        records = [pb.StreamRecord.FromString(r) for r in store.read_stream("orders", 0, 10_000)]
+        assert len(records) >= len(acked)
+        for record in records:
+            stored = store.get_item(table.schema.encode(record.new_image))
+            assert stored is not None and stored.item == record.new_image
+    finally:
+        store.close()
