@@ -294,3 +294,29 @@ def test_shutdown_amid_lone_writes_keeps_every_acknowledged_one(tmp_path: pathli
             assert stored is not None and stored.item == record.new_image
     finally:
         store.close()
+
+
+def test_a_write_after_queued_ones_commits_after_them(tmp_path: pathlib.Path) -> None:
+    """Writes commit in the order submitted: a write that finds others queued (the writer's
+    task not yet woken) does not commit alone ahead of them."""
+
+    async def main() -> None:
+        node = Node(tmp_path)
+        task = asyncio.create_task(node.writer.run())
+        try:
+            await asyncio.sleep(0)  # the writer's task waits for work
+            queued = node.writer.enqueue(_put_op(node, _item(1, "first")))
+            await node.items.put_item(node.table, _item(1, "second"), WriteOptions())
+            await queued
+            stored = node.store.get_item(node.table.schema.encode(_item(1)))
+            assert stored is not None and stored.item == _item(1, "second")
+            records = [
+                pb.StreamRecord.FromString(r) for r in node.store.read_stream("orders", 0, 9)
+            ]
+            assert [r.new_image for r in records] == [_item(1, "first"), _item(1, "second")]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            node.store.close()
+
+    asyncio.run(main())
