@@ -4,7 +4,8 @@ reads every earlier acknowledged one (conditional puts, counters, overwrites rac
 stream readers are woken only for records already written, sequence numbers have no gap or
 duplicate and their versions (HLC) grow with them; a failed RocksDB write on a lone commit
 changes nothing and leaves the writer working; a caller cancelled while queued leaves its
-write whole or absent; a crashed writer refuses lone writes."""
+write whole or absent; a crashed writer refuses lone writes; a shutdown amid lone writes
+keeps every acknowledged one; a write never commits alone ahead of queued ones."""
 
 from __future__ import annotations
 
