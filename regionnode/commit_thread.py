@@ -77,7 +77,8 @@ class CommitThread:
                     result = job()
                 except Exception as exc:  # noqa: BLE001 - whatever the write raised is its caller's
                     self._answer(future, None, exc)
-                except BaseException:
+                except BaseException as exc:
+                    self._crash = exc  # before the answer: the writer checks it once answered
                     self._answer(future, None, CommitThreadDead(f"{self._name} crashed"))
                     raise
                 else:

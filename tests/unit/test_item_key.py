@@ -1,5 +1,6 @@
 """The compiled key of a serialized item (meridian/model/item_bytes.py `item_key`) against
-`Schema.extract`, over seeded random schemas and items, valid keys or not.
+`Schema.extract`, over seeded random schemas and items, valid keys or not (without the
+compiled module, as with MERIDIAN_ITEM_CHECK=python, `item_key` must always say None).
 
 For an item the compiled check accepted, `item_key` must give exactly `Schema.extract`'s
 storage key and key attributes, or None; when `Schema.extract` refuses the item, `item_key`
@@ -77,7 +78,6 @@ def _python(sch: schema.Schema, item: pb.Item) -> tuple[bytes, pb.Item] | None:
         return None
 
 
-@pytest.mark.skipif(not compiled, reason="the compiled module is not built here")
 def test_random_items_give_extracts_key() -> None:
     rng = random.Random(15)
     read_off = refused = 0
@@ -97,15 +97,14 @@ def test_random_items_give_extracts_key() -> None:
             for name, key_type in [(sch.pk_name, sch.pk_type), (sch.sk_name, sch.sk_type)]
             if name and key_type == pb.KEY_TYPE_N
         ]
-        if found is None:
-            assert any("E" in text for text in number_keys), item  # not canonical positional
+        if found is None:  # compiled: only a number key in exponent form is left to Python
+            assert not compiled or any("E" in text for text in number_keys), item
             continue
         assert found == expected, (item, found, expected)
         read_off += 1
-    assert read_off > 4000 and refused > 100, (read_off, refused)
+    assert refused > 100 and (read_off > 4000 if compiled else read_off == 0), (read_off, refused)
 
 
-@pytest.mark.skipif(not compiled, reason="the compiled module is not built here")
 @pytest.mark.parametrize("number", KEY_NUMBERS[:-1])
 def test_each_key_number_encodes_as_python_does(number: str) -> None:
     spec = pb.TableSpec(
@@ -120,10 +119,9 @@ def test_each_key_number_encodes_as_python_does(number: str) -> None:
     item.attributes["other"].n = "1"
     raw = item.SerializeToString()
     assert item_bytes.item_bytes_valid(raw)
-    assert item_bytes.item_key(raw, sch) == sch.extract(item)
+    assert item_bytes.item_key(raw, sch) == (sch.extract(item) if compiled else None)
 
 
-@pytest.mark.skipif(not compiled, reason="the compiled module is not built here")
 def test_any_bytes_give_bytes_or_none() -> None:
     """Bytes the check did not accept never reach `item_key`; given them anyway, the
     compiled function stays within them and answers bytes or None."""
@@ -133,6 +131,9 @@ def test_any_bytes_give_bytes_or_none() -> None:
         sch = _schema(rng)
         raw = _item(sch, rng).SerializeToString()
         for data in mutations(raw, previous, rng):
+            if compiled_key is None:
+                assert item_bytes.item_key(data, sch) is None
+                continue
             found = compiled_key(data, sch.pk_name, sch.pk_type, 2048, sch.sk_name or "", 2, 1024)
             assert found is None or all(isinstance(part, bytes) for part in found)
         previous = raw
