@@ -16,6 +16,7 @@ from meridian.model.items import MAX_DEPTH, MAX_ITEM_BYTES
 from meridian.pb import node_pb2 as pb
 from tests.fuzz.mutate import NUMBERS
 from tests.fuzz.wire import LEN, varint
+from tests.unit import test_item_key as keyed
 from tests.unit import test_replicated_bytes as records
 from tests.unit.test_item_bytes import random_item
 
@@ -78,6 +79,31 @@ def schema_seed(rng: random.Random) -> schema.Schema:
 
 def record_seed(sch: schema.Schema, rng: random.Random, previous: int) -> bytes:
     return records._record(sch, rng, previous).SerializeToString()
+
+
+def key_seed(rng: random.Random) -> tuple[schema.Schema, bytes]:
+    """A schema and a serialized item holding its key attributes (most of the time), of the
+    key's type or not, at and past the key's limits."""
+    sch = keyed._schema(rng)
+    item = records._valid_item(rng) if rng.random() < 0.7 else random_item(rng)
+    for name, key_type in [(sch.pk_name, sch.pk_type), (sch.sk_name, sch.sk_type)]:
+        if name and rng.random() < 0.97:
+            item.attributes[name].CopyFrom(keyed._key_value(key_type, rng))
+    return sch, item.SerializeToString()
+
+
+KEY_ARG_EDGES: list[Any] = [-1, 0, 1, 2, 3, 4, 1024, 2048, 2049, 1 << 62, 1 << 70, None, "1"]
+KEY_NAME_EDGES: list[Any] = ["", "\0", "\ud800", "x" * 3000, b"pk", None]
+
+
+def key_args(sch: schema.Schema, data: bytes, rng: random.Random) -> tuple[Any, ...]:
+    """item_key's compiled arguments as item_bytes.item_key passes them, one sometimes
+    changed: key types and limits at and past C's and the schema's, odd names."""
+    args: list[Any] = [data, sch.pk_name, sch.pk_type, 2048, sch.sk_name or "", sch.sk_type, 1024]
+    if rng.random() < 0.5:
+        at = rng.randrange(1, 7)
+        args[at] = rng.choice(KEY_NAME_EDGES if at in (1, 4) else KEY_ARG_EDGES)
+    return tuple(args)
 
 
 INT_EDGES: list[Any] = [-1, 1 << 63, (1 << 64) - 1, 1 << 64, 1 << 100, True, 1.0, None]
@@ -173,6 +199,8 @@ def _corpus() -> Corpus:
             (compiled.scan_replicated, (raw[: len(raw) // 2], *replicated_bytes.layout(sch)))
         )
         calls.append((compiled.replicated_entries, tuple(entries_seed(rng))))
+        key_schema, item = key_seed(rng)
+        calls.append((compiled.item_key, key_args(key_schema, item, rng)))
     calls.append((item_bytes._compiled, ("not bytes",)))
     calls.append((compiled.scan_replicated, (b"", b"", "not a tuple")))
     return calls

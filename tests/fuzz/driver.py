@@ -27,13 +27,14 @@ load_sanitized()
 
 from meridian.model import item_bytes, replicated_bytes, schema  # noqa: E402
 from meridian.model.items import ItemError  # noqa: E402
+from meridian.pb import node_pb2 as pb  # noqa: E402
 from meridian.wire.errors import MalformedRequest  # noqa: E402
 from regionnode.replicated_apply import _follows, scan_checked  # noqa: E402
 from tests.fuzz import cases, regressions  # noqa: E402
 from tests.fuzz.mutate import mutate, truncations  # noqa: E402
 
 ORIGIN = cases.ORIGIN
-KINDS = ["items", "records", "layouts", "entries"]
+KINDS = ["items", "records", "layouts", "entries", "keys", "key args"]
 
 
 class Disagreement(AssertionError):
@@ -102,23 +103,66 @@ def check_layout(data: bytes, prefix: bytes, parts: Any) -> bool:
         return False
 
 
+def _extract(sch: schema.Schema, data: bytes) -> tuple[bytes, Any] | None:
+    try:
+        return sch.extract(pb.Item.FromString(data))
+    except ItemError:
+        return None
+
+
+def check_item_key(sch: schema.Schema, data: bytes) -> bool:
+    """For an item the compiled check accepts, the compiled key is `Schema.extract`'s
+    storage key and key attributes, or None (Python decides); a key where `Schema.extract`
+    refuses is a wrong verdict. Whether it gave a key."""
+    if not check_item(data):
+        return False  # the put path extracts in Python
+    fast = item_bytes.item_key(data, sch)
+    if fast is None:
+        return False
+    python = _extract(sch, data)
+    if python is None:
+        raise Disagreement(f"key read off an item Schema.extract refuses: {data.hex()}")
+    if fast != python:
+        raise Disagreement(f"key read otherwise: {data.hex()}\n{fast}\n{python}")
+    return True
+
+
+def check_key_args(args: tuple[Any, ...]) -> bool:
+    """item_key's compiled function on any bytes (not checked first) and arguments outside
+    what item_bytes passes: bytes or None, or TypeError, OverflowError or ValueError (never
+    a result with an error pending); whether it gave a key."""
+    try:
+        found = item_bytes._item_key(*args)  # type: ignore[misc]
+    except (TypeError, OverflowError, ValueError):
+        return False
+    if found is not None and not all(type(part) is bytes for part in found):
+        raise Disagreement(f"item_key gave {found!r} for {args!r}")
+    return found is not None
+
+
 def inputs(seed: int) -> Iterator[tuple[str, Callable[[], bool]]]:
     """An endless seeded stream of checks (what each checks, the check): seeds, their
     mutations and truncations."""
     rng = random.Random(seed)
     while True:
         kind = rng.random()
-        if kind < 0.4:
+        if kind < 0.35:
             data = cases.item_seed(rng)
             variants = truncations(data, rng) if rng.random() < 0.02 else [data, mutate(data, rng)]
             for variant in variants:
                 yield "items", lambda v=variant: check_item(v)  # type: ignore[misc]
-        elif kind < 0.85:
+        elif kind < 0.75:
             sch, previous = cases.schema_seed(rng), rng.choice([0, 0, 10])
             data = cases.record_seed(sch, rng, previous)
             variants = truncations(data, rng) if rng.random() < 0.02 else [data, mutate(data, rng)]
             for variant in variants:
                 yield "records", lambda v=variant, s=sch, p=previous: check_record(s, v, p)  # type: ignore[misc]
+        elif kind < 0.85:
+            sch, data = cases.key_seed(rng)
+            for variant in [data, mutate(data, rng)]:
+                yield "keys", lambda v=variant, s=sch: check_item_key(s, v)  # type: ignore[misc]
+                key_args = cases.key_args(sch, variant, rng)
+                yield "key args", lambda a=key_args: check_key_args(a)  # type: ignore[misc]
         elif kind < 0.88:
             sch = cases.schema_seed(rng)
             data, layout = cases.record_seed(sch, rng, 0), cases.layout_seed(sch, rng)
@@ -145,7 +189,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--leak-calls", type=int, default=100_000)
     args = parser.parse_args()
-    if item_bytes._compiled is None or not replicated_bytes.COMPILED:
+    if (
+        item_bytes._compiled is None
+        or item_bytes._item_key is None
+        or not replicated_bytes.COMPILED
+    ):
         sys.exit("the compiled module is not loaded: nothing to fuzz")
     started = time.monotonic()
     try:

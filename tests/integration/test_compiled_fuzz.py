@@ -40,6 +40,7 @@ def test_differential_tests_pass_on_the_sanitized_module(tmp_path: pathlib.Path)
     """The extension's own differential tests (hand-written edge cases, seeded records)."""
     env = build.environment(build.build(tmp_path))
     tests = ["tests/unit/test_item_bytes.py", "tests/unit/test_replicated_bytes.py"]
+    tests.append("tests/unit/test_item_key.py")
     done = _run(env, "-m", "tests.fuzz.sanitized", "-q", "-p", "no:randomly", *tests)
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-20000:]
 
