@@ -130,18 +130,16 @@ class Writer:
                 results.append(op.apply(stage, self.ctx))
             except REFUSALS as exc:
                 results.append(exc)
+        written = True
         try:
             await self._write(stage, len(work), idle_s)
         except Exception as exc:
             stage.rollback()
             log.exception("write batch of %d operations failed", len(work))
-            results = [exc] * len(work)
-        self._committed_at = time.perf_counter()
+            results, written = [exc] * len(work), False
+        self._counted(len(work))
         hop_trace.event("commit", len(work), idle_s * 1e3, (self._committed_at - started) * 1e3)
-        self.batch_sizes[min(len(work), 1024).bit_length()] += 1
-        if self._on_batch is not None:
-            self._on_batch(len(work))
-        if stage.heads:  # stream readers first: replication waits on them, callers less so
+        if written and stage.heads:  # stream readers first: replication waits on them
             self._on_commit(stage.origins)  # table -> regions of the records written
         for (_, future), result in zip(work, results, strict=True):
             if future.done():
@@ -150,25 +148,27 @@ class Writer:
                 future.set_exception(result)
             else:
                 future.set_result(result)
-        if stage.conflicts:
+        if written and stage.conflicts:
             self._on_conflicts(stage.conflicts)
+
+    def _counted(self, ops: int) -> None:
+        """A commit of `ops` operations ended (written or not)."""
+        self._committed_at = time.perf_counter()
+        self.batch_sizes[min(ops, 1024).bit_length()] += 1
+        if self._on_batch is not None:
+            self._on_batch(ops)
 
     async def _write(self, stage: Stage, ops: int, idle_s: float) -> None:
         """Commit the stage, then make what it changed in memory current. Where a synced
         commit runs (the commit thread or the loop) is `sync_in_thread`'s decision; a
         buffered one is always quicker inline than the two thread hand-offs."""
-        if not stage.empty or stage.checkpoints:
+        writes = not stage.empty or stage.checkpoints
+        if writes and self.store.sync and sync_in_thread(ops, self._last_sync_s, idle_s):
             stage.batch.put(b"m:hlc", self.clock.last.to_bytes(8, "big"))
-            if not self.store.sync:
-                self.store.write(stage.batch)
-            elif sync_in_thread(ops, self._last_sync_s, idle_s):
-                self._last_sync_s = await self._thread.call(lambda: self._timed_write(stage))
-            else:
-                self._last_sync_s = self._timed_write(stage)
-        if stage.bootstrap is not None:
-            self.store.bootstrap = stage.bootstrap
-        self.store.horizons.update(stage.horizons)
-        self.store.peers.update(stage.peers)
+            self._last_sync_s = await self._thread.call(lambda: self._timed_write(stage))
+            self._make_current(stage)
+        else:
+            self._write_inline(stage)
 
     async def submit_now(self, op: Op) -> Result:
         """`submit`, but an operation that would be the next batch alone commits on the
@@ -206,19 +206,17 @@ class Writer:
             result = op.apply(stage, self.ctx)
         except REFUSALS as exc:
             result = exc
+        written = True
         try:
             self._write_inline(stage)
         except Exception as exc:
             stage.rollback()
             log.exception("write batch of 1 operation failed")
-            result = exc
-        self._committed_at = time.perf_counter()
-        self.batch_sizes[1] += 1
-        if self._on_batch is not None:
-            self._on_batch(1)
-        if stage.heads:
+            result, written = exc, False
+        self._counted(1)
+        if written and stage.heads:
             self._on_commit(stage.origins)
-        if stage.conflicts:
+        if written and stage.conflicts:
             self._on_conflicts(stage.conflicts)
         return result
 
@@ -231,6 +229,10 @@ class Writer:
                 self._last_sync_s = self._timed_write(stage)
             else:
                 self.store.write(stage.batch)
+        self._make_current(stage)
+
+    def _make_current(self, stage: Stage) -> None:
+        """What a written stage changed in memory, made current."""
         if stage.bootstrap is not None:
             self.store.bootstrap = stage.bootstrap
         self.store.horizons.update(stage.horizons)

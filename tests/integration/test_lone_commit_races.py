@@ -164,14 +164,15 @@ def test_a_failed_lone_commit_changes_nothing_and_the_writer_goes_on(
         await node.items.put_item(node.table, _item(1, "first"), WriteOptions())
         failing = Failing(node)
         await asyncio.sleep(0.01)
+        woken = len(node.woken)
         try:
             with pytest.raises(OSError):
                 await node.items.put_item(node.table, _item(2, "lost"), WriteOptions())
             assert failing.failures == 1 and node.writer.batch_sizes[1] == 2
             assert node.store.get_item(node.table.schema.encode(_item(2))) is None
-            # Its sequence number given back: a reader (woken by it, as by a failed batch of
-            # the task) finds no new record.
+            # Its sequence number given back, and no stream reader woken for it.
             assert node.table.head == 1 and len(node.store.read_stream("orders", 0, 9)) == 1
+            assert len(node.woken) == woken
             await asyncio.sleep(0.01)
             await node.items.put_item(node.table, _item(3, "lone"), WriteOptions())
             queued = node.writer.submit(_put_op(node, _item(4, "queued")))
