@@ -1,6 +1,8 @@
 """BatchWriteItem reads its keys ahead in one multi-get (`local_writes.read_ahead`): what it
 reads must be what one read per key gives, stored items and the writes of earlier operations
-of the same commit alike."""
+of the same commit alike. The put and the batch are queued as the door builds them, so that
+one commit holds both (`ItemOps.put_item` would commit the put alone on an idle writer,
+`Writer.submit_now`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import pathlib
 
 from meridian.model import hlc, schema
 from meridian.pb import node_pb2 as pb
-from regionnode.item_ops import ItemOps, WriteOptions
+from regionnode.item_ops import ItemOps, item_target, key_target, put_target
+from regionnode.local_writes import BatchOp, PutOp
 from regionnode.store import Store, Table
 from regionnode.writer import Writer
 
@@ -45,18 +48,23 @@ def test_a_batch_reads_stored_items_and_the_writes_before_it_in_its_commit(
         task = asyncio.create_task(writer.run())
         try:
             await items.batch_write(table, [(_item(1, "stored"), None), (_item(2, "kept"), None)])
-            _, batch = await asyncio.gather(
-                items.put_item(table, _item(1, "put"), WriteOptions()),
-                items.batch_write(
-                    table,
-                    [
-                        (_item(1, "batch"), None),  # over the put staged just before
-                        (_item(2, "kept"), None),  # equal to the stored item: no change
-                        (None, _key(3)),  # nothing stored: no change
-                        (_item(4, "new"), None),
-                    ],
-                ),
-            )
+            target, raw = put_target(table, _item(1, "put"))
+            put = writer.enqueue(PutOp(target, _item(1, "put"), raw=raw))
+            writes = [
+                _item(1, "batch"),  # over the put staged just before
+                _item(2, "kept"),  # equal to the stored item: no change
+                _key(3),  # a delete of nothing stored: no change
+                _item(4, "new"),
+            ]
+            staged = []
+            for item in writes:
+                if "payload" in item.attributes:
+                    target = item_target(table, item)
+                    staged.append((target.key, target.keys, item))
+                else:
+                    target = key_target(table, item)
+                    staged.append((target.key, target.keys, None))
+            _, batch = await asyncio.gather(put, writer.enqueue(BatchOp(table, staged)))
             assert writer.batch_sizes == {1: 1, 2: 1}  # the put and the batch: one commit
         finally:
             task.cancel()
