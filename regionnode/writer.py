@@ -174,12 +174,15 @@ class Writer:
         """`submit`, but an operation that would be the next batch alone commits on the
         caller's turn of the event loop, without the hop to the writer's task and back (its
         future, its wake-up, a turn of the loop each way): when nothing is queued or being
-        committed, and the commit would not go to the commit thread."""
+        committed, the writer has been idle a while (writes close together share a commit
+        through the queue), and the commit would not go to the commit thread."""
         if self._closed or self._committing or self._pending:
             return await self.enqueue(op)
         idle_s = time.perf_counter() - self._committed_at
-        if self.store.sync and sync_in_thread(1, self._last_sync_s, idle_s):
-            return await self.enqueue(op)
+        if idle_s < INLINE_IDLE_S or (
+            self.store.sync and sync_in_thread(1, self._last_sync_s, idle_s)
+        ):
+            return await self.enqueue(op)  # writes close together share a commit
         return self._commit_alone(op)
 
     def _commit_alone(self, op: Op) -> Result:

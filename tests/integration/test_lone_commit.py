@@ -24,7 +24,7 @@ from meridian.wire.errors import ConditionFailed
 from regionnode.item_ops import ItemOps, WriteOptions, key_schema, put_target
 from regionnode.local_writes import PutOp
 from regionnode.store import Store, Table
-from regionnode.writer import Writer
+from regionnode.writer import INLINE_IDLE_S, Writer
 
 SPEC = pb.TableSpec(
     name="orders",
@@ -76,7 +76,8 @@ def _if_missing(table: Table) -> WriteOptions:
 
 
 async def _writes(node: Node) -> list[object]:
-    """Puts, an overwrite, a refused conditional put, an update and deletes, one at a time."""
+    """Puts, an overwrite, a refused conditional put, an update and deletes, one at a time,
+    each after the writer was idle long enough to commit a write alone."""
     items, table = node.items, node.table
     outcomes: list[object] = []
     for call in (
@@ -88,6 +89,7 @@ async def _writes(node: Node) -> list[object]:
         lambda: items.delete_item(table, _item(2), WriteOptions()),
         lambda: items.delete_item(table, _item(9), WriteOptions()),  # nothing to delete
     ):
+        await asyncio.sleep(2 * INLINE_IDLE_S)
         try:
             result = await call()
             outcomes.append((result.changed, result.attributes))
@@ -257,3 +259,24 @@ def test_acknowledged_lone_writes_survive_a_kill(tmp_path: pathlib.Path, durabil
         assert len(store.read_stream("orders", 0, 100)) == 20
     finally:
         store.close()
+
+
+def test_writes_close_together_share_a_commit(tmp_path: pathlib.Path) -> None:
+    """Only a write after a pause commits alone: those right behind it queue and share the
+    writer's next commit (group commit at saturation)."""
+
+    async def main() -> None:
+        node = Node(tmp_path)
+        task = asyncio.create_task(node.writer.run())
+        try:
+            await asyncio.sleep(2 * INLINE_IDLE_S)
+            await asyncio.gather(
+                *(node.items.put_item(node.table, _item(n, "v"), WriteOptions()) for n in range(3))
+            )
+            assert node.writer.batch_sizes == {1: 1, 2: 1}  # the first alone, then two
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            node.store.close()
+
+    asyncio.run(main())
