@@ -11,6 +11,7 @@ import math
 import pathlib
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -68,6 +69,21 @@ EXPECTED_ROWS = [
 ]
 
 
+def _bench(tmp_path: pathlib.Path, *args: str, timeout: float) -> dict[str, Any]:
+    """Run `python -m bench.run ARGS --out tmp_path`; its JSON results (its output on failure)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.run", *args, "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    (path,) = tmp_path.glob("*.json")
+    results: dict[str, Any] = json.loads(path.read_text())
+    return results
+
+
 def test_smoke_run_writes_every_figure(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path)],
@@ -123,31 +139,14 @@ def test_quick_wan_phase_measures_lag_between_namespaces(tmp_path: pathlib.Path)
     reason = wan.unavailable()
     if reason:
         pytest.skip(f"the WAN phase cannot run here: {reason}")
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--only", "wan", "--out", str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    (path,) = tmp_path.glob("*.json")
-    (load,) = json.loads(path.read_text())["wan"]["replication"]["loads"]
+    results = _bench(tmp_path, "--quick", "--only", "wan", timeout=240)
+    (load,) = results["wan"]["replication"]["loads"]
     assert load["received_records"] == load["expected_records"] > 0
 
 
 def test_only_region_writes_the_raw_and_region_figures(tmp_path: pathlib.Path) -> None:
     """`--only region`: the raw limits (the ratios' denominators) and one region's doors."""
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke", "--only", "region", "--out", str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    (path,) = tmp_path.glob("*.json")
-    results = json.loads(path.read_text())
+    results = _bench(tmp_path, "--smoke", "--only", "region", timeout=120)
     figures = {row["id"]: row for row in results["figures"]}
     for figure in EXPECTED_ROWS:
         if figure.startswith(("raw.", "region.")):
@@ -163,27 +162,14 @@ def test_convergence_after_the_apply_phase_starts_on_a_settled_group(
     """`--only apply-convergence`: the partition starts once every region applied what the
     apply phase left (its last peer's attribute-mode backlog), so at the heal only the
     convergence table's own writes are behind; what was waited for is in the JSON."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--quick",  # three regions: the apply phase leaves its last peer a backlog
-            "--items",
-            "50000",  # more than that peer applies before the partition starts
-            "--only",
-            "apply-convergence",
-            "--out",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    results = _bench(
+        tmp_path,
+        "--quick",  # three regions: the apply phase leaves its last peer a backlog
+        *("--items", "50000"),  # more than that peer applies before the partition starts
+        *("--only", "apply-convergence"),
         timeout=300,
     )
-    assert run.returncode == 0, run.stdout + run.stderr
-    (path,) = tmp_path.glob("*.json")
-    convergence = json.loads(path.read_text())["convergence"]
+    convergence = results["convergence"]
     assert "bulk_attribute" in convergence["settled"]["backlog"]  # what the wait was for
     assert set(convergence["backlog_at_heal"]) == {"orders"}, convergence["backlog_at_heal"]
     assert convergence["converged_s"] > 0
@@ -192,19 +178,7 @@ def test_convergence_after_the_apply_phase_starts_on_a_settled_group(
 def test_only_bootstrap_writes_the_bootstrap_figures(tmp_path: pathlib.Path) -> None:
     """`--only bootstrap`: the bootstrap of a new region alone, its rate without a ratio (no
     raw limits measured in the same run)."""
-    run = subprocess.run(
-        [
-            *(sys.executable, "-m", "bench.run", "--smoke", "--items", "2000"),
-            *("--only", "bootstrap", "--out", str(tmp_path)),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    (path,) = tmp_path.glob("*.json")
-    results = json.loads(path.read_text())
+    results = _bench(tmp_path, "--smoke", "--items", "2000", "--only", "bootstrap", timeout=180)
     figures = {row["id"]: row for row in results["figures"]}
     rate = figures["bootstrap.rate"]
     assert rate["value"] is not None and rate["value"] > 0, rate
@@ -218,19 +192,7 @@ def test_only_late_runs_the_late_phases_in_order_each_on_a_settled_machine(
 ) -> None:
     """`--only late`: the full run's late phases in its order (in smoke mode without the
     peers and the WAN: the TTL sweep, then the bootstrap), each after the machine settled."""
-    run = subprocess.run(
-        [
-            *(sys.executable, "-m", "bench.run", "--smoke", "--items", "2000"),
-            *("--only", "late", "--out", str(tmp_path)),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    (path,) = tmp_path.glob("*.json")
-    results = json.loads(path.read_text())
+    results = _bench(tmp_path, "--smoke", "--items", "2000", "--only", "late", timeout=180)
     assert list(results["settled"]) == ["ttl", "bootstrap"]
     assert results["ttl"]["items"] == 2000
     assert results["bootstrap"]["copy"]["entries"] == 2000
